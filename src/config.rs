@@ -1,0 +1,492 @@
+//! The workspace config, `syncfleet.json`: discovery (upward from the
+//! current directory, like git), parsing, and validation with errors that
+//! name the key and the fix.
+
+use crate::duration::parse_duration_ms;
+use crate::error::{Error, ErrorCode, Result};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+pub const CONFIG_FILE_NAME: &str = "syncfleet.json";
+pub const DEFAULT_STAGE_TIMEOUT_MS: u64 = 10 * 60 * 1000;
+pub const DEFAULT_RETRY_DELAY_MS: (u64, u64) = (1_000, 5_000);
+pub const DEFAULT_HOOK_TIMEOUT_MS: u64 = 10_000;
+
+/// Sync profiles, ordered: a stage runs under its own profile and every
+/// larger one (`fast` ⊂ `balanced` ⊂ `full`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Profile {
+    #[default]
+    Fast,
+    Balanced,
+    Full,
+}
+
+impl Profile {
+    pub fn parse(s: &str) -> Result<Profile, String> {
+        match s {
+            "fast" => Ok(Profile::Fast),
+            "balanced" => Ok(Profile::Balanced),
+            "full" => Ok(Profile::Full),
+            other => Err(format!(
+                "unknown profile '{other}': use fast, balanced or full"
+            )),
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Profile::Fast => "fast",
+            Profile::Balanced => "balanced",
+            Profile::Full => "full",
+        }
+    }
+}
+
+impl std::fmt::Display for Profile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    name: Option<String>,
+    #[serde(default)]
+    projects: Vec<String>,
+    token_env_var: Option<String>,
+    token_check: Option<Vec<String>>,
+    lock_group: Option<String>,
+    #[serde(default)]
+    tags: Vec<String>,
+    retry_delay: Option<RawRetryDelay>,
+    #[serde(default)]
+    hooks: RawHooks,
+    stages: Option<Vec<RawStage>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRetryDelay {
+    min: String,
+    max: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHooks {
+    failure: Option<Vec<String>>,
+    pause: Option<Vec<String>>,
+    recover: Option<Vec<String>>,
+    timeout: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStage {
+    name: String,
+    command: Vec<String>,
+    #[serde(default)]
+    optional: bool,
+    profile: Option<String>,
+    timeout: Option<String>,
+    #[serde(default)]
+    permanent_exit_codes: Vec<i32>,
+}
+
+/// One stage of the pipeline, validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stage {
+    pub name: String,
+    pub command: Vec<String>,
+    pub optional: bool,
+    pub profile: Profile,
+    pub timeout_ms: u64,
+    pub permanent_exit_codes: Vec<i32>,
+}
+
+/// Notification commands run on run events (argv, no shell).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Hooks {
+    pub failure: Option<Vec<String>>,
+    pub pause: Option<Vec<String>>,
+    pub recover: Option<Vec<String>>,
+    pub timeout_ms: u64,
+}
+
+/// A loaded, validated workspace config.
+#[derive(Debug, Clone)]
+pub struct WorkspaceConfig {
+    /// Canonical path of the syncfleet.json file.
+    pub path: PathBuf,
+    /// Canonical workspace root (the directory holding the file).
+    pub root: PathBuf,
+    pub name: Option<String>,
+    pub projects: Vec<String>,
+    pub token_env_var: Option<String>,
+    pub token_check: Option<Vec<String>>,
+    pub lock_group: Option<String>,
+    pub tags: Vec<String>,
+    pub retry_delay_ms: (u64, u64),
+    pub hooks: Hooks,
+    pub stages: Vec<Stage>,
+}
+
+impl WorkspaceConfig {
+    /// Stages that run under `profile`, in config order.
+    pub fn stages_for(&self, profile: Profile) -> impl Iterator<Item = &Stage> {
+        self.stages.iter().filter(move |s| s.profile <= profile)
+    }
+
+    pub fn project_refs(&self) -> Vec<&str> {
+        self.projects.iter().map(String::as_str).collect()
+    }
+
+    /// Load from an explicit path (from `--config`/`SYNCFLEET_CONFIG`).
+    pub fn load(path: &Path) -> Result<WorkspaceConfig> {
+        let bytes = match std::fs::read(path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(not_found(&format!(
+                    "config file {} does not exist",
+                    path.display()
+                )));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::IsADirectory => {
+                return Err(not_found(&format!(
+                    "{} is a directory; pass the syncfleet.json file inside it",
+                    path.display()
+                )));
+            }
+            Err(e) => return Err(Error::io("read", path, e)),
+        };
+        let canonical = path
+            .canonicalize()
+            .map_err(|e| Error::io("resolve", path, e))?;
+        let root = canonical
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("/"));
+        parse(&bytes, canonical, root)
+    }
+
+    /// Find `syncfleet.json` in `start` or any ancestor, and load it.
+    pub fn discover(start: &Path) -> Result<WorkspaceConfig> {
+        match find_upward(start) {
+            Some(path) => WorkspaceConfig::load(&path),
+            None => Err(not_found(&format!(
+                "no {CONFIG_FILE_NAME} in {} or any parent directory",
+                start.display()
+            ))),
+        }
+    }
+}
+
+pub fn find_upward(start: &Path) -> Option<PathBuf> {
+    start
+        .ancestors()
+        .map(|dir| dir.join(CONFIG_FILE_NAME))
+        .find(|candidate| candidate.is_file())
+}
+
+fn not_found(message: &str) -> Error {
+    Error::new(ErrorCode::ConfigNotFound, message)
+        .with_suggestion(format!(
+            "Run syncfleet inside a workspace (a directory with {CONFIG_FILE_NAME}), pass --config <file>, or create one with `syncfleet init`."
+        ))
+        .with_actions(["syncfleet init"])
+}
+
+fn parse(bytes: &[u8], path: PathBuf, root: PathBuf) -> Result<WorkspaceConfig> {
+    let raw: RawConfig =
+        serde_json::from_slice(bytes).map_err(|e| Error::config_invalid(&path, format!("{e}")))?;
+    let invalid = |msg: String| Error::config_invalid(&path, msg);
+
+    let stages_raw = raw
+        .stages
+        .ok_or_else(|| invalid("missing key `stages`: list at least one stage, e.g. {\"name\": \"pull\", \"command\": [\"git\", \"pull\"]}".into()))?;
+    if stages_raw.is_empty() {
+        return Err(invalid("`stages` is empty: list at least one stage".into()));
+    }
+    let mut stages = Vec::with_capacity(stages_raw.len());
+    for (i, s) in stages_raw.into_iter().enumerate() {
+        let key = format!("stages[{i}]");
+        if s.name.is_empty()
+            || !s
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(invalid(format!(
+                "`{key}.name` '{}' must be non-empty letters, digits, '-' or '_'",
+                s.name
+            )));
+        }
+        if stages.iter().any(|t: &Stage| t.name == s.name) {
+            return Err(invalid(format!(
+                "`{key}.name` '{}' is used by another stage; stage names must be unique",
+                s.name
+            )));
+        }
+        if s.command.is_empty() || s.command[0].is_empty() {
+            return Err(invalid(format!(
+                "`{key}.command` is empty: give the program and its arguments, e.g. [\"git\", \"pull\"]"
+            )));
+        }
+        let profile = match &s.profile {
+            Some(p) => Profile::parse(p).map_err(|e| invalid(format!("`{key}.profile`: {e}")))?,
+            None => Profile::Fast,
+        };
+        let timeout_ms = match &s.timeout {
+            Some(t) => {
+                parse_duration_ms(t).map_err(|e| invalid(format!("`{key}.timeout`: {e}")))?
+            }
+            None => DEFAULT_STAGE_TIMEOUT_MS,
+        };
+        if timeout_ms == 0 {
+            return Err(invalid(format!("`{key}.timeout` must be greater than 0")));
+        }
+        stages.push(Stage {
+            name: s.name,
+            command: s.command,
+            optional: s.optional,
+            profile,
+            timeout_ms,
+            permanent_exit_codes: s.permanent_exit_codes,
+        });
+    }
+    if !stages.iter().any(|s| !s.optional) {
+        return Err(invalid(
+            "every stage is optional: mark at least one stage as core (\"optional\": false)".into(),
+        ));
+    }
+
+    if let Some(var) = &raw.token_env_var {
+        let valid = !var.is_empty()
+            && !var.starts_with(|c: char| c.is_ascii_digit())
+            && var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid {
+            return Err(invalid(format!(
+                "`token_env_var` '{var}' is not a valid environment variable name (letters, digits, '_')"
+            )));
+        }
+    }
+    if let Some(cmd) = &raw.token_check
+        && (cmd.is_empty() || cmd[0].is_empty())
+    {
+        return Err(invalid(
+            "`token_check` is empty: give a command, e.g. [\"glab\", \"auth\", \"status\"]".into(),
+        ));
+    }
+    if let Some(group) = &raw.lock_group
+        && group.trim().is_empty()
+    {
+        return Err(invalid(
+            "`lock_group` is empty: remove it or give a name".into(),
+        ));
+    }
+    if let Some(name) = &raw.name {
+        crate::identity::sanitize_service_name(name)
+            .map_err(|e| invalid(format!("`name`: {e}")))?;
+    }
+    for (i, url) in raw.projects.iter().enumerate() {
+        if url.trim().is_empty() {
+            return Err(invalid(format!("`projects[{i}]` is empty")));
+        }
+    }
+    for (i, tag) in raw.tags.iter().enumerate() {
+        if tag.is_empty() || tag.chars().any(|c| c.is_whitespace() || c == ',') {
+            return Err(invalid(format!(
+                "`tags[{i}]` '{tag}' must be non-empty without spaces or commas"
+            )));
+        }
+    }
+    let retry_delay_ms = match &raw.retry_delay {
+        Some(r) => {
+            let min = parse_duration_ms(&r.min)
+                .map_err(|e| invalid(format!("`retry_delay.min`: {e}")))?;
+            let max = parse_duration_ms(&r.max)
+                .map_err(|e| invalid(format!("`retry_delay.max`: {e}")))?;
+            if min > max {
+                return Err(invalid(
+                    "`retry_delay.min` is larger than `retry_delay.max`".into(),
+                ));
+            }
+            (min, max)
+        }
+        None => DEFAULT_RETRY_DELAY_MS,
+    };
+    let hooks = {
+        let h = &raw.hooks;
+        for (key, cmd) in [
+            ("failure", &h.failure),
+            ("pause", &h.pause),
+            ("recover", &h.recover),
+        ] {
+            if let Some(cmd) = cmd
+                && (cmd.is_empty() || cmd[0].is_empty())
+            {
+                return Err(invalid(format!(
+                    "`hooks.{key}` is empty: give a command or remove the key"
+                )));
+            }
+        }
+        let timeout_ms = match &h.timeout {
+            Some(t) => {
+                parse_duration_ms(t).map_err(|e| invalid(format!("`hooks.timeout`: {e}")))?
+            }
+            None => DEFAULT_HOOK_TIMEOUT_MS,
+        };
+        Hooks {
+            failure: h.failure.clone(),
+            pause: h.pause.clone(),
+            recover: h.recover.clone(),
+            timeout_ms,
+        }
+    };
+
+    Ok(WorkspaceConfig {
+        path,
+        root,
+        name: raw.name,
+        projects: raw.projects,
+        token_env_var: raw.token_env_var,
+        token_check: raw.token_check,
+        lock_group: raw.lock_group,
+        tags: raw.tags,
+        retry_delay_ms,
+        hooks,
+        stages,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_str(json: &str) -> Result<WorkspaceConfig> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(CONFIG_FILE_NAME);
+        std::fs::write(&path, json).unwrap();
+        WorkspaceConfig::load(&path)
+    }
+
+    fn err_message(json: &str) -> String {
+        let e = load_str(json).unwrap_err();
+        assert_eq!(e.code, ErrorCode::ConfigInvalid, "{e}");
+        e.message
+    }
+
+    const FULL: &str = r#"{
+        "name": "backend",
+        "projects": ["https://gitlab.example.com/group/api"],
+        "token_env_var": "GITLAB_TOKEN",
+        "lock_group": "lore-db",
+        "tags": ["team-a"],
+        "stages": [
+            {"name": "issues", "command": ["lore", "--robot", "sync", "--only", "issues"]},
+            {"name": "mrs", "command": ["lore", "--robot", "sync", "--only", "mrs"]},
+            {"name": "docs", "command": ["lore", "docs"], "optional": true, "profile": "balanced"},
+            {"name": "embeddings", "command": ["lore", "embed"], "optional": true, "profile": "full",
+             "timeout": "20m", "permanent_exit_codes": [3, 4, 5, 11, 20]}
+        ]
+    }"#;
+
+    #[test]
+    fn parses_the_design_example() {
+        let c = load_str(FULL).unwrap();
+        assert_eq!(c.name.as_deref(), Some("backend"));
+        assert_eq!(c.stages.len(), 4);
+        assert_eq!(c.stages[3].timeout_ms, 20 * 60 * 1000);
+        assert_eq!(c.stages[0].timeout_ms, DEFAULT_STAGE_TIMEOUT_MS);
+        assert_eq!(c.stages[3].permanent_exit_codes, vec![3, 4, 5, 11, 20]);
+        assert_eq!(c.retry_delay_ms, DEFAULT_RETRY_DELAY_MS);
+        assert_eq!(c.root, c.path.parent().unwrap());
+    }
+
+    #[test]
+    fn profiles_nest() {
+        let c = load_str(FULL).unwrap();
+        let names = |p| c.stages_for(p).map(|s| s.name.clone()).collect::<Vec<_>>();
+        assert_eq!(names(Profile::Fast), ["issues", "mrs"]);
+        assert_eq!(names(Profile::Balanced), ["issues", "mrs", "docs"]);
+        assert_eq!(
+            names(Profile::Full),
+            ["issues", "mrs", "docs", "embeddings"]
+        );
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let m = err_message(r#"{"stages": [{"name": "a", "command": ["true"]}], "stagez": 1}"#);
+        assert!(m.contains("stagez"), "{m}");
+        let m = err_message(r#"{"stages": [{"name": "a", "command": ["true"], "optinal": true}]}"#);
+        assert!(m.contains("optinal"), "{m}");
+    }
+
+    #[test]
+    fn missing_or_empty_stages() {
+        assert!(err_message(r#"{"projects": []}"#).contains("missing key `stages`"));
+        assert!(err_message(r#"{"stages": []}"#).contains("`stages` is empty"));
+    }
+
+    #[test]
+    fn empty_command_bad_duration_bad_profile() {
+        assert!(
+            err_message(r#"{"stages": [{"name": "a", "command": []}]}"#)
+                .contains("`stages[0].command` is empty")
+        );
+        let m = err_message(r#"{"stages": [{"name": "a", "command": ["x"], "timeout": "soon"}]}"#);
+        assert!(m.contains("`stages[0].timeout`"), "{m}");
+        let m = err_message(r#"{"stages": [{"name": "a", "command": ["x"], "profile": "huge"}]}"#);
+        assert!(m.contains("`stages[0].profile`"), "{m}");
+        let m = err_message(
+            r#"{"stages": [{"name": "a", "command": ["x"]}], "retry_delay": {"min": "5s", "max": "1s"}}"#,
+        );
+        assert!(m.contains("retry_delay"), "{m}");
+    }
+
+    #[test]
+    fn duplicate_and_all_optional_stages() {
+        let m = err_message(
+            r#"{"stages": [{"name": "a", "command": ["x"]}, {"name": "a", "command": ["y"]}]}"#,
+        );
+        assert!(m.contains("unique"), "{m}");
+        let m = err_message(r#"{"stages": [{"name": "a", "command": ["x"], "optional": true}]}"#);
+        assert!(m.contains("core"), "{m}");
+    }
+
+    #[test]
+    fn bad_token_var_and_json_syntax() {
+        let m = err_message(
+            r#"{"token_env_var": "MY-TOKEN", "stages": [{"name": "a", "command": ["x"]}]}"#,
+        );
+        assert!(m.contains("token_env_var"), "{m}");
+        let m = err_message("{not json");
+        assert!(m.contains("line 1"), "{m}");
+    }
+
+    #[test]
+    fn missing_file_is_config_not_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = WorkspaceConfig::load(&dir.path().join("nope.json")).unwrap_err();
+        assert_eq!(e.code, ErrorCode::ConfigNotFound);
+        let e = WorkspaceConfig::discover(dir.path()).unwrap_err();
+        assert_eq!(e.code, ErrorCode::ConfigNotFound);
+    }
+
+    #[test]
+    fn discovers_upward() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(CONFIG_FILE_NAME),
+            r#"{"stages": [{"name": "a", "command": ["true"]}]}"#,
+        )
+        .unwrap();
+        let deep = dir.path().join("a/b/c");
+        std::fs::create_dir_all(&deep).unwrap();
+        let c = WorkspaceConfig::discover(&deep).unwrap();
+        assert_eq!(c.root, dir.path().canonicalize().unwrap());
+    }
+}

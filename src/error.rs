@@ -1,0 +1,256 @@
+//! The one error type of the CLI layer: a stable code, an exit status, a
+//! message that names the problem, a suggestion that names the fix, and
+//! follow-up commands.
+
+use serde::Serialize;
+use std::fmt;
+
+/// Stable, machine-readable error codes. The string form and the exit status
+/// of each are part of the public interface (documented in the man pages).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ErrorCode {
+    InternalError,
+    InvalidArgument,
+    ConfigNotFound,
+    ConfigInvalid,
+    TokenNotSet,
+    ServiceNotFound,
+    AmbiguousService,
+    NameConflict,
+    Locked,
+    DoctorFailed,
+    SyncFailed,
+    RegistryError,
+    IoError,
+    ServiceError,
+    ServiceCommandFailed,
+    ServiceCorruptState,
+    Unsupported,
+}
+
+impl ErrorCode {
+    /// Every code, in the order of the exit-status table.
+    pub const ALL: [ErrorCode; 17] = [
+        ErrorCode::InternalError,
+        ErrorCode::InvalidArgument,
+        ErrorCode::ConfigNotFound,
+        ErrorCode::ConfigInvalid,
+        ErrorCode::TokenNotSet,
+        ErrorCode::ServiceNotFound,
+        ErrorCode::AmbiguousService,
+        ErrorCode::NameConflict,
+        ErrorCode::Locked,
+        ErrorCode::DoctorFailed,
+        ErrorCode::SyncFailed,
+        ErrorCode::RegistryError,
+        ErrorCode::IoError,
+        ErrorCode::ServiceError,
+        ErrorCode::ServiceCommandFailed,
+        ErrorCode::ServiceCorruptState,
+        ErrorCode::Unsupported,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InternalError => "INTERNAL_ERROR",
+            ErrorCode::InvalidArgument => "INVALID_ARGUMENT",
+            ErrorCode::ConfigNotFound => "CONFIG_NOT_FOUND",
+            ErrorCode::ConfigInvalid => "CONFIG_INVALID",
+            ErrorCode::TokenNotSet => "TOKEN_NOT_SET",
+            ErrorCode::ServiceNotFound => "SERVICE_NOT_FOUND",
+            ErrorCode::AmbiguousService => "AMBIGUOUS_SERVICE",
+            ErrorCode::NameConflict => "NAME_CONFLICT",
+            ErrorCode::Locked => "LOCKED",
+            ErrorCode::DoctorFailed => "DOCTOR_FAILED",
+            ErrorCode::SyncFailed => "SYNC_FAILED",
+            ErrorCode::RegistryError => "REGISTRY_ERROR",
+            ErrorCode::IoError => "IO_ERROR",
+            ErrorCode::ServiceError => "SERVICE_ERROR",
+            ErrorCode::ServiceCommandFailed => "SERVICE_COMMAND_FAILED",
+            ErrorCode::ServiceCorruptState => "SERVICE_CORRUPT_STATE",
+            ErrorCode::Unsupported => "UNSUPPORTED",
+        }
+    }
+
+    /// Process exit status. 2 is shared with clap's usage errors on purpose:
+    /// a bad flag value is a usage error whether clap or we detect it.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            ErrorCode::InternalError => 1,
+            ErrorCode::InvalidArgument => 2,
+            ErrorCode::ConfigNotFound => 3,
+            ErrorCode::ConfigInvalid => 4,
+            ErrorCode::TokenNotSet => 5,
+            ErrorCode::ServiceNotFound => 6,
+            ErrorCode::AmbiguousService => 7,
+            ErrorCode::NameConflict => 8,
+            ErrorCode::Locked => 9,
+            ErrorCode::DoctorFailed => 10,
+            ErrorCode::SyncFailed => 11,
+            ErrorCode::RegistryError => 12,
+            ErrorCode::IoError => 13,
+            ErrorCode::ServiceError => 21,
+            ErrorCode::ServiceCommandFailed => 22,
+            ErrorCode::ServiceCorruptState => 23,
+            ErrorCode::Unsupported => 24,
+        }
+    }
+
+    /// One line for the EXIT STATUS table of the man pages.
+    pub fn meaning(self) -> &'static str {
+        match self {
+            ErrorCode::InternalError => "an unexpected internal error",
+            ErrorCode::InvalidArgument => "a flag value is invalid (clap usage errors also exit 2)",
+            ErrorCode::ConfigNotFound => "no syncfleet.json was found",
+            ErrorCode::ConfigInvalid => "syncfleet.json is not valid",
+            ErrorCode::TokenNotSet => "the workspace's token environment variable is not set",
+            ErrorCode::ServiceNotFound => "the selected service is not known",
+            ErrorCode::AmbiguousService => "several services match; select one with --service",
+            ErrorCode::NameConflict => "the --name is taken by a service of another workspace",
+            ErrorCode::Locked => "another run holds the pipeline lock",
+            ErrorCode::DoctorFailed => "doctor found at least one failing check",
+            ErrorCode::SyncFailed => "a manual sync failed in a core stage",
+            ErrorCode::RegistryError => "the SQLite registry could not be used",
+            ErrorCode::IoError => "a file could not be read or written",
+            ErrorCode::ServiceError => "a service operation failed",
+            ErrorCode::ServiceCommandFailed => {
+                "a scheduler command (systemctl, crontab, ...) failed"
+            }
+            ErrorCode::ServiceCorruptState => "a state file is corrupt or from a newer syncfleet",
+            ErrorCode::Unsupported => "the scheduler is not supported on this machine",
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An error as the user sees it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Error {
+    pub code: ErrorCode,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suggestion: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub actions: Vec<String>,
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Error {
+            code,
+            message: message.into(),
+            suggestion: None,
+            actions: Vec::new(),
+        }
+    }
+
+    pub fn with_suggestion(mut self, suggestion: impl Into<String>) -> Self {
+        self.suggestion = Some(suggestion.into());
+        self
+    }
+
+    pub fn with_actions<I, S>(mut self, actions: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.actions = actions.into_iter().map(Into::into).collect();
+        self
+    }
+
+    pub fn invalid_argument(message: impl Into<String>) -> Self {
+        Error::new(ErrorCode::InvalidArgument, message)
+    }
+
+    pub fn config_invalid(path: &std::path::Path, message: impl Into<String>) -> Self {
+        Error::new(
+            ErrorCode::ConfigInvalid,
+            format!("{}: {}", path.display(), message.into()),
+        )
+        .with_suggestion("Fix the key named above in syncfleet.json (see `man syncfleet`, FILES).")
+    }
+
+    /// An I/O failure on a named path.
+    pub fn io(action: &str, path: &std::path::Path, err: std::io::Error) -> Self {
+        Error::new(
+            ErrorCode::IoError,
+            format!("could not {action} {}: {err}", path.display()),
+        )
+        .with_suggestion("Check that the path exists and that you may write to it.")
+    }
+
+    pub fn corrupt_state(path: &std::path::Path, reason: impl Into<String>) -> Self {
+        Error::new(
+            ErrorCode::ServiceCorruptState,
+            format!("state file {} is corrupt: {}", path.display(), reason.into()),
+        )
+        .with_suggestion("Run `syncfleet repair` (it backs the file up, never deletes it), then reinstall if told to.")
+        .with_actions(["syncfleet repair", "syncfleet install"])
+    }
+
+    pub fn service_error(message: impl Into<String>) -> Self {
+        Error::new(ErrorCode::ServiceError, message)
+            .with_suggestion("Check the service: syncfleet status; diagnose: syncfleet doctor; read: syncfleet logs")
+            .with_actions(["syncfleet status", "syncfleet doctor", "syncfleet logs"])
+    }
+
+    pub fn command_failed(cmd: &str, exit_code: Option<i32>, stderr: &str) -> Self {
+        let exit = exit_code.map_or_else(|| "no exit status".to_string(), |c| format!("exit {c}"));
+        let stderr = stderr.trim();
+        let detail = if stderr.is_empty() {
+            String::new()
+        } else {
+            format!(": {stderr}")
+        };
+        Error::new(
+            ErrorCode::ServiceCommandFailed,
+            format!("scheduler command failed: {cmd} ({exit}){detail}"),
+        )
+        .with_suggestion("Run `syncfleet doctor` to check the scheduler, then retry the command.")
+        .with_actions(["syncfleet doctor", "syncfleet logs"])
+    }
+
+    pub fn exit_code(&self) -> u8 {
+        self.code.exit_code()
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn codes_are_unique_and_plan_exit_codes_hold() {
+        let names: HashSet<_> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+        assert_eq!(names.len(), ErrorCode::ALL.len());
+        assert_eq!(ErrorCode::ServiceError.exit_code(), 21);
+        assert_eq!(ErrorCode::ServiceCommandFailed.exit_code(), 22);
+        assert_eq!(ErrorCode::ServiceCorruptState.exit_code(), 23);
+        assert!(ErrorCode::ALL.iter().all(|c| c.exit_code() != 0));
+    }
+
+    #[test]
+    fn serializes_code_as_screaming_snake_case() {
+        let e = Error::new(ErrorCode::TokenNotSet, "x");
+        let v = serde_json::to_value(&e).unwrap();
+        assert_eq!(v["code"], "TOKEN_NOT_SET");
+        assert_eq!(v["code"], ErrorCode::TokenNotSet.as_str());
+    }
+}

@@ -1,0 +1,128 @@
+//! Kernel advisory locks (flock): a crashed holder never leaves a stale
+//! lock. The holder writes its pid and start time into the file, for
+//! diagnostics only.
+
+use crate::error::{Error, ErrorCode, Result};
+use std::fs::{File, OpenOptions};
+use std::io::{Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// A held lock; released when dropped (or when the process dies).
+#[derive(Debug)]
+pub struct LockGuard {
+    file: File,
+    path: PathBuf,
+}
+
+impl LockGuard {
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for LockGuard {
+    fn drop(&mut self) {
+        let _ = self.file.unlock();
+    }
+}
+
+fn open_lock_file(path: &Path) -> Result<File> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, e))?;
+    }
+    let mut options = OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options
+        .open(path)
+        .map_err(|e| Error::io("open lock", path, e))
+}
+
+fn stamp(file: &mut File) {
+    let note = format!(
+        "pid={} started_at={}\n",
+        std::process::id(),
+        chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    );
+    let _ = file.set_len(0);
+    let _ = file.seek(SeekFrom::Start(0));
+    let _ = file.write_all(note.as_bytes());
+}
+
+/// Take the lock if it is free; Ok(None) when another process holds it.
+pub fn try_acquire(path: &Path) -> Result<Option<LockGuard>> {
+    let mut file = open_lock_file(path)?;
+    match file.try_lock() {
+        Ok(()) => {
+            stamp(&mut file);
+            Ok(Some(LockGuard {
+                file,
+                path: path.to_path_buf(),
+            }))
+        }
+        Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+        Err(std::fs::TryLockError::Error(e)) => Err(Error::io("lock", path, e)),
+    }
+}
+
+/// Wait up to `timeout` for the lock; a LOCKED error naming the holder after.
+pub fn acquire_within(path: &Path, timeout: Duration, what: &str) -> Result<LockGuard> {
+    let deadline = Instant::now() + timeout;
+    let mut pause = Duration::from_millis(2);
+    loop {
+        if let Some(guard) = try_acquire(path)? {
+            return Ok(guard);
+        }
+        if Instant::now() >= deadline {
+            return Err(locked_error(path, what));
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(50));
+    }
+}
+
+pub fn locked_error(path: &Path, what: &str) -> Error {
+    let holder = holder_note(path)
+        .map(|h| format!(" (held by {h})"))
+        .unwrap_or_default();
+    Error::new(
+        ErrorCode::Locked,
+        format!("{what} is locked{holder}: {}", path.display()),
+    )
+    .with_suggestion("Wait for the other syncfleet process to finish, then retry.")
+}
+
+/// The holder's diagnostic note, e.g. `pid=123 started_at=…`.
+pub fn holder_note(path: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let line = text.lines().next()?.trim().to_string();
+    (!line.is_empty()).then_some(line)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn second_acquire_fails_until_release() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("locks/pipeline-x.lock");
+        let guard = try_acquire(&path).unwrap().expect("free lock");
+        assert!(try_acquire(&path).unwrap().is_none());
+        assert!(
+            holder_note(&path)
+                .unwrap()
+                .contains(&format!("pid={}", std::process::id()))
+        );
+        let err = acquire_within(&path, Duration::from_millis(20), "the pipeline").unwrap_err();
+        assert_eq!(err.code, ErrorCode::Locked);
+        assert!(err.message.contains("held by pid="), "{}", err.message);
+        drop(guard);
+        assert!(try_acquire(&path).unwrap().is_some());
+    }
+}
