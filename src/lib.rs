@@ -1,19 +1,94 @@
-//! syncfleet: OS-native scheduled sync services for every workspace,
-//! managed as a fleet. `main` only calls [`run`].
+//! syncfleet: OS-native scheduled sync services for every workspace, with
+//! a real run policy, managed as a fleet. `main` only calls [`run`].
 
 pub mod classify;
+pub mod cli;
+pub mod commands;
 pub mod config;
+pub mod context;
+pub mod doctor_checks;
 pub mod duration;
 pub mod error;
 pub mod fsutil;
 pub mod identity;
 pub mod lock;
+pub mod output;
 pub mod paths;
 pub mod pipeline;
 pub mod policy;
 pub mod process;
+pub mod runner;
+pub mod scheduler;
+pub mod service;
 pub mod store;
 
-pub fn run<I: IntoIterator<Item = std::ffi::OsString>>(_a: I) -> std::process::ExitCode {
-    std::process::ExitCode::SUCCESS
+use clap::Parser;
+use cli::{Cli, Command};
+use context::Context;
+use output::{emit, emit_error};
+use std::ffi::OsString;
+use std::process::ExitCode;
+use std::time::Instant;
+
+/// Parse arguments, run the command, render, and return the exit status.
+pub fn run<I: IntoIterator<Item = OsString>>(args: I) -> ExitCode {
+    let started = Instant::now();
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    init_tracing(&cli);
+    let mut ctx = Context::new(cli.global.clone());
+    if matches!(cli.command, Command::Run(_)) {
+        // The scheduler's entry point always speaks JSON.
+        ctx.ui.robot = true;
+        ctx.ui.color = false;
+    }
+    let ui = ctx.ui;
+    macro_rules! dispatch {
+        ($result:expr) => {
+            match $result {
+                Ok(value) => emit(&ui, started, &value),
+                Err(error) => emit_error(&ui, started, &error),
+            }
+        };
+    }
+    match &cli.command {
+        Command::Install(a) => dispatch!(commands::install::run(&ctx, a)),
+        Command::Uninstall(a) => dispatch!(commands::uninstall::run(&ctx, a)),
+        Command::List(a) => dispatch!(commands::list::run(&ctx, a)),
+        Command::Status(a) => dispatch!(commands::status::run(&ctx, a)),
+        Command::Logs(a) => dispatch!(commands::logs::run(&ctx, a)),
+        Command::Doctor(a) => dispatch!(commands::doctor::run(&ctx, a)),
+        Command::Pause(a) => dispatch!(commands::pause::run(&ctx, a)),
+        Command::Resume(a) => dispatch!(commands::resume::run(&ctx, a)),
+        Command::Trigger(a) => dispatch!(commands::trigger::run(&ctx, a)),
+        Command::Repair(a) => dispatch!(commands::repair::run(&ctx, a)),
+        Command::Sync(a) => dispatch!(commands::sync::run(&ctx, a)),
+        Command::Run(a) => {
+            // Always exit 0: the scheduler must not treat a failure as a
+            // signal to retry; the error is still one JSON document.
+            let _ = dispatch!(commands::run::run(&ctx, a));
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+fn init_tracing(cli: &Cli) {
+    let level = match (cli.global.quiet, cli.global.verbose) {
+        (true, _) => tracing::Level::ERROR,
+        (false, 0) => tracing::Level::WARN,
+        (false, 1) => tracing::Level::INFO,
+        (false, _) => tracing::Level::DEBUG,
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .without_time()
+        .with_ansi(false)
+        .try_init();
 }

@@ -216,7 +216,14 @@ impl PipelineRun<'_> {
     /// Spawn the stage, stream its output to the log, enforce the timeout.
     /// Returns how it ended and its last non-empty stdout/stderr lines.
     fn spawn_and_wait(&self, stage: &Stage) -> (StageExit, Option<String>, Option<String>) {
-        let mut command = Command::new(&stage.command[0]);
+        // "./script" means the workspace's script, whatever our own cwd.
+        let program = Path::new(&stage.command[0]);
+        let program = if program.is_relative() && program.components().count() > 1 {
+            self.config.root.join(program)
+        } else {
+            program.to_path_buf()
+        };
+        let mut command = Command::new(&program);
         command
             .args(&stage.command[1..])
             .current_dir(&self.config.root)

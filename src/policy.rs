@@ -245,7 +245,31 @@ pub struct Applied {
 
 /// Apply an executed run to the status: record it, then reset, back off,
 /// pause (permanent) or trip the breaker. A failed probe re-pauses.
+/// A manual pause made while the run was in flight outlives the run: the
+/// result is recorded, the person's pause stays.
 pub fn apply_run(
+    status: &mut StatusFile,
+    policy: &Policy,
+    run: RunRecord,
+    probe: bool,
+    now_ms: i64,
+    rng: &mut dyn JitterRng,
+) -> Applied {
+    let manual_pause = (status.pause_kind() == Some(PauseKind::Manual))
+        .then(|| (status.paused_reason.clone(), status.paused_at_ms));
+    let mut applied = apply_run_result(status, policy, run, probe, now_ms, rng);
+    if let Some((reason, at)) = manual_pause {
+        status.paused_reason = reason;
+        status.paused_at_ms = at;
+        status.pause_kind = Some(PauseKind::Manual);
+        status.circuit_breaker_paused_at_ms = None;
+        status.next_retry_at_ms = None;
+        applied.paused = Some(PauseKind::Manual);
+    }
+    applied
+}
+
+fn apply_run_result(
     status: &mut StatusFile,
     policy: &Policy,
     run: RunRecord,
@@ -881,6 +905,27 @@ mod tests {
             gate(&status, &POLICY, later + 1000, false),
             Gate::Paused { .. }
         ));
+    }
+
+    #[test]
+    fn a_manual_pause_made_mid_run_survives_the_result() {
+        let mut status = StatusFile {
+            paused_reason: Some("maintenance".into()),
+            pause_kind: Some(PauseKind::Manual),
+            paused_at_ms: Some(T0),
+            ..StatusFile::default()
+        };
+        let applied = apply_run(
+            &mut status,
+            &POLICY,
+            run_with(vec![stage("issues", true, false, None)]),
+            false,
+            T0,
+            &mut FakeJitterRng { value: 0.5 },
+        );
+        assert_eq!(applied.paused, Some(PauseKind::Manual));
+        assert_eq!(status.paused_reason.as_deref(), Some("maintenance"));
+        assert_eq!(status.last_run.as_ref().unwrap().outcome, Outcome::Success);
     }
 
     #[test]

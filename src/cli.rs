@@ -1,0 +1,347 @@
+//! The command-line interface, in one file and free of other crate
+//! imports, so man pages and completions are generated from exactly what
+//! users run.
+
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+const AFTER_HELP: &str = "\
+Robot mode (--robot, --json, -J or SYNCFLEET_ROBOT=1) prints exactly one JSON
+document on stdout: {\"ok\":true,\"data\":…,\"meta\":{\"elapsed_ms\":N}} or
+{\"ok\":false,\"error\":{\"code\",\"message\",\"suggestion\",\"actions\"}}.
+See syncfleet(1) for exit statuses and files.";
+
+/// Scheduled, policy-driven sync services for every workspace, managed as a fleet.
+#[derive(Debug, Parser)]
+#[command(name = "syncfleet", version, about, after_help = AFTER_HELP, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// Print one JSON document (the robot envelope) instead of human output
+    #[arg(
+        long,
+        short = 'J',
+        visible_alias = "json",
+        global = true,
+        env = "SYNCFLEET_ROBOT"
+    )]
+    pub robot: bool,
+
+    /// Data directory (default: $XDG_DATA_HOME/syncfleet or ~/.local/share/syncfleet)
+    #[arg(long, global = true, env = "SYNCFLEET_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Workspace config file (default: syncfleet.json found upward from the current directory)
+    #[arg(long, global = true, env = "SYNCFLEET_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// When to use colour in human output
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    pub color: ColorChoice,
+
+    /// Print only errors and requested data
+    #[arg(long, short, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Log more to stderr (-v info, -vv debug)
+    #[arg(long, short, global = true, action = ArgAction::Count)]
+    pub verbose: u8,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProfileArg {
+    Fast,
+    Balanced,
+    Full,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TokenSourceArg {
+    /// A 0600 env file the scheduler loads (default)
+    EnvFile,
+    /// Written into the scheduler artifact (warns)
+    Embedded,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SchedulerArg {
+    Systemd,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Install (or update) the scheduled sync service of a workspace
+    Install(InstallArgs),
+    /// Remove a service's schedule, manifest and token file (history is kept)
+    Uninstall(UninstallArgs),
+    /// List installed services
+    List(ListArgs),
+    /// Show a service's install state, scheduler state, last run and drift
+    Status(ServiceSelector),
+    /// Show the service log
+    Logs(LogsArgs),
+    /// Check the environment and a service's install, and optionally fix safe problems
+    Doctor(DoctorArgs),
+    /// Pause scheduled runs without uninstalling
+    Pause(PauseArgs),
+    /// Clear a pause (manual, permanent error or circuit breaker) and the failure count
+    Resume(ServiceSelector),
+    /// Run the service now, through the same policy as a scheduled run
+    Trigger(TriggerArgs),
+    /// Back up corrupt state files and reinitialize them
+    Repair(ServiceSelector),
+    /// Run the workspace's pipeline now, without any service policy
+    Sync(SyncArgs),
+    /// One scheduled run (invoked by the scheduler)
+    #[command(hide = true)]
+    Run(RunArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServiceSelector {
+    /// Service id or name (default: the service of the current workspace)
+    #[arg(long, value_name = "ID|NAME")]
+    pub service: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct InstallArgs {
+    /// How often to sync: 5m to 24h, in minutes or hours (e.g. 15m, 1h)
+    #[arg(long, default_value = "30m", value_name = "DURATION")]
+    pub interval: String,
+    /// Which stages run: fast (core), balanced (+ balanced stages), full (all)
+    #[arg(long, value_enum, default_value_t = ProfileArg::Balanced)]
+    pub profile: ProfileArg,
+    /// Where the token lives for scheduled runs
+    #[arg(long, value_enum, default_value_t = TokenSourceArg::EnvFile)]
+    pub token_source: TokenSourceArg,
+    /// A readable service name instead of the identity hash ([a-z0-9-], at most 32)
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// Scheduler backend (default: the OS default)
+    #[arg(long, value_enum, value_name = "BACKEND")]
+    pub scheduler: Option<SchedulerArg>,
+    /// Validate and render everything, but write and run nothing
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct UninstallArgs {
+    /// Service id or name (default: the service of the current workspace)
+    #[arg(long, value_name = "ID|NAME")]
+    pub service: Option<String>,
+    /// Uninstall every installed service
+    #[arg(long, conflicts_with = "service")]
+    pub all: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ListArgs {}
+
+#[derive(Debug, Clone, Args)]
+pub struct LogsArgs {
+    /// Show the last N lines (default 100)
+    #[arg(long, value_name = "N", num_args = 0..=1, default_missing_value = "100")]
+    pub tail: Option<usize>,
+    /// Keep printing new lines as they arrive (like tail -f)
+    #[arg(long, conflicts_with = "open")]
+    pub follow: bool,
+    /// Open the log in $VISUAL, $EDITOR or less
+    #[arg(long)]
+    pub open: bool,
+    /// Service id or name (default: the service of the current workspace)
+    #[arg(long, value_name = "ID|NAME")]
+    pub service: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DoctorArgs {
+    /// Skip checks that use the network (the workspace's token_check)
+    #[arg(long)]
+    pub offline: bool,
+    /// Apply safe fixes: create directories, correct file modes, reload the scheduler
+    #[arg(long)]
+    pub fix: bool,
+    /// Service id or name (default: the service of the current workspace)
+    #[arg(long, value_name = "ID|NAME")]
+    pub service: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PauseArgs {
+    /// Why (shown by status)
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+    /// Service id or name (default: the service of the current workspace)
+    #[arg(long, value_name = "ID|NAME")]
+    pub service: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct TriggerArgs {
+    /// Run even inside a backoff window (a pause still applies: use resume)
+    #[arg(long)]
+    pub ignore_backoff: bool,
+    /// Service id or name (default: the service of the current workspace)
+    #[arg(long, value_name = "ID|NAME")]
+    pub service: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SyncArgs {
+    /// Which stages run (default: the installed profile, else balanced)
+    #[arg(long, value_enum)]
+    pub profile: Option<ProfileArg>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// The service to run (set by the scheduler)
+    #[arg(long, value_name = "ID")]
+    pub service_id: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    fn parse(args: &[&str]) -> Cli {
+        Cli::try_parse_from(std::iter::once("syncfleet").chain(args.iter().copied())).unwrap()
+    }
+
+    #[test]
+    fn clap_tree_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn install_defaults_follow_the_plan() {
+        match parse(&["install"]).command {
+            Command::Install(a) => {
+                assert_eq!(a.interval, "30m");
+                assert_eq!(a.profile, ProfileArg::Balanced);
+                assert_eq!(a.token_source, TokenSourceArg::EnvFile);
+                assert!(a.name.is_none() && !a.dry_run);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn install_all_flags() {
+        match parse(&[
+            "install",
+            "--interval",
+            "1h",
+            "--profile",
+            "fast",
+            "--token-source",
+            "embedded",
+            "--name",
+            "my-project",
+            "--dry-run",
+        ])
+        .command
+        {
+            Command::Install(a) => {
+                assert_eq!(a.interval, "1h");
+                assert_eq!(a.profile, ProfileArg::Fast);
+                assert_eq!(a.token_source, TokenSourceArg::Embedded);
+                assert_eq!(a.name.as_deref(), Some("my-project"));
+                assert!(a.dry_run);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn robot_aliases_and_globals_anywhere() {
+        for flag in ["--robot", "--json", "-J"] {
+            assert!(parse(&[flag, "status"]).global.robot);
+            assert!(parse(&["status", flag]).global.robot);
+        }
+        let cli = parse(&[
+            "status",
+            "--data-dir",
+            "/d",
+            "--config",
+            "/c.json",
+            "--service",
+            "x",
+        ]);
+        assert_eq!(
+            cli.global.data_dir.as_deref(),
+            Some(std::path::Path::new("/d"))
+        );
+        assert!(
+            matches!(cli.command, Command::Status(ServiceSelector { service: Some(ref s) }) if s == "x")
+        );
+    }
+
+    #[test]
+    fn logs_tail_optional_value() {
+        match parse(&["logs", "--tail"]).command {
+            Command::Logs(a) => assert_eq!(a.tail, Some(100)),
+            other => panic!("{other:?}"),
+        }
+        match parse(&["logs", "--tail", "50", "--follow"]).command {
+            Command::Logs(a) => assert!(a.tail == Some(50) && a.follow),
+            other => panic!("{other:?}"),
+        }
+        assert!(Cli::try_parse_from(["syncfleet", "logs", "--follow", "--open"]).is_err());
+    }
+
+    #[test]
+    fn run_is_hidden_and_needs_an_id() {
+        let help = Cli::command().render_help().to_string();
+        assert!(!help.contains("\n  run "), "{help}");
+        assert!(Cli::try_parse_from(["syncfleet", "run"]).is_err());
+        assert!(
+            matches!(parse(&["run", "--service-id", "abc"]).command, Command::Run(RunArgs { ref service_id }) if service_id == "abc")
+        );
+    }
+
+    #[test]
+    fn doctor_trigger_pause_flags() {
+        assert!(matches!(
+            parse(&["doctor", "--offline", "--fix"]).command,
+            Command::Doctor(DoctorArgs {
+                offline: true,
+                fix: true,
+                ..
+            })
+        ));
+        assert!(matches!(
+            parse(&["trigger", "--ignore-backoff"]).command,
+            Command::Trigger(TriggerArgs {
+                ignore_backoff: true,
+                ..
+            })
+        ));
+        assert!(matches!(
+            parse(&["pause", "--reason", "maint"]).command,
+            Command::Pause(PauseArgs {
+                reason: Some(_),
+                ..
+            })
+        ));
+        assert!(
+            Cli::try_parse_from(["syncfleet", "uninstall", "--all", "--service", "x"]).is_err()
+        );
+    }
+}

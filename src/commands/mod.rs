@@ -1,0 +1,15 @@
+//! One file per subcommand; each computes a `Serialize` result that the
+//! dispatcher renders.
+
+pub mod doctor;
+pub mod install;
+pub mod list;
+pub mod logs;
+pub mod pause;
+pub mod repair;
+pub mod resume;
+pub mod run;
+pub mod status;
+pub mod sync;
+pub mod trigger;
+pub mod uninstall;

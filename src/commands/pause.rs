@@ -1,0 +1,84 @@
+//! `syncfleet pause`: runs no-op until `resume`; the schedule stays.
+
+use crate::cli::PauseArgs;
+use crate::context::Context;
+use crate::error::{Error, ErrorCode, Result};
+use crate::lock;
+use crate::output::{Render, Ui};
+use crate::policy::{self, PolicyState};
+use crate::runner::policy_of;
+use crate::service::{self, OnCorrupt, update_status};
+use crate::store::status::PauseKind;
+use serde::Serialize;
+use std::time::Duration;
+
+#[derive(Debug, Serialize)]
+pub struct PauseReport {
+    pub service_id: String,
+    pub paused: bool,
+    pub reason: String,
+    pub already_paused: bool,
+}
+
+impl Render for PauseReport {
+    fn human(&self, ui: &Ui) -> String {
+        format!(
+            "{}\n  Reason: {}\n  Resume with: syncfleet resume{}\n",
+            ui.bold(&format!(
+                "Service {} ({}):",
+                if self.already_paused {
+                    "was already paused; reason updated"
+                } else {
+                    "paused"
+                },
+                self.service_id
+            )),
+            self.reason,
+            if self.service_id.is_empty() {
+                String::new()
+            } else {
+                format!(" --service {}", self.service_id)
+            }
+        )
+    }
+}
+
+pub fn run(ctx: &Context, args: &PauseArgs) -> Result<PauseReport> {
+    let target = service::resolve(ctx, args.service.as_deref())?;
+    let Some(manifest) = target.manifest else {
+        return Err(Error::new(
+            ErrorCode::ServiceNotFound,
+            format!("service '{}' is not installed", target.id),
+        )
+        .with_suggestion("Install it first: syncfleet install"));
+    };
+    let id = target.id;
+    let _admin = lock::acquire_within(
+        &ctx.data_dir.admin_lock_path(&id),
+        Duration::from_secs(10),
+        &format!("service {id}"),
+    )?;
+    let reason = args
+        .reason
+        .clone()
+        .filter(|r| !r.trim().is_empty())
+        .unwrap_or_else(|| "Manually paused".into());
+    let now = ctx.now_ms();
+    let policy = policy_of(&manifest);
+    let status_path = ctx.data_dir.status_path(&id);
+    update_status(ctx, &id, OnCorrupt::Fail, |s| {
+        let already_paused = s.paused_reason.is_some();
+        policy::check_transition(policy::policy_state(s, &policy, now), PolicyState::Paused)
+            .map_err(|e| Error::corrupt_state(&status_path, e))?;
+        s.paused_reason = Some(reason.clone());
+        s.pause_kind = Some(PauseKind::Manual);
+        s.paused_at_ms = Some(now);
+        s.circuit_breaker_paused_at_ms = None;
+        Ok(PauseReport {
+            service_id: id.clone(),
+            paused: true,
+            reason: reason.clone(),
+            already_paused,
+        })
+    })
+}

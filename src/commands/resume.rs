@@ -1,0 +1,98 @@
+//! `syncfleet resume`: clear any pause and the failure streak. The next
+//! scheduled run goes ahead; resume itself runs nothing.
+
+use crate::cli::ServiceSelector;
+use crate::context::Context;
+use crate::error::{Error, Result};
+use crate::lock;
+use crate::output::{Render, Ui};
+use crate::policy::{self, PolicyState};
+use crate::runner::policy_of;
+use crate::service::{self, OnCorrupt, update_status};
+use serde::Serialize;
+use std::time::Duration;
+
+#[derive(Debug, Serialize)]
+pub struct ResumeReport {
+    pub service_id: String,
+    pub installed: bool,
+    pub was_paused: bool,
+    pub previous_reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous_kind: Option<String>,
+    pub consecutive_failures_cleared: u32,
+}
+
+impl Render for ResumeReport {
+    fn human(&self, ui: &Ui) -> String {
+        if !self.installed {
+            return format!("Service {} is not installed.\n", self.service_id);
+        }
+        if !self.was_paused {
+            return format!(
+                "Service {} is not paused.{}\n",
+                self.service_id,
+                if self.consecutive_failures_cleared > 0 {
+                    format!(" Cleared {} failures.", self.consecutive_failures_cleared)
+                } else {
+                    String::new()
+                }
+            );
+        }
+        let reason = self.previous_reason.as_deref().unwrap_or("");
+        let code = reason.split(':').next().unwrap_or(reason);
+        let previous = match self.previous_kind.as_deref() {
+            Some("circuit_breaker") => format!(
+                "PAUSED (CIRCUIT_BREAKER, {} transient failures)",
+                self.consecutive_failures_cleared
+            ),
+            Some("manual") => format!("PAUSED ({reason})"),
+            _ => format!("PAUSED ({code})"),
+        };
+        format!(
+            "{}\n  Previous state: {previous}\n  Failures cleared: {}\n  Next sync will run at the scheduled interval.\n",
+            ui.bold(&format!("Service resumed ({}):", self.service_id)),
+            self.consecutive_failures_cleared
+        )
+    }
+}
+
+pub fn run(ctx: &Context, args: &ServiceSelector) -> Result<ResumeReport> {
+    let target = service::resolve(ctx, args.service.as_deref())?;
+    let id = target.id;
+    let Some(manifest) = target.manifest else {
+        return Ok(ResumeReport {
+            service_id: id,
+            installed: false,
+            was_paused: false,
+            previous_reason: None,
+            previous_kind: None,
+            consecutive_failures_cleared: 0,
+        });
+    };
+    let _admin = lock::acquire_within(
+        &ctx.data_dir.admin_lock_path(&id),
+        Duration::from_secs(10),
+        &format!("service {id}"),
+    )?;
+    let now = ctx.now_ms();
+    let policy = policy_of(&manifest);
+    let status_path = ctx.data_dir.status_path(&id);
+    update_status(ctx, &id, OnCorrupt::Fail, |s| {
+        let was_paused = s.paused_reason.is_some();
+        if was_paused {
+            policy::check_transition(policy::policy_state(s, &policy, now), PolicyState::Idle)
+                .map_err(|e| Error::corrupt_state(&status_path, e))?;
+        }
+        let report = ResumeReport {
+            service_id: id.clone(),
+            installed: true,
+            was_paused,
+            previous_reason: s.paused_reason.clone(),
+            previous_kind: s.pause_kind().map(|k| k.as_str().to_string()),
+            consecutive_failures_cleared: s.consecutive_failures,
+        };
+        s.clear_paused();
+        Ok(report)
+    })
+}

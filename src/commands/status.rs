@@ -1,0 +1,433 @@
+//! `syncfleet status`: install state, scheduler state, last run, recent
+//! runs, backoff, pause and drift. Always exits 0.
+
+use crate::cli::ServiceSelector;
+use crate::context::Context;
+use crate::duration::{format_elapsed, format_interval};
+use crate::error::Result;
+use crate::output::{Render, Ui, iso_ms, local_time};
+use crate::policy::{self, SchedulerState};
+use crate::process::pid_alive;
+use crate::runner::policy_of;
+use crate::scheduler::{self, PlatformState, Scheduler, SchedulerKind};
+use crate::service;
+use crate::store::manifest::Manifest;
+use crate::store::status::{Outcome, RunRecord};
+use serde::Serialize;
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Drift {
+    pub platform_drift: bool,
+    pub spec_drift: bool,
+    pub command_drift: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub details: Vec<String>,
+}
+
+impl Drift {
+    pub fn any(&self) -> bool {
+        self.platform_drift || self.spec_drift || self.command_drift
+    }
+}
+
+/// Compare the installed artifacts and the scheduler with the manifest.
+pub fn drift(m: &Manifest, backend: &dyn Scheduler) -> Drift {
+    drift_with_state(m, backend, &backend.state(&m.service_id))
+}
+
+pub fn drift_with_state(m: &Manifest, backend: &dyn Scheduler, state: &PlatformState) -> Drift {
+    let mut d = Drift::default();
+    if !state.loaded {
+        d.platform_drift = true;
+        d.details.push(format!(
+            "the scheduler reports the timer as {}",
+            state.state
+        ));
+    }
+    let paths: Vec<_> = m
+        .service_files
+        .iter()
+        .map(std::path::PathBuf::from)
+        .collect();
+    match scheduler::on_disk_hash(&paths) {
+        None => {
+            d.spec_drift = true;
+            d.details.push("a scheduler artifact is missing".into());
+        }
+        Some(h) if h != m.spec_hash => {
+            d.spec_drift = true;
+            d.details
+                .push("a scheduler artifact was edited since install".into());
+        }
+        Some(_) => {}
+    }
+    let expected: Vec<String> = vec![
+        m.binary_path.clone(),
+        "--robot".into(),
+        "run".into(),
+        "--service-id".into(),
+        m.service_id.clone(),
+    ];
+    match backend.installed_command(&m.service_id) {
+        Some(cmd) if cmd == expected => {}
+        Some(cmd) => {
+            d.command_drift = true;
+            d.details.push(format!(
+                "the scheduled command is `{}`, not `{}`",
+                cmd.join(" "),
+                m.sync_command
+            ));
+        }
+        None => {
+            if !d.spec_drift {
+                d.command_drift = true;
+                d.details.push("no scheduled command found".into());
+            }
+        }
+    }
+    d
+}
+
+#[derive(Debug, Serialize)]
+pub struct BackoffInfo {
+    pub consecutive_failures: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_retry_iso: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remaining_seconds: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub circuit_breaker_cooldown_expired: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CurrentRunInfo {
+    pub pid: u32,
+    pub started_at_iso: String,
+    pub stale: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct LastSync {
+    #[serde(flatten)]
+    pub run: RunRecord,
+    pub consecutive_failures: u32,
+}
+
+#[derive(Debug, Serialize)]
+pub struct StatusReport {
+    pub installed: bool,
+    pub service_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workspace_root: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub platform: Option<String>,
+    pub interval_seconds: Option<u64>,
+    pub profile: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service_state: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_run_iso: Option<String>,
+    pub scheduler_state: SchedulerState,
+    pub last_sync: Option<LastSync>,
+    pub recent_runs: Vec<RunRecord>,
+    pub backoff: Option<BackoffInfo>,
+    pub paused_reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub paused_kind: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current_run: Option<CurrentRunInfo>,
+    pub drift: Option<Drift>,
+    /// Set when status.json could not be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status_error: Option<String>,
+}
+
+pub fn run(ctx: &Context, args: &ServiceSelector) -> Result<StatusReport> {
+    let target = service::resolve(ctx, args.service.as_deref())?;
+    let id = target.id.clone();
+    let (status, status_err) = service::read_status(ctx, &id);
+    let status_file = status.clone().unwrap_or_default();
+    let now = ctx.now_ms();
+    let manifest = target.manifest;
+    let backend = manifest
+        .as_ref()
+        .and_then(|m| SchedulerKind::parse(&m.platform).ok())
+        .map(|k| scheduler::backend(k, &ctx.env));
+    let platform_state = match (&manifest, &backend) {
+        (Some(m), Some(b)) => Some(b.state(&m.service_id)),
+        _ => None,
+    };
+    let drift = match (&manifest, &backend, &platform_state) {
+        (Some(m), Some(b), Some(s)) => Some(drift_with_state(m, b.as_ref(), s)),
+        _ => None,
+    };
+    let policy = manifest
+        .as_ref()
+        .map(policy_of)
+        .unwrap_or(crate::policy::Policy {
+            interval_seconds: 1800,
+            max_transient_failures: 10,
+            cooldown_seconds: 1800,
+        });
+    let state = policy::scheduler_state(&status_file, manifest.is_some(), &policy, now, &pid_alive);
+    let backoff = match state {
+        SchedulerState::Backoff => Some(BackoffInfo {
+            consecutive_failures: status_file.consecutive_failures,
+            next_retry_iso: status_file.next_retry_at_ms.map(iso_ms),
+            remaining_seconds: policy::backoff_remaining(&status_file, now),
+            reason: status_file.backoff_reason.clone(),
+            circuit_breaker_cooldown_expired: false,
+            message: None,
+        }),
+        SchedulerState::HalfOpen => Some(BackoffInfo {
+            consecutive_failures: status_file.consecutive_failures,
+            next_retry_iso: None,
+            remaining_seconds: None,
+            reason: None,
+            circuit_breaker_cooldown_expired: true,
+            message: Some(
+                "Circuit breaker cooldown expired. Next run will be a probe attempt.".into(),
+            ),
+        }),
+        _ => None,
+    };
+    Ok(StatusReport {
+        installed: manifest.is_some(),
+        service_id: id,
+        name: manifest.as_ref().and_then(|m| m.name.clone()),
+        workspace_root: manifest
+            .as_ref()
+            .map(|m| m.workspace_root.clone())
+            .or_else(|| {
+                target
+                    .workspace
+                    .as_ref()
+                    .map(|w| w.root.display().to_string())
+            }),
+        platform: manifest.as_ref().map(|m| m.platform.clone()),
+        interval_seconds: manifest.as_ref().map(|m| m.interval_seconds),
+        profile: manifest.as_ref().map(|m| m.profile.clone()),
+        service_state: platform_state.as_ref().map(|s| s.state.clone()),
+        next_run_iso: platform_state.as_ref().and_then(|s| s.next_run_iso.clone()),
+        scheduler_state: state,
+        last_sync: status_file.last_run.clone().map(|run| LastSync {
+            run,
+            consecutive_failures: status_file.consecutive_failures,
+        }),
+        recent_runs: status_file.recent_runs.iter().take(5).cloned().collect(),
+        backoff,
+        paused_reason: status_file.paused_reason.clone(),
+        paused_kind: status_file.pause_kind().map(|k| k.as_str().to_string()),
+        current_run: status_file.current_run.as_ref().map(|c| CurrentRunInfo {
+            pid: c.pid,
+            started_at_iso: iso_ms(c.started_at_ms),
+            stale: state == SchedulerState::RunningStale,
+        }),
+        drift,
+        status_error: status_err.map(|e| e.message),
+    })
+}
+
+fn stage_list(run: &RunRecord, ok: bool) -> String {
+    run.stage_results
+        .iter()
+        .filter(|s| s.success == ok)
+        .map(|s| {
+            if ok {
+                format!("{} ({})", s.stage, s.items_updated)
+            } else {
+                format!("{} ({})", s.stage, s.error.as_deref().unwrap_or("?"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl Render for StatusReport {
+    fn human(&self, ui: &Ui) -> String {
+        let mut out = format!(
+            "{}\n",
+            ui.bold(&format!("Service status ({}):", self.service_id))
+        );
+        let field = |out: &mut String, k: &str, v: &str| out.push_str(&format!("  {k:<11} {v}\n"));
+        field(
+            &mut out,
+            "Installed:",
+            if self.installed { "yes" } else { "no" },
+        );
+        if let Some(w) = &self.workspace_root {
+            field(&mut out, "Workspace:", w);
+        }
+        if let Some(p) = &self.platform {
+            field(&mut out, "Platform:", p);
+        }
+        if let Some(i) = self.interval_seconds {
+            field(
+                &mut out,
+                "Interval:",
+                &format!("{} ({i}s)", format_interval(i)),
+            );
+        }
+        if let Some(p) = &self.profile {
+            field(&mut out, "Profile:", p);
+        }
+        if let Some(s) = &self.service_state {
+            field(&mut out, "State:", s);
+        }
+        if let Some(n) = &self.next_run_iso {
+            field(&mut out, "Next run:", n);
+        }
+        let sched = self.scheduler_state.as_str().to_uppercase();
+        match self.scheduler_state {
+            SchedulerState::Paused => {
+                let reason = self.paused_reason.as_deref().unwrap_or("");
+                let (code, rest) = reason.split_once(": ").unwrap_or((reason, ""));
+                let kind = self.paused_kind.as_deref().unwrap_or("");
+                if kind == "manual" {
+                    field(
+                        &mut out,
+                        "Scheduler:",
+                        &ui.red(&format!("PAUSED - {reason}")),
+                    );
+                    out.push_str("  Resume with: syncfleet resume\n");
+                } else {
+                    field(&mut out, "Scheduler:", &ui.red(&format!("PAUSED - {code}")));
+                    if !rest.is_empty() {
+                        out.push_str(&format!("  {rest}\n"));
+                    }
+                    if kind == "circuit_breaker" {
+                        out.push_str("  Fix: check network/service availability, then run: syncfleet resume\n");
+                    } else {
+                        out.push_str("  Fix: rotate the token or fix the config/command, then run: syncfleet resume\n");
+                    }
+                }
+            }
+            SchedulerState::HalfOpen => {
+                field(&mut out, "Scheduler:", &ui.yellow("HALF_OPEN"));
+                out.push_str("  Circuit breaker cooldown expired. Next run will probe.\n  If the probe succeeds, the scheduler returns to normal.\n");
+            }
+            SchedulerState::Degraded => {
+                field(&mut out, "Scheduler:", &ui.yellow("DEGRADED"));
+                if let Some(last) = &self.last_sync {
+                    out.push_str(&format!(
+                        "  Core stages OK: {}\n  Failed stages: {}\n",
+                        stage_list(&last.run, true),
+                        stage_list(&last.run, false)
+                    ));
+                }
+                out.push_str("  Core data is fresh. Optional stages will retry next run.\n");
+            }
+            SchedulerState::Backoff => {
+                field(&mut out, "Scheduler:", &ui.yellow("BACKOFF"));
+                if let Some(b) = &self.backoff {
+                    out.push_str(&format!(
+                        "  {} consecutive failures; next retry {} (in {}){}\n",
+                        b.consecutive_failures,
+                        b.next_retry_iso.as_deref().unwrap_or("-"),
+                        format_elapsed(b.remaining_seconds.unwrap_or(0) as f64),
+                        if b.reason.as_deref() == Some("server_hint") {
+                            ", as the server asked"
+                        } else {
+                            ""
+                        }
+                    ));
+                }
+            }
+            SchedulerState::Running | SchedulerState::RunningStale => {
+                let label = if self.scheduler_state == SchedulerState::Running {
+                    ui.green(&sched)
+                } else {
+                    ui.red(&sched)
+                };
+                field(&mut out, "Scheduler:", &label);
+                if let Some(c) = &self.current_run {
+                    out.push_str(&format!(
+                        "  Run pid {} started {}{}\n",
+                        c.pid,
+                        c.started_at_iso,
+                        if c.stale {
+                            " (process gone or over 30 min: the next run proceeds)"
+                        } else {
+                            ""
+                        }
+                    ));
+                }
+            }
+            _ => field(&mut out, "Scheduler:", &sched),
+        }
+        if let Some(d) = &self.drift
+            && d.any()
+        {
+            out.push_str(&format!(
+                "  {} {}\n  Fix: syncfleet install (regenerates the artifacts)\n",
+                ui.red("Drift:"),
+                d.details.join("; ")
+            ));
+        }
+        if let Some(e) = &self.status_error {
+            out.push_str(&format!(
+                "  {} {e}\n  Fix: syncfleet repair\n",
+                ui.red("Status file:")
+            ));
+        }
+        match &self.last_sync {
+            None => out.push_str("\nLast sync: none yet\n"),
+            Some(last) => {
+                let r = &last.run;
+                out.push_str("\nLast sync:\n");
+                field(&mut out, "Time:", &local_time(r.timestamp_ms));
+                field(&mut out, "Duration:", &format_elapsed(r.duration_seconds));
+                let outcome = match r.outcome {
+                    Outcome::Success => ui.green("success"),
+                    Outcome::Degraded => ui.yellow("degraded"),
+                    Outcome::Failed => ui.red("failed"),
+                };
+                field(&mut out, "Outcome:", &outcome);
+                if !r.stage_results.is_empty() {
+                    field(&mut out, "Stages:", &stage_list(r, true));
+                    let failed = stage_list(r, false);
+                    if !failed.is_empty() {
+                        field(&mut out, "Failed:", &failed);
+                    }
+                }
+                if let Some(code) = &r.error_code {
+                    field(
+                        &mut out,
+                        "Error:",
+                        &format!("{code}: {}", r.error_message.as_deref().unwrap_or("")),
+                    );
+                }
+                field(
+                    &mut out,
+                    "Failures:",
+                    &format!("{} consecutive", last.consecutive_failures),
+                );
+            }
+        }
+        if !self.recent_runs.is_empty() {
+            out.push_str(&format!(
+                "\nRecent runs (last {}):\n",
+                self.recent_runs.len()
+            ));
+            for r in &self.recent_runs {
+                out.push_str(&format!(
+                    "  {}  {:<9} {:>8}  {}\n",
+                    local_time(r.timestamp_ms),
+                    r.outcome.as_str(),
+                    format_elapsed(r.duration_seconds),
+                    r.trigger.as_str()
+                ));
+            }
+        }
+        if !self.installed {
+            out.push_str("\nNot installed. Install it with: syncfleet install\n");
+        }
+        out
+    }
+}

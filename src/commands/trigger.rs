@@ -1,0 +1,19 @@
+//! `syncfleet trigger`: a run now, through the same policy as a scheduled
+//! one (`--ignore-backoff` skips a backoff window, never a pause).
+
+use crate::cli::TriggerArgs;
+use crate::context::Context;
+use crate::error::{Error, ErrorCode, Result};
+use crate::runner::{self, RunReport};
+use crate::service;
+use crate::store::status::Trigger;
+
+pub fn run(ctx: &Context, args: &TriggerArgs) -> Result<RunReport> {
+    let target = service::resolve(ctx, args.service.as_deref())?;
+    if target.manifest.is_none() {
+        return Err(Error::new(ErrorCode::ServiceNotFound, format!("service '{}' is not installed", target.id))
+            .with_suggestion("Install it first (syncfleet install), or run the pipeline without policy: syncfleet sync")
+            .with_actions(["syncfleet install", "syncfleet sync"]));
+    }
+    runner::execute(ctx, &target.id, Trigger::Trigger, args.ignore_backoff)
+}

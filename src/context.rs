@@ -1,0 +1,51 @@
+//! The shared context a command runs in, built once by the dispatcher.
+
+use crate::cli::GlobalArgs;
+use crate::config::WorkspaceConfig;
+use crate::error::Result;
+use crate::output::Ui;
+use crate::paths::{DataDir, Env};
+use crate::policy::{Clock, SystemClock};
+use std::path::PathBuf;
+
+pub struct Context {
+    pub global: GlobalArgs,
+    pub env: Env,
+    pub data_dir: DataDir,
+    pub cwd: PathBuf,
+    pub ui: Ui,
+    pub clock: Box<dyn Clock>,
+}
+
+impl Context {
+    pub fn new(global: GlobalArgs) -> Context {
+        let env = Env::from_process();
+        let data_dir = DataDir::resolve(global.data_dir.as_deref(), &env);
+        let ui = Ui::new(global.robot, global.color, global.quiet);
+        Context {
+            cwd: std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/")),
+            global,
+            env,
+            data_dir,
+            ui,
+            clock: Box::new(SystemClock),
+        }
+    }
+
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    pub fn now_iso(&self) -> String {
+        crate::output::iso_ms(self.now_ms())
+    }
+
+    /// The workspace config: `--config`/`SYNCFLEET_CONFIG`, else found
+    /// upward from the current directory.
+    pub fn workspace(&self) -> Result<WorkspaceConfig> {
+        match &self.global.config {
+            Some(path) => WorkspaceConfig::load(&self.cwd.join(path)),
+            None => WorkspaceConfig::discover(&self.cwd),
+        }
+    }
+}
