@@ -17,6 +17,7 @@ pub mod paths;
 pub mod pipeline;
 pub mod policy;
 pub mod process;
+pub mod registry;
 pub mod runner;
 pub mod scheduler;
 pub mod service;
