@@ -88,3 +88,10 @@ CREATE TABLE skips (
     count       INTEGER NOT NULL DEFAULT 1
 );
 CREATE INDEX skips_by_service ON skips (service_id, at_ms);
+
+-- Registry facts: `filled` = a full import from the files has completed
+-- (a registry created after the files were is filled by the next reader).
+CREATE TABLE meta (
+    key     TEXT PRIMARY KEY NOT NULL,
+    value   TEXT NOT NULL
+);

@@ -1,6 +1,7 @@
 //! syncfleet: OS-native scheduled sync services for every workspace, with
 //! a real run policy, managed as a fleet. `main` only calls [`run`].
 
+pub mod batch;
 pub mod classify;
 pub mod cli;
 pub mod commands;
@@ -11,6 +12,7 @@ pub mod duration;
 pub mod error;
 pub mod fsutil;
 pub mod identity;
+pub mod index;
 pub mod lock;
 pub mod output;
 pub mod paths;
@@ -48,6 +50,12 @@ pub fn run<I: IntoIterator<Item = OsString>>(args: I) -> ExitCode {
         ctx.ui.robot = true;
         ctx.ui.color = false;
     }
+    if matches!(
+        cli.command,
+        Command::Run(_) | Command::Trigger(_) | Command::Sync(_)
+    ) {
+        ctx.registry_busy = registry::RUN_PATH_BUSY_TIMEOUT;
+    }
     let ui = ctx.ui;
     macro_rules! dispatch {
         ($result:expr) => {
@@ -69,6 +77,10 @@ pub fn run<I: IntoIterator<Item = OsString>>(args: I) -> ExitCode {
         Command::Trigger(a) => dispatch!(commands::trigger::run(&ctx, a)),
         Command::Repair(a) => dispatch!(commands::repair::run(&ctx, a)),
         Command::Sync(a) => dispatch!(commands::sync::run(&ctx, a)),
+        Command::History(a) => dispatch!(commands::history::run(&ctx, a)),
+        Command::Report(a) => dispatch!(commands::report::run(&ctx, a)),
+        Command::Prune(a) => dispatch!(commands::prune::run(&ctx, a)),
+        Command::Reindex(a) => dispatch!(commands::reindex::run(&ctx, a)),
         Command::Run(a) => {
             // Always exit 0: the scheduler must not treat a failure as a
             // signal to retry; the error is still one JSON document.

@@ -188,3 +188,37 @@ pub fn local_time(ms: i64) -> String {
         })
         .unwrap_or_else(|| "?".into())
 }
+
+/// One CSV record (RFC 4180: fields with a comma, quote or newline are
+/// quoted, quotes doubled), newline-terminated.
+pub fn csv_row<S: AsRef<str>>(fields: &[S]) -> String {
+    let mut out = fields
+        .iter()
+        .map(|f| {
+            let f = f.as_ref();
+            if f.contains([',', '"', '\n', '\r']) {
+                format!("\"{}\"", f.replace('"', "\"\""))
+            } else {
+                f.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(",");
+    out.push('\n');
+    out
+}
+
+/// Pretty JSON of a value, newline-terminated (`--format json`).
+pub fn json_text<T: Serialize>(value: &T) -> String {
+    let mut text = serde_json::to_string_pretty(value).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+/// A borderless table with a header row.
+pub fn table<S: Into<String>>(header: Vec<S>) -> comfy_table::Table {
+    let mut t = comfy_table::Table::new();
+    t.load_preset(comfy_table::presets::NOTHING)
+        .set_header(header.into_iter().map(Into::into).collect::<Vec<String>>());
+    t
+}

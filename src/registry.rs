@@ -20,6 +20,9 @@ mod embedded {
 
 /// How long an interactive command waits for another writer.
 pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a run waits: the registry is best-effort there, and a run the
+/// registry misses is imported by the next reader.
+pub const RUN_PATH_BUSY_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// The rows the report aggregates, in the order it needs them. Public so the
 /// benchmark can run exactly this statement through the `sqlite3` shell.
@@ -285,6 +288,24 @@ impl Registry {
             .collect::<rusqlite::Result<Vec<_>>>()
             .map_err(|e| self.err("quick_check", e))?;
         Ok(rows.into_iter().filter(|r| r != "ok").collect())
+    }
+
+    /// A full import from the files has completed since the registry was
+    /// created.
+    pub fn is_filled(&self) -> Result<bool> {
+        self.conn
+            .prepare_cached("SELECT value FROM meta WHERE key = 'filled'")
+            .and_then(|mut s| s.query_row([], |r| r.get::<_, String>(0)).optional())
+            .map(|v| v.is_some())
+            .map_err(|e| self.err("read meta", e))
+    }
+
+    pub fn set_filled(&self, at_iso: &str) -> Result<()> {
+        self.conn
+            .prepare_cached("INSERT OR REPLACE INTO meta (key, value) VALUES ('filled', ?1)")
+            .and_then(|mut s| s.execute([at_iso]))
+            .map(|_| ())
+            .map_err(|e| self.err("write meta", e))
     }
 
     // ---- services -------------------------------------------------------

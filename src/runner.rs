@@ -554,6 +554,7 @@ pub fn manual_sync(
     if let Err(e) = runs::append(&ctx.data_dir.runs_path(id), &run) {
         tracing::warn!(error = %e.message, "could not append to runs.jsonl");
     }
+    crate::index::runs_appended(ctx, id);
     log.line(&format!(
         "{} === run {run_id} finished: {} in {:.3}s ===",
         iso_ms(ctx.now_ms()),

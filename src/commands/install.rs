@@ -554,7 +554,10 @@ fn apply(ctx: &Context, backend: &dyn Scheduler, plan: &Plan) -> Result<()> {
         let _ = backend.reload();
         return Err(e);
     }
-    plan.manifest.write_atomic(&ctx.data_dir.manifest_path(id))
+    plan.manifest
+        .write_atomic(&ctx.data_dir.manifest_path(id))?;
+    crate::index::installed(ctx, &plan.manifest);
+    Ok(())
 }
 
 #[cfg(test)]

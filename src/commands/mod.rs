@@ -2,11 +2,15 @@
 //! dispatcher renders.
 
 pub mod doctor;
+pub mod history;
 pub mod install;
 pub mod list;
 pub mod logs;
 pub mod pause;
+pub mod prune;
+pub mod reindex;
 pub mod repair;
+pub mod report;
 pub mod resume;
 pub mod run;
 pub mod status;
