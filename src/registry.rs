@@ -611,6 +611,15 @@ impl Registry {
                 } else {
                     run.run_id.clone()
                 };
+                // A run's code is its pre-flight error, else the code of
+                // the stage that failed it (what reports want to show).
+                let error_code = run.error_code.as_deref().or_else(|| {
+                    let failed = || run.stage_results.iter().filter(|s| !s.success);
+                    failed()
+                        .find(|s| !s.optional)
+                        .or_else(|| failed().next())
+                        .and_then(|s| s.error_code.as_deref())
+                });
                 let n = run_stmt
                     .execute(params![
                         id,
@@ -619,7 +628,7 @@ impl Registry {
                         run.trigger.as_str(),
                         secs_to_ms(run.duration_seconds),
                         run.outcome.as_str(),
-                        run.error_code,
+                        error_code,
                         run.error_message,
                         run.profile,
                     ])
