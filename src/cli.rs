@@ -29,7 +29,8 @@ pub struct GlobalArgs {
         short = 'J',
         visible_alias = "json",
         global = true,
-        env = "SYNCFLEET_ROBOT"
+        env = "SYNCFLEET_ROBOT",
+        value_parser = clap::builder::FalseyValueParser::new()
     )]
     pub robot: bool,
 

@@ -12,6 +12,7 @@ pub mod error;
 pub mod fsutil;
 pub mod identity;
 pub mod lock;
+pub mod man;
 pub mod output;
 pub mod paths;
 pub mod pipeline;
