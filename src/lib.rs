@@ -10,6 +10,7 @@ pub mod doctor_checks;
 pub mod duration;
 pub mod error;
 pub mod fsutil;
+pub mod hooks;
 pub mod identity;
 pub mod lock;
 pub mod man;
