@@ -79,6 +79,10 @@ fn success_then_degraded_with_items_and_history() {
     assert_eq!(st["scheduler_state"], "degraded");
     assert_eq!(st["last_sync"]["outcome"], "degraded");
     assert_eq!(st["recent_runs"].as_array().unwrap().len(), 1);
+    // The fake scheduler, like systemd for monotonic timers, gives no next
+    // time: status estimates it from the last run and the interval.
+    assert_eq!(st["next_run_estimated"], true, "{st}");
+    assert!(st["next_run"].as_str().unwrap().starts_with("20"));
     let human = env.run(&["status", "--service", &id]).ok().stdout;
     assert!(
         human.contains("DEGRADED") && human.contains("Failed stages: embeddings"),

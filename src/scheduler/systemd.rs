@@ -292,15 +292,14 @@ impl Scheduler for Systemd {
                     } else {
                         load
                     },
-                    next_run_iso: (!next.is_empty() && next != "n/a" && next != "0")
-                        .then_some(next),
+                    next_run: (!next.is_empty() && next != "n/a" && next != "0").then_some(next),
                     error: None,
                 }
             }
             Err(e) => PlatformState {
                 loaded: false,
                 state: "unknown".into(),
-                next_run_iso: None,
+                next_run: None,
                 error: Some(e.message),
             },
         }
