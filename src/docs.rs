@@ -168,3 +168,34 @@ Running install again is safe: with nothing changed it reports no_change; otherw
 pub fn for_command(name: &str) -> Option<&'static CommandDoc> {
     COMMANDS.iter().find(|d| d.name == name)
 }
+
+/// What the man pages and robot-docs say about a flag beyond its help.
+pub struct ArgFacts {
+    pub defaults: Vec<String>,
+    pub possible_values: Vec<String>,
+    pub env: Option<String>,
+}
+
+pub fn arg_facts(arg: &clap::Arg) -> ArgFacts {
+    let takes_values = arg.get_action().takes_values();
+    ArgFacts {
+        defaults: if takes_values {
+            arg.get_default_values()
+                .iter()
+                .map(|d| d.to_string_lossy().into_owned())
+                .collect()
+        } else {
+            Vec::new()
+        },
+        possible_values: if takes_values {
+            arg.get_possible_values()
+                .iter()
+                .filter(|p| !p.is_hide_set())
+                .map(|p| p.get_name().to_string())
+                .collect()
+        } else {
+            Vec::new()
+        },
+        env: arg.get_env().map(|e| e.to_string_lossy().into_owned()),
+    }
+}

@@ -161,25 +161,15 @@ fn options(cmd: &clap::Command) -> String {
         if !help.ends_with('.') && !help.is_empty() {
             help.push('.');
         }
-        let possible: Vec<String> = arg
-            .get_possible_values()
-            .iter()
-            .filter(|p| !p.is_hide_set())
-            .map(|p| p.get_name().to_string())
-            .collect();
-        if !possible.is_empty() && arg.get_action().takes_values() {
-            help.push_str(&format!(" One of: {}.", possible.join(", ")));
+        let facts = docs::arg_facts(arg);
+        if !facts.possible_values.is_empty() {
+            help.push_str(&format!(" One of: {}.", facts.possible_values.join(", ")));
         }
-        let defaults: Vec<String> = arg
-            .get_default_values()
-            .iter()
-            .map(|d| d.to_string_lossy().into_owned())
-            .collect();
-        if !defaults.is_empty() && arg.get_action().takes_values() {
-            help.push_str(&format!(" Default: {}.", defaults.join(", ")));
+        if !facts.defaults.is_empty() {
+            help.push_str(&format!(" Default: {}.", facts.defaults.join(", ")));
         }
-        if let Some(env) = arg.get_env() {
-            help.push_str(&format!(" Environment: {}.", env.to_string_lossy()));
+        if let Some(env) = facts.env {
+            help.push_str(&format!(" Environment: {env}."));
         }
         out.push_str(&fill(&help));
     }

@@ -39,25 +39,15 @@ fn flag(arg: &clap::Arg) -> Value {
     if let Some(h) = arg.get_help() {
         f.insert("help".into(), json!(h.to_string()));
     }
-    let defaults: Vec<String> = arg
-        .get_default_values()
-        .iter()
-        .map(|d| d.to_string_lossy().into_owned())
-        .collect();
-    if !defaults.is_empty() && arg.get_action().takes_values() {
-        f.insert("default".into(), json!(defaults.join(",")));
+    let facts = docs::arg_facts(arg);
+    if !facts.defaults.is_empty() {
+        f.insert("default".into(), json!(facts.defaults.join(",")));
     }
-    let possible: Vec<String> = arg
-        .get_possible_values()
-        .iter()
-        .filter(|p| !p.is_hide_set())
-        .map(|p| p.get_name().to_string())
-        .collect();
-    if !possible.is_empty() && arg.get_action().takes_values() {
-        f.insert("values".into(), json!(possible));
+    if !facts.possible_values.is_empty() {
+        f.insert("values".into(), json!(facts.possible_values));
     }
-    if let Some(env) = arg.get_env() {
-        f.insert("env".into(), json!(env.to_string_lossy()));
+    if let Some(env) = facts.env {
+        f.insert("env".into(), json!(env));
     }
     Value::Object(f)
 }
