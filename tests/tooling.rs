@@ -207,3 +207,35 @@ fn init_writes_a_valid_config_and_never_overwrites_silently() {
     let none = env.run_in(&empty, &["init"]);
     assert_ne!(none.code, 0);
 }
+
+#[test]
+fn colour_follows_the_flag_and_never_reaches_robot_output() {
+    let mut env = TestEnv::new();
+    let ws = env.workspace("c", &stages(&[stage("pull", &["ok"], "")]), "");
+    env.json_in(&ws, &["install"]);
+    let always = env
+        .run_in(&ws, &["--color", "always", "trigger"])
+        .ok()
+        .stdout;
+    assert!(always.contains("\x1b["), "{always}");
+    let never = env
+        .run_in(&ws, &["--color", "never", "trigger", "--ignore-backoff"])
+        .ok()
+        .stdout;
+    assert!(!never.contains("\x1b["), "{never}");
+    // Not a terminal: auto means no colour.
+    assert!(!env.run_in(&ws, &["status"]).ok().stdout.contains("\x1b["));
+    env.set_env("NO_COLOR", "1");
+    assert!(
+        env.run_in(&ws, &["--color", "always", "status"])
+            .ok()
+            .stdout
+            .contains("\x1b["),
+        "--color always beats NO_COLOR"
+    );
+    assert!(
+        !env.run_in(&ws, &["--color", "always", "-J", "status"])
+            .stdout
+            .contains("\x1b[")
+    );
+}
