@@ -3,8 +3,82 @@
 
 mod common;
 
-use common::TestEnv;
+use common::{Run, TestEnv};
 use serde_json::Value;
+use std::path::PathBuf;
+
+/// Fleet helpers over the shared harness.
+trait Fleet {
+    fn ws(&self, name: &str, tags: &[&str], command: &[&str]) -> PathBuf;
+    fn cmd(&self, args: &[&str]) -> std::process::Command;
+    fn ok(&self, args: &[&str]) -> Value;
+    fn count_calls(&self, needle: &str) -> usize;
+    fn install_all(&self, dirs: &[PathBuf]) -> Vec<String>;
+    fn write_exe(&self, rel: &str, text: &str);
+}
+
+/// The `data` of a successful envelope.
+fn data_of(r: &Run) -> Value {
+    let v = r.json();
+    assert_eq!(v["ok"], true, "{v}\nstderr: {}", r.stderr);
+    v["data"].clone()
+}
+
+impl Fleet for TestEnv {
+    /// A workspace with one stage running `command`, and these tags.
+    fn ws(&self, name: &str, tags: &[&str], command: &[&str]) -> PathBuf {
+        let stages = serde_json::json!([{"name": "work", "command": command}]).to_string();
+        let extra = format!("\"tags\": {}", serde_json::json!(tags));
+        self.workspace(name, &stages, &extra)
+    }
+
+    fn cmd(&self, args: &[&str]) -> std::process::Command {
+        self.command(self.dir.path(), args)
+    }
+
+    /// Robot mode outside any workspace; asserts success, returns `data`.
+    fn ok(&self, args: &[&str]) -> Value {
+        let mut full = vec!["--robot"];
+        full.extend_from_slice(args);
+        let r = self.run(&full);
+        let d = data_of(&r);
+        assert_eq!(r.code, 0, "{args:?}: {}", r.stdout);
+        d
+    }
+
+    fn count_calls(&self, needle: &str) -> usize {
+        self.systemctl_calls()
+            .iter()
+            .filter(|l| l.contains(needle))
+            .count()
+    }
+
+    /// Install workspaces in one batch; returns their service ids.
+    fn install_all(&self, dirs: &[PathBuf]) -> Vec<String> {
+        let mut args = vec!["install".to_string(), "--interval".into(), "5m".into()];
+        for d in dirs {
+            args.push("--workspace".into());
+            args.push(d.display().to_string());
+        }
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let data = self.ok(&refs);
+        match data["items"].as_array() {
+            Some(items) => items
+                .iter()
+                .map(|i| i["result"]["service_id"].as_str().unwrap().to_string())
+                .collect(),
+            None => vec![data["service_id"].as_str().unwrap().to_string()],
+        }
+    }
+
+    fn write_exe(&self, rel: &str, text: &str) {
+        let p = self.path(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, text).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+}
 
 fn ids_of(list: &Value) -> Vec<String> {
     list["services"]
@@ -18,8 +92,8 @@ fn ids_of(list: &Value) -> Vec<String> {
 #[test]
 fn batch_install_reloads_once_reports_each_and_goes_on_past_failures() {
     let env = TestEnv::new();
-    let a = env.workspace("a", &["team-a"], &["true"]);
-    let b = env.workspace("b", &["team-b"], &["true"]);
+    let a = env.ws("a", &["team-a"], &["true"]);
+    let b = env.ws("b", &["team-b"], &["true"]);
     let missing = env.path("ws/missing");
     let list_file = env.path("list.txt");
     std::fs::write(
@@ -35,9 +109,9 @@ fn batch_install_reloads_once_reports_each_and_goes_on_past_failures() {
         "--workspaces-from",
         list_file.to_str().unwrap(),
     ]);
-    let data = r.data();
+    let data = data_of(&r);
     assert_eq!(
-        r.status, 3,
+        r.code, 3,
         "a failed item makes the batch exit non-zero (CONFIG_NOT_FOUND)"
     );
     assert_eq!(data["succeeded"], 2);
@@ -64,7 +138,7 @@ fn batch_install_reloads_once_reports_each_and_goes_on_past_failures() {
     assert_eq!(env.count_calls("show -p LoadState"), shows);
 
     // Stdin works too, and re-installing is a no-op per workspace.
-    let mut c = env.command(&["--robot", "install", "--workspaces-from", "-"]);
+    let mut c = env.cmd(&["--robot", "install", "--workspaces-from", "-"]);
     c.stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped());
     let mut child = c.spawn().unwrap();
@@ -76,8 +150,8 @@ fn batch_install_reloads_once_reports_each_and_goes_on_past_failures() {
         b.display()
     )
     .unwrap();
-    let out: common::Run = child.wait_with_output().unwrap().into();
-    let data = out.data();
+    let out: Run = child.wait_with_output().unwrap().into();
+    let data = data_of(&out);
     assert_eq!(data["items"][0]["result"]["no_change"], true);
     assert_eq!(data["items"][1]["result"]["no_change"], true);
 }
@@ -86,8 +160,8 @@ fn batch_install_reloads_once_reports_each_and_goes_on_past_failures() {
 fn list_formats_filters_and_fallback_to_manifests() {
     let env = TestEnv::new();
     let dirs = [
-        env.workspace("a", &["x"], &["true"]),
-        env.workspace("b", &["y"], &["true"]),
+        env.ws("a", &["x"], &["true"]),
+        env.ws("b", &["y"], &["true"]),
     ];
     let ids = env.install_all(&dirs);
     env.ok(&["pause", "--service", &ids[0], "--reason", "maint"]);
@@ -95,7 +169,7 @@ fn list_formats_filters_and_fallback_to_manifests() {
     assert_eq!(ids_of(&paused), [ids[0].clone()]);
 
     let csv = env.run(&["list", "--format", "csv"]);
-    assert_eq!(csv.status, 0);
+    assert_eq!(csv.code, 0);
     let lines: Vec<&str> = csv.stdout.lines().collect();
     assert!(lines[0].starts_with("ID,NAME,WORKSPACE"), "{}", csv.stdout);
     assert_eq!(lines.len(), 3);
@@ -140,7 +214,7 @@ fn list_formats_filters_and_fallback_to_manifests() {
 #[test]
 fn runs_land_in_the_registry_and_missed_ones_are_imported_by_the_next_reader() {
     let env = TestEnv::new();
-    let dirs = [env.workspace("a", &[], &["true"])];
+    let dirs = [env.ws("a", &[], &["true"])];
     let ids = env.install_all(&dirs);
     let id = &ids[0];
     let run = env.ok(&["run", "--service-id", id]);
@@ -156,8 +230,8 @@ fn runs_land_in_the_registry_and_missed_ones_are_imported_by_the_next_reader() {
     // An exclusive transaction from another connection holds the write lock.
     let holder = rusqlite_hold(&db);
     let run = env.run(&["--robot", "run", "--service-id", id]);
-    assert_eq!(run.status, 0);
-    assert_eq!(run.data()["outcome"], "success");
+    assert_eq!(run.code, 0);
+    assert_eq!(data_of(&run)["outcome"], "success");
     drop(holder);
     drop(lock);
     let _ = wal;
@@ -170,8 +244,7 @@ fn runs_land_in_the_registry_and_missed_ones_are_imported_by_the_next_reader() {
 
     // Manual syncs are recorded too.
     let r = env
-        .command(&["--robot", "sync"])
-        .current_dir(&dirs[0])
+        .command(&dirs[0], &["--robot", "sync"])
         .output()
         .unwrap();
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stdout));
@@ -217,9 +290,9 @@ fn rusqlite_hold(db: &std::path::Path) -> std::process::Child {
 fn bulk_pause_resume_trigger_uninstall_by_tag_and_all() {
     let env = TestEnv::new();
     let dirs = [
-        env.workspace("a", &["red"], &["true"]),
-        env.workspace("b", &["red"], &["true"]),
-        env.workspace("c", &["blue"], &["true"]),
+        env.ws("a", &["red"], &["true"]),
+        env.ws("b", &["red"], &["true"]),
+        env.ws("c", &["blue"], &["true"]),
     ];
     env.install_all(&dirs);
     let p = env.ok(&["pause", "--tag", "red"]);
@@ -263,8 +336,8 @@ fn bulk_pause_resume_trigger_uninstall_by_tag_and_all() {
         "--service",
         "nope-nope",
     ]);
-    assert_eq!(r.status, 6);
-    assert_eq!(r.data()["failed"], 1);
+    assert_eq!(r.code, 6);
+    assert_eq!(data_of(&r)["failed"], 1);
 
     let reloads = env.count_calls("daemon-reload");
     let u = env.ok(&["uninstall", "--tag", "blue"]);
@@ -283,22 +356,22 @@ fn bulk_pause_resume_trigger_uninstall_by_tag_and_all() {
 fn fifty_parallel_runs_all_reach_the_registry() {
     let env = TestEnv::new();
     let dirs: Vec<_> = (0..50)
-        .map(|i| env.workspace(&format!("w{i}"), &[], &["true"]))
+        .map(|i| env.ws(&format!("w{i}"), &[], &["true"]))
         .collect();
     let ids = env.install_all(&dirs);
     assert_eq!(ids.len(), 50);
     let children: Vec<_> = ids
         .iter()
         .map(|id| {
-            env.command(&["--robot", "trigger", "--service", id])
+            env.cmd(&["--robot", "trigger", "--service", id])
                 .stdout(std::process::Stdio::piped())
                 .spawn()
                 .unwrap()
         })
         .collect();
     for c in children {
-        let out: common::Run = c.wait_with_output().unwrap().into();
-        assert_eq!(out.data()["outcome"], "success", "{}", out.stdout);
+        let out: Run = c.wait_with_output().unwrap().into();
+        assert_eq!(data_of(&out)["outcome"], "success", "{}", out.stdout);
     }
     // Read the registry directly: no import may have been needed.
     let db = env.data_dir().join("registry.db");
@@ -332,22 +405,22 @@ fn two_triggers_of_one_service_run_the_pipeline_once() {
         "bin/slow-stage",
         &format!("#!/bin/sh\necho run >> {}\nsleep 1\n", marker.display()),
     );
-    let dirs = [env.workspace("a", &[], &[script.to_str().unwrap()])];
+    let dirs = [env.ws("a", &[], &[script.to_str().unwrap()])];
     let ids = env.install_all(&dirs);
     let spawn = || {
-        env.command(&["--robot", "trigger", "--service", &ids[0]])
+        env.cmd(&["--robot", "trigger", "--service", &ids[0]])
             .stdout(std::process::Stdio::piped())
             .spawn()
             .unwrap()
     };
     let (a, b) = (spawn(), spawn());
-    let outs: Vec<common::Run> = [a, b]
+    let outs: Vec<Run> = [a, b]
         .into_iter()
         .map(|c| c.wait_with_output().unwrap().into())
         .collect();
     let actions: Vec<String> = outs
         .iter()
-        .map(|o| o.data()["action"].as_str().unwrap().to_string())
+        .map(|o| data_of(o)["action"].as_str().unwrap().to_string())
         .collect();
     assert!(
         actions.contains(&"sync_completed".to_string()),
@@ -355,7 +428,7 @@ fn two_triggers_of_one_service_run_the_pipeline_once() {
     );
     let skipped = outs
         .iter()
-        .map(|o| o.data())
+        .map(data_of)
         .find(|d| d["action"] == "skipped")
         .expect("one skipped");
     assert_eq!(skipped["reason"], "locked");
@@ -368,8 +441,8 @@ fn two_triggers_of_one_service_run_the_pipeline_once() {
 #[test]
 fn history_filters_report_trend_and_prune() {
     let env = TestEnv::new();
-    let ok = env.workspace("ok", &[], &["true"]);
-    let bad = env.workspace("bad", &[], &["false"]);
+    let ok = env.ws("ok", &[], &["true"]);
+    let bad = env.ws("bad", &[], &["false"]);
     let ids = env.install_all(&[ok, bad]);
     for _ in 0..3 {
         for id in &ids {
@@ -383,7 +456,7 @@ fn history_filters_report_trend_and_prune() {
     let none = env.ok(&["history", "--until", "2000-01-01T00:00:00Z"]);
     assert!(none["runs"].as_array().unwrap().is_empty());
     let bad_when = env.run(&["--robot", "history", "--since", "soon"]);
-    assert_eq!(bad_when.status, 2);
+    assert_eq!(bad_when.code, 2);
     let csv = env.run(&["history", "--format", "csv", "--stages"]);
     assert!(
         csv.stdout.lines().next().unwrap().ends_with("STAGES"),
@@ -443,15 +516,14 @@ fn check<'a>(service: &'a Value, name: &str) -> Option<&'a Value> {
 #[test]
 fn fleet_doctor_checks_every_service_and_fixes_only_safe_things() {
     let env = TestEnv::new();
-    let dirs = [
-        env.workspace("a", &[], &["true"]),
-        env.workspace("b", &[], &["true"]),
-    ];
+    let dirs = [env.ws("a", &[], &["true"]), env.ws("b", &[], &["true"])];
     let ids = env.install_all(&dirs);
     let healthy = env.run(&["--robot", "doctor", "--offline"]);
-    let data = healthy.data();
+    let data = data_of(&healthy);
     assert_eq!(data["services"].as_array().unwrap().len(), 2, "{data}");
-    assert_eq!(data["overall"], "pass", "{data}");
+    for s in data["services"].as_array().unwrap() {
+        assert_eq!(s["overall"], "pass", "{data}");
+    }
     assert!(check(&data, "registry_integrity").is_some());
 
     // a: manifest edited behind the registry's back, installed long ago,
@@ -483,8 +555,8 @@ fn fleet_doctor_checks_every_service_and_fixes_only_safe_things() {
     std::fs::remove_file(&unit).unwrap();
 
     let sick = env.run(&["--robot", "doctor", "--offline"]);
-    assert_eq!(sick.status, 10);
-    let data = sick.data();
+    assert_eq!(sick.code, 10);
+    let data = data_of(&sick);
     let a = service(&data, &ids[0]);
     let b = service(&data, &ids[1]);
     assert_eq!(check(a, "registry_agreement").unwrap()["status"], "fail");
@@ -500,7 +572,7 @@ fn fleet_doctor_checks_every_service_and_fixes_only_safe_things() {
     );
 
     let fixed = env.run(&["--robot", "doctor", "--offline", "--fix"]);
-    let data = fixed.data();
+    let data = data_of(&fixed);
     assert_eq!(
         check(&data, "reindex").unwrap()["status"],
         "fixed",
@@ -512,10 +584,10 @@ fn fleet_doctor_checks_every_service_and_fixes_only_safe_things() {
         "fixed"
     );
     // Drift is not a safe fix: it stays failing (install repairs it).
-    assert_eq!(fixed.status, 10);
+    assert_eq!(fixed.code, 10);
     let after = env.ok(&["history", "--service", &ids[0]]);
     assert_eq!(after["runs"][0]["run_id"], "x1");
-    let again = env.run(&["--robot", "doctor", "--offline"]).data();
+    let again = data_of(&env.run(&["--robot", "doctor", "--offline"]));
     assert_eq!(
         check(service(&again, &ids[0]), "registry_agreement").unwrap()["status"],
         "pass"

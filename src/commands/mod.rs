@@ -1,8 +1,10 @@
 //! One file per subcommand; each computes a `Serialize` result that the
 //! dispatcher renders.
 
+pub mod completions;
 pub mod doctor;
 pub mod history;
+pub mod init;
 pub mod install;
 pub mod list;
 pub mod logs;
@@ -12,6 +14,7 @@ pub mod reindex;
 pub mod repair;
 pub mod report;
 pub mod resume;
+pub mod robot_docs;
 pub mod run;
 pub mod status;
 pub mod sync;

@@ -1,19 +1,33 @@
-//! The hermetic test environment: the built binary with a cleared
-//! environment, HOME / XDG_* / SYNCFLEET_DATA_DIR in a temp dir, and a
-//! fake `systemctl` (and `loginctl`) first on PATH that records its
-//! arguments and answers `show` queries as a healthy user manager would.
+//! The one hermetic test harness: every test gets a temp HOME, XDG dirs and
+//! data dir, a PATH whose first entry holds fake `systemctl`/`loginctl`,
+//! and drives the real binary. Nothing touches the real home or scheduler.
 #![allow(dead_code)]
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+pub const BIN: &str = env!("CARGO_BIN_EXE_syncfleet");
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The configurable test stage (`fixtures/stages/stage.sh MODE ARGS…`).
+pub fn stage_script() -> String {
+    repo()
+        .join("fixtures/stages/stage.sh")
+        .display()
+        .to_string()
+}
+
 pub struct TestEnv {
-    pub root: tempfile::TempDir,
+    pub dir: tempfile::TempDir,
+    pub extra_env: Vec<(String, String)>,
 }
 
 pub struct Run {
-    pub status: i32,
+    pub code: i32,
     pub stdout: String,
     pub stderr: String,
 }
@@ -27,146 +41,187 @@ impl Run {
             )
         })
     }
-    pub fn data(&self) -> Value {
-        let v = self.json();
-        assert_eq!(v["ok"], true, "{v}\nstderr: {}", self.stderr);
-        v["data"].clone()
+    #[track_caller]
+    pub fn ok(self) -> Run {
+        assert_eq!(
+            self.code, 0,
+            "expected success\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        self
     }
 }
 
 impl From<Output> for Run {
     fn from(o: Output) -> Run {
         Run {
-            status: o.status.code().unwrap_or(-1),
+            code: o.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
         }
     }
 }
 
-const FAKE_SYSTEMCTL: &str = r#"#!/bin/sh
-echo "$*" >> "__LOG__"
-case "$*" in
-  *"show -p Version"*) echo 255 ;;
-  *"show -p LoadState"*)
-    printf 'LoadState=loaded\nActiveState=active\nUnitFileState=enabled\nNextElapseUSecRealtime=\n' ;;
-esac
-exit 0
-"#;
-
 impl TestEnv {
     pub fn new() -> TestEnv {
-        let root = tempfile::tempdir().unwrap();
-        let env = TestEnv { root };
-        for d in ["home", "config", "data", "bin", "ws"] {
-            std::fs::create_dir_all(env.path(d)).unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix("sf-test-")
+            .tempdir()
+            .unwrap();
+        for sub in ["home", "config", "share", "data", "fake-systemctl"] {
+            std::fs::create_dir_all(dir.path().join(sub)).unwrap();
         }
-        let log = env.path("systemctl.log");
-        env.write_exe(
-            "bin/systemctl",
-            &FAKE_SYSTEMCTL.replace("__LOG__", &log.display().to_string()),
-        );
-        env.write_exe("bin/loginctl", "#!/bin/sh\necho Linger=yes\n");
-        env
+        TestEnv {
+            dir,
+            extra_env: Vec::new(),
+        }
     }
 
     pub fn path(&self, rel: &str) -> PathBuf {
-        self.root.path().join(rel)
+        self.dir.path().join(rel)
     }
-
     pub fn data_dir(&self) -> PathBuf {
-        self.path("data/syncfleet")
+        self.path("data")
+    }
+    pub fn home(&self) -> PathBuf {
+        self.path("home")
+    }
+    pub fn unit_dir(&self) -> PathBuf {
+        self.path("config/systemd/user")
+    }
+    pub fn service_dir(&self, id: &str) -> PathBuf {
+        self.data_dir().join("services").join(id)
     }
 
-    pub fn write_exe(&self, rel: &str, text: &str) {
-        let p = self.path(rel);
-        std::fs::write(&p, text).unwrap();
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    pub fn set_env(&mut self, k: &str, v: &str) {
+        self.extra_env.retain(|(key, _)| key != k);
+        self.extra_env.push((k.to_string(), v.to_string()));
     }
 
-    /// A workspace directory with a one-stage pipeline.
-    pub fn workspace(&self, name: &str, tags: &[&str], stage: &[&str]) -> PathBuf {
-        let dir = self.path(&format!("ws/{name}"));
-        std::fs::create_dir_all(&dir).unwrap();
-        let config = serde_json::json!({
-            "projects": [format!("https://gitlab.example.com/g/{name}")],
-            "tags": tags,
-            "retry_delay": {"min": "1ms", "max": "2ms"},
-            "stages": [{"name": "work", "command": stage}],
-        });
-        std::fs::write(dir.join("syncfleet.json"), config.to_string()).unwrap();
-        dir
-    }
-
-    pub fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_syncfleet"));
+    /// A command with a cleared environment pointing everything at the
+    /// temp dir.
+    pub fn command(&self, cwd: &Path, args: &[&str]) -> Command {
+        let mut c = Command::new(BIN);
         c.args(args)
+            .current_dir(cwd)
             .env_clear()
-            .env("HOME", self.path("home"))
-            .env("XDG_CONFIG_HOME", self.path("config"))
-            .env("XDG_DATA_HOME", self.path("data"))
-            .env("SYNCFLEET_DATA_DIR", self.data_dir())
-            .env("USER", "tester")
             .env(
                 "PATH",
-                format!("{}:/usr/bin:/bin", self.path("bin").display()),
+                format!(
+                    "{}:/usr/local/bin:/usr/bin:/bin",
+                    repo().join("tests/fake-bin").display()
+                ),
             )
-            .current_dir(self.path("home"))
+            .env("HOME", self.home())
+            .env("USER", "tester")
+            .env("XDG_CONFIG_HOME", self.path("config"))
+            .env("XDG_DATA_HOME", self.path("share"))
+            .env("SYNCFLEET_DATA_DIR", self.data_dir())
+            .env("FAKE_SYSTEMCTL_DIR", self.path("fake-systemctl"))
+            .envs(self.extra_env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::null());
         c
     }
 
+    pub fn run_in(&self, cwd: &Path, args: &[&str]) -> Run {
+        self.command(cwd, args).output().unwrap().into()
+    }
+
+    /// Run in the temp root (no workspace there).
     pub fn run(&self, args: &[&str]) -> Run {
-        self.command(args).output().unwrap().into()
+        self.run_in(self.dir.path(), args)
     }
 
-    /// `run` in robot mode; asserts ok and returns `data`.
-    pub fn ok(&self, args: &[&str]) -> Value {
-        let mut full = vec!["--robot"];
+    /// `-J` run in `cwd`, returning the envelope.
+    pub fn json_in(&self, cwd: &Path, args: &[&str]) -> Value {
+        let mut full = vec!["-J"];
         full.extend_from_slice(args);
-        let r = self.run(&full);
-        let data = r.data();
-        assert_eq!(r.status, 0, "{args:?}: {}", r.stdout);
-        data
+        self.run_in(cwd, &full).json()
     }
 
+    /// `-J` run outside any workspace.
+    pub fn json(&self, args: &[&str]) -> Value {
+        self.json_in(self.dir.path(), args)
+    }
+
+    /// Create a workspace with the given `stages` JSON (and extra top-level
+    /// keys) and return its root.
+    pub fn workspace(&self, name: &str, stages: &str, extra: &str) -> PathBuf {
+        let root = self.path(&format!("ws/{name}"));
+        std::fs::create_dir_all(&root).unwrap();
+        let extra = if extra.is_empty() {
+            String::new()
+        } else {
+            format!("{extra},")
+        };
+        std::fs::write(
+            root.join("syncfleet.json"),
+            format!(
+                r#"{{{extra} "projects": [{}], "retry_delay": {{"min": "0s", "max": "20ms"}}, "stages": {stages}}}"#,
+                serde_json::to_string(&format!("https://gitlab.example.com/{name}")).unwrap()
+            ),
+        )
+        .unwrap();
+        root
+    }
+
+    /// The fake systemctl's recorded calls.
     pub fn systemctl_calls(&self) -> Vec<String> {
-        std::fs::read_to_string(self.path("systemctl.log"))
+        std::fs::read_to_string(self.path("fake-systemctl/calls.log"))
             .unwrap_or_default()
             .lines()
             .map(str::to_string)
             .collect()
     }
 
-    pub fn count_calls(&self, needle: &str) -> usize {
-        self.systemctl_calls()
-            .iter()
-            .filter(|l| l.contains(needle))
-            .count()
+    pub fn status_file(&self, id: &str) -> Value {
+        serde_json::from_str(
+            &std::fs::read_to_string(self.service_dir(id).join("status.json")).unwrap(),
+        )
+        .unwrap()
     }
 
-    /// Install workspaces in one batch; returns their service ids.
-    pub fn install_all(&self, dirs: &[PathBuf]) -> Vec<String> {
-        let mut args = vec!["install".to_string(), "--interval".into(), "5m".into()];
-        for d in dirs {
-            args.push("--workspace".into());
-            args.push(d.display().to_string());
+    pub fn write_status(&self, id: &str, v: &Value) {
+        std::fs::write(
+            self.service_dir(id).join("status.json"),
+            serde_json::to_string_pretty(v).unwrap(),
+        )
+        .unwrap();
+    }
+
+    /// Every file under the temp root, as (path, bytes), for leak checks.
+    pub fn all_files(&self) -> Vec<(PathBuf, Vec<u8>)> {
+        fn walk(dir: &Path, out: &mut Vec<(PathBuf, Vec<u8>)>) {
+            for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    walk(&p, out);
+                } else if let Ok(b) = std::fs::read(&p) {
+                    out.push((p, b));
+                }
+            }
         }
-        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        let data = self.ok(&refs);
-        data["items"]
-            .as_array()
-            .map(|items| {
-                items
-                    .iter()
-                    .map(|i| i["result"]["service_id"].as_str().unwrap().to_string())
-                    .collect()
-            })
-            .unwrap_or_else(|| vec![data["service_id"].as_str().unwrap().to_string()])
+        let mut out = Vec::new();
+        walk(self.dir.path(), &mut out);
+        out
     }
+}
 
-    pub fn file_exists(&self, p: &Path) -> bool {
-        p.exists()
-    }
+/// A stage JSON object running the test stage script.
+pub fn stage(name: &str, mode_and_args: &[&str], extra: &str) -> String {
+    let mut cmd = vec![format!("\"{}\"", stage_script())];
+    cmd.extend(mode_and_args.iter().map(|a| format!("\"{a}\"")));
+    let extra = if extra.is_empty() {
+        String::new()
+    } else {
+        format!(", {extra}")
+    };
+    format!(
+        r#"{{"name": "{name}", "command": [{}]{extra}}}"#,
+        cmd.join(", ")
+    )
+}
+
+pub fn stages(list: &[String]) -> String {
+    format!("[{}]", list.join(", "))
 }
