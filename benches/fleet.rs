@@ -3,7 +3,8 @@
 //! Run through `bench/run.sh`, which records the figures in
 //! bench/RESULTS.md. Sizes: SYNCFLEET_BENCH_SERVICES (default 10000),
 //! SYNCFLEET_BENCH_RUNS (runs per service, default 100),
-//! SYNCFLEET_BENCH_INSTALLS (default 1000).
+//! SYNCFLEET_BENCH_INSTALLS (default 1000); SYNCFLEET_BENCH_KEEP=1 keeps the
+//! temp dir (to profile against the same fleet).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -35,13 +36,15 @@ impl Rng {
 }
 
 struct Bench {
-    root: tempfile::TempDir,
+    /// Removed at the end unless SYNCFLEET_BENCH_KEEP is set (to profile).
+    root: PathBuf,
+    _temp: Option<tempfile::TempDir>,
     bin: PathBuf,
 }
 
 impl Bench {
     fn path(&self, rel: &str) -> PathBuf {
-        self.root.path().join(rel)
+        self.root.join(rel)
     }
 
     fn command(&self, data_dir: &Path, args: &[&str]) -> Command {
@@ -180,8 +183,17 @@ fn main() {
     let services = env_usize("SYNCFLEET_BENCH_SERVICES", 10_000);
     let runs = env_usize("SYNCFLEET_BENCH_RUNS", 100);
     let installs = env_usize("SYNCFLEET_BENCH_INSTALLS", 1_000);
+    let temp = tempfile::tempdir().unwrap();
     let bench = Bench {
-        root: tempfile::tempdir().unwrap(),
+        root: temp.path().to_path_buf(),
+        _temp: match std::env::var_os("SYNCFLEET_BENCH_KEEP") {
+            Some(_) => {
+                eprintln!("keeping {}", temp.path().display());
+                let _ = temp.keep();
+                None
+            }
+            None => Some(temp),
+        },
         bin: PathBuf::from(env!("CARGO_BIN_EXE_syncfleet")),
     };
     for d in ["home", "config", "data", "bin", "ws"] {

@@ -189,8 +189,9 @@ Outside any workspace and without --service, doctor checks the whole fleet: the 
         ],
         response: &[
             ("since_iso, until_iso", "string"),
+            ("buckets", "[string] (with --by): the first day (UTC) of each trend bucket"),
             ("fleet", "stats (service_id \"fleet\")"),
-            ("services", "[{service_id, runs, success, degraded, failed, success_rate, degraded_rate, failure_rate, p50_duration_ms?, p95_duration_ms?, longest_failure_streak, mean_time_to_recover_ms?, last_failure_iso?, last_failure_code?, skipped: {backoff, paused, locked}, trend?, sparkline?}]"),
+            ("services", "[{service_id, runs, success, degraded, failed, success_rate, degraded_rate, failure_rate, p50_duration_ms?, p95_duration_ms?, longest_failure_streak, mean_time_to_recover_ms?, last_failure_iso?, last_failure_code?, skipped: {backoff, paused, locked}, trend?: [[runs, success, degraded, failed]] aligned with buckets, sparkline?}]"),
         ],
     },
     CommandDoc {

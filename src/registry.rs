@@ -78,6 +78,30 @@ pub struct ServiceEntry {
     pub runs_offset: u64,
 }
 
+/// One row of `list`: install fields and the cached state it needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListRow {
+    pub service_id: String,
+    pub name: Option<String>,
+    pub workspace_root: String,
+    pub platform: String,
+    pub interval_seconds: u64,
+    pub profile: String,
+    pub tags: Vec<String>,
+    pub installed: bool,
+    pub uninstalled_at_ms: Option<i64>,
+    pub max_transient_failures: Option<u32>,
+    pub cooldown_seconds: Option<u64>,
+    pub consecutive_failures: u32,
+    pub next_retry_at_ms: Option<i64>,
+    pub paused_reason: Option<String>,
+    pub pause_kind: Option<PauseKind>,
+    pub cb_paused_at_ms: Option<i64>,
+    pub current_run: Option<CurrentRun>,
+    pub last_run_ms: Option<i64>,
+    pub last_outcome: Option<Outcome>,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct ServiceFilter {
     pub include_uninstalled: bool,
@@ -126,6 +150,50 @@ fn registry_error(path: &Path, what: &str, e: impl std::fmt::Display) -> Error {
         "Rebuild it from the service files: syncfleet reindex (a corrupt file is moved aside first); `syncfleet doctor` checks it.",
     )
     .with_actions(["syncfleet reindex", "syncfleet doctor"])
+}
+
+/// The service filter as SQL conditions (appended, with ORDER BY) and
+/// their parameters.
+fn filter_sql(filter: &ServiceFilter, sql: &mut String) -> Vec<String> {
+    let mut args: Vec<String> = Vec::new();
+    if !filter.include_uninstalled {
+        sql.push_str(" AND installed = 1");
+    }
+    if let Some(tag) = &filter.tag {
+        args.push(tag.clone());
+        sql.push_str(&format!(
+            " AND EXISTS (SELECT 1 FROM json_each(services.tags) WHERE value = ?{})",
+            args.len()
+        ));
+    }
+    if let Some(p) = &filter.profile {
+        args.push(p.clone());
+        sql.push_str(&format!(" AND profile = ?{}", args.len()));
+    }
+    if let Some(p) = &filter.platform {
+        args.push(p.clone());
+        sql.push_str(&format!(" AND platform = ?{}", args.len()));
+    }
+    sql.push_str(" ORDER BY service_id");
+    args
+}
+
+fn parse_outcome(s: Option<&str>) -> Option<Outcome> {
+    match s {
+        Some("success") => Some(Outcome::Success),
+        Some("degraded") => Some(Outcome::Degraded),
+        Some("failed") => Some(Outcome::Failed),
+        _ => None,
+    }
+}
+
+fn parse_pause_kind(s: Option<&str>) -> Option<PauseKind> {
+    match s {
+        Some("manual") => Some(PauseKind::Manual),
+        Some("permanent") => Some(PauseKind::Permanent),
+        Some("circuit_breaker") => Some(PauseKind::CircuitBreaker),
+        _ => None,
+    }
 }
 
 fn json_list(text: Option<String>) -> Vec<String> {
@@ -459,18 +527,12 @@ impl Registry {
     }
 
     fn entry_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ServiceEntry> {
-        let pause_kind: Option<String> = r.get(22)?;
+        let pause_kind = parse_pause_kind(r.get_ref(22)?.as_str_or_null()?);
         let pid: Option<u32> = r.get(26)?;
         let started: Option<i64> = r.get(27)?;
         let last_run_id: Option<String> = r.get(28)?;
         let last_run_ms: Option<i64> = r.get(29)?;
-        let last_outcome: Option<String> = r.get(30)?;
-        let outcome = match last_outcome.as_deref() {
-            Some("success") => Some(Outcome::Success),
-            Some("degraded") => Some(Outcome::Degraded),
-            Some("failed") => Some(Outcome::Failed),
-            _ => None,
-        };
+        let outcome = parse_outcome(r.get_ref(30)?.as_str_or_null()?);
         let last_run = match (last_run_ms, outcome) {
             (Some(ms), Some(outcome)) => Some(RunRecord {
                 run_id: last_run_id.unwrap_or_default(),
@@ -491,12 +553,7 @@ impl Registry {
             consecutive_failures: r.get(19)?,
             next_retry_at_ms: r.get(20)?,
             paused_reason: r.get(21)?,
-            pause_kind: match pause_kind.as_deref() {
-                Some("manual") => Some(PauseKind::Manual),
-                Some("permanent") => Some(PauseKind::Permanent),
-                Some("circuit_breaker") => Some(PauseKind::CircuitBreaker),
-                _ => None,
-            },
+            pause_kind,
             paused_at_ms: r.get(23)?,
             circuit_breaker_paused_at_ms: r.get(24)?,
             last_error_code: r.get(25)?,
@@ -545,26 +602,7 @@ impl Registry {
     /// `include_uninstalled` (and only those that were ever installed or ran).
     pub fn services(&self, filter: &ServiceFilter) -> Result<Vec<ServiceEntry>> {
         let mut sql = format!("SELECT {SERVICE_COLUMNS} FROM services WHERE 1 = 1");
-        let mut args: Vec<String> = Vec::new();
-        if !filter.include_uninstalled {
-            sql.push_str(" AND installed = 1");
-        }
-        if let Some(tag) = &filter.tag {
-            args.push(tag.clone());
-            sql.push_str(&format!(
-                " AND EXISTS (SELECT 1 FROM json_each(services.tags) WHERE value = ?{})",
-                args.len()
-            ));
-        }
-        if let Some(p) = &filter.profile {
-            args.push(p.clone());
-            sql.push_str(&format!(" AND profile = ?{}", args.len()));
-        }
-        if let Some(p) = &filter.platform {
-            args.push(p.clone());
-            sql.push_str(&format!(" AND platform = ?{}", args.len()));
-        }
-        sql.push_str(" ORDER BY service_id");
+        let args = filter_sql(filter, &mut sql);
         let mut stmt = self
             .conn
             .prepare_cached(&sql)
@@ -572,6 +610,74 @@ impl Registry {
         stmt.query_map(params_from_iter(args.iter()), Registry::entry_from_row)
             .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
             .map_err(|e| self.err("list services", e))
+    }
+
+    /// What `list` shows, for the services matching the filter: only the
+    /// columns it needs, because list must stay fast for 10,000 services.
+    pub fn list_rows(&self, filter: &ServiceFilter) -> Result<Vec<ListRow>> {
+        let mut sql = String::from(
+            "SELECT service_id, name, workspace_root, platform, interval_seconds, profile, tags,
+                    installed, uninstalled_at_ms, max_transient_failures, cooldown_seconds,
+                    consecutive_failures, next_retry_at_ms, paused_reason, pause_kind,
+                    cb_paused_at_ms, current_run_pid, current_run_started_ms, last_run_ms,
+                    last_outcome
+             FROM services WHERE 1 = 1",
+        );
+        let args = filter_sql(filter, &mut sql);
+        let mut stmt = self
+            .conn
+            .prepare_cached(&sql)
+            .map_err(|e| self.err("list services", e))?;
+        stmt.query_map(params_from_iter(args.iter()), |r| {
+            let text = |i: usize| -> rusqlite::Result<Option<String>> { r.get(i) };
+            let tags = match r.get_ref(6)?.as_str_or_null()? {
+                Some(t) if t != "[]" => serde_json::from_str(t).unwrap_or_default(),
+                _ => Vec::new(),
+            };
+            Ok(ListRow {
+                service_id: r.get(0)?,
+                name: text(1)?,
+                workspace_root: text(2)?.unwrap_or_default(),
+                platform: text(3)?.unwrap_or_default(),
+                interval_seconds: r.get::<_, Option<i64>>(4)?.unwrap_or(0) as u64,
+                profile: text(5)?.unwrap_or_default(),
+                tags,
+                installed: r.get::<_, i64>(7)? != 0,
+                uninstalled_at_ms: r.get(8)?,
+                max_transient_failures: r.get(9)?,
+                cooldown_seconds: r.get::<_, Option<i64>>(10)?.map(|v| v as u64),
+                consecutive_failures: r.get(11)?,
+                next_retry_at_ms: r.get(12)?,
+                paused_reason: text(13)?,
+                pause_kind: parse_pause_kind(r.get_ref(14)?.as_str_or_null()?),
+                cb_paused_at_ms: r.get(15)?,
+                current_run: match (r.get::<_, Option<u32>>(16)?, r.get::<_, Option<i64>>(17)?) {
+                    (Some(pid), Some(started_at_ms)) => Some(CurrentRun {
+                        started_at_ms,
+                        pid,
+                        run_id: None,
+                    }),
+                    _ => None,
+                },
+                last_run_ms: r.get(18)?,
+                last_outcome: parse_outcome(r.get_ref(19)?.as_str_or_null()?),
+            })
+        })
+        .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+        .map_err(|e| self.err("list services", e))
+    }
+
+    /// Ids of the installed services.
+    pub fn installed_ids(&self) -> Result<Vec<String>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT service_id FROM services WHERE installed = 1 ORDER BY service_id",
+            )
+            .map_err(|e| self.err("service ids", e))?;
+        stmt.query_map([], |r| r.get(0))
+            .and_then(|rows| rows.collect())
+            .map_err(|e| self.err("service ids", e))
     }
 
     pub fn service(&self, id: &str) -> Result<Option<ServiceEntry>> {

@@ -9,9 +9,9 @@ use crate::error::{Error, Result};
 use crate::output::{Render, Ui, csv_row, iso_ms, json_text, table};
 use crate::policy::{self, Policy, SchedulerState};
 use crate::process::pid_alive;
-use crate::registry::{ServiceEntry, ServiceFilter};
+use crate::registry::{ListRow, ServiceFilter};
 use crate::store::manifest::Manifest;
-use crate::store::status::StatusFile;
+use crate::store::status::{RunRecord, StatusFile, Trigger};
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize)]
@@ -117,9 +117,9 @@ fn state_of(status: &StatusFile, installed: bool, policy: &Policy, now_ms: i64) 
     policy::scheduler_state(status, installed, policy, now_ms, &pid_alive)
 }
 
-fn from_entry(e: ServiceEntry, now_ms: i64) -> ListedService {
+fn from_row(e: ListRow, now_ms: i64) -> ListedService {
     let policy = Policy {
-        interval_seconds: e.interval_seconds.unwrap_or(0),
+        interval_seconds: e.interval_seconds,
         max_transient_failures: e
             .max_transient_failures
             .unwrap_or(crate::store::manifest::DEFAULT_MAX_TRANSIENT_FAILURES),
@@ -127,18 +127,40 @@ fn from_entry(e: ServiceEntry, now_ms: i64) -> ListedService {
             .cooldown_seconds
             .unwrap_or(crate::store::manifest::DEFAULT_CIRCUIT_BREAKER_COOLDOWN_SECONDS),
     };
-    let last = e.status.last_run.as_ref();
+    // Just what the scheduler state is computed from.
+    let status = StatusFile {
+        consecutive_failures: e.consecutive_failures,
+        next_retry_at_ms: e.next_retry_at_ms,
+        paused_reason: e.paused_reason,
+        pause_kind: e.pause_kind,
+        circuit_breaker_paused_at_ms: e.cb_paused_at_ms,
+        current_run: e.current_run,
+        last_run: e.last_outcome.map(|outcome| RunRecord {
+            run_id: String::new(),
+            service_id: String::new(),
+            trigger: Trigger::Scheduled,
+            timestamp_iso: String::new(),
+            timestamp_ms: e.last_run_ms.unwrap_or(0),
+            duration_seconds: 0.0,
+            outcome,
+            profile: None,
+            stage_results: Vec::new(),
+            error_code: None,
+            error_message: None,
+        }),
+        ..StatusFile::default()
+    };
     ListedService {
-        scheduler_state: state_of(&e.status, e.installed, &policy, now_ms),
-        last_run_iso: last.map(|r| r.timestamp_iso.clone()),
-        last_outcome: last.map(|r| r.outcome.as_str().to_string()),
-        consecutive_failures: e.status.consecutive_failures,
+        scheduler_state: state_of(&status, e.installed, &policy, now_ms),
+        last_run_iso: e.last_run_ms.map(iso_ms),
+        last_outcome: e.last_outcome.map(|o| o.as_str().to_string()),
+        consecutive_failures: e.consecutive_failures,
         service_id: e.service_id,
         name: e.name,
-        workspace_root: e.workspace_root.unwrap_or_default(),
-        platform: e.platform.unwrap_or_default(),
-        interval_seconds: e.interval_seconds.unwrap_or(0),
-        profile: e.profile.unwrap_or_default(),
+        workspace_root: e.workspace_root,
+        platform: e.platform,
+        interval_seconds: e.interval_seconds,
+        profile: e.profile,
         tags: e.tags,
         installed: e.installed,
         uninstalled_at_iso: e.uninstalled_at_ms.map(iso_ms),
@@ -199,7 +221,7 @@ pub fn run(ctx: &Context, args: &ListArgs) -> Result<ListReport> {
     let from_registry = if args.from_files {
         None
     } else {
-        match crate::index::open_for_reading(ctx).and_then(|reg| reg.services(&filter)) {
+        match crate::index::open_for_reading(ctx).and_then(|reg| reg.list_rows(&filter)) {
             Ok(entries) => Some(entries),
             Err(e) => {
                 warnings.push(format!(
@@ -215,7 +237,7 @@ pub fn run(ctx: &Context, args: &ListArgs) -> Result<ListReport> {
             "registry",
             entries
                 .into_iter()
-                .map(|e| from_entry(e, now))
+                .map(|e| from_row(e, now))
                 .collect::<Vec<_>>(),
         ),
         None => (

@@ -15,14 +15,21 @@ use std::collections::{HashMap, HashSet};
 
 const DAY_MS: i64 = 86_400_000;
 
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+/// One bucket of a trend: `[runs, success, degraded, failed]`, aligned
+/// with the report's `buckets` (compact: a fleet report holds
+/// services × buckets of them).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Bucket {
-    /// First day of the bucket (UTC, `YYYY-MM-DD`).
-    pub start: String,
     pub runs: u64,
     pub success: u64,
     pub degraded: u64,
     pub failed: u64,
+}
+
+impl Serialize for Bucket {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        [self.runs, self.success, self.degraded, self.failed].serialize(s)
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
@@ -60,6 +67,9 @@ pub struct Report {
     pub until_iso: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub by: Option<&'static str>,
+    /// First day (UTC) of each trend bucket, with `--by`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub buckets: Vec<String>,
     pub fleet: Stats,
     pub services: Vec<Stats>,
     #[serde(skip)]
@@ -132,7 +142,7 @@ impl Acc {
         }
     }
 
-    fn finish(mut self, id: &str, skipped: SkipCounts, labels: Option<&[String]>) -> Stats {
+    fn finish(mut self, id: &str, skipped: SkipCounts, trend: bool) -> Stats {
         let runs: u64 = self.counts.iter().sum();
         let rate = |n: u64| {
             if runs == 0 {
@@ -145,12 +155,10 @@ impl Acc {
             percentile(&mut self.durations, 50),
             percentile(&mut self.durations, 95),
         );
-        let trend = labels.map(|labels| {
-            labels
+        let trend = trend.then(|| {
+            self.buckets
                 .iter()
-                .zip(&self.buckets)
-                .map(|(l, b)| Bucket {
-                    start: l.clone(),
+                .map(|b| Bucket {
                     runs: b.iter().sum(),
                     success: b[0],
                     degraded: b[1],
@@ -288,10 +296,10 @@ impl Render for Report {
                         "service", "bucket", "runs", "success", "degraded", "failed",
                     ]));
                     for s in self.services.iter().chain([&self.fleet]) {
-                        for b in s.trend.iter().flatten() {
+                        for (label, b) in self.buckets.iter().zip(s.trend.iter().flatten()) {
                             out.push_str(&csv_row(&[
                                 s.service_id.clone(),
-                                b.start.clone(),
+                                label.clone(),
                                 b.runs.to_string(),
                                 b.success.to_string(),
                                 b.degraded.to_string(),
@@ -351,14 +359,14 @@ impl Render for Report {
                     let mut t = table(vec![
                         "FROM", "RUNS", "SUCCESS", "DEGRADED", "FAILED", "GOOD",
                     ]);
-                    for b in f.trend.iter().flatten() {
+                    for (label, b) in self.buckets.iter().zip(f.trend.iter().flatten()) {
                         let good = if b.runs == 0 {
                             "-".to_string()
                         } else {
                             pct((b.success + b.degraded) as f64 / b.runs as f64)
                         };
                         t.add_row(vec![
-                            b.start.clone(),
+                            label.clone(),
                             b.runs.to_string(),
                             b.success.to_string(),
                             b.degraded.to_string(),
@@ -427,15 +435,14 @@ pub fn run(ctx: &Context, args: &ReportArgs) -> Result<Report> {
     // Installed services without a run in the window are part of the
     // report too (a silent service is news).
     let seen: HashSet<String> = per_service.iter().map(|(id, _)| id.clone()).collect();
-    for e in reg.services(&Default::default())? {
-        if !seen.contains(&e.service_id) && only.as_ref().is_none_or(|o| o.contains(&e.service_id))
-        {
-            per_service.push((e.service_id, new_acc()));
+    for id in reg.installed_ids()? {
+        if !seen.contains(&id) && only.as_ref().is_none_or(|o| o.contains(&id)) {
+            per_service.push((id, new_acc()));
         }
     }
     per_service.sort_by(|a, b| a.0.cmp(&b.0));
     let mut skips: HashMap<String, SkipCounts> = reg.skip_counts(since, until)?;
-    let labels = bucketing.as_ref().map(|(_, _, l)| l.as_slice());
+    let trend = bucketing.is_some();
     let mut fleet = new_acc();
     let mut fleet_skips = SkipCounts::default();
     let services: Vec<Stats> = per_service
@@ -446,17 +453,18 @@ pub fn run(ctx: &Context, args: &ReportArgs) -> Result<Report> {
             fleet_skips.backoff += sk.backoff;
             fleet_skips.paused += sk.paused;
             fleet_skips.locked += sk.locked;
-            acc.finish(&id, sk, labels)
+            acc.finish(&id, sk, trend)
         })
         .collect();
     Ok(Report {
         since_iso: iso_ms(since),
         until_iso: iso_ms(until),
+        buckets: bucketing.map(|(_, _, l)| l).unwrap_or_default(),
         by: args.by.map(|b| match b {
             BucketArg::Day => "day",
             BucketArg::Week => "week",
         }),
-        fleet: fleet.finish("fleet", fleet_skips, labels),
+        fleet: fleet.finish("fleet", fleet_skips, trend),
         services,
         format: Some(args.format),
     })
@@ -489,7 +497,7 @@ mod tests {
         ] {
             acc.add(ts, 5, o, Some("TIMEOUT"), None);
         }
-        let s = acc.finish("s", SkipCounts::default(), None);
+        let s = acc.finish("s", SkipCounts::default(), false);
         assert_eq!((s.runs, s.success, s.degraded, s.failed), (7, 2, 1, 4));
         assert_eq!(s.longest_failure_streak, 3);
         // Recoveries: 45-10 = 35 and 60-50 = 10.
