@@ -237,6 +237,7 @@ pub fn rebuild(data_dir: &DataDir, now_ms: i64) -> Result<RebuildReport> {
             Registry::open(&path)?
         }
     };
+    reg.bulk_mode()?;
     let fill = fill(&reg, data_dir, now_ms, true)?;
     Ok(RebuildReport {
         fill,

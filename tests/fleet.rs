@@ -225,16 +225,11 @@ fn runs_land_in_the_registry_and_missed_ones_are_imported_by_the_next_reader() {
 
     // Make the registry unwritable for the run path: the run still works.
     let db = env.data_dir().join("registry.db");
-    let wal = env.data_dir().join("registry.db-wal");
-    let lock = std::fs::File::open(&db).unwrap();
-    // An exclusive transaction from another connection holds the write lock.
     let holder = rusqlite_hold(&db);
     let run = env.run(&["--robot", "run", "--service-id", id]);
     assert_eq!(run.code, 0);
     assert_eq!(data_of(&run)["outcome"], "success");
     drop(holder);
-    drop(lock);
-    let _ = wal;
     assert!(env.data_dir().join("registry-pending").join(id).exists());
     // The next reader imports it.
     let h = env.ok(&["history", "--service", id, "--stages"]);
@@ -265,25 +260,13 @@ fn runs_land_in_the_registry_and_missed_ones_are_imported_by_the_next_reader() {
     assert_eq!(second["runs_imported"], 0);
 }
 
-/// Hold the registry's write lock from this process (a `BEGIN EXCLUSIVE`
-/// through the sqlite3 shell would need the shell; use a child that sleeps).
-fn rusqlite_hold(db: &std::path::Path) -> std::process::Child {
-    let mut child = std::process::Command::new("sqlite3")
-        .arg(db)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .expect("sqlite3 shell");
-    use std::io::Write;
-    let stdin = child.stdin.as_mut().unwrap();
-    writeln!(
-        stdin,
-        "PRAGMA busy_timeout=0; BEGIN EXCLUSIVE; INSERT INTO meta VALUES('hold','1');"
-    )
-    .unwrap();
-    stdin.flush().unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(300));
-    child
+/// Hold the registry's write lock from another connection (in WAL mode an
+/// exclusive transaction blocks writers; readers still get through).
+fn rusqlite_hold(db: &std::path::Path) -> rusqlite::Connection {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    conn.execute_batch("BEGIN EXCLUSIVE; INSERT INTO meta VALUES ('hold', '1');")
+        .unwrap();
+    conn
 }
 
 #[test]
@@ -375,18 +358,13 @@ fn fifty_parallel_runs_all_reach_the_registry() {
     }
     // Read the registry directly: no import may have been needed.
     let db = env.data_dir().join("registry.db");
-    let n = std::process::Command::new("sqlite3")
-        .arg(&db)
-        .arg("SELECT COUNT(*) FROM runs")
-        .output()
+    let n: i64 = rusqlite::Connection::open(&db)
+        .unwrap()
+        .query_row("SELECT COUNT(*) FROM runs", [], |r| r.get(0))
         .unwrap();
     let pending = env.data_dir().join("registry-pending");
     let pending_n = std::fs::read_dir(&pending).map(|d| d.count()).unwrap_or(0);
-    assert_eq!(
-        String::from_utf8_lossy(&n.stdout).trim(),
-        "50",
-        "pending markers: {pending_n}"
-    );
+    assert_eq!(n, 50, "pending markers: {pending_n}");
     assert_eq!(
         env.ok(&["history", "--limit", "1000"])["runs"]
             .as_array()
@@ -592,4 +570,82 @@ fn fleet_doctor_checks_every_service_and_fixes_only_safe_things() {
         check(service(&again, &ids[0]), "registry_agreement").unwrap()["status"],
         "pass"
     );
+}
+
+#[test]
+fn prune_compacts_history_and_keeps_the_last_100_runs() {
+    let env = TestEnv::new();
+    let ids = env.install_all(&[env.ws("p", &[], &["true"])]);
+    let id = &ids[0];
+    let runs = env.data_dir().join("services").join(id).join("runs.jsonl");
+    let old = chrono::Utc::now().timestamp_millis() - 200 * 86_400_000;
+    let mut text = String::new();
+    for i in 0..150 {
+        text.push_str(
+            &serde_json::json!({
+                "run_id": format!("old-{i:03}"), "service_id": id, "timestamp_iso": "",
+                "timestamp_ms": old + i * 60_000, "duration_seconds": 1.0, "outcome": "success"
+            })
+            .to_string(),
+        );
+        text.push('\n');
+    }
+    std::fs::write(&runs, text).unwrap();
+    for _ in 0..5 {
+        env.ok(&["trigger", "--service", id]);
+    }
+    assert_eq!(
+        env.ok(&["history", "--limit", "1000"])["runs"]
+            .as_array()
+            .unwrap()
+            .len(),
+        155
+    );
+    let dry = env.ok(&["prune", "--older-than", "90d", "--dry-run"]);
+    assert_eq!(dry["removed_runs"], 55);
+    assert_eq!(std::fs::read_to_string(&runs).unwrap().lines().count(), 155);
+    let p = env.ok(&["prune", "--older-than", "90d"]);
+    assert_eq!(p["removed_runs"], 55);
+    assert_eq!(p["services"][0]["kept"], 100);
+    assert_eq!(std::fs::read_to_string(&runs).unwrap().lines().count(), 100);
+    let h = env.ok(&["history", "--limit", "1000"]);
+    let left = h["runs"].as_array().unwrap();
+    assert_eq!(left.len(), 100);
+    assert_eq!(left.last().unwrap()["run_id"], "old-055", "the oldest kept");
+    // Idempotent, and new runs still import after the rewrite.
+    assert_eq!(env.ok(&["prune", "--older-than", "90d"])["removed_runs"], 0);
+    env.ok(&["trigger", "--service", id]);
+    assert_eq!(
+        env.ok(&["history", "--limit", "1000"])["runs"]
+            .as_array()
+            .unwrap()
+            .len(),
+        101
+    );
+    let report = env.ok(&["report", "--since", "365d", "--by", "week"]);
+    assert_eq!(report["fleet"]["runs"], 101);
+    assert!(report["buckets"].as_array().unwrap().len() >= 52);
+}
+
+#[test]
+fn tokens_never_enter_the_registry() {
+    let mut env = TestEnv::new();
+    env.set_env("SF_TOKEN", "tok-s3cr3t-value");
+    let stages = serde_json::json!([{"name": "leaky", "command":
+        ["sh", "-c", "echo \"auth with $SF_TOKEN failed\" >&2; exit 1"]}])
+    .to_string();
+    let dir = env.workspace("t", &stages, "\"token_env_var\": \"SF_TOKEN\"");
+    let ids = env.install_all(&[dir]);
+    env.ok(&["trigger", "--service", &ids[0]]);
+    env.ok(&["history", "--stages"]);
+    env.ok(&["reindex"]);
+    for name in ["registry.db", "registry.db-wal"] {
+        let bytes = std::fs::read(env.data_dir().join(name)).unwrap_or_default();
+        assert!(
+            !bytes
+                .windows(b"tok-s3cr3t-value".len())
+                .any(|w| w == b"tok-s3cr3t-value"),
+            "{name} holds the token"
+        );
+    }
 }
