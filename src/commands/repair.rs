@@ -98,7 +98,10 @@ pub fn run(ctx: &Context, args: &ServiceSelector) -> Result<RepairReport> {
         && is_corrupt(&e)
     {
         let backup = back_up_corrupt(&status_path, now_secs)?;
-        let fresh = StatusFile { updated_at_iso: ctx.now_iso(), ..StatusFile::default() };
+        let fresh = StatusFile {
+            updated_at_iso: ctx.now_iso(),
+            ..StatusFile::default()
+        };
         write_json(&status_path, &fresh)?;
         actions.push(RepairAction {
             file: status_path.display().to_string(),

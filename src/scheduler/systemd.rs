@@ -1,9 +1,11 @@
 //! systemd user timers: `syncfleet-<id>.service` (hardened oneshot) and
 //! `syncfleet-<id>.timer` in `$XDG_CONFIG_HOME/systemd/user`.
 
-use super::{Artifact, PlatformState, Scheduler, SchedulerKind, ServiceSpec, TokenPlacement};
+use super::{
+    Artifact, PlatformState, Scheduler, SchedulerKind, ServiceSpec, TokenPlacement, check_spec,
+};
 use crate::doctor_checks::Check;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::paths::Env;
 use crate::process::{self, DEFAULT_TIMEOUT};
 use std::path::PathBuf;
@@ -46,19 +48,6 @@ pub fn quote_word(value: &str, exec: bool) -> String {
     out
 }
 
-/// Values a unit file cannot carry at all.
-fn reject_unrepresentable(what: &str, value: &str) -> Result<()> {
-    if value.chars().any(|c| c == '\n' || c == '\r' || c == '\0') {
-        return Err(Error::invalid_argument(format!(
-            "{what} contains a newline or NUL, which a systemd unit cannot represent"
-        ))
-        .with_suggestion(
-            "Move the workspace or data directory to a path without control characters.",
-        ));
-    }
-    Ok(())
-}
-
 impl Systemd {
     pub fn new(env: &Env) -> Systemd {
         Systemd {
@@ -77,15 +66,9 @@ impl Systemd {
     }
 
     pub fn render_service(&self, spec: &ServiceSpec) -> Result<String> {
+        check_spec("systemd unit", spec)?;
         let data_dir = spec.data_dir.to_string_lossy();
         let workspace = spec.workspace_root.to_string_lossy();
-        for (what, v) in [
-            ("the data directory path", data_dir.as_ref()),
-            ("the workspace path", workspace.as_ref()),
-            ("the binary path", &spec.binary_path.to_string_lossy()),
-        ] {
-            reject_unrepresentable(what, v)?;
-        }
         let exec = spec
             .run_argv()
             .iter()
@@ -93,7 +76,8 @@ impl Systemd {
             .collect::<Vec<_>>()
             .join(" ");
         let token_line = match &spec.token {
-            TokenPlacement::None => String::new(),
+            // SystemEnv: a user manager passes its own environment.
+            TokenPlacement::None | TokenPlacement::SystemEnv { .. } => String::new(),
             // "-": a missing file is not a start failure; the run itself
             // then reports TOKEN_NOT_SET where status shows it.
             TokenPlacement::EnvFile { path, .. } => {
@@ -103,7 +87,6 @@ impl Systemd {
                 )
             }
             TokenPlacement::Embedded { var, value } => {
-                reject_unrepresentable("the token", value)?;
                 format!(
                     "Environment={}\n",
                     quote_word(&format!("{var}={value}"), false)
@@ -209,6 +192,10 @@ pub fn parse_exec_start(value: &str) -> Vec<String> {
 impl Scheduler for Systemd {
     fn kind(&self) -> SchedulerKind {
         SchedulerKind::Systemd
+    }
+
+    fn first_run(&self, _interval_seconds: u64) -> String {
+        format!("in about {FIRST_RUN_DELAY_SECONDS} seconds")
     }
 
     fn render(&self, spec: &ServiceSpec) -> Result<Vec<Artifact>> {
@@ -323,7 +310,7 @@ impl Scheduler for Systemd {
             Err(e) => checks.push(Check::fail(
                 "systemd_user_manager",
                 format!("systemctl --user is not reachable: {}", e.message),
-                "Start a login session with a systemd user manager (or set XDG_RUNTIME_DIR), or choose another scheduler.",
+                "Start a login session with a systemd user manager (or set XDG_RUNTIME_DIR), or schedule with cron instead: syncfleet install --scheduler cron",
             )),
         }
         let user = std::env::var("USER").unwrap_or_default();
@@ -370,20 +357,7 @@ pub fn unit_dir(env: &Env) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn spec(token: TokenPlacement) -> ServiceSpec {
-        ServiceSpec {
-            service_id: "abc123".into(),
-            binary_path: "/usr/local/bin/syncfleet".into(),
-            data_dir: "/data".into(),
-            workspace_root: "/work/space".into(),
-            interval_seconds: 900,
-            run_timeout_seconds: 1500,
-            token,
-            stdout_log: "/data/services/abc123/logs/scheduler-stdout.log".into(),
-            stderr_log: "/data/services/abc123/logs/scheduler-stderr.log".into(),
-        }
-    }
+    use crate::scheduler::test_spec as spec;
 
     fn systemd() -> Systemd {
         Systemd {
