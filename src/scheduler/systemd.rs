@@ -5,7 +5,7 @@ use super::{
     Artifact, PlatformState, Scheduler, SchedulerKind, ServiceSpec, TokenPlacement, check_spec,
 };
 use crate::doctor_checks::Check;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::paths::Env;
 use crate::process::{self, DEFAULT_TIMEOUT};
 use std::path::PathBuf;
@@ -30,7 +30,9 @@ pub fn escape_specifiers(value: &str) -> String {
 
 /// Quote one word for lines systemd splits into words (ExecStart=,
 /// Environment=, ReadWritePaths=): double quotes with C escapes, `%` as
-/// `%%`; in ExecStart= also `$` as `$$` (no variable expansion).
+/// `%%`; in ExecStart= arguments also `$` as `$$` (no variable
+/// expansion). The program path itself is never expanded, so systemd reads
+/// `$$` there literally: its `$` stays single (`exec` = false).
 pub fn quote_word(value: &str, exec: bool) -> String {
     let mut out = String::with_capacity(value.len() + 2);
     out.push('"');
@@ -67,12 +69,28 @@ impl Systemd {
 
     pub fn render_service(&self, spec: &ServiceSpec) -> Result<String> {
         check_spec("systemd unit", spec)?;
+        // systemd refuses to execute a path with a quote or a backslash
+        // ("Executable name contains special characters"), however quoted.
+        if spec
+            .binary_path
+            .to_string_lossy()
+            .contains(['"', '\'', '\\'])
+        {
+            return Err(Error::invalid_argument(format!(
+                "the syncfleet binary path {} contains a quote or a backslash, which systemd cannot execute",
+                spec.binary_path.display()
+            ))
+            .with_suggestion(
+                "Install the syncfleet binary under a path without quotes or backslashes, or use --scheduler cron.",
+            ));
+        }
         let data_dir = spec.data_dir.to_string_lossy();
         let workspace = spec.workspace_root.to_string_lossy();
         let exec = spec
             .run_argv()
             .iter()
-            .map(|w| quote_word(w, true))
+            .enumerate()
+            .map(|(i, w)| quote_word(w, i > 0))
             .collect::<Vec<_>>()
             .join(" ");
         let token_line = match &spec.token {
@@ -150,7 +168,8 @@ impl Systemd {
 }
 
 /// Split an ExecStart= value into words the way systemd does for the
-/// quoting `quote_word` produces (double quotes, C escapes, `%%`, `$$`).
+/// quoting `quote_word` produces (double quotes, C escapes, `%%`, and `$$`
+/// in the arguments but not the program path).
 pub fn parse_exec_start(value: &str) -> Vec<String> {
     let mut words = Vec::new();
     let mut chars = value.chars().peekable();
@@ -176,7 +195,7 @@ pub fn parse_exec_start(value: &str) -> Vec<String> {
                     chars.next();
                     word.push('%');
                 }
-                '$' if chars.peek() == Some(&'$') => {
+                '$' if !words.is_empty() && chars.peek() == Some(&'$') => {
                     chars.next();
                     word.push('$');
                 }
@@ -432,13 +451,27 @@ mod tests {
     #[test]
     fn exec_start_round_trips_awkward_paths() {
         let mut s = spec(TokenPlacement::None);
-        s.binary_path = "/opt/my tools/100% \"sync\" $HOME\\bin/syncfleet".into();
+        s.binary_path = "/opt/my tools/100% & <sync> $HOME é/syncfleet".into();
         let unit = systemd().render_service(&s).unwrap();
         let exec = unit
             .lines()
             .find_map(|l| l.strip_prefix("ExecStart="))
             .unwrap();
         assert_eq!(parse_exec_start(exec), s.run_argv());
+    }
+
+    #[test]
+    fn binary_paths_systemd_cannot_execute_are_refused() {
+        for bad in [
+            "/opt/it's/syncfleet",
+            "/opt/\"q\"/syncfleet",
+            "/opt/back\\slash/syncfleet",
+        ] {
+            let mut s = spec(TokenPlacement::None);
+            s.binary_path = bad.into();
+            let e = systemd().render_service(&s).unwrap_err();
+            assert_eq!(e.code, crate::error::ErrorCode::InvalidArgument, "{bad}");
+        }
     }
 
     #[test]
