@@ -556,9 +556,14 @@ fn apply(ctx: &Context, backend: &dyn Scheduler, plan: &Plan) -> Result<()> {
     let logs = ctx.data_dir.logs_dir(id);
     fsutil::create_private_dir(&logs).map_err(|e| Error::io("create", &logs, e))?;
 
-    let mut written: Vec<(PathBuf, Option<Vec<u8>>)> = Vec::new();
+    // Each written path with its previous content and mode (a wrapper
+    // script must go back to 0700, not the 0600 default).
+    type Previous = Option<(Vec<u8>, u32)>;
+    let mut written: Vec<(PathBuf, Previous)> = Vec::new();
     let mut write = |path: &Path, content: &str, mode: u32| -> Result<()> {
-        let previous = fsutil::read_optional(path).map_err(|e| Error::io("read", path, e))?;
+        let previous = fsutil::read_optional(path)
+            .map_err(|e| Error::io("read", path, e))?
+            .map(|bytes| (bytes, fsutil::mode_of(path).unwrap_or(0o600)));
         fsutil::write_atomic_mode(path, content.as_bytes(), mode)
             .map_err(|e| Error::io("write", path, e))?;
         written.push((path.to_path_buf(), previous));
@@ -576,7 +581,7 @@ fn apply(ctx: &Context, backend: &dyn Scheduler, plan: &Plan) -> Result<()> {
     if let Err(e) = result {
         for (path, previous) in written.iter().rev() {
             let _ = match previous {
-                Some(bytes) => fsutil::write_atomic(path, bytes),
+                Some((bytes, mode)) => fsutil::write_atomic_mode(path, bytes, *mode),
                 None => fsutil::remove_if_exists(path).map(|_| ()),
             };
         }

@@ -40,7 +40,7 @@ pub fn drift_with_state(m: &Manifest, backend: &dyn Scheduler, state: &PlatformS
     if !state.loaded {
         d.platform_drift = true;
         d.details.push(format!(
-            "the scheduler reports the timer as {}",
+            "the scheduler reports the schedule as {}",
             state.state
         ));
     }

@@ -56,14 +56,10 @@ pub fn sh_split(line: &str) -> Vec<String> {
     }
 }
 
-/// A token variable name the wrapper can assign and sed can match.
+/// The wrapper pastes the variable name into sh code: config loading
+/// already checks it; a spec built another way is checked here again.
 fn check_var_name(var: &str) -> Result<()> {
-    let mut chars = var.chars();
-    let ok = chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if ok {
+    if crate::config::is_env_var_name(var) {
         Ok(())
     } else {
         Err(Error::invalid_argument(format!(

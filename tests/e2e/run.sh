@@ -279,6 +279,7 @@ systemd_suite() {
 asu_cron() {
     local ws=$1
     shift
+    # shellcheck disable=SC2016 # expanded by the inner sh
     setpriv --reuid="$U" --regid="$(id -g "$U")" --init-groups \
         env -i PATH=/usr/local/bin:/usr/bin:/bin HOME="$HOME_U" USER="$U" LOGNAME="$U" \
         SHELL=/bin/sh LANG=C.UTF-8 SYNCFLEET_DATA_DIR="$CRON_DATA" \
