@@ -99,7 +99,7 @@ impl Render for InstallReport {
             &tilde(Path::new(&self.binary_path), &self.home),
         );
         for f in &self.service_files {
-            field(&mut out, "Unit:", &tilde(Path::new(f), &self.home));
+            field(&mut out, "File:", &tilde(Path::new(f), &self.home));
         }
         field(&mut out, "Command:", &self.sync_command);
         match (&self.token_env_var, &self.token_file) {
