@@ -658,7 +658,7 @@ _syncfleet() {
                     return 0
                     ;;
                 --scheduler)
-                    COMPREPLY=($(compgen -W "systemd" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "systemd launchd schtasks cron" -- "${cur}"))
                     return 0
                     ;;
                 --data-dir)

@@ -63,7 +63,10 @@ full\t''"
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand install" -l token-source -d 'Where the token lives for scheduled runs' -r -f -a "env-file\t'A 0600 env file the scheduler loads (default)'
 embedded\t'Written into the scheduler artifact (warns)'"
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand install" -l name -d 'A readable service name instead of the identity hash ([a-z0-9-], at most 32)' -r
-complete -c syncfleet -n "__fish_syncfleet_using_subcommand install" -l scheduler -d 'Scheduler backend (default: the OS default)' -r -f -a "systemd\t''"
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand install" -l scheduler -d 'Scheduler backend (default: systemd on Linux, launchd on macOS, schtasks on Windows)' -r -f -a "systemd\t'systemd user timer (Linux default)'
+launchd\t'launchd user agent (macOS default)'
+schtasks\t'Windows Task Scheduler (Windows default)'
+cron\t'A block in the user\'s crontab (any Unix with a cron daemon)'"
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand install" -l data-dir -d 'Data directory (default: $XDG_DATA_HOME/syncfleet or ~/.local/share/syncfleet)' -r -F
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand install" -l config -d 'Workspace config file (default: syncfleet.json found upward from the current directory)' -r -F
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand install" -l color -d 'When to use colour in human output' -r -f -a "auto\t''

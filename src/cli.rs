@@ -79,7 +79,14 @@ pub enum TokenSourceArg {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum SchedulerArg {
+    /// systemd user timer (Linux default)
     Systemd,
+    /// launchd user agent (macOS default)
+    Launchd,
+    /// Windows Task Scheduler (Windows default)
+    Schtasks,
+    /// A block in the user's crontab (any Unix with a cron daemon)
+    Cron,
 }
 
 /// Output format of the fleet tables (robot mode always prints the envelope).
@@ -202,7 +209,7 @@ pub struct InstallArgs {
     /// A readable service name instead of the identity hash ([a-z0-9-], at most 32)
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
-    /// Scheduler backend (default: the OS default)
+    /// Scheduler backend (default: systemd on Linux, launchd on macOS, schtasks on Windows)
     #[arg(long, value_enum, value_name = "BACKEND")]
     pub scheduler: Option<SchedulerArg>,
     /// Validate and render everything, but write and run nothing

@@ -267,15 +267,12 @@ fn parse(bytes: &[u8], path: PathBuf, root: PathBuf) -> Result<WorkspaceConfig> 
         ));
     }
 
-    if let Some(var) = &raw.token_env_var {
-        let valid = !var.is_empty()
-            && !var.starts_with(|c: char| c.is_ascii_digit())
-            && var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-        if !valid {
-            return Err(invalid(format!(
-                "`token_env_var` '{var}' is not a valid environment variable name (letters, digits, '_')"
-            )));
-        }
+    if let Some(var) = &raw.token_env_var
+        && !is_env_var_name(var)
+    {
+        return Err(invalid(format!(
+            "`token_env_var` '{var}' is not a valid environment variable name (letters, digits, '_')"
+        )));
     }
     if let Some(cmd) = &raw.token_check
         && (cmd.is_empty() || cmd[0].is_empty())
@@ -364,6 +361,14 @@ fn parse(bytes: &[u8], path: PathBuf, root: PathBuf) -> Result<WorkspaceConfig> 
         hooks,
         stages,
     })
+}
+
+/// A portable environment variable name: letters, digits and `_`, not
+/// starting with a digit (also what sh can assign and sed can match).
+pub fn is_env_var_name(var: &str) -> bool {
+    !var.is_empty()
+        && !var.starts_with(|c: char| c.is_ascii_digit())
+        && var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 #[cfg(test)]

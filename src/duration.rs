@@ -4,6 +4,12 @@
 
 /// Parse a schedule interval: minutes or hours only, 5m..=24h.
 pub fn parse_interval(input: &str) -> Result<u64, String> {
+    parse_interval_with_min(input, 300)
+}
+
+/// `parse_interval` with another lower bound (in seconds, whole minutes):
+/// end-to-end tests use 1m so a real scheduler fires within a minute.
+pub fn parse_interval_with_min(input: &str, min_seconds: u64) -> Result<u64, String> {
     let input = input.trim();
     let (num_str, multiplier) = if let Some(n) = input.strip_suffix('m') {
         (n, 60u64)
@@ -17,13 +23,14 @@ pub fn parse_interval(input: &str) -> Result<u64, String> {
     let num: u64 = num_str.parse().map_err(|_| {
         format!("invalid number in interval '{input}': use a whole number like 15m")
     })?;
+    let min = format_interval(min_seconds);
     if num == 0 {
-        return Err("interval must be greater than 0 (minimum 5m)".to_string());
+        return Err(format!("interval must be greater than 0 (minimum {min})"));
     }
     let seconds = num.saturating_mul(multiplier);
-    if seconds < 300 {
+    if seconds < min_seconds {
         return Err(format!(
-            "minimum interval is 5m (got {input}, which is {seconds}s)"
+            "minimum interval is {min} (got {input}, which is {seconds}s)"
         ));
     }
     if seconds > 86_400 {

@@ -15,6 +15,9 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct Captured {
     pub code: Option<i32>,
     pub stdout: String,
+    /// stdout as bytes, for callers that must hand it back unchanged
+    /// (a user's crontab need not be UTF-8).
+    pub stdout_bytes: Vec<u8>,
     pub stderr: String,
     pub timed_out: bool,
 }
@@ -66,7 +69,7 @@ pub fn capture(
             if let Some(mut p) = pipe {
                 let _ = p.read_to_end(&mut buf);
             }
-            String::from_utf8_lossy(&buf).into_owned()
+            buf
         })
     };
     let out = drain(
@@ -93,10 +96,12 @@ pub fn capture(
         kill_process_group(pid);
     }
     let status = waiter.join().expect("waiter thread")?;
+    let stdout_bytes = out.join().unwrap_or_default();
     Ok(Captured {
         code: status.code(),
-        stdout: out.join().unwrap_or_default(),
-        stderr: err.join().unwrap_or_default(),
+        stdout: String::from_utf8_lossy(&stdout_bytes).into_owned(),
+        stdout_bytes,
+        stderr: String::from_utf8_lossy(&err.join().unwrap_or_default()).into_owned(),
         timed_out,
     })
 }
@@ -104,8 +109,18 @@ pub fn capture(
 /// Run a scheduler command; SERVICE_COMMAND_FAILED with the command, exit
 /// status and stderr when it fails or cannot start.
 pub fn run_checked(program: &str, args: &[String], timeout: Duration) -> Result<Captured> {
+    run_checked_with_input(program, args, None, timeout)
+}
+
+/// `run_checked` with bytes fed on stdin (e.g. `crontab -`).
+pub fn run_checked_with_input(
+    program: &str,
+    args: &[String],
+    stdin: Option<&[u8]>,
+    timeout: Duration,
+) -> Result<Captured> {
     let shown = display_command(program, args);
-    let captured = capture(Command::new(program).args(args), None, timeout)
+    let captured = capture(Command::new(program).args(args), stdin, timeout)
         .map_err(|e| Error::command_failed(&shown, None, &e.to_string()))?;
     if captured.timed_out {
         return Err(Error::command_failed(

@@ -9,7 +9,7 @@ use crate::commands::doctor;
 use crate::config::{Profile, WorkspaceConfig};
 use crate::context::Context;
 use crate::doctor_checks::{Check, CheckStatus};
-use crate::duration::{format_interval, parse_interval};
+use crate::duration::{format_interval, parse_interval_with_min};
 use crate::error::{Error, ErrorCode, Result};
 use crate::fsutil;
 use crate::identity::sanitize_service_name;
@@ -44,6 +44,8 @@ pub struct InstallReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub token_file: Option<String>,
     pub no_change: bool,
+    /// When the scheduler first runs the service.
+    pub first_run: String,
     /// What differs from the previous install (empty on a first install).
     pub changes: Vec<String>,
     pub dry_run: bool,
@@ -98,7 +100,7 @@ impl Render for InstallReport {
             &tilde(Path::new(&self.binary_path), &self.home),
         );
         for f in &self.service_files {
-            field(&mut out, "Unit:", &tilde(Path::new(f), &self.home));
+            field(&mut out, "File:", &tilde(Path::new(f), &self.home));
         }
         field(&mut out, "Command:", &self.sync_command);
         match (&self.token_env_var, &self.token_file) {
@@ -109,6 +111,11 @@ impl Render for InstallReport {
                     "{var} stored in {} (0600)",
                     tilde(Path::new(file), &self.home)
                 ),
+            ),
+            (Some(var), None) if self.token_source == "system_env" => field(
+                &mut out,
+                "Token:",
+                &format!("{var} from your user environment (set it there)"),
             ),
             (Some(var), None) => field(
                 &mut out,
@@ -133,7 +140,10 @@ impl Render for InstallReport {
                 out.push_str(&format!("  {c}\n"));
             }
         } else if !self.no_change {
-            out.push_str("\nFirst run in about 30 seconds. Check it with: syncfleet status\n");
+            out.push_str(&format!(
+                "\nFirst run {}. Check it with: syncfleet status\n",
+                self.first_run
+            ));
             if self.token_env_var.is_some() {
                 out.push_str(
                     "To rotate the token: export the new value and run syncfleet install again.\n",
@@ -155,6 +165,9 @@ fn profile_of(p: ProfileArg) -> Profile {
 pub fn scheduler_kind(arg: Option<SchedulerArg>) -> Result<SchedulerKind> {
     match arg {
         Some(SchedulerArg::Systemd) => Ok(SchedulerKind::Systemd),
+        Some(SchedulerArg::Launchd) => Ok(SchedulerKind::Launchd),
+        Some(SchedulerArg::Schtasks) => Ok(SchedulerKind::Schtasks),
+        Some(SchedulerArg::Cron) => Ok(SchedulerKind::Cron),
         None => SchedulerKind::default_for_os(),
     }
 }
@@ -214,7 +227,14 @@ struct Common {
 }
 
 fn common(ctx: &Context, args: &InstallArgs) -> Result<Common> {
-    let interval_seconds = parse_interval(&args.interval).map_err(|e| {
+    // SYNCFLEET_E2E_SHORT_INTERVALS=1 allows 1m..4m so the end-to-end tests
+    // see a real scheduler fire within a minute; not for production use.
+    let min_interval = if std::env::var("SYNCFLEET_E2E_SHORT_INTERVALS").as_deref() == Ok("1") {
+        60
+    } else {
+        300
+    };
+    let interval_seconds = parse_interval_with_min(&args.interval, min_interval).map_err(|e| {
         Error::invalid_argument(format!("--interval: {e}")).with_suggestion(
             "Use a whole number of minutes or hours between 5m and 24h, e.g. --interval 15m.",
         )
@@ -301,7 +321,7 @@ fn prepare(
 ) -> Result<(InstallReport, Plan)> {
     let token = resolve_token(ctx, &id, config.token_env_var.as_deref())?;
     let mut warnings = common.warnings.clone();
-    let token_placement = match (&token, args.token_source) {
+    let wanted = match (&token, args.token_source) {
         (None, _) => TokenPlacement::None,
         (Some((var, _)), TokenSourceArg::EnvFile) => TokenPlacement::EnvFile {
             var: var.clone(),
@@ -315,6 +335,14 @@ fn prepare(
             }
         }
     };
+    let backend = common.backend.as_ref();
+    let token_placement = backend.token_placement(wanted);
+    if let TokenPlacement::SystemEnv { var } = &token_placement {
+        warnings.push(format!(
+            "{} runs with your user environment: set {var} there for scheduled runs (Windows: setx {var} <value>, then sign out and in)",
+            common.kind.as_str()
+        ));
+    }
     let profile = common.profile;
     let spec = ServiceSpec {
         service_id: id.clone(),
@@ -327,7 +355,6 @@ fn prepare(
         stdout_log: ctx.data_dir.scheduler_log_path(&id, "stdout"),
         stderr_log: ctx.data_dir.scheduler_log_path(&id, "stderr"),
     };
-    let backend = common.backend.as_ref();
     let mut artifacts = backend.render(&spec)?;
     if matches!(token_placement, TokenPlacement::Embedded { .. }) {
         for a in &mut artifacts {
@@ -365,6 +392,7 @@ fn prepare(
         token_source: plan.manifest.token_source.clone(),
         token_file,
         no_change: plan.no_change,
+        first_run: backend.first_run(common.interval_seconds),
         changes: plan.changes.clone(),
         dry_run: args.dry_run,
         rendered: None,
@@ -691,7 +719,8 @@ fn plan(
             "scheduler artifacts",
             !attrs_changed && old.spec_hash != manifest.spec_hash,
         );
-        let on_disk = scheduler::on_disk_hash(&backend.artifact_paths(id));
+        let old_files: Vec<PathBuf> = old.service_files.iter().map(PathBuf::from).collect();
+        let on_disk = scheduler::installed_hash(backend, &old_files);
         diff(
             &mut changes,
             "repaired drifted artifacts",
@@ -723,8 +752,9 @@ fn plan(
     })
 }
 
-/// Files written by an install, with what they held before.
-type Written = Vec<(PathBuf, Option<Vec<u8>>)>;
+/// Files written by an install, each with its previous content and mode (a
+/// wrapper script must go back to 0700, not the 0600 default).
+type Written = Vec<(PathBuf, Option<(Vec<u8>, u32)>)>;
 
 /// Write the env file and the artifacts. On failure, whatever was written
 /// goes back to what it was and the error is returned.
@@ -736,7 +766,9 @@ fn write_files(ctx: &Context, plan: &Plan) -> Result<Written> {
     fsutil::create_private_dir(&logs).map_err(|e| Error::io("create", &logs, e))?;
     let mut written: Written = Vec::new();
     let mut write = |path: &Path, content: &str, mode: u32| -> Result<()> {
-        let previous = fsutil::read_optional(path).map_err(|e| Error::io("read", path, e))?;
+        let previous = fsutil::read_optional(path)
+            .map_err(|e| Error::io("read", path, e))?
+            .map(|bytes| (bytes, fsutil::mode_of(path).unwrap_or(0o600)));
         fsutil::write_atomic_mode(path, content.as_bytes(), mode)
             .map_err(|e| Error::io("write", path, e))?;
         written.push((path.to_path_buf(), previous));
@@ -764,7 +796,7 @@ fn write_files(ctx: &Context, plan: &Plan) -> Result<Written> {
 fn roll_back(written: &Written) {
     for (path, previous) in written.iter().rev() {
         let _ = match previous {
-            Some(bytes) => fsutil::write_atomic(path, bytes),
+            Some((bytes, mode)) => fsutil::write_atomic_mode(path, bytes, *mode),
             None => fsutil::remove_if_exists(path).map(|_| ()),
         };
     }

@@ -40,7 +40,7 @@ pub fn drift_with_state(m: &Manifest, backend: &dyn Scheduler, state: &PlatformS
     if !state.loaded {
         d.platform_drift = true;
         d.details.push(format!(
-            "the scheduler reports the timer as {}",
+            "the scheduler reports the schedule as {}",
             state.state
         ));
     }
@@ -49,7 +49,7 @@ pub fn drift_with_state(m: &Manifest, backend: &dyn Scheduler, state: &PlatformS
         .iter()
         .map(std::path::PathBuf::from)
         .collect();
-    match scheduler::on_disk_hash(&paths) {
+    match scheduler::installed_hash(backend, &paths) {
         None => {
             d.spec_drift = true;
             d.details.push("a scheduler artifact is missing".into());

@@ -2,49 +2,76 @@
 //! strings (pure), installs/activates them, reports state and checks its
 //! prerequisites. External commands go through `process::run_checked`.
 
+pub mod cron;
+pub mod launchd;
+pub mod schtasks;
 pub mod systemd;
+pub mod wrapper;
 
 use crate::doctor_checks::Check;
 use crate::error::{Error, ErrorCode, Result};
 use crate::paths::Env;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SchedulerKind {
     Systemd,
+    Launchd,
+    Schtasks,
+    Cron,
 }
 
 impl SchedulerKind {
+    pub const ALL: [SchedulerKind; 4] = [
+        SchedulerKind::Systemd,
+        SchedulerKind::Launchd,
+        SchedulerKind::Schtasks,
+        SchedulerKind::Cron,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             SchedulerKind::Systemd => "systemd",
+            SchedulerKind::Launchd => "launchd",
+            SchedulerKind::Schtasks => "schtasks",
+            SchedulerKind::Cron => "cron",
         }
     }
 
+    /// The name recorded in a manifest's `platform`.
     pub fn parse(s: &str) -> Result<SchedulerKind> {
-        match s {
-            "systemd" => Ok(SchedulerKind::Systemd),
-            other => Err(Error::new(
-                ErrorCode::Unsupported,
-                format!("scheduler '{other}' is not supported by this build of syncfleet"),
-            )
-            .with_suggestion("Use --scheduler systemd.")),
-        }
+        SchedulerKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorCode::Unsupported,
+                    format!("scheduler '{s}' is not supported by this build of syncfleet"),
+                )
+                .with_suggestion("Use --scheduler systemd, launchd, schtasks or cron.")
+            })
     }
 
-    /// The OS default.
+    /// The OS default: systemd on Linux, launchd on macOS, schtasks on
+    /// Windows, and cron on the other Unixes (the one scheduler they share).
     pub fn default_for_os() -> Result<SchedulerKind> {
         if cfg!(target_os = "linux") {
             Ok(SchedulerKind::Systemd)
+        } else if cfg!(target_os = "macos") {
+            Ok(SchedulerKind::Launchd)
+        } else if cfg!(windows) {
+            Ok(SchedulerKind::Schtasks)
+        } else if cfg!(unix) {
+            Ok(SchedulerKind::Cron)
         } else {
             Err(Error::new(
                 ErrorCode::Unsupported,
-                "no scheduler backend for this operating system yet",
+                "no scheduler backend for this operating system",
             )
-            .with_suggestion("syncfleet schedules with systemd user timers on Linux."))
+            .with_suggestion("syncfleet schedules with systemd, launchd, schtasks or cron."))
         }
     }
 }
@@ -58,6 +85,9 @@ pub enum TokenPlacement {
     EnvFile { var: String, path: PathBuf },
     /// The value written into the artifact itself (install warns).
     Embedded { var: String, value: String },
+    /// The scheduler passes the user's own environment (Windows Task
+    /// Scheduler): the user sets the variable, syncfleet stores nothing.
+    SystemEnv { var: String },
 }
 
 impl TokenPlacement {
@@ -65,6 +95,7 @@ impl TokenPlacement {
         match self {
             TokenPlacement::None | TokenPlacement::EnvFile { .. } => "env_file",
             TokenPlacement::Embedded { .. } => "embedded",
+            TokenPlacement::SystemEnv { .. } => "system_env",
         }
     }
 }
@@ -139,6 +170,13 @@ pub struct PlatformState {
 
 pub trait Scheduler {
     fn kind(&self) -> SchedulerKind;
+    /// Where this scheduler can put the token the user asked to place
+    /// (`wanted`). Most take it as asked.
+    fn token_placement(&self, wanted: TokenPlacement) -> TokenPlacement {
+        wanted
+    }
+    /// When the first scheduled run happens after install, for people.
+    fn first_run(&self, interval_seconds: u64) -> String;
     /// Render the artifacts for a service (pure).
     fn render(&self, spec: &ServiceSpec) -> Result<Vec<Artifact>>;
     /// Paths of the artifacts a service of this id has, rendered or not.
@@ -154,6 +192,12 @@ pub trait Scheduler {
     fn state(&self, service_id: &str) -> PlatformState;
     /// The command line the installed artifact runs, parsed back.
     fn installed_command(&self, service_id: &str) -> Option<Vec<String>>;
+    /// The content of one installed artifact as the scheduler has it: the
+    /// file by default; cron overrides it to read its block back from the
+    /// crontab, which is what actually runs.
+    fn read_installed(&self, path: &Path) -> Option<String> {
+        std::fs::read_to_string(path).ok()
+    }
     fn prerequisites(&self) -> Vec<Check>;
     /// Safe repair doctor --fix may apply (e.g. daemon-reload).
     fn safe_fix(&self) -> Option<(String, Result<()>)> {
@@ -164,16 +208,19 @@ pub trait Scheduler {
 pub fn backend(kind: SchedulerKind, env: &Env) -> Box<dyn Scheduler> {
     match kind {
         SchedulerKind::Systemd => Box::new(systemd::Systemd::new(env)),
+        SchedulerKind::Launchd => Box::new(launchd::Launchd::new(env)),
+        SchedulerKind::Schtasks => Box::new(schtasks::Schtasks::new(env)),
+        SchedulerKind::Cron => Box::new(cron::Cron::new(env)),
     }
 }
 
-/// Read back the artifacts of an installed service and hash them like
-/// `spec_hash`; None when any is missing.
-pub fn on_disk_hash(paths: &[PathBuf]) -> Option<String> {
+/// Read back the artifacts of an installed service as the scheduler has
+/// them and hash them like `spec_hash`; None when any is missing.
+pub fn installed_hash(backend: &dyn Scheduler, paths: &[PathBuf]) -> Option<String> {
     let artifacts = paths
         .iter()
         .map(|p| {
-            std::fs::read_to_string(p).ok().map(|content| Artifact {
+            backend.read_installed(p).map(|content| Artifact {
                 path: p.clone(),
                 content,
                 mode: 0,
@@ -181,4 +228,55 @@ pub fn on_disk_hash(paths: &[PathBuf]) -> Option<String> {
         })
         .collect::<Option<Vec<_>>>()?;
     Some(spec_hash(&artifacts))
+}
+
+/// Refuse values an artifact cannot carry (line breaks, NUL and the other
+/// C0 controls but tab): every backend writes line-oriented text.
+pub fn reject_unrepresentable(scheduler: &str, what: &str, value: &str) -> Result<()> {
+    if value.chars().any(|c| c.is_control() && c != '\t') {
+        return Err(Error::invalid_argument(format!(
+            "{what} contains a line break or control character, which a {scheduler} artifact cannot represent"
+        ))
+        .with_suggestion(
+            "Use paths and token values without control characters (move the workspace or data directory, or rotate the token).",
+        ));
+    }
+    Ok(())
+}
+
+/// The text of the service's identifying values a backend writes, checked
+/// with `reject_unrepresentable` once for all backends.
+pub fn check_spec(scheduler: &str, spec: &ServiceSpec) -> Result<()> {
+    for (what, value) in [
+        ("the data directory path", spec.data_dir.to_string_lossy()),
+        ("the workspace path", spec.workspace_root.to_string_lossy()),
+        ("the binary path", spec.binary_path.to_string_lossy()),
+        ("the log path", spec.stdout_log.to_string_lossy()),
+        ("the log path", spec.stderr_log.to_string_lossy()),
+    ] {
+        reject_unrepresentable(scheduler, what, &value)?;
+    }
+    if let TokenPlacement::Embedded { value, .. } = &spec.token {
+        reject_unrepresentable(scheduler, "the token", value)?;
+    }
+    if let TokenPlacement::EnvFile { path, .. } = &spec.token {
+        reject_unrepresentable(scheduler, "the env file path", &path.to_string_lossy())?;
+    }
+    Ok(())
+}
+
+/// The service spec the backends' unit tests render.
+#[cfg(test)]
+pub(crate) fn test_spec(token: TokenPlacement) -> ServiceSpec {
+    ServiceSpec {
+        service_id: "abc123".into(),
+        binary_path: "/usr/local/bin/syncfleet".into(),
+        data_dir: "/data".into(),
+        workspace_root: "/work/space".into(),
+        interval_seconds: 900,
+        run_timeout_seconds: 1500,
+        token,
+        stdout_log: "/data/services/abc123/logs/scheduler-stdout.log".into(),
+        stderr_log: "/data/services/abc123/logs/scheduler-stderr.log".into(),
+    }
 }

@@ -1,7 +1,9 @@
 //! systemd user timers: `syncfleet-<id>.service` (hardened oneshot) and
 //! `syncfleet-<id>.timer` in `$XDG_CONFIG_HOME/systemd/user`.
 
-use super::{Artifact, PlatformState, Scheduler, SchedulerKind, ServiceSpec, TokenPlacement};
+use super::{
+    Artifact, PlatformState, Scheduler, SchedulerKind, ServiceSpec, TokenPlacement, check_spec,
+};
 use crate::doctor_checks::Check;
 use crate::error::{Error, Result};
 use crate::paths::Env;
@@ -28,7 +30,9 @@ pub fn escape_specifiers(value: &str) -> String {
 
 /// Quote one word for lines systemd splits into words (ExecStart=,
 /// Environment=, ReadWritePaths=): double quotes with C escapes, `%` as
-/// `%%`; in ExecStart= also `$` as `$$` (no variable expansion).
+/// `%%`; in ExecStart= arguments also `$` as `$$` (no variable
+/// expansion). The program path itself is never expanded, so systemd reads
+/// `$$` there literally: its `$` stays single (`exec` = false).
 pub fn quote_word(value: &str, exec: bool) -> String {
     let mut out = String::with_capacity(value.len() + 2);
     out.push('"');
@@ -44,19 +48,6 @@ pub fn quote_word(value: &str, exec: bool) -> String {
     }
     out.push('"');
     out
-}
-
-/// Values a unit file cannot carry at all.
-fn reject_unrepresentable(what: &str, value: &str) -> Result<()> {
-    if value.chars().any(|c| c == '\n' || c == '\r' || c == '\0') {
-        return Err(Error::invalid_argument(format!(
-            "{what} contains a newline or NUL, which a systemd unit cannot represent"
-        ))
-        .with_suggestion(
-            "Move the workspace or data directory to a path without control characters.",
-        ));
-    }
-    Ok(())
 }
 
 impl Systemd {
@@ -77,23 +68,34 @@ impl Systemd {
     }
 
     pub fn render_service(&self, spec: &ServiceSpec) -> Result<String> {
+        check_spec("systemd unit", spec)?;
+        // systemd refuses to execute a path with a quote or a backslash
+        // ("Executable name contains special characters"), however quoted.
+        if spec
+            .binary_path
+            .to_string_lossy()
+            .contains(['"', '\'', '\\'])
+        {
+            return Err(Error::invalid_argument(format!(
+                "the syncfleet binary path {} contains a quote or a backslash, which systemd cannot execute",
+                spec.binary_path.display()
+            ))
+            .with_suggestion(
+                "Install the syncfleet binary under a path without quotes or backslashes, or use --scheduler cron.",
+            ));
+        }
         let data_dir = spec.data_dir.to_string_lossy();
         let workspace = spec.workspace_root.to_string_lossy();
-        for (what, v) in [
-            ("the data directory path", data_dir.as_ref()),
-            ("the workspace path", workspace.as_ref()),
-            ("the binary path", &spec.binary_path.to_string_lossy()),
-        ] {
-            reject_unrepresentable(what, v)?;
-        }
         let exec = spec
             .run_argv()
             .iter()
-            .map(|w| quote_word(w, true))
+            .enumerate()
+            .map(|(i, w)| quote_word(w, i > 0))
             .collect::<Vec<_>>()
             .join(" ");
         let token_line = match &spec.token {
-            TokenPlacement::None => String::new(),
+            // SystemEnv: a user manager passes its own environment.
+            TokenPlacement::None | TokenPlacement::SystemEnv { .. } => String::new(),
             // "-": a missing file is not a start failure; the run itself
             // then reports TOKEN_NOT_SET where status shows it.
             TokenPlacement::EnvFile { path, .. } => {
@@ -103,7 +105,6 @@ impl Systemd {
                 )
             }
             TokenPlacement::Embedded { var, value } => {
-                reject_unrepresentable("the token", value)?;
                 format!(
                     "Environment={}\n",
                     quote_word(&format!("{var}={value}"), false)
@@ -166,7 +167,8 @@ impl Systemd {
 }
 
 /// Split an ExecStart= value into words the way systemd does for the
-/// quoting `quote_word` produces (double quotes, C escapes, `%%`, `$$`).
+/// quoting `quote_word` produces (double quotes, C escapes, `%%`, and `$$`
+/// in the arguments but not the program path).
 pub fn parse_exec_start(value: &str) -> Vec<String> {
     let mut words = Vec::new();
     let mut chars = value.chars().peekable();
@@ -192,7 +194,7 @@ pub fn parse_exec_start(value: &str) -> Vec<String> {
                     chars.next();
                     word.push('%');
                 }
-                '$' if chars.peek() == Some(&'$') => {
+                '$' if !words.is_empty() && chars.peek() == Some(&'$') => {
                     chars.next();
                     word.push('$');
                 }
@@ -208,6 +210,10 @@ pub fn parse_exec_start(value: &str) -> Vec<String> {
 impl Scheduler for Systemd {
     fn kind(&self) -> SchedulerKind {
         SchedulerKind::Systemd
+    }
+
+    fn first_run(&self, _interval_seconds: u64) -> String {
+        format!("in about {FIRST_RUN_DELAY_SECONDS} seconds")
     }
 
     fn render(&self, spec: &ServiceSpec) -> Result<Vec<Artifact>> {
@@ -321,7 +327,7 @@ impl Scheduler for Systemd {
             Err(e) => checks.push(Check::fail(
                 "systemd_user_manager",
                 format!("systemctl --user is not reachable: {}", e.message),
-                "Start a login session with a systemd user manager (or set XDG_RUNTIME_DIR), or choose another scheduler.",
+                "Start a login session with a systemd user manager (or set XDG_RUNTIME_DIR), or schedule with cron instead: syncfleet install --scheduler cron",
             )),
         }
         let user = std::env::var("USER").unwrap_or_default();
@@ -368,20 +374,7 @@ pub fn unit_dir(env: &Env) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn spec(token: TokenPlacement) -> ServiceSpec {
-        ServiceSpec {
-            service_id: "abc123".into(),
-            binary_path: "/usr/local/bin/syncfleet".into(),
-            data_dir: "/data".into(),
-            workspace_root: "/work/space".into(),
-            interval_seconds: 900,
-            run_timeout_seconds: 1500,
-            token,
-            stdout_log: "/data/services/abc123/logs/scheduler-stdout.log".into(),
-            stderr_log: "/data/services/abc123/logs/scheduler-stderr.log".into(),
-        }
-    }
+    use crate::scheduler::test_spec as spec;
 
     fn systemd() -> Systemd {
         Systemd {
@@ -456,13 +449,27 @@ mod tests {
     #[test]
     fn exec_start_round_trips_awkward_paths() {
         let mut s = spec(TokenPlacement::None);
-        s.binary_path = "/opt/my tools/100% \"sync\" $HOME\\bin/syncfleet".into();
+        s.binary_path = "/opt/my tools/100% & <sync> $HOME é/syncfleet".into();
         let unit = systemd().render_service(&s).unwrap();
         let exec = unit
             .lines()
             .find_map(|l| l.strip_prefix("ExecStart="))
             .unwrap();
         assert_eq!(parse_exec_start(exec), s.run_argv());
+    }
+
+    #[test]
+    fn binary_paths_systemd_cannot_execute_are_refused() {
+        for bad in [
+            "/opt/it's/syncfleet",
+            "/opt/\"q\"/syncfleet",
+            "/opt/back\\slash/syncfleet",
+        ] {
+            let mut s = spec(TokenPlacement::None);
+            s.binary_path = bad.into();
+            let e = systemd().render_service(&s).unwrap_err();
+            assert_eq!(e.code, crate::error::ErrorCode::InvalidArgument, "{bad}");
+        }
     }
 
     #[test]

@@ -1,0 +1,573 @@
+//! cron: one block per service in the user's crontab,
+//!
+//! ```text
+//! # BEGIN syncfleet <id>
+//! */15 * * * * SYNCFLEET_DATA_DIR='…' '/path/syncfleet' '--robot' 'run' … >>'…/scheduler-stdout.log' 2>>'…'
+//! # END syncfleet <id>
+//! ```
+//!
+//! Every other byte of the crontab is kept as it was. Install renders the
+//! block into a staged file (`$XDG_CONFIG_HOME/syncfleet/cron/`), and
+//! `activate` splices the staged blocks into the crontab in one `crontab -`
+//! write, reads it back, and restores the previous crontab if the read-back
+//! differs. Drift compares the block in the crontab itself, which is what
+//! cron runs. `SYNCFLEET_CRONTAB` names the crontab program (tests use a
+//! fake that stores to a file).
+
+use super::wrapper::{self, sh_quote, sh_split};
+use super::{
+    Artifact, PlatformState, Scheduler, SchedulerKind, ServiceSpec, TokenPlacement, check_spec,
+};
+use crate::doctor_checks::Check;
+use crate::error::{Error, ErrorCode, Result};
+use crate::paths::Env;
+use crate::process::{self, DEFAULT_TIMEOUT};
+use std::path::{Path, PathBuf};
+
+const BLOCK_FILE_PREFIX: &str = "syncfleet-";
+const BLOCK_FILE_SUFFIX: &str = ".cron";
+
+pub struct Cron {
+    staging_dir: PathBuf,
+    crontab: String,
+}
+
+pub fn begin_marker(service_id: &str) -> String {
+    format!("# BEGIN syncfleet {service_id}")
+}
+
+pub fn end_marker(service_id: &str) -> String {
+    format!("# END syncfleet {service_id}")
+}
+
+/// The cron schedule for an interval cron can express exactly: a divisor
+/// of an hour in minutes, or whole hours dividing a day. Anything else is
+/// refused with the nearest intervals that work.
+pub fn schedule(interval_seconds: u64) -> Result<String> {
+    const MINUTES: [u64; 12] = [1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30, 60];
+    const HOURS: [u64; 8] = [1, 2, 3, 4, 6, 8, 12, 24];
+    if interval_seconds.is_multiple_of(60) {
+        let minutes = interval_seconds / 60;
+        if minutes == 1 {
+            return Ok("* * * * *".into());
+        }
+        if minutes < 60 && MINUTES.contains(&minutes) {
+            return Ok(format!("*/{minutes} * * * *"));
+        }
+        if minutes.is_multiple_of(60) && HOURS.contains(&(minutes / 60)) {
+            return Ok(match minutes / 60 {
+                1 => "0 * * * *".into(),
+                24 => "0 0 * * *".into(),
+                h => format!("0 */{h} * * *"),
+            });
+        }
+    }
+    let valid: Vec<u64> = MINUTES
+        .iter()
+        .map(|m| m * 60)
+        .chain(HOURS.iter().map(|h| h * 3600))
+        .filter(|s| *s >= 300)
+        .collect();
+    let below = valid.iter().rev().find(|s| **s < interval_seconds);
+    let above = valid.iter().find(|s| **s > interval_seconds);
+    let nearest: Vec<String> = below
+        .into_iter()
+        .chain(above)
+        .map(|s| crate::duration::format_interval(*s))
+        .collect();
+    Err(Error::invalid_argument(format!(
+        "cron cannot run every {} exactly: it needs a divisor of an hour (5m, 6m, 10m, 12m, 15m, 20m, 30m) or of a day in hours (1h, 2h, 3h, 4h, 6h, 8h, 12h, 24h)",
+        crate::duration::format_interval(interval_seconds)
+    ))
+    .with_suggestion(format!(
+        "Use --interval {} (the nearest intervals cron can keep), or another --scheduler.",
+        nearest.join(" or --interval ")
+    )))
+}
+
+/// Escape a command for cron, which turns an unescaped `%` into a newline
+/// (the rest becoming stdin) and `\%` into `%`. A `\` right before a `%`
+/// cannot be written for cron at all, so the single-quoted sh word is split
+/// there (`'a\''\%b'` reaches sh as `'a\''%b'`, i.e. `a\%b`).
+pub fn cron_escape(command: &str) -> String {
+    let mut out = String::with_capacity(command.len());
+    for c in command.chars() {
+        if c == '%' {
+            if out.ends_with('\\') {
+                out.push_str("''");
+            }
+            out.push_str("\\%");
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// What cron hands to sh for a command field (the inverse of `cron_escape`).
+pub fn cron_unescape(field: &str) -> String {
+    let mut out = String::with_capacity(field.len());
+    let mut escaped = false;
+    for c in field.chars() {
+        if escaped {
+            if c == '%' {
+                out.pop();
+            }
+            out.push(c);
+            escaped = false;
+            continue;
+        }
+        if c == '%' {
+            break;
+        }
+        escaped = c == '\\';
+        out.push(c);
+    }
+    out
+}
+
+/// The block's text, markers included.
+pub fn render_block(spec: &ServiceSpec) -> Result<String> {
+    check_spec("crontab", spec)?;
+    let schedule = schedule(spec.interval_seconds)?;
+    let mut words = Vec::new();
+    let wrapper = wrapper::render(spec)?;
+    match &wrapper {
+        // The wrapper sets the data dir and reads the token file.
+        Some(w) => words.push(sh_quote(&w.path.to_string_lossy())),
+        None => {
+            words.push(format!(
+                "SYNCFLEET_DATA_DIR={}",
+                sh_quote(&spec.data_dir.to_string_lossy())
+            ));
+            if let TokenPlacement::Embedded { var, value } = &spec.token {
+                words.push(format!("{var}={}", sh_quote(value)));
+            }
+            words.extend(spec.run_argv().iter().map(|w| sh_quote(w)));
+        }
+    }
+    words.push(format!(
+        ">>{}",
+        sh_quote(&spec.stdout_log.to_string_lossy())
+    ));
+    words.push(format!(
+        "2>>{}",
+        sh_quote(&spec.stderr_log.to_string_lossy())
+    ));
+    Ok(format!(
+        "{begin}\n\
+         # Generated by syncfleet install; do not edit (syncfleet install regenerates it). Workspace: {ws}\n\
+         {schedule} {command}\n\
+         {end}\n",
+        begin = begin_marker(&spec.service_id),
+        ws = spec.workspace_root.to_string_lossy(),
+        command = cron_escape(&words.join(" ")),
+        end = end_marker(&spec.service_id),
+    ))
+}
+
+/// Byte range of a service's block (markers and their newlines included).
+fn block_range(crontab: &[u8], service_id: &str) -> Result<Option<(usize, usize)>> {
+    let (begin, end) = (begin_marker(service_id), end_marker(service_id));
+    let mut start = None;
+    let mut pos = 0;
+    for line in crontab.split_inclusive(|b| *b == b'\n') {
+        let text = line.strip_suffix(b"\n").unwrap_or(line);
+        if start.is_none() && text == begin.as_bytes() {
+            start = Some(pos);
+        } else if let Some(s) = start
+            && text == end.as_bytes()
+        {
+            return Ok(Some((s, pos + line.len())));
+        }
+        pos += line.len();
+    }
+    match start {
+        None => Ok(None),
+        Some(_) => Err(Error::new(
+            ErrorCode::ServiceCorruptState,
+            format!("the crontab has `{begin}` without `{end}`"),
+        )
+        .with_suggestion("Fix or remove the syncfleet block with `crontab -e`, then rerun.")),
+    }
+}
+
+/// The block of a service in a crontab, as text.
+pub fn extract_block(crontab: &[u8], service_id: &str) -> Option<String> {
+    let (s, e) = block_range(crontab, service_id).ok()??;
+    Some(String::from_utf8_lossy(&crontab[s..e]).into_owned())
+}
+
+/// Put `block` in place of the service's block (appending when there is
+/// none), or remove it when `block` is None. Every other byte stays.
+pub fn splice(crontab: &[u8], service_id: &str, block: Option<&str>) -> Result<Vec<u8>> {
+    let block = block.unwrap_or("").as_bytes();
+    Ok(match block_range(crontab, service_id)? {
+        Some((s, e)) => [&crontab[..s], block, &crontab[e..]].concat(),
+        None if block.is_empty() => crontab.to_vec(),
+        None => {
+            let mut out = crontab.to_vec();
+            // crontab refuses a last line without a newline anyway.
+            if !out.is_empty() && !out.ends_with(b"\n") {
+                out.push(b'\n');
+            }
+            out.extend_from_slice(block);
+            out
+        }
+    })
+}
+
+/// The command of a block's schedule line, as sh receives it.
+fn block_command(block: &str) -> Option<String> {
+    let line = block
+        .lines()
+        .find(|l| !l.starts_with('#') && !l.trim().is_empty())?;
+    // Five schedule fields, then the command.
+    let mut rest = line.trim_start();
+    for _ in 0..5 {
+        let end = rest.find([' ', '\t'])?;
+        rest = rest[end..].trim_start();
+    }
+    Some(cron_unescape(rest))
+}
+
+impl Cron {
+    pub fn new(env: &Env) -> Cron {
+        Cron {
+            staging_dir: env.xdg_config_home().join("syncfleet/cron"),
+            crontab: std::env::var("SYNCFLEET_CRONTAB")
+                .ok()
+                .filter(|s| !s.is_empty())
+                .unwrap_or_else(|| "crontab".into()),
+        }
+    }
+
+    pub fn block_path(&self, service_id: &str) -> PathBuf {
+        self.staging_dir.join(format!(
+            "{BLOCK_FILE_PREFIX}{service_id}{BLOCK_FILE_SUFFIX}"
+        ))
+    }
+
+    fn service_id_of(&self, path: &Path) -> Option<String> {
+        (path.parent()? == self.staging_dir).then_some(())?;
+        let name = path.file_name()?.to_str()?;
+        name.strip_prefix(BLOCK_FILE_PREFIX)?
+            .strip_suffix(BLOCK_FILE_SUFFIX)
+            .map(str::to_string)
+    }
+
+    /// The user's crontab; empty when there is none (`crontab -l` then
+    /// says "no crontab for USER" and exits 1).
+    pub fn read_crontab(&self) -> Result<Vec<u8>> {
+        let shown = format!("{} -l", self.crontab);
+        let c = process::capture(
+            std::process::Command::new(&self.crontab).arg("-l"),
+            None,
+            DEFAULT_TIMEOUT,
+        )
+        .map_err(|e| Error::command_failed(&shown, None, &e.to_string()))?;
+        if c.success() {
+            Ok(c.stdout_bytes)
+        } else if !c.timed_out && c.stderr.contains("no crontab for") {
+            Ok(Vec::new())
+        } else {
+            Err(Error::command_failed(&shown, c.code, &c.stderr))
+        }
+    }
+
+    fn write_crontab(&self, content: &[u8]) -> Result<()> {
+        process::run_checked_with_input(
+            &self.crontab,
+            &["-".to_string()],
+            Some(content),
+            DEFAULT_TIMEOUT,
+        )
+        .map(|_| ())
+    }
+
+    /// Replace the crontab and check that cron kept it byte for byte; on
+    /// any failure the previous crontab is put back.
+    fn replace_crontab(&self, old: &[u8], new: &[u8]) -> Result<()> {
+        if old == new {
+            return Ok(());
+        }
+        let result = self.write_crontab(new).and_then(|()| {
+            let back = self.read_crontab()?;
+            if back == new {
+                Ok(())
+            } else {
+                Err(Error::service_error(format!(
+                    "`{} -` changed the crontab it was given (read back {} bytes, wrote {})",
+                    self.crontab,
+                    back.len(),
+                    new.len()
+                )))
+            }
+        });
+        if result.is_err() {
+            let _ = self.write_crontab(old);
+        }
+        result
+    }
+}
+
+impl Scheduler for Cron {
+    fn kind(&self) -> SchedulerKind {
+        SchedulerKind::Cron
+    }
+
+    fn first_run(&self, interval_seconds: u64) -> String {
+        format!(
+            "at the next time the schedule `{}` matches",
+            schedule(interval_seconds).unwrap_or_default()
+        )
+    }
+
+    fn render(&self, spec: &ServiceSpec) -> Result<Vec<Artifact>> {
+        let mut artifacts: Vec<Artifact> = wrapper::render(spec)?.into_iter().collect();
+        artifacts.push(Artifact {
+            path: self.block_path(&spec.service_id),
+            content: render_block(spec)?,
+            mode: 0o600,
+        });
+        Ok(artifacts)
+    }
+
+    fn artifact_paths(&self, service_id: &str) -> Vec<PathBuf> {
+        vec![self.block_path(service_id)]
+    }
+
+    fn planned_commands(&self, service_ids: &[&str]) -> Vec<String> {
+        vec![format!(
+            "{0} -l | (replace the blocks of {1}) | {0} -",
+            self.crontab,
+            service_ids.join(", ")
+        )]
+    }
+
+    fn activate(&self, service_ids: &[&str]) -> Result<()> {
+        let old = self.read_crontab()?;
+        let mut new = old.clone();
+        for id in service_ids {
+            let path = self.block_path(id);
+            let block = std::fs::read_to_string(&path).map_err(|e| Error::io("read", &path, e))?;
+            new = splice(&new, id, Some(&block))?;
+        }
+        self.replace_crontab(&old, &new)
+    }
+
+    fn deactivate(&self, service_id: &str) -> Result<()> {
+        let old = self.read_crontab()?;
+        let new = splice(&old, service_id, None)?;
+        self.replace_crontab(&old, &new)
+    }
+
+    /// cron rereads crontabs by itself.
+    fn reload(&self) -> Result<()> {
+        Ok(())
+    }
+
+    fn state(&self, service_id: &str) -> PlatformState {
+        match self.read_crontab() {
+            Ok(tab) => {
+                let present = matches!(block_range(&tab, service_id), Ok(Some(_)));
+                PlatformState {
+                    loaded: present,
+                    state: if present { "scheduled" } else { "not-found" }.into(),
+                    next_run: None,
+                    error: None,
+                }
+            }
+            Err(e) => PlatformState {
+                loaded: false,
+                state: "unknown".into(),
+                next_run: None,
+                error: Some(e.message),
+            },
+        }
+    }
+
+    fn installed_command(&self, service_id: &str) -> Option<Vec<String>> {
+        let block = extract_block(&self.read_crontab().ok()?, service_id)?;
+        let words: Vec<String> = sh_split(&block_command(&block)?)
+            .into_iter()
+            // Redirections and the environment assignments are how the
+            // command runs, not which command.
+            .take_while(|w| !w.starts_with(">>") && !w.starts_with("2>>"))
+            .skip_while(|w| {
+                w.split_once('=').is_some_and(|(name, _)| {
+                    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                })
+            })
+            .collect();
+        match words.as_slice() {
+            [only] => wrapper::installed_command(Path::new(only)),
+            _ => Some(words),
+        }
+    }
+
+    fn read_installed(&self, path: &Path) -> Option<String> {
+        match self.service_id_of(path) {
+            Some(id) => extract_block(&self.read_crontab().ok()?, &id),
+            None => std::fs::read_to_string(path).ok(),
+        }
+    }
+
+    fn prerequisites(&self) -> Vec<Check> {
+        let mut checks = vec![match self.read_crontab() {
+            Ok(_) => Check::pass("crontab", format!("`{} -l` works", self.crontab)),
+            Err(e) => Check::fail(
+                "crontab",
+                format!("cannot read the crontab: {}", e.message),
+                "Install cron (Debian/Ubuntu: apt-get install cron) and check that you may use crontab (cron.allow/cron.deny).",
+            ),
+        }];
+        checks.push(match cron_daemon() {
+            Some(Some(name)) => Check::pass("cron_daemon", format!("cron daemon running ({name})")),
+            // A daemon in another PID namespace, or under a name we do not
+            // know, is invisible here: a warning, not a block.
+            Some(None) => Check::warn(
+                "cron_daemon",
+                "no cron daemon process found: crontab entries will not fire until one runs",
+                "Start cron (e.g. `service cron start`, or `cron` as root).",
+            ),
+            None => Check {
+                name: "cron_daemon".into(),
+                status: crate::doctor_checks::CheckStatus::Skip,
+                message: Some("cannot list processes here to look for a cron daemon".into()),
+                action: None,
+            },
+        });
+        checks
+    }
+}
+
+/// The name of a running cron daemon, by scanning /proc; None when /proc
+/// cannot be read (not Linux).
+fn cron_daemon() -> Option<Option<String>> {
+    const NAMES: [&str; 5] = ["cron", "crond", "cronie", "fcron", "dcron"];
+    let entries = std::fs::read_dir("/proc").ok()?;
+    Some(entries.flatten().find_map(|e| {
+        let comm = std::fs::read_to_string(e.path().join("comm")).ok()?;
+        let comm = comm.trim();
+        NAMES.contains(&comm).then(|| comm.to_string())
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scheduler::test_spec as spec;
+
+    #[test]
+    fn exact_intervals_map_to_schedules() {
+        assert_eq!(schedule(300).unwrap(), "*/5 * * * *");
+        assert_eq!(schedule(900).unwrap(), "*/15 * * * *");
+        assert_eq!(schedule(1800).unwrap(), "*/30 * * * *");
+        assert_eq!(schedule(3600).unwrap(), "0 * * * *");
+        assert_eq!(schedule(7200).unwrap(), "0 */2 * * *");
+        assert_eq!(schedule(6 * 3600).unwrap(), "0 */6 * * *");
+        assert_eq!(schedule(86_400).unwrap(), "0 0 * * *");
+        assert_eq!(schedule(60).unwrap(), "* * * * *");
+    }
+
+    #[test]
+    fn other_intervals_are_refused_with_the_nearest() {
+        let e = schedule(25 * 60).unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidArgument);
+        assert!(e.message.contains("25m"), "{}", e.message);
+        let s = e.suggestion.unwrap();
+        assert!(s.contains("--interval 20m or --interval 30m"), "{s}");
+        let s = schedule(5 * 3600).unwrap_err().suggestion.unwrap();
+        assert!(s.contains("--interval 4h or --interval 6h"), "{s}");
+        let s = schedule(90 * 60).unwrap_err().suggestion.unwrap();
+        assert!(s.contains("--interval 1h or --interval 2h"), "{s}");
+    }
+
+    #[test]
+    fn percent_escaping_round_trips() {
+        for s in ["100%", "a\\%b", "%%", "\\", "no percent", "'\\''%"] {
+            let q = sh_quote(s);
+            let escaped = cron_escape(&q);
+            assert!(!cron_unescape(&escaped).is_empty());
+            assert_eq!(
+                sh_split(&cron_unescape(&escaped)),
+                vec![s.to_string()],
+                "{s}"
+            );
+        }
+    }
+
+    #[test]
+    fn block_runs_the_command_with_the_data_dir_and_logs() {
+        let block = render_block(&spec(TokenPlacement::None)).unwrap();
+        let lines: Vec<&str> = block.lines().collect();
+        assert_eq!(lines[0], "# BEGIN syncfleet abc123");
+        assert_eq!(lines[3], "# END syncfleet abc123");
+        assert_eq!(
+            lines[2],
+            "*/15 * * * * SYNCFLEET_DATA_DIR='/data' '/usr/local/bin/syncfleet' '--robot' 'run' '--service-id' 'abc123' >>'/data/services/abc123/logs/scheduler-stdout.log' 2>>'/data/services/abc123/logs/scheduler-stderr.log'"
+        );
+        assert_eq!(
+            sh_split(&block_command(&block).unwrap())[1..6],
+            spec(TokenPlacement::None).run_argv()
+        );
+    }
+
+    #[test]
+    fn env_file_mode_runs_the_wrapper() {
+        let s = spec(TokenPlacement::EnvFile {
+            var: "GITLAB_TOKEN".into(),
+            path: "/data/services/abc123/env".into(),
+        });
+        let block = render_block(&s).unwrap();
+        assert!(block.contains("*/15 * * * * '/data/services/abc123/run.sh' >>"));
+        assert!(!block.contains("GITLAB_TOKEN"));
+        let c = Cron {
+            staging_dir: "/c".into(),
+            crontab: "crontab".into(),
+        };
+        let a = c.render(&s).unwrap();
+        assert_eq!(a.len(), 2);
+        assert_eq!(a[0].mode, 0o700);
+        assert_eq!(a[1].path, Path::new("/c/syncfleet-abc123.cron"));
+        assert_eq!(c.service_id_of(&a[1].path).as_deref(), Some("abc123"));
+        assert_eq!(c.service_id_of(Path::new("/other/syncfleet-x.cron")), None);
+    }
+
+    #[test]
+    fn embedded_token_is_quoted_and_escaped() {
+        let s = spec(TokenPlacement::Embedded {
+            var: "GITLAB_TOKEN".into(),
+            value: "t%k'&<\"$x".into(),
+        });
+        let block = render_block(&s).unwrap();
+        let words = sh_split(&block_command(&block).unwrap());
+        assert_eq!(words[1], "GITLAB_TOKEN=t%k'&<\"$x");
+    }
+
+    #[test]
+    fn splice_keeps_every_other_byte() {
+        let tab = b"MAILTO=me\n# caf\xe9\n*/5 * * * * other job \\% x\n\n# tail no newline";
+        let block = "# BEGIN syncfleet abc\n* * * * * x\n# END syncfleet abc\n";
+        let added = splice(tab, "abc", Some(block)).unwrap();
+        assert!(added.starts_with(tab));
+        assert_eq!(&added[tab.len()..], format!("\n{block}").as_bytes());
+        let replaced = splice(&added, "abc", Some(&block.replace("x\n", "y\n"))).unwrap();
+        assert_eq!(replaced.len(), added.len());
+        assert!(String::from_utf8_lossy(&replaced).contains("* * * * * y\n"));
+        let removed = splice(&replaced, "abc", None).unwrap();
+        assert_eq!(removed, [&tab[..], b"\n"].concat());
+        // Blocks of other services are left alone.
+        let two = splice(&added, "abd", Some(&block.replace("abc", "abd"))).unwrap();
+        let back = splice(&two, "abc", None).unwrap();
+        assert!(extract_block(&back, "abd").is_some());
+        assert!(extract_block(&back, "abc").is_none());
+    }
+
+    #[test]
+    fn unterminated_block_is_an_error() {
+        let e = splice(b"# BEGIN syncfleet abc\n* * * * * x\n", "abc", None).unwrap_err();
+        assert_eq!(e.code, ErrorCode::ServiceCorruptState);
+    }
+}

@@ -1,0 +1,502 @@
+//! Windows Task Scheduler through `schtasks.exe`: task `SyncFleet-<id>`,
+//! repeating every interval (rounded up to whole minutes). Tasks inherit
+//! the user's environment, so the token is the user's own variable
+//! (`system_env`): syncfleet stores no token on Windows.
+//!
+//! The rendered artifact is the `schtasks /create` argument vector, one
+//! argument per line, kept in `$XDG_CONFIG_HOME/syncfleet/schtasks/` so
+//! `activate` creates the task from exactly what install rendered and drift
+//! has a file to compare.
+
+use super::{Artifact, PlatformState, Scheduler, SchedulerKind, ServiceSpec, TokenPlacement};
+use crate::doctor_checks::Check;
+use crate::error::{Error, Result};
+use crate::paths::Env;
+use crate::process::{self, DEFAULT_TIMEOUT};
+use std::path::PathBuf;
+
+/// The longest `/tr` value schtasks accepts.
+pub const MAX_TASK_RUN_CHARS: usize = 261;
+
+pub struct Schtasks {
+    staging_dir: PathBuf,
+}
+
+pub fn task_name(service_id: &str) -> String {
+    format!("SyncFleet-{service_id}")
+}
+
+/// Quote one word for a Windows command line: in double quotes when it
+/// has a space or is empty. Windows paths cannot contain `"`.
+fn win_quote(word: &str) -> String {
+    if word.is_empty() || word.contains([' ', '\t']) {
+        format!("\"{word}\"")
+    } else {
+        word.to_string()
+    }
+}
+
+/// Split a `Task To Run` command line on unquoted blanks.
+pub fn win_split(line: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let (mut in_quotes, mut started) = (false, false);
+    for c in line.chars() {
+        match c {
+            '"' => {
+                in_quotes = !in_quotes;
+                started = true;
+            }
+            ' ' | '\t' if !in_quotes => {
+                if started {
+                    words.push(std::mem::take(&mut word));
+                    started = false;
+                }
+            }
+            c => {
+                word.push(c);
+                started = true;
+            }
+        }
+    }
+    if started {
+        words.push(word);
+    }
+    words
+}
+
+/// The command the task runs. Tasks have no per-task environment, so the
+/// data directory travels as `--data-dir`.
+pub fn task_to_run(spec: &ServiceSpec) -> Result<String> {
+    let data_dir = spec.data_dir.to_string_lossy();
+    for (what, v) in [
+        ("the binary path", spec.binary_path.to_string_lossy()),
+        ("the data directory path", data_dir.clone()),
+    ] {
+        if v.contains(['"', '\n', '\r', '\0']) {
+            return Err(Error::invalid_argument(format!(
+                "{what} contains a quote or line break, which a Windows command line cannot carry"
+            )));
+        }
+    }
+    let mut argv = spec.run_argv();
+    argv.splice(2..2, ["--data-dir".to_string(), data_dir.into_owned()]);
+    let line = argv
+        .iter()
+        .map(|w| win_quote(w))
+        .collect::<Vec<_>>()
+        .join(" ");
+    if line.chars().count() > MAX_TASK_RUN_CHARS {
+        return Err(Error::invalid_argument(format!(
+            "the task command is {} characters; schtasks accepts at most {MAX_TASK_RUN_CHARS}",
+            line.chars().count()
+        ))
+        .with_suggestion(
+            "Install syncfleet and the data directory (--data-dir) under shorter paths.",
+        ));
+    }
+    Ok(line)
+}
+
+/// `/sc` and `/mo` for an interval: minutes up to a day, else daily.
+pub fn schedule(interval_seconds: u64) -> (&'static str, u64) {
+    let minutes = interval_seconds.div_ceil(60).max(1);
+    if minutes >= 1440 {
+        ("daily", minutes / 1440)
+    } else {
+        ("minute", minutes)
+    }
+}
+
+pub fn create_args(spec: &ServiceSpec) -> Result<Vec<String>> {
+    let (sc, mo) = schedule(spec.interval_seconds);
+    Ok(vec![
+        "/create".into(),
+        "/tn".into(),
+        task_name(&spec.service_id),
+        "/tr".into(),
+        task_to_run(spec)?,
+        "/sc".into(),
+        sc.into(),
+        "/mo".into(),
+        mo.to_string(),
+        "/f".into(),
+    ])
+}
+
+pub fn delete_args(service_id: &str) -> Vec<String> {
+    vec![
+        "/delete".into(),
+        "/tn".into(),
+        task_name(service_id),
+        "/f".into(),
+    ]
+}
+
+pub fn query_args(service_id: &str) -> Vec<String> {
+    vec![
+        "/query".into(),
+        "/tn".into(),
+        task_name(service_id),
+        "/fo".into(),
+        "CSV".into(),
+        "/v".into(),
+    ]
+}
+
+/// Parse CSV as schtasks writes it. Lenient on quotes: a `"` inside a
+/// quoted field that neither doubles nor ends the field is literal, which
+/// reads both RFC 4180 doubling and the unescaped quotes some Windows
+/// versions print in `Task To Run`.
+pub fn parse_csv(text: &str) -> Vec<Vec<String>> {
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|line| {
+            let chars: Vec<char> = line.trim_end_matches('\r').chars().collect();
+            let mut fields = Vec::new();
+            let mut i = 0;
+            loop {
+                let mut field = String::new();
+                if chars.get(i) == Some(&'"') {
+                    i += 1;
+                    while i < chars.len() {
+                        match (chars[i], chars.get(i + 1)) {
+                            ('"', Some('"')) => {
+                                field.push('"');
+                                i += 2;
+                            }
+                            ('"', None | Some(',')) => {
+                                i += 1;
+                                break;
+                            }
+                            (c, _) => {
+                                field.push(c);
+                                i += 1;
+                            }
+                        }
+                    }
+                } else {
+                    while i < chars.len() && chars[i] != ',' {
+                        field.push(chars[i]);
+                        i += 1;
+                    }
+                }
+                fields.push(field);
+                if chars.get(i) == Some(&',') {
+                    i += 1;
+                } else {
+                    break;
+                }
+            }
+            fields
+        })
+        .collect()
+}
+
+/// One task as `schtasks /query /fo CSV /v` describes it (first trigger row).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct TaskInfo {
+    pub status: String,
+    pub next_run: Option<String>,
+    pub enabled: bool,
+    pub task_to_run: String,
+}
+
+pub fn parse_query(text: &str) -> Option<TaskInfo> {
+    let rows = parse_csv(text);
+    let header = rows.first()?;
+    let col =
+        |name: &str, fallback: usize| header.iter().position(|h| h == name).unwrap_or(fallback);
+    let (status, next, run, state) = (
+        col("Status", 3),
+        col("Next Run Time", 2),
+        col("Task To Run", 8),
+        col("Scheduled Task State", 11),
+    );
+    // /v repeats the header before each folder's tasks: skip those rows.
+    let row = rows.iter().skip(1).find(|r| *r != header)?;
+    let get = |i: usize| row.get(i).cloned().unwrap_or_default();
+    let next_run = get(next);
+    Some(TaskInfo {
+        status: get(status),
+        next_run: (!next_run.is_empty() && next_run != "N/A").then_some(next_run),
+        enabled: get(state) != "Disabled" && get(status) != "Disabled",
+        task_to_run: get(run),
+    })
+}
+
+impl Schtasks {
+    pub fn new(env: &Env) -> Schtasks {
+        Schtasks {
+            staging_dir: env.xdg_config_home().join("syncfleet/schtasks"),
+        }
+    }
+
+    pub fn args_path(&self, service_id: &str) -> PathBuf {
+        self.staging_dir
+            .join(format!("{}.args", task_name(service_id)))
+    }
+
+    fn schtasks(&self, args: &[String]) -> Result<process::Captured> {
+        process::run_checked("schtasks", args, DEFAULT_TIMEOUT)
+    }
+
+    fn query(&self, service_id: &str) -> Result<TaskInfo> {
+        let out = self.schtasks(&query_args(service_id))?;
+        parse_query(&out.stdout).ok_or_else(|| {
+            Error::service_error(format!(
+                "cannot read task {} from schtasks /query output",
+                task_name(service_id)
+            ))
+        })
+    }
+}
+
+impl Scheduler for Schtasks {
+    fn kind(&self) -> SchedulerKind {
+        SchedulerKind::Schtasks
+    }
+
+    /// Scheduled tasks run with the user's environment; env files and
+    /// embedded values do not apply.
+    fn token_placement(&self, wanted: TokenPlacement) -> TokenPlacement {
+        match wanted {
+            TokenPlacement::EnvFile { var, .. }
+            | TokenPlacement::Embedded { var, .. }
+            | TokenPlacement::SystemEnv { var } => TokenPlacement::SystemEnv { var },
+            TokenPlacement::None => TokenPlacement::None,
+        }
+    }
+
+    fn first_run(&self, interval_seconds: u64) -> String {
+        format!(
+            "in about {}",
+            crate::duration::format_interval(interval_seconds)
+        )
+    }
+
+    fn render(&self, spec: &ServiceSpec) -> Result<Vec<Artifact>> {
+        let mut content = create_args(spec)?.join("\n");
+        content.push('\n');
+        Ok(vec![Artifact {
+            path: self.args_path(&spec.service_id),
+            content,
+            mode: 0o644,
+        }])
+    }
+
+    fn artifact_paths(&self, service_id: &str) -> Vec<PathBuf> {
+        vec![self.args_path(service_id)]
+    }
+
+    fn planned_commands(&self, service_ids: &[&str]) -> Vec<String> {
+        service_ids
+            .iter()
+            .map(|id| format!("schtasks (arguments in {})", self.args_path(id).display()))
+            .collect()
+    }
+
+    fn activate(&self, service_ids: &[&str]) -> Result<()> {
+        for id in service_ids {
+            let path = self.args_path(id);
+            let text = std::fs::read_to_string(&path).map_err(|e| Error::io("read", &path, e))?;
+            let args: Vec<String> = text.lines().map(str::to_string).collect();
+            self.schtasks(&args)?;
+        }
+        Ok(())
+    }
+
+    fn deactivate(&self, service_id: &str) -> Result<()> {
+        self.schtasks(&delete_args(service_id)).map(|_| ())
+    }
+
+    fn reload(&self) -> Result<()> {
+        Ok(())
+    }
+
+    fn state(&self, service_id: &str) -> PlatformState {
+        match self.query(service_id) {
+            Ok(t) => PlatformState {
+                loaded: t.enabled,
+                state: if t.enabled {
+                    t.status.to_lowercase()
+                } else {
+                    "disabled".into()
+                },
+                next_run: t.next_run,
+                error: None,
+            },
+            Err(e) => PlatformState {
+                loaded: false,
+                state: "not-found".into(),
+                next_run: None,
+                error: Some(e.message),
+            },
+        }
+    }
+
+    fn installed_command(&self, service_id: &str) -> Option<Vec<String>> {
+        let mut argv = win_split(&self.query(service_id).ok()?.task_to_run);
+        // The data directory is how the task finds its state, not part of
+        // the command the manifest records.
+        if let Some(i) = argv.iter().position(|w| w == "--data-dir")
+            && i + 1 < argv.len()
+        {
+            argv.drain(i..i + 2);
+        }
+        Some(argv)
+    }
+
+    fn prerequisites(&self) -> Vec<Check> {
+        match process::capture(
+            std::process::Command::new("schtasks").arg("/?"),
+            None,
+            DEFAULT_TIMEOUT,
+        ) {
+            Ok(c) if c.success() => vec![Check::pass("schtasks", "schtasks.exe is available")],
+            Ok(c) => vec![Check::fail(
+                "schtasks",
+                format!("schtasks /? exited {:?}", c.code),
+                "Check that the Task Scheduler service is running.",
+            )],
+            Err(e) => vec![Check::fail(
+                "schtasks",
+                format!("schtasks.exe cannot run here: {e}"),
+                "schtasks exists on Windows only; elsewhere use --scheduler systemd, launchd or cron.",
+            )],
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scheduler::test_spec as spec;
+
+    const HEADER: &str = r#""HostName","TaskName","Next Run Time","Status","Logon Mode","Last Run Time","Last Result","Author","Task To Run","Start In","Comment","Scheduled Task State","Idle Time","Power Management","Run As User","Delete Task If Not Rescheduled","Stop Task If Runs X Hours and X Mins","Schedule","Schedule Type","Start Time","Start Date","End Date","Days","Months","Repeat: Every","Repeat: Until: Time","Repeat: Until: Duration","Repeat: Stop If Still Running""#;
+
+    /// Real output shape: the quotes inside `Task To Run` are not doubled.
+    fn fixture_unescaped() -> String {
+        format!(
+            "\r\n{HEADER}\r\n\"DESKTOP-7Q2\",\"\\SyncFleet-abc123\",\"11/22/2026 4:15:00 AM\",\"Ready\",\"Interactive only\",\"11/22/2026 3:45:00 AM\",\"0\",\"DESKTOP-7Q2\\ana\",\"\"C:\\Program Files\\syncfleet\\syncfleet.exe\" --robot --data-dir \"C:\\Users\\ana\\AppData\\Local\\syncfleet\" run --service-id abc123\",\"N/A\",\"N/A\",\"Enabled\",\"Disabled\",\"Stop On Battery Mode, No Start On Batteries\",\"ana\",\"Disabled\",\"72:00:00\",\"Scheduling data is not available in this format.\",\"One Time Only, Minutes\",\"3:45:00 AM\",\"11/22/2026\",\"N/A\",\"N/A\",\"N/A\",\"0 Hour(s), 30 Minute(s)\",\"None\",\"Disabled\",\"Disabled\"\r\n"
+        )
+    }
+
+    #[test]
+    fn create_args_follow_the_plan() {
+        let mut s = spec(TokenPlacement::None);
+        s.binary_path = "C:\\Program Files\\syncfleet\\syncfleet.exe".into();
+        s.data_dir = "C:\\data".into();
+        s.interval_seconds = 1830;
+        assert_eq!(
+            create_args(&s).unwrap(),
+            [
+                "/create",
+                "/tn",
+                "SyncFleet-abc123",
+                "/tr",
+                "\"C:\\Program Files\\syncfleet\\syncfleet.exe\" --robot --data-dir C:\\data run --service-id abc123",
+                "/sc",
+                "minute",
+                "/mo",
+                "31",
+                "/f"
+            ]
+        );
+        assert_eq!(
+            delete_args("abc123"),
+            ["/delete", "/tn", "SyncFleet-abc123", "/f"]
+        );
+        assert_eq!(
+            query_args("abc123"),
+            ["/query", "/tn", "SyncFleet-abc123", "/fo", "CSV", "/v"]
+        );
+    }
+
+    #[test]
+    fn intervals_round_up_to_minutes_and_days() {
+        assert_eq!(schedule(300), ("minute", 5));
+        assert_eq!(schedule(301), ("minute", 6));
+        assert_eq!(schedule(3600), ("minute", 60));
+        assert_eq!(schedule(86_400), ("daily", 1));
+    }
+
+    #[test]
+    fn long_commands_are_refused() {
+        let mut s = spec(TokenPlacement::None);
+        s.binary_path = format!("C:\\{}\\syncfleet.exe", "x".repeat(250)).into();
+        assert_eq!(
+            create_args(&s).unwrap_err().code,
+            crate::error::ErrorCode::InvalidArgument
+        );
+    }
+
+    #[test]
+    fn token_is_always_the_users_environment() {
+        let s = Schtasks {
+            staging_dir: "/c".into(),
+        };
+        assert_eq!(
+            s.token_placement(TokenPlacement::EnvFile {
+                var: "T".into(),
+                path: "/e".into()
+            }),
+            TokenPlacement::SystemEnv { var: "T".into() }
+        );
+        assert_eq!(
+            s.token_placement(TokenPlacement::None),
+            TokenPlacement::None
+        );
+    }
+
+    #[test]
+    fn csv_reads_quoted_fields_both_ways() {
+        assert_eq!(
+            parse_csv("\"a\",\"b, c\",\"say \"\"hi\"\"\",plain,\"\"\n"),
+            vec![vec!["a", "b, c", "say \"hi\"", "plain", ""]]
+        );
+        assert_eq!(
+            parse_csv("\"\"C:\\x y\\a.exe\" run\",\"z\""),
+            vec![vec!["\"C:\\x y\\a.exe\" run", "z"]]
+        );
+    }
+
+    #[test]
+    fn query_output_with_unescaped_quotes() {
+        let t = parse_query(&fixture_unescaped()).unwrap();
+        assert_eq!(t.status, "Ready");
+        assert!(t.enabled);
+        assert_eq!(t.next_run.as_deref(), Some("11/22/2026 4:15:00 AM"));
+        assert_eq!(
+            win_split(&t.task_to_run),
+            [
+                "C:\\Program Files\\syncfleet\\syncfleet.exe",
+                "--robot",
+                "--data-dir",
+                "C:\\Users\\ana\\AppData\\Local\\syncfleet",
+                "run",
+                "--service-id",
+                "abc123"
+            ]
+        );
+    }
+
+    #[test]
+    fn query_output_rfc_doubled_and_disabled() {
+        let row = "\"HOST\",\"\\SyncFleet-abc123\",\"N/A\",\"Disabled\",\"Interactive only\",\"N/A\",\"267011\",\"HOST\\ana\",\"\"\"C:\\Program Files\\sf.exe\"\" --robot run --service-id abc123\",\"N/A\",\"N/A\",\"Disabled\"";
+        let t = parse_query(&format!("{HEADER}\n{row}\n")).unwrap();
+        assert!(!t.enabled);
+        assert_eq!(t.next_run, None);
+        assert_eq!(
+            t.task_to_run,
+            "\"C:\\Program Files\\sf.exe\" --robot run --service-id abc123"
+        );
+    }
+
+    #[test]
+    fn repeated_headers_are_skipped() {
+        let text = format!("{HEADER}\n{HEADER}\n{}", fixture_unescaped());
+        assert_eq!(parse_query(&text).unwrap().status, "Ready");
+        assert_eq!(parse_query(""), None);
+    }
+}

@@ -1,0 +1,368 @@
+#!/usr/bin/env bash
+# End-to-end test of syncfleet against the REAL schedulers of this machine:
+# a systemd user manager (systemd-user.sh) and a cron daemon (cron.sh),
+# both started here for a test user and stopped again (by PID).
+#
+#   tests/e2e/run.sh <path/to/syncfleet>      (as root; builds nothing)
+#
+# For each scheduler, as the test user: install the fixture workspace
+# (copied to a directory with an awkward name: spaces, %, &, <, $, ', é),
+# with a token in env-file mode and a stage that checks it; wait for the
+# scheduler itself to fire `run`; see the run in `status` (robot JSON), in
+# runs.jsonl and in `history` (when that command exists); `pause` and see
+# the next firing skip (status.json skipped.paused grows, no new run);
+# `resume`; `uninstall` and see no unit, timer or crontab block left and no
+# further firing. The two suites run in parallel (about 4-6 minutes).
+#
+# Prints one PASS/SKIP/FAIL line per check. Exit 0 when something passed and
+# nothing failed, 1 on any FAIL, 2 on usage errors, 3 when everything was
+# skipped. A scheduler that cannot be started here is a SKIP with the reason
+# (E2E_STRICT=1 turns SKIPs into a failure).
+# Needs: bash, jq, setpriv, cron (apt-get install cron; installed here when
+# missing), systemd (for the systemd part). E2E_USER (default sfe2e),
+# E2E_KEEP=1 keeps the state directory.
+# shellcheck disable=SC2317 # helpers are called through "$@" and arrays
+set -euo pipefail
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+readonly HERE
+readonly REPO=$HERE/../..
+readonly U=${E2E_USER:-sfe2e}
+readonly SD=$HERE/systemd-user.sh CRON=$HERE/cron.sh
+# shellcheck disable=SC2016 # the $ is part of the token, not an expansion
+readonly TOKEN='e2e-tok&en<>"q" $HOME %x'
+readonly WS_NAME="ws 100% & <lt> \$X 'q' é"
+readonly INTERVAL=1m
+
+[[ $# -eq 1 ]] || { sed -n '6p' "$0" | sed 's/^# *//' >&2; exit 2; }
+[[ -x $1 ]] || { echo "run.sh: $1 is not an executable syncfleet binary" >&2; exit 2; }
+[[ $(id -u) == 0 ]] || { echo "run.sh: must run as root (it starts a user manager and cron)" >&2; exit 2; }
+SRC_BIN=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+readonly SRC_BIN
+for tool in jq setpriv; do
+    command -v "$tool" >/dev/null || { echo "run.sh: $tool is required (apt-get install $tool)" >&2; exit 2; }
+done
+
+STATE=$(mktemp -d /tmp/syncfleet-e2e.XXXXXX)
+chmod 755 "$STATE"
+readonly STATE
+T0=$SECONDS
+SD_UP=0 CRON_UP=0 CRONTAB_SAVED=0 CRONTAB_HAD=0 ROOT=''
+
+say() { printf '[%4ss] %s\n' "$((SECONDS - T0))" "$*" >&2; }
+# result SUITE CHECK STATUS DETAIL: one line on stdout and in the suite's file
+result() {
+    printf '%-5s %-8s %-28s %s\n' "$3" "$1" "$2" "$4" | tee -a "$STATE/results"
+}
+
+# shellcheck disable=SC2317 # invoked by the EXIT trap
+cleanup() {
+    local rc=$?
+    set +e
+    trap - EXIT INT TERM
+    # Remove what syncfleet may have left if a suite died half-way.
+    if [[ $SD_UP == 1 ]]; then
+        "$SD" as-user "$STATE/sd" -- systemctl --user disable --now syncfleet-demo.timer >/dev/null 2>&1
+        "$SD" stop "$STATE/sd"
+    fi
+    if [[ $CRONTAB_SAVED == 1 ]]; then
+        if [[ $CRONTAB_HAD == 1 ]]; then
+            crontab -u "$U" "$STATE/crontab.saved"
+        else
+            crontab -u "$U" -r 2>/dev/null
+        fi
+    fi
+    [[ $CRON_UP == 1 ]] && "$CRON" stop "$STATE/cron"
+    if [[ -n $ROOT ]]; then
+        rm -f "$HOME_U/.config/systemd/user/syncfleet-demo.service" \
+            "$HOME_U/.config/systemd/user/syncfleet-demo.timer" \
+            "$HOME_U/.config/syncfleet/cron/syncfleet-demo.cron"
+        [[ ${E2E_KEEP:-0} == 1 ]] || rm -rf -- "$ROOT"
+    fi
+    if [[ ${E2E_KEEP:-0} == 1 ]]; then say "state kept in $STATE and $ROOT"; else rm -rf -- "$STATE"; fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# --- the test user and its copy of everything ---------------------------------
+id -u "$U" >/dev/null 2>&1 || useradd -m -s /bin/bash "$U"
+HOME_U=$(getent passwd "$U" | cut -d: -f6)
+readonly HOME_U
+ROOT=$HOME_U/syncfleet-e2e
+rm -rf -- "$ROOT"
+install -d -o "$U" -g "$(id -g "$U")" -m 0755 "$ROOT" "$ROOT/bin"
+# The binary where the user (and the sandboxed unit: PrivateTmp hides
+# /tmp) can execute it.
+install -o "$U" -g "$(id -g "$U")" -m 0755 "$SRC_BIN" "$ROOT/bin/syncfleet"
+
+# make_workspace SUITE: the fixture workspace plus a first stage that checks
+# the token it is handed; prints its path.
+make_workspace() {
+    local ws="$ROOT/$1/$WS_NAME"
+    mkdir -p "$ROOT/$1"
+    cp -R "$REPO/fixtures/workspace" "$ws"
+    rm -rf -- "$ws/data"
+    printf '%s' "$TOKEN" >"$ws/expected-token"
+    cat >"$ws/stages/check-token.sh" <<'EOF'
+#!/bin/sh
+# The token must arrive byte for byte.
+[ "$SYNCFLEET_E2E_TOKEN" = "$(cat expected-token)" ] || { echo "token differs" >&2; exit 77; }
+echo '{"ok":true,"data":{"items_updated":1}}'
+EOF
+    chmod 755 "$ws/stages/check-token.sh"
+    jq '.token_env_var = "SYNCFLEET_E2E_TOKEN"
+        | .stages = [{"name": "token", "command": ["./stages/check-token.sh"]}] + .stages' \
+        "$REPO/fixtures/workspace/syncfleet.json" >"$ws/syncfleet.json"
+    chown -R "$U:$(id -g "$U")" "$ROOT/$1"
+    printf '%s' "$ws"
+}
+
+# --- helpers shared by the suites ----------------------------------------------
+nlines() { if [[ -f $1 ]]; then wc -l <"$1"; else echo 0; fi; }
+paused_count() { jq -r '.skipped.paused // 0' "$1/services/demo/status.json" 2>/dev/null || echo 0; }
+# wait_until TIMEOUT_S CMD...: poll every second
+wait_until() {
+    local end=$((SECONDS + $1))
+    shift
+    until "$@"; do
+        ((SECONDS < end)) || return 1
+        sleep 1
+    done
+}
+runs_at_least() { (($(nlines "$1/services/demo/runs.jsonl") >= $2)); }
+paused_at_least() { (($(paused_count "$1") >= $2)); }
+
+# suite NAME DATA WS ASU...: the common journey; ASU runs a command as the
+# test user in the workspace with the suite's environment.
+suite() {
+    local name=$1 data=$2 ws=$3 first_wait=$4 next_wait=$5
+    shift 5
+    local asu=("$@") out v
+    local sf=("${asu[@]}" "$ROOT/bin/syncfleet" --robot)
+
+    out=$("${sf[@]}" install --scheduler "$name" --interval "$INTERVAL" 2>"$STATE/$name.install.err") || true
+    if [[ $(jq -r .ok <<<"$out" 2>/dev/null) == true ]]; then
+        result "$name" install PASS "$(jq -r '.data.service_files | join(", ")' <<<"$out")"
+    else
+        result "$name" install FAIL "$out $(cat "$STATE/$name.install.err")"
+        return
+    fi
+    out=$("${sf[@]}" doctor --offline 2>/dev/null) || true
+    v=$(jq -r '.data.overall' <<<"$out" 2>/dev/null)
+    if [[ $v == pass || $v == warn ]]; then
+        result "$name" doctor PASS "overall $v"
+    else
+        result "$name" doctor FAIL "$(jq -c '[.data.checks[] | select(.status == "fail")]' <<<"$out" 2>/dev/null || echo "$out")"
+    fi
+
+    local t=$SECONDS
+    if wait_until "$first_wait" runs_at_least "$data" 1; then
+        result "$name" scheduled-run PASS "the scheduler fired run $((SECONDS - t))s after install"
+    else
+        result "$name" scheduled-run FAIL "no run within ${first_wait}s; stderr log: $(tail -c 400 "$data/services/demo/logs/scheduler-stderr.log" 2>/dev/null)"
+        return
+    fi
+    local run
+    run=$(tail -n 1 "$data/services/demo/runs.jsonl")
+    if [[ $(jq -r '.outcome + "/" + .trigger' <<<"$run") == success/scheduled ]]; then
+        result "$name" runs.jsonl PASS "run $(jq -r .run_id <<<"$run"): success, scheduled, stages $(jq -r '[.stage_results[].stage] | join(",")' <<<"$run")"
+    else
+        result "$name" runs.jsonl FAIL "$run"
+    fi
+    out=$("${sf[@]}" status 2>/dev/null) || true
+    if [[ $(jq -r '[.data.platform, .data.last_sync.outcome, .data.last_sync.run_id, (.data.drift | tostring)] | join(" ")' <<<"$out") == \
+        "$name success $(jq -r .run_id <<<"$run") "'{"platform_drift":false,"spec_drift":false,"command_drift":false}' ]]; then
+        result "$name" status PASS "platform $name, last run success, no drift, state $(jq -r .data.service_state <<<"$out")"
+    else
+        result "$name" status FAIL "$(jq -c '.data | {platform, service_state, last_sync: .last_sync.outcome, drift}' <<<"$out" 2>/dev/null || echo "$out")"
+    fi
+    if "${asu[@]}" "$ROOT/bin/syncfleet" history --help >/dev/null 2>&1; then
+        out=$("${sf[@]}" history 2>/dev/null) || true
+        if grep -qF "$(jq -r .run_id <<<"$run")" <<<"$out"; then
+            result "$name" history PASS "lists run $(jq -r .run_id <<<"$run")"
+        else
+            result "$name" history FAIL "run $(jq -r .run_id <<<"$run") not in: $(head -c 300 <<<"$out")"
+        fi
+    else
+        result "$name" history SKIP "this syncfleet has no history command"
+    fi
+
+    # pause: the next firing must be a no-op
+    local runs paused
+    out=$("${sf[@]}" pause --reason e2e 2>/dev/null) || true
+    runs=$(nlines "$data/services/demo/runs.jsonl")
+    paused=$(paused_count "$data")
+    t=$SECONDS
+    if [[ $(jq -r .ok <<<"$out") != true ]]; then
+        result "$name" pause FAIL "$out"
+    elif wait_until "$next_wait" paused_at_least "$data" $((paused + 1)); then
+        if (($(nlines "$data/services/demo/runs.jsonl") == runs)); then
+            result "$name" pause PASS "next firing skipped ($((SECONDS - t))s later): skipped.paused $paused -> $(paused_count "$data"), no new run"
+        else
+            result "$name" pause FAIL "a run was recorded while paused"
+        fi
+    else
+        result "$name" pause FAIL "no skipped firing within ${next_wait}s (skipped.paused still $paused)"
+    fi
+    out=$("${sf[@]}" resume 2>/dev/null) || true
+    if [[ $(jq -r .ok <<<"$out") == true && $("${sf[@]}" status 2>/dev/null | jq -r .data.paused_reason) == null ]]; then
+        result "$name" resume PASS "pause cleared"
+    else
+        result "$name" resume FAIL "$out"
+    fi
+
+    # uninstall: nothing left, nothing fires
+    out=$("${sf[@]}" uninstall 2>/dev/null) || true
+    if [[ $(jq -r '.ok and .data.was_installed' <<<"$out") == true ]]; then
+        result "$name" uninstall PASS "removed $(jq -r '.data.removed_files | length' <<<"$out") files"
+    else
+        result "$name" uninstall FAIL "$out"
+    fi
+    local left
+    left=$(leftovers_"$name" "${asu[@]}")
+    if [[ -z $left ]]; then
+        result "$name" nothing-left PASS "no unit, timer or crontab block"
+    else
+        result "$name" nothing-left FAIL "$left"
+    fi
+    runs=$(nlines "$data/services/demo/runs.jsonl")
+    paused=$(paused_count "$data")
+    local log_size
+    log_size=$(stat -c %s "$data/services/demo/logs/service.log" 2>/dev/null || echo 0)
+    sleep "$((next_wait < 80 ? next_wait : 80))"
+    if (($(nlines "$data/services/demo/runs.jsonl") == runs && $(paused_count "$data") == paused)) &&
+        [[ $(stat -c %s "$data/services/demo/logs/service.log" 2>/dev/null || echo 0) == "$log_size" ]]; then
+        result "$name" no-more-firing PASS "nothing ran in the $((next_wait < 80 ? next_wait : 80))s after uninstall"
+    else
+        result "$name" no-more-firing FAIL "the scheduler still fired after uninstall"
+    fi
+}
+
+leftovers_systemd() {
+    local left='' f
+    for f in syncfleet-demo.service syncfleet-demo.timer; do
+        [[ -e $HOME_U/.config/systemd/user/$f ]] && left+="$f still on disk; "
+    done
+    if "$@" systemctl --user list-timers --all --no-pager 2>&1 | grep -q syncfleet-demo; then
+        left+="timer still listed; "
+    fi
+    local load
+    load=$("$@" systemctl --user show -p LoadState --value syncfleet-demo.timer 2>/dev/null)
+    [[ $load == not-found ]] || left+="timer LoadState=$load; "
+    printf '%s' "$left"
+}
+
+leftovers_cron() {
+    local left=''
+    if crontab -u "$U" -l 2>/dev/null | grep -q 'syncfleet demo'; then
+        left+="crontab block still there; "
+    fi
+    [[ -e $HOME_U/.config/syncfleet/cron/syncfleet-demo.cron ]] && left+="staged block still on disk; "
+    printf '%s' "$left"
+}
+
+# --- systemd suite ------------------------------------------------------------
+systemd_suite() {
+    set +e # a failed check is a FAIL line, not the end of the suite
+    local ws data="$ROOT/systemd/data 100% é"
+    ws=$(make_workspace systemd)
+    # as-user passes SYNCFLEET_* through and keeps the caller's cwd.
+    export SYNCFLEET_DATA_DIR=$data SYNCFLEET_E2E_SHORT_INTERVALS=1 SYNCFLEET_E2E_TOKEN=$TOKEN
+    cd "$ws"
+    # First firing: OnActiveSec=30s (+ up to 3s random); the next one 60s
+    # after the previous run ended.
+    suite systemd "$data" "$ws" 90 100 "$SD" as-user "$STATE/sd" --
+}
+
+# --- cron suite -----------------------------------------------------------------
+asu_cron() {
+    local ws=$1
+    shift
+    # shellcheck disable=SC2016 # expanded by the inner sh
+    setpriv --reuid="$U" --regid="$(id -g "$U")" --init-groups \
+        env -i PATH=/usr/local/bin:/usr/bin:/bin HOME="$HOME_U" USER="$U" LOGNAME="$U" \
+        SHELL=/bin/sh LANG=C.UTF-8 SYNCFLEET_DATA_DIR="$CRON_DATA" \
+        SYNCFLEET_E2E_SHORT_INTERVALS=1 SYNCFLEET_E2E_TOKEN="$TOKEN" \
+        sh -c 'cd "$0" && exec "$@"' "$ws" "$@"
+}
+
+cron_suite() {
+    set +e # a failed check is a FAIL line, not the end of the suite
+    local ws
+    ws=$(make_workspace cron)
+    CRON_DATA="$ROOT/cron/data 100% é"
+    # Without a user manager, doctor must say so and point at cron.
+    local out action
+    out=$(asu_cron "$ws" "$ROOT/bin/syncfleet" --robot doctor --offline 2>/dev/null) || true
+    action=$(jq -r '.data.checks[] | select(.name == "systemd_user_manager") | .status + ": " + .action' <<<"$out" 2>/dev/null)
+    if [[ $action == fail:*"--scheduler cron"* ]]; then
+        result cron doctor-suggests-cron PASS "systemctl --user unreachable -> suggests --scheduler cron"
+    else
+        result cron doctor-suggests-cron FAIL "systemd_user_manager check: ${action:-missing} $(head -c 300 <<<"$out")"
+    fi
+    # cron starts jobs at minute boundaries and rereads crontabs each
+    # minute: up to two minutes for the first firing.
+    suite cron "$CRON_DATA" "$ws" 150 130 asu_cron "$ws"
+}
+
+# --- main -------------------------------------------------------------------------
+if [[ ! -x /usr/sbin/cron ]] && command -v apt-get >/dev/null; then
+    say "installing cron (apt-get)"
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y -qq --no-install-recommends cron; } >"$STATE/apt.log" 2>&1 ||
+        say "apt-get install cron failed (see $STATE/apt.log)"
+fi
+: >"$STATE/results"
+
+pids=()
+set +e
+"$SD" start "$U" "$STATE/sd"
+rc=$?
+set -e
+if [[ $rc == 0 ]]; then
+    SD_UP=1
+    (systemd_suite) >"$STATE/systemd.out" 2>&1 &
+    pids+=($!)
+elif [[ $rc == 3 ]]; then
+    result systemd start SKIP "systemd-user.sh start exited 3: no user manager can run here"
+else
+    result systemd start FAIL "systemd-user.sh start exited $rc"
+fi
+
+set +e
+"$CRON" start "$STATE/cron"
+rc=$?
+set -e
+if [[ $rc == 0 ]]; then
+    CRON_UP=1
+    if crontab -u "$U" -l >"$STATE/crontab.saved" 2>/dev/null; then CRONTAB_HAD=1; fi
+    CRONTAB_SAVED=1
+    (cron_suite) >"$STATE/cron.out" 2>&1 &
+    pids+=($!)
+elif [[ $rc == 3 ]]; then
+    result cron start SKIP "cron.sh start exited 3: no cron daemon can run here"
+else
+    result cron start FAIL "cron.sh start exited $rc"
+fi
+
+say "suites running (${#pids[@]}); this takes a few minutes"
+for p in "${pids[@]}"; do wait "$p" || true; done
+for f in systemd cron; do
+    if [[ -s $STATE/$f.out ]] && grep -qv '^\(PASS\|FAIL\|SKIP\) ' "$STATE/$f.out"; then
+        say "$f suite diagnostics:"
+        grep -v '^\(PASS\|FAIL\|SKIP\) ' "$STATE/$f.out" | tail -n 20 >&2
+    fi
+done
+
+echo "--- summary"
+cat "$STATE/results"
+fails=$(grep -c '^FAIL' "$STATE/results" || true)
+skips=$(grep -c '^SKIP' "$STATE/results" || true)
+passes=$(grep -c '^PASS' "$STATE/results" || true)
+say "done: $passes PASS, $fails FAIL, $skips SKIP"
+if ((fails > 0)) || { [[ ${E2E_STRICT:-0} == 1 ]] && ((skips > 0)); }; then
+    exit 1
+fi
+((passes > 0)) || exit 3
+exit 0

@@ -1,0 +1,569 @@
+//! The scheduler backends against real validators (systemd-analyze,
+//! Python's plistlib, sh), and the cron backend end to end through the CLI
+//! with a fake crontab (tests/support/fake-crontab). Nothing here touches
+//! the real crontab or scheduler of the machine: the real ones are
+//! exercised by tests/e2e/run.sh.
+
+use serde_json::Value;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use syncfleet::paths::Env;
+use syncfleet::scheduler::cron::{Cron, cron_unescape};
+use syncfleet::scheduler::launchd::Launchd;
+use syncfleet::scheduler::systemd::Systemd;
+use syncfleet::scheduler::{Scheduler, ServiceSpec, TokenPlacement, installed_hash, spec_hash};
+
+/// Every character the escaping must survive, in one directory name.
+const AWKWARD: &str = "odd dir 100% \"dq\" 'sq' & <lt> $HOME `bt` \\bs\\% é漢";
+/// systemd cannot execute a program whose path has a quote or a backslash
+/// (it refuses the unit: "Executable name contains special characters"):
+/// its binary lives under everything else.
+const AWKWARD_EXEC_DIR: &str = "bin dir 100% & <lt> $HOME `bt` é漢";
+/// …and in a token.
+const TOKEN: &str = "glpat-&<>'\"$HOME`x`\\%%";
+
+fn fake_crontab() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/fake-crontab")
+}
+
+fn have(program: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {program}")])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+fn skip(test: &str, why: &str) {
+    println!("SKIP {test}: {why}");
+    eprintln!("SKIP {test}: {why}");
+}
+
+/// A spec whose every path runs through `AWKWARD`, with a real executable
+/// (a symlink to `target`) as the binary.
+struct Awkward {
+    _tmp: tempfile::TempDir,
+    root: PathBuf,
+    spec: ServiceSpec,
+}
+
+fn awkward(token: TokenPlacement, target: &Path, bin_dir: &str) -> Awkward {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join(AWKWARD);
+    let data = root.join("data");
+    let bin_dir = tmp.path().join(bin_dir);
+    fs::create_dir_all(&bin_dir).unwrap();
+    fs::create_dir_all(data.join("services/abc123/logs")).unwrap();
+    let binary = bin_dir.join("sync fleet");
+    std::os::unix::fs::symlink(target, &binary).unwrap();
+    let token = match token {
+        TokenPlacement::EnvFile { var, .. } => TokenPlacement::EnvFile {
+            var,
+            path: data.join("services/abc123/env"),
+        },
+        other => other,
+    };
+    let spec = ServiceSpec {
+        service_id: "abc123".into(),
+        binary_path: binary,
+        data_dir: data.clone(),
+        workspace_root: root.join("work space"),
+        interval_seconds: 900,
+        run_timeout_seconds: 1500,
+        token,
+        stdout_log: data.join("services/abc123/logs/scheduler-stdout.log"),
+        stderr_log: data.join("services/abc123/logs/scheduler-stderr.log"),
+    };
+    Awkward {
+        _tmp: tmp,
+        root,
+        spec,
+    }
+}
+
+fn env_for(root: &Path) -> Env {
+    Env {
+        home: root.join("home"),
+        xdg_data_home: None,
+        xdg_config_home: Some(root.join("config")),
+    }
+}
+
+fn env_file() -> TokenPlacement {
+    TokenPlacement::EnvFile {
+        var: "GITLAB_TOKEN".into(),
+        path: PathBuf::new(),
+    }
+}
+
+fn embedded() -> TokenPlacement {
+    TokenPlacement::Embedded {
+        var: "GITLAB_TOKEN".into(),
+        value: TOKEN.into(),
+    }
+}
+
+fn write_artifacts(artifacts: &[syncfleet::scheduler::Artifact]) {
+    for a in artifacts {
+        fs::create_dir_all(a.path.parent().unwrap()).unwrap();
+        fs::write(&a.path, &a.content).unwrap();
+        syncfleet::fsutil::set_mode(&a.path, a.mode).unwrap();
+    }
+}
+
+#[test]
+fn systemd_units_pass_systemd_analyze_verify() {
+    if !have("systemd-analyze") {
+        return skip(
+            "systemd_units_pass_systemd_analyze_verify",
+            "systemd-analyze not installed",
+        );
+    }
+    let exe = std::env::current_exe().unwrap();
+    for token in [TokenPlacement::None, env_file(), embedded()] {
+        let a = awkward(token, &exe, AWKWARD_EXEC_DIR);
+        let backend = Systemd::new(&env_for(&a.root));
+        let artifacts = backend.render(&a.spec).unwrap();
+        write_artifacts(&artifacts);
+        let runtime = tempfile::tempdir().unwrap();
+        // --man=no: verify would otherwise run man(1) for the unit's
+        // Documentation=man:syncfleet(1), which a test machine need not have.
+        let out = Command::new("systemd-analyze")
+            .args(["verify", "--user", "--man=no"])
+            .args(artifacts.iter().map(|a| &a.path))
+            .env("XDG_RUNTIME_DIR", runtime.path())
+            .env("XDG_CONFIG_HOME", a.root.join("config"))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success() && stderr.is_empty(),
+            "systemd-analyze verify: {:?}\n{stderr}\n{}",
+            out.status,
+            artifacts[0].content
+        );
+        assert_eq!(
+            backend.installed_command("abc123").unwrap(),
+            a.spec.run_argv()
+        );
+    }
+}
+
+/// The plist as Python's plistlib reads it, as JSON.
+fn plistlib(path: &Path) -> Value {
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import plistlib,sys,json; print(json.dumps(plistlib.load(open(sys.argv[1],'rb'))))",
+        ])
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "plistlib rejected {}: {}",
+        path.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn launchd_plists_load_with_plistlib_and_keep_every_value() {
+    if !have("python3") {
+        return skip("launchd_plists_load_with_plistlib", "python3 not installed");
+    }
+    let exe = std::env::current_exe().unwrap();
+    for token in [TokenPlacement::None, env_file(), embedded()] {
+        let a = awkward(token.clone(), &exe, AWKWARD);
+        let backend = Launchd::new(&env_for(&a.root));
+        let artifacts = backend.render(&a.spec).unwrap();
+        write_artifacts(&artifacts);
+        let plist = plistlib(&artifacts.last().unwrap().path);
+        assert_eq!(plist["Label"], "dev.syncfleet.abc123");
+        assert_eq!(plist["StartInterval"], 900);
+        assert_eq!(plist["RunAtLoad"], true);
+        assert_eq!(
+            plist["StandardOutPath"],
+            a.spec.stdout_log.to_str().unwrap()
+        );
+        let args: Vec<String> = serde_json::from_value(plist["ProgramArguments"].clone()).unwrap();
+        match &token {
+            TokenPlacement::EnvFile { .. } => {
+                assert_eq!(args, [artifacts[0].path.to_str().unwrap()]);
+                assert!(plist.get("EnvironmentVariables").is_none());
+            }
+            _ => {
+                assert_eq!(args, a.spec.run_argv());
+                assert_eq!(
+                    plist["EnvironmentVariables"]["SYNCFLEET_DATA_DIR"],
+                    a.spec.data_dir.to_str().unwrap()
+                );
+            }
+        }
+        if let TokenPlacement::Embedded { .. } = token {
+            assert_eq!(plist["EnvironmentVariables"]["GITLAB_TOKEN"], TOKEN);
+        }
+        assert_eq!(
+            backend.installed_command("abc123").unwrap(),
+            a.spec.run_argv()
+        );
+    }
+}
+
+/// A stand-in for the syncfleet binary that checks what the wrapper hands
+/// it: the exact token, the data directory and the arguments.
+const CHECKER: &str = r#"#!/bin/sh
+expected_token=$(cat "$(dirname "$0")/expected-token")
+[ "$GITLAB_TOKEN" = "$expected_token" ] || { echo "token differs: [$GITLAB_TOKEN]" >&2; exit 3; }
+[ "$SYNCFLEET_DATA_DIR" = "$(cat "$(dirname "$0")/expected-data-dir")" ] || { echo "data dir differs" >&2; exit 4; }
+[ "$*" = "--robot run --service-id abc123" ] || { echo "args differ: $*" >&2; exit 5; }
+echo checked
+"#;
+
+#[test]
+fn wrapper_passes_sh_n_and_hands_over_the_exact_token() {
+    let tmp = tempfile::tempdir().unwrap();
+    let checker = tmp.path().join("checker.sh");
+    fs::write(&checker, CHECKER).unwrap();
+    syncfleet::fsutil::set_mode(&checker, 0o755).unwrap();
+    let a = awkward(env_file(), &checker, AWKWARD);
+    fs::write(
+        a.spec.binary_path.parent().unwrap().join("expected-token"),
+        TOKEN,
+    )
+    .unwrap();
+    fs::write(
+        a.spec
+            .binary_path
+            .parent()
+            .unwrap()
+            .join("expected-data-dir"),
+        a.spec.data_dir.to_str().unwrap(),
+    )
+    .unwrap();
+    let TokenPlacement::EnvFile { path, .. } = &a.spec.token else {
+        unreachable!()
+    };
+    fs::write(path, format!("GITLAB_TOKEN={TOKEN}\n")).unwrap();
+    let wrapper = syncfleet::scheduler::wrapper::render(&a.spec)
+        .unwrap()
+        .unwrap();
+    write_artifacts(std::slice::from_ref(&wrapper));
+    let syntax = Command::new("sh")
+        .arg("-n")
+        .arg(&wrapper.path)
+        .output()
+        .unwrap();
+    assert!(syntax.status.success(), "sh -n: {syntax:?}");
+    let run = Command::new(&wrapper.path)
+        .env_remove("GITLAB_TOKEN")
+        .env_remove("SYNCFLEET_DATA_DIR")
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&run.stderr),
+        wrapper.content
+    );
+    assert_eq!(String::from_utf8_lossy(&run.stdout), "checked\n");
+}
+
+/// Run a crontab command line the way cron does: `%` handling, then sh.
+fn run_like_cron(line: &str, env: &[(&str, &Path)]) -> Output {
+    let mut fields = line.splitn(6, ' ');
+    let command = fields.nth(5).unwrap();
+    let mut cmd = Command::new("/bin/sh");
+    cmd.arg("-c")
+        .arg(cron_unescape(command))
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
+
+#[test]
+fn cron_blocks_round_trip_through_crontab_and_run_the_command() {
+    let tmp = tempfile::tempdir().unwrap();
+    let checker = tmp.path().join("checker.sh");
+    fs::write(&checker, CHECKER).unwrap();
+    syncfleet::fsutil::set_mode(&checker, 0o755).unwrap();
+    for token in [env_file(), embedded()] {
+        let a = awkward(token.clone(), &checker, AWKWARD);
+        let bin_dir = a.spec.binary_path.parent().unwrap();
+        fs::write(bin_dir.join("expected-token"), TOKEN).unwrap();
+        fs::write(
+            bin_dir.join("expected-data-dir"),
+            a.spec.data_dir.to_str().unwrap(),
+        )
+        .unwrap();
+        if let TokenPlacement::EnvFile { path, .. } = &a.spec.token {
+            fs::write(path, format!("GITLAB_TOKEN={TOKEN}\n")).unwrap();
+        }
+        let table = a.root.join("crontab");
+        let before = b"MAILTO=\"\"\n# caf\xe9: not UTF-8, kept as is\n17 3 * * * /bin/true \\%x\n";
+        fs::write(&table, before).unwrap();
+        // Cron::new reads SYNCFLEET_CRONTAB; the fake reads FAKE_CRONTAB_FILE.
+        // Both are process-wide, so this test sets them once, consistently.
+        // SAFETY: no other test in this binary reads or writes these variables.
+        unsafe {
+            std::env::set_var("SYNCFLEET_CRONTAB", fake_crontab());
+            std::env::set_var("FAKE_CRONTAB_FILE", &table);
+        }
+        let backend = Cron::new(&env_for(&a.root));
+        let artifacts = backend.render(&a.spec).unwrap();
+        write_artifacts(&artifacts);
+        backend.activate(&["abc123"]).unwrap();
+        let after = fs::read(&table).unwrap();
+        assert!(after.starts_with(before), "other lines kept byte for byte");
+        let paths: Vec<PathBuf> = artifacts.iter().map(|a| a.path.clone()).collect();
+        assert_eq!(
+            installed_hash(&backend, &paths),
+            Some(spec_hash(&artifacts)),
+            "the crontab block reads back exactly as rendered"
+        );
+        assert_eq!(
+            backend.installed_command("abc123").unwrap(),
+            a.spec.run_argv()
+        );
+        assert!(backend.state("abc123").loaded);
+        let text = String::from_utf8_lossy(&after).into_owned();
+        let line = text
+            .lines()
+            .skip_while(|l| *l != "# BEGIN syncfleet abc123")
+            .find(|l| !l.starts_with('#'))
+            .unwrap();
+        let out = run_like_cron(line, &[]);
+        assert!(out.status.success(), "{out:?}\n{line}");
+        assert_eq!(
+            fs::read_to_string(&a.spec.stdout_log).unwrap(),
+            "checked\n",
+            "output is appended to the service's log"
+        );
+        backend.deactivate("abc123").unwrap();
+        assert_eq!(fs::read(&table).unwrap(), before);
+        assert!(!backend.state("abc123").loaded);
+    }
+}
+
+// ---- the CLI with the cron backend (fake crontab) ------------------------
+
+struct Cli {
+    tmp: tempfile::TempDir,
+    workspace: PathBuf,
+    table: PathBuf,
+}
+
+impl Cli {
+    fn new() -> Cli {
+        let tmp = tempfile::tempdir().unwrap();
+        let workspace = tmp.path().join("my work 100% & <co> 'q' $x é");
+        fs::create_dir_all(workspace.join("stages")).unwrap();
+        fs::write(
+            workspace.join("stages/check-token.sh"),
+            "#!/bin/sh\n[ \"$GITLAB_TOKEN\" = \"$(cat expected-token)\" ] || { echo token differs >&2; exit 3; }\necho '{\"ok\":true,\"data\":{\"items_updated\":7}}'\n",
+        )
+        .unwrap();
+        syncfleet::fsutil::set_mode(&workspace.join("stages/check-token.sh"), 0o755).unwrap();
+        fs::write(workspace.join("expected-token"), TOKEN).unwrap();
+        fs::write(
+            workspace.join("syncfleet.json"),
+            r#"{"name": "cronws", "projects": ["https://example.com/a"], "token_env_var": "GITLAB_TOKEN",
+                "stages": [{"name": "check", "command": ["./stages/check-token.sh"]}]}"#,
+        )
+        .unwrap();
+        let table = tmp.path().join("crontab");
+        Cli {
+            workspace,
+            table,
+            tmp,
+        }
+    }
+
+    fn home(&self) -> PathBuf {
+        self.tmp.path().join("home")
+    }
+
+    fn data_dir(&self) -> PathBuf {
+        self.tmp.path().join("data dir %")
+    }
+
+    fn run(&self, args: &[&str], extra: &[(&str, &str)]) -> (Value, Output) {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_syncfleet"));
+        cmd.arg("--robot")
+            .args(args)
+            .current_dir(&self.workspace)
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("HOME", self.home())
+            .env("XDG_CONFIG_HOME", self.home().join(".config"))
+            .env("SYNCFLEET_DATA_DIR", self.data_dir())
+            .env("SYNCFLEET_CRONTAB", fake_crontab())
+            .env("FAKE_CRONTAB_FILE", &self.table)
+            .env("USER", "tester");
+        for (k, v) in extra {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().unwrap();
+        let json = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "not JSON ({e}): {}\n{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+        (json, out)
+    }
+}
+
+const OTHER_LINES: &[u8] =
+    b"# my own jobs\nMAILTO=me@example.com\n*/7 * * * * /usr/bin/backup --tag \\%Y \xff\n";
+
+#[test]
+fn cli_cron_install_status_drift_run_uninstall() {
+    let cli = Cli::new();
+    fs::write(&cli.table, OTHER_LINES).unwrap();
+    let token = [("GITLAB_TOKEN", TOKEN)];
+
+    let (v, out) = cli.run(
+        &["install", "--scheduler", "cron", "--interval", "25m"],
+        &token,
+    );
+    assert_eq!(v["error"]["code"], "INVALID_ARGUMENT", "{v}");
+    assert_eq!(out.status.code(), Some(2));
+    let suggestion = v["error"]["suggestion"].as_str().unwrap();
+    assert!(
+        suggestion.contains("20m") && suggestion.contains("30m"),
+        "{suggestion}"
+    );
+
+    let (v, _) = cli.run(
+        &["install", "--scheduler", "cron", "--interval", "15m"],
+        &token,
+    );
+    assert_eq!(v["ok"], true, "{v}");
+    assert_eq!(v["data"]["platform"], "cron");
+    let table = fs::read(&cli.table).unwrap();
+    assert!(table.starts_with(OTHER_LINES));
+    let text = String::from_utf8_lossy(&table).into_owned();
+    assert!(text.contains("# BEGIN syncfleet cronws\n"), "{text}");
+    assert!(text.contains("\n*/15 * * * * '"), "{text}");
+    assert!(!text.contains("glpat"), "env-file mode keeps the token out");
+    let wrapper = cli.data_dir().join("services/cronws/run.sh");
+    assert_eq!(syncfleet::fsutil::mode_of(&wrapper).unwrap(), 0o700);
+
+    let (v, _) = cli.run(&["status"], &[]);
+    assert_eq!(v["data"]["platform"], "cron", "{v}");
+    assert_eq!(v["data"]["service_state"], "scheduled");
+    assert_eq!(v["data"]["drift"]["spec_drift"], false, "{v}");
+    assert_eq!(v["data"]["drift"]["command_drift"], false, "{v}");
+    // list answers from the registry and never asks the scheduler (drift
+    // is status's and doctor's job): it knows the platform.
+    let (v, _) = cli.run(&["list"], &[]);
+    assert_eq!(v["data"]["services"][0]["platform"], "cron", "{v}");
+
+    // The scheduled line, run as cron runs it, without the token in the
+    // environment: the wrapper reads it from the env file.
+    let line = text
+        .lines()
+        .skip_while(|l| *l != "# BEGIN syncfleet cronws")
+        .find(|l| !l.starts_with('#'))
+        .unwrap();
+    let out = run_like_cron(line, &[("HOME", &cli.home())]);
+    assert!(out.status.success(), "{out:?}");
+    let runs = fs::read_to_string(cli.data_dir().join("services/cronws/runs.jsonl")).unwrap();
+    let run: Value = serde_json::from_str(runs.lines().last().unwrap()).unwrap();
+    assert_eq!(run["outcome"], "success", "{run}");
+    assert_eq!(run["trigger"], "scheduled");
+
+    // Someone edits the block: status and doctor see it; install repairs.
+    let at = text.find("*/15 * * * *").unwrap();
+    let mut edited = table.clone();
+    edited.splice(at..at + 4, b"*/5".iter().copied());
+    fs::write(&cli.table, edited).unwrap();
+    let (v, _) = cli.run(&["status"], &[]);
+    assert_eq!(v["data"]["drift"]["spec_drift"], true, "{v}");
+    let (v, _) = cli.run(&["doctor", "--offline"], &[]);
+    let checks = v["data"]["checks"].as_array().unwrap();
+    let state = checks
+        .iter()
+        .find(|c| c["name"] == "install_state")
+        .unwrap();
+    assert_eq!(state["status"], "fail", "{v}");
+    assert!(
+        checks
+            .iter()
+            .any(|c| c["name"] == "crontab" && c["status"] == "pass")
+    );
+    let (v, _) = cli.run(
+        &["install", "--scheduler", "cron", "--interval", "15m"],
+        &token,
+    );
+    assert_eq!(v["ok"], true, "{v}");
+    assert!(v["data"]["changes"].to_string().contains("repaired"), "{v}");
+    let (v, _) = cli.run(&["status"], &[]);
+    assert_eq!(v["data"]["drift"]["spec_drift"], false, "{v}");
+
+    let (v, _) = cli.run(&["uninstall"], &[]);
+    assert_eq!(v["data"]["was_installed"], true, "{v}");
+    assert_eq!(fs::read(&cli.table).unwrap(), OTHER_LINES);
+    assert!(!wrapper.exists());
+    assert!(!cli.data_dir().join("services/cronws/env").exists());
+}
+
+#[test]
+fn cli_cron_install_is_transactional() {
+    let cli = Cli::new();
+    fs::write(&cli.table, OTHER_LINES).unwrap();
+    let (v, _) = cli.run(
+        &["install", "--scheduler", "cron", "--interval", "1h"],
+        &[("GITLAB_TOKEN", TOKEN), ("FAKE_CRONTAB_FAIL_WRITE", "1")],
+    );
+    assert_eq!(v["error"]["code"], "SERVICE_COMMAND_FAILED", "{v}");
+    assert_eq!(fs::read(&cli.table).unwrap(), OTHER_LINES);
+    assert!(
+        !cli.data_dir()
+            .join("services/cronws/manifest.json")
+            .exists()
+    );
+    assert!(!cli.data_dir().join("services/cronws/run.sh").exists());
+    assert!(!cli.data_dir().join("services/cronws/env").exists());
+    let staged = cli
+        .home()
+        .join(".config/syncfleet/cron/syncfleet-cronws.cron");
+    assert!(!staged.exists());
+}
+
+#[test]
+fn cli_schtasks_and_launchd_dry_runs_render_on_any_os() {
+    let cli = Cli::new();
+    let (v, _) = cli.run(
+        &["install", "--scheduler", "launchd", "--dry-run"],
+        &[("GITLAB_TOKEN", TOKEN)],
+    );
+    // Not macOS: the pre-flight fails on launchctl, with a way out.
+    if v["ok"] == false {
+        assert_eq!(v["error"]["code"], "DOCTOR_FAILED", "{v}");
+        assert!(
+            v["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("launchctl")
+        );
+    } else {
+        assert_eq!(v["data"]["platform"], "launchd");
+    }
+    let (v, _) = cli.run(
+        &["install", "--scheduler", "schtasks", "--dry-run"],
+        &[("GITLAB_TOKEN", TOKEN)],
+    );
+    if v["ok"] == false {
+        assert_eq!(v["error"]["code"], "DOCTOR_FAILED", "{v}");
+        assert!(v["error"]["message"].as_str().unwrap().contains("schtasks"));
+    } else {
+        assert_eq!(v["data"]["token_source"], "system_env");
+    }
+}
