@@ -198,6 +198,16 @@ fn list_formats_filters_and_fallback_to_manifests() {
     );
     let human = env.run(&["list"]);
     assert!(human.stderr.contains("warning:"), "{}", human.stderr);
+    // A run never fails because of the registry: it warns and leaves a
+    // marker for the next reader.
+    let run = env.ok(&["trigger", "--service", &ids[1]]);
+    assert_eq!(run["outcome"], "success");
+    assert!(
+        env.data_dir()
+            .join("registry-pending")
+            .join(&ids[1])
+            .exists()
+    );
     // doctor says how to fix it, and reindex does.
     let doctor = env.run(&["--robot", "doctor", "--offline"]);
     assert!(

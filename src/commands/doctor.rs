@@ -483,14 +483,26 @@ fn apply_fixes(
 /// The fleet doctor (no `--service`, no workspace here): the environment
 /// once, the registry, then every service the files or the registry know.
 fn fleet(ctx: &Context, args: &DoctorArgs) -> DoctorReport {
-    let backend = SchedulerKind::default_for_os()
-        .ok()
-        .map(|k| scheduler::backend(k, &ctx.env));
+    // The prerequisites of every scheduler the fleet uses (and the OS
+    // default), each checked once.
+    let mut kinds: Vec<SchedulerKind> = SchedulerKind::default_for_os().into_iter().collect();
+    for m in service::installed(ctx) {
+        if let Ok(k) = SchedulerKind::parse(&m.platform)
+            && !kinds.contains(&k)
+        {
+            kinds.push(k);
+        }
+    }
+    let backends: Vec<Box<dyn Scheduler>> = kinds
+        .iter()
+        .map(|k| scheduler::backend(*k, &ctx.env))
+        .collect();
+    let backend = backends.first();
     let mut checks = vec![
         binary_check(&binary_path()),
         data_dir_check(ctx.data_dir.root()),
     ];
-    if let Some(b) = &backend {
+    for b in &backends {
         checks.extend(b.prerequisites());
     }
     let reindex = "syncfleet reindex (or doctor --fix)";
@@ -563,7 +575,7 @@ fn fleet(ctx: &Context, args: &DoctorArgs) -> DoctorReport {
     for id in &ids {
         bar.inc(1);
         let entry = entries.get(id);
-        let mut c = service_checks(ctx, id, entry, usable, backend.as_deref());
+        let mut c = service_checks(ctx, id, entry, usable, backend.map(|b| b.as_ref()));
         if args.fix {
             apply_fixes(ctx, &mut c, Some(id), None);
         }
@@ -636,7 +648,10 @@ fn fleet(ctx: &Context, args: &DoctorArgs) -> DoctorReport {
             };
             checks.push(done);
         }
-        apply_fixes(ctx, &mut checks, None, backend.as_deref());
+        apply_fixes(ctx, &mut checks, None, None);
+        for b in &backends {
+            apply_fixes(ctx, &mut checks, None, Some(b.as_ref()));
+        }
     }
     let worst = services
         .iter()
