@@ -122,12 +122,13 @@ pub fn refresh_service(
     reg.write(|reg| {
         match Manifest::read(&data_dir.manifest_path(id)) {
             Ok(Some(m)) => reg.upsert_manifest(&m)?,
-            Ok(None) => {
-                let installed = reg.service(id)?.is_none_or(|e| e.installed);
-                if installed {
-                    reg.mark_uninstalled(id, Some(now_ms))?;
-                }
-            }
+            // Uninstalled since the registry last looked; or a service that
+            // only ever ran `sync` (known for its history alone).
+            Ok(None) => match reg.service(id)? {
+                Some(e) if e.installed => reg.mark_uninstalled(id, Some(now_ms))?,
+                Some(_) => {}
+                None => reg.ensure_service(id)?,
+            },
             Err(e) => tracing::warn!(service = id, error = %e.message, "manifest unreadable; registry row kept"),
         }
         if let Ok(Some(status)) = StatusFile::read(&data_dir.status_path(id)) {

@@ -471,8 +471,9 @@ impl Registry {
         skip_events_at: Option<i64>,
     ) -> Result<()> {
         self.write(|reg| {
-            reg.ensure_service(id)?;
             if let Some(at) = skip_events_at {
+                // A row seen for the first time has no counts to compare
+                // with: its past skips are not events of `at`.
                 let old: Option<(i64, i64, i64)> = reg
                     .conn
                     .prepare_cached(
@@ -483,7 +484,12 @@ impl Registry {
                             .optional()
                     })
                     .map_err(|e| reg.err("read skip counts", e))?;
-                let (b, p, l) = old.unwrap_or_default();
+                reg.ensure_service(id)?;
+                let (b, p, l) = old.unwrap_or((
+                    s.skipped.backoff as i64,
+                    s.skipped.paused as i64,
+                    s.skipped.locked as i64,
+                ));
                 for (reason, now, before) in [
                     ("backoff", s.skipped.backoff as i64, b),
                     ("paused", s.skipped.paused as i64, p),
@@ -499,6 +505,7 @@ impl Registry {
                     }
                 }
             }
+            reg.ensure_service(id)?;
             let last = s.last_run.as_ref();
             reg.conn
                 .prepare_cached(
@@ -1140,6 +1147,12 @@ mod tests {
     fn status_cache_and_skip_events() {
         let reg = Registry::open_in_memory().unwrap();
         let mut s = StatusFile::default();
+        // A service first seen with past skips: no events for them.
+        s.skipped.paused = 7;
+        reg.update_status("new", &s, Some(50)).unwrap();
+        assert!(reg.skip_counts(0, 1_000).unwrap().is_empty());
+        s.skipped.paused = 0;
+        reg.ensure_service("s").unwrap();
         s.record_run(run_of("s", 10, Outcome::Degraded));
         s.consecutive_failures = 2;
         s.skipped.locked = 3;
