@@ -215,12 +215,21 @@ pub struct RebuildReport {
 /// be opened or fails `quick_check` is moved aside (never deleted) first.
 pub fn rebuild(data_dir: &DataDir, now_ms: i64) -> Result<RebuildReport> {
     let path = data_dir.registry_path();
+    // Only a damaged file goes aside: a busy or unreadable one is an error
+    // to report (other processes may still be writing to it).
+    let damaged = |m: &str| {
+        ["not a database", "malformed", "corrupt"]
+            .iter()
+            .any(|k| m.contains(k))
+    };
     let sound = match Registry::open(&path) {
         Ok(reg) => match reg.quick_check() {
             Ok(problems) if problems.is_empty() => Some(reg),
-            _ => None,
+            Ok(_) => None,
+            Err(e) if damaged(&e.message) => None,
+            Err(e) => return Err(e),
         },
-        Err(e) if e.code == ErrorCode::RegistryError => None,
+        Err(e) if e.code == ErrorCode::RegistryError && damaged(&e.message) => None,
         Err(e) => return Err(e),
     };
     let mut corrupt_backup = None;
