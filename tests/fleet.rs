@@ -659,3 +659,90 @@ fn tokens_never_enter_the_registry() {
         );
     }
 }
+
+#[test]
+fn batch_flags_filters_and_formats() {
+    let env = TestEnv::new();
+    let a = env.ws("a", &["x"], &["true"]);
+    let b = env.ws("b", &["x"], &["true"]);
+    let named = env.run(&[
+        "--robot",
+        "install",
+        "--name",
+        "one",
+        "--workspace",
+        a.to_str().unwrap(),
+        "--workspace",
+        b.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        named.code, 2,
+        "--name cannot name a batch: {}",
+        named.stdout
+    );
+    let twice = env.run(&[
+        "--robot",
+        "install",
+        "--workspace",
+        a.to_str().unwrap(),
+        "--workspace",
+        a.to_str().unwrap(),
+    ]);
+    assert_eq!(data_of(&twice)["failed"], 1, "a workspace listed twice");
+    let ids = env.install_all(std::slice::from_ref(&b));
+    assert_eq!(ids.len(), 1);
+    let r = env.run(&[
+        "--robot",
+        "install",
+        "--profile",
+        "full",
+        "--workspace",
+        env.ws("c", &[], &["true"]).to_str().unwrap(),
+        "--workspace",
+        env.ws("d", &[], &["true"]).to_str().unwrap(),
+    ]);
+    assert_eq!(data_of(&r)["succeeded"], 2);
+    assert_eq!(
+        env.ok(&["list", "--profile", "full"])["services"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(
+        env.ok(&["list", "--platform", "systemd"])["services"]
+            .as_array()
+            .unwrap()
+            .len(),
+        4
+    );
+    assert!(
+        env.ok(&["list", "--platform", "cron"])["services"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    let bad = env.run(&["--robot", "list", "--state", "sleepy"]);
+    assert_eq!(bad.code, 2);
+    let human = env.run(&["doctor", "--offline"]);
+    assert!(
+        human.stdout.contains("Fleet doctor (4 services)"),
+        "{}",
+        human.stdout
+    );
+
+    env.ok(&["trigger", "--all"]);
+    let csv = env.run(&["report", "--format", "csv"]);
+    let lines: Vec<&str> = csv.stdout.lines().collect();
+    assert!(lines[0].starts_with("SERVICE,RUNS"), "{}", csv.stdout);
+    assert_eq!(lines.len(), 1 + 4 + 1, "services and the fleet");
+    let trend = env.run(&["report", "--by", "day", "--format", "csv"]);
+    assert!(
+        trend.stdout.starts_with("service,bucket,runs"),
+        "{}",
+        trend.stdout
+    );
+    let json = env.run(&["history", "--format", "json"]);
+    let v: Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 4);
+}

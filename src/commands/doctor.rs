@@ -61,6 +61,9 @@ impl Render for DoctorReport {
             "{}\n",
             ui.bold(&match &self.service_id {
                 Some(id) => format!("Service doctor ({id}):"),
+                None if !self.services.is_empty() => {
+                    format!("Fleet doctor ({} services):", self.services.len())
+                }
                 None => "Service doctor:".to_string(),
             })
         );
