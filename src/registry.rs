@@ -934,12 +934,15 @@ impl Registry {
         let mut rows = stmt
             .query(params![since_ms, until_ms])
             .map_err(|e| self.err("report", e))?;
+        // The hot loop of a fleet report (a million rows): borrowed values,
+        // no conversions beyond what SQLite stored.
         while let Some(r) = rows.next().map_err(|e| self.err("report", e))? {
-            let text = |i: usize| r.get_ref(i).ok().and_then(|v| v.as_str().ok());
+            let text = |i: usize| r.get_ref_unwrap(i).as_str().ok();
+            let int = |i: usize| r.get_ref_unwrap(i).as_i64().unwrap_or(0);
             f(
                 text(0).unwrap_or(""),
-                r.get(1).unwrap_or(0),
-                r.get(2).unwrap_or(0),
+                int(1),
+                int(2),
                 text(3).unwrap_or(""),
                 text(4),
             );
