@@ -79,7 +79,13 @@ impl<T: Render> Batch<T> {
         let mut out = String::new();
         for item in &self.items {
             match (&item.result, &item.error) {
-                (Some(r), _) => out.push_str(&r.human(ui)),
+                (Some(r), _) => match r.batch_line(ui) {
+                    Some(line) => {
+                        out.push_str(&line);
+                        out.push('\n');
+                    }
+                    None => out.push_str(&r.human(ui)),
+                },
                 (_, Some(e)) => {
                     out.push_str(&format!(
                         "{} {}: {}\n",

@@ -78,6 +78,11 @@ pub trait Render: Serialize {
     fn exit_code(&self) -> u8 {
         0
     }
+    /// One line for this result inside a batch of many (None: the full
+    /// human form).
+    fn batch_line(&self, _ui: &Ui) -> Option<String> {
+        None
+    }
 }
 
 #[derive(Serialize)]

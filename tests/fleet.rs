@@ -731,11 +731,38 @@ fn batch_flags_filters_and_formats() {
         human.stdout
     );
 
-    env.ok(&["trigger", "--all"]);
+    // Human batch output: one line per item, then the tally.
+    let human = env.run(&[
+        "install",
+        "--interval",
+        "5m",
+        "--workspace",
+        env.ws("e", &[], &["true"]).to_str().unwrap(),
+        "--workspace",
+        b.to_str().unwrap(),
+    ]);
+    let lines: Vec<&str> = human.stdout.lines().collect();
+    assert!(lines[0].starts_with("installed "), "{}", human.stdout);
+    assert!(lines[1].starts_with("unchanged "), "{}", human.stdout);
+    assert!(
+        lines[3].contains("2 succeeded, 0 failed"),
+        "{}",
+        human.stdout
+    );
+    let trig = env.run(&["trigger", "--all"]);
+    assert_eq!(
+        trig.stdout
+            .lines()
+            .filter(|l| l.contains(": success in "))
+            .count(),
+        5,
+        "{}",
+        trig.stdout
+    );
     let csv = env.run(&["report", "--format", "csv"]);
     let lines: Vec<&str> = csv.stdout.lines().collect();
     assert!(lines[0].starts_with("SERVICE,RUNS"), "{}", csv.stdout);
-    assert_eq!(lines.len(), 1 + 4 + 1, "services and the fleet");
+    assert_eq!(lines.len(), 1 + 5 + 1, "services and the fleet");
     let trend = env.run(&["report", "--by", "day", "--format", "csv"]);
     assert!(
         trend.stdout.starts_with("service,bucket,runs"),
@@ -744,5 +771,5 @@ fn batch_flags_filters_and_formats() {
     );
     let json = env.run(&["history", "--format", "json"]);
     let v: Value = serde_json::from_str(&json.stdout).unwrap();
-    assert_eq!(v.as_array().unwrap().len(), 4);
+    assert_eq!(v.as_array().unwrap().len(), 5);
 }

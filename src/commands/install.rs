@@ -61,6 +61,23 @@ pub struct InstallReport {
 }
 
 impl Render for InstallReport {
+    fn batch_line(&self, ui: &Ui) -> Option<String> {
+        let what = if self.dry_run {
+            ui.dim("would install")
+        } else if self.no_change {
+            ui.dim("unchanged")
+        } else if self.changes.is_empty() {
+            ui.green("installed")
+        } else {
+            ui.green("updated")
+        };
+        Some(format!(
+            "{what} {} {}",
+            self.service_id,
+            tilde(Path::new(&self.workspace_root), &self.home)
+        ))
+    }
+
     fn human(&self, ui: &Ui) -> String {
         let mut out = String::new();
         for w in &self.warnings {

@@ -22,6 +22,19 @@ pub struct PauseReport {
 }
 
 impl Render for PauseReport {
+    fn batch_line(&self, _ui: &Ui) -> Option<String> {
+        Some(format!(
+            "{} {}: {}",
+            self.service_id,
+            if self.already_paused {
+                "already paused"
+            } else {
+                "paused"
+            },
+            self.reason
+        ))
+    }
+
     fn human(&self, ui: &Ui) -> String {
         format!(
             "{}\n  Reason: {}\n  Resume with: syncfleet resume{}\n",

@@ -25,6 +25,21 @@ pub struct ResumeReport {
 }
 
 impl Render for ResumeReport {
+    fn batch_line(&self, _ui: &Ui) -> Option<String> {
+        Some(format!(
+            "{} {}",
+            self.service_id,
+            match (self.installed, self.was_paused) {
+                (false, _) => "not installed".to_string(),
+                (true, true) => "resumed".to_string(),
+                (true, false) => format!(
+                    "not paused ({} failures cleared)",
+                    self.consecutive_failures_cleared
+                ),
+            }
+        ))
+    }
+
     fn human(&self, ui: &Ui) -> String {
         if !self.installed {
             return format!("Service {} is not installed.\n", self.service_id);
