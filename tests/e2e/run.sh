@@ -148,6 +148,7 @@ suite() {
         result "$name" install FAIL "$out $(cat "$STATE/$name.install.err")"
         return
     fi
+    after_install_"$name" "${asu[@]}"
     out=$("${sf[@]}" doctor --offline 2>/dev/null) || true
     v=$(jq -r '.data.overall' <<<"$out" 2>/dev/null)
     if [[ $v == pass || $v == warn ]]; then
@@ -236,6 +237,28 @@ suite() {
         result "$name" no-more-firing PASS "nothing ran in the $((next_wait < 80 ? next_wait : 80))s after uninstall"
     else
         result "$name" no-more-firing FAIL "the scheduler still fired after uninstall"
+    fi
+}
+
+# The units syncfleet installed, checked offline by systemd itself.
+after_install_systemd() {
+    local err
+    # shellcheck disable=SC2016 # $HOME is the test user's, expanded by its sh
+    err=$("$@" sh -c 'systemd-analyze verify --user --man=no "$HOME/.config/systemd/user/syncfleet-demo.service" "$HOME/.config/systemd/user/syncfleet-demo.timer" 2>&1 >/dev/null')
+    if [[ $? == 0 && -z $err ]]; then
+        result systemd units-verify PASS "systemd-analyze verify --user: exit 0, empty stderr"
+    else
+        result systemd units-verify FAIL "$err"
+    fi
+}
+
+# The block cron has is byte for byte the one install rendered.
+after_install_cron() {
+    local staged=$HOME_U/.config/syncfleet/cron/syncfleet-demo.cron
+    if crontab -u "$U" -l | sed -n '/^# BEGIN syncfleet demo$/,/^# END syncfleet demo$/p' | cmp -s - "$staged"; then
+        result cron crontab-round-trip PASS "crontab -l returns the rendered block unchanged"
+    else
+        result cron crontab-round-trip FAIL "$(crontab -u "$U" -l 2>&1 | head -c 400)"
     fi
 }
 
