@@ -536,6 +536,32 @@ fn cli_cron_install_is_transactional() {
 }
 
 #[test]
+fn cli_dry_run_never_shows_an_embedded_token() {
+    let cli = Cli::new();
+    for scheduler in ["cron", "systemd"] {
+        let (v, out) = cli.run(
+            &[
+                "install",
+                "--scheduler",
+                scheduler,
+                "--token-source",
+                "embedded",
+                "--dry-run",
+            ],
+            &[("GITLAB_TOKEN", TOKEN)],
+        );
+        if v["ok"] == false {
+            // No user manager here: the pre-flight refuses systemd.
+            assert_eq!(v["error"]["code"], "DOCTOR_FAILED", "{v}");
+            continue;
+        }
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(stdout.contains("<redacted>"), "{stdout}");
+        assert!(!stdout.contains("glpat"), "{scheduler}: {stdout}");
+    }
+}
+
+#[test]
 fn cli_schtasks_and_launchd_dry_runs_render_on_any_os() {
     let cli = Cli::new();
     let (v, _) = cli.run(

@@ -366,19 +366,17 @@ pub fn run(ctx: &Context, args: &InstallArgs) -> Result<InstallReport> {
         home: ctx.env.home.clone(),
     };
     if args.dry_run {
-        let secret = token.as_ref().map(|(_, v)| v.clone());
-        report.rendered = Some(
-            plan.artifacts
-                .iter()
-                .map(|a| Artifact {
-                    content: match &secret {
-                        Some(s) if !s.is_empty() => a.content.replace(s.as_str(), "<redacted>"),
-                        _ => a.content.clone(),
-                    },
-                    ..a.clone()
-                })
-                .collect(),
-        );
+        // Render again with a placeholder: an artifact holds the token
+        // quoted or escaped (XML, sh, systemd), so searching for its raw
+        // text to redact could miss it.
+        let mut shown = spec.clone();
+        if let TokenPlacement::Embedded { var, .. } = &spec.token {
+            shown.token = TokenPlacement::Embedded {
+                var: var.clone(),
+                value: "<redacted>".into(),
+            };
+        }
+        report.rendered = Some(backend.render(&shown)?);
         report.planned_commands = Some(backend.planned_commands(&[&id]));
         return Ok(report);
     }
