@@ -231,7 +231,7 @@ pub fn installed_hash(backend: &dyn Scheduler, paths: &[PathBuf]) -> Option<Stri
 
 /// Refuse values an artifact cannot carry (line breaks, NUL and the other
 /// C0 controls but tab): every backend writes line-oriented text.
-pub fn reject_unrepresentable(scheduler: &str, what: &str, value: &str) -> Result<()> {
+fn reject_unrepresentable(scheduler: &str, what: &str, value: &str) -> Result<()> {
     if value.chars().any(|c| c.is_control() && c != '\t') {
         return Err(Error::invalid_argument(format!(
             "{what} contains a line break or control character, which a {scheduler} artifact cannot represent"

@@ -8,7 +8,9 @@
 //! `activate` creates the task from exactly what install rendered and drift
 //! has a file to compare.
 
-use super::{Artifact, PlatformState, Scheduler, SchedulerKind, ServiceSpec, TokenPlacement};
+use super::{
+    Artifact, PlatformState, Scheduler, SchedulerKind, ServiceSpec, TokenPlacement, check_spec,
+};
 use crate::doctor_checks::Check;
 use crate::error::{Error, Result};
 use crate::paths::Env;
@@ -68,14 +70,15 @@ pub fn win_split(line: &str) -> Vec<String> {
 /// The command the task runs. Tasks have no per-task environment, so the
 /// data directory travels as `--data-dir`.
 pub fn task_to_run(spec: &ServiceSpec) -> Result<String> {
+    check_spec("scheduled task", spec)?;
     let data_dir = spec.data_dir.to_string_lossy();
     for (what, v) in [
         ("the binary path", spec.binary_path.to_string_lossy()),
         ("the data directory path", data_dir.clone()),
     ] {
-        if v.contains(['"', '\n', '\r', '\0']) {
+        if v.contains('"') {
             return Err(Error::invalid_argument(format!(
-                "{what} contains a quote or line break, which a Windows command line cannot carry"
+                "{what} contains a double quote, which a Windows command line cannot carry"
             )));
         }
     }
