@@ -1,8 +1,8 @@
 //! The scheduler backends against real validators (systemd-analyze,
-//! Python's plistlib, sh), and the cron backend end to end through the CLI
-//! with a fake crontab (tests/support/fake-crontab). Nothing here touches
-//! the real crontab or scheduler of the machine: the real ones are
-//! exercised by tests/e2e/run.sh.
+//! Python's plistlib, sh), and the cron, launchd and schtasks backends end
+//! to end through the CLI with fakes of crontab, launchctl and schtasks
+//! (tests/support/). Nothing here touches the real crontab or scheduler of
+//! the machine: the real ones are exercised by tests/e2e/run.sh.
 
 use serde_json::Value;
 use std::fs;
@@ -23,8 +23,14 @@ const AWKWARD_EXEC_DIR: &str = "bin dir 100% & <lt> $HOME `bt` é漢";
 /// …and in a token.
 const TOKEN: &str = "glpat-&<>'\"$HOME`x`\\%%";
 
+fn support(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/support")
+        .join(name)
+}
+
 fn fake_crontab() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/fake-crontab")
+    support("fake-crontab")
 }
 
 fn have(program: &str) -> bool {
@@ -403,6 +409,10 @@ impl Cli {
             .env("SYNCFLEET_DATA_DIR", self.data_dir())
             .env("SYNCFLEET_CRONTAB", fake_crontab())
             .env("FAKE_CRONTAB_FILE", &self.table)
+            .env("SYNCFLEET_LAUNCHCTL", support("fake-launchctl"))
+            .env("FAKE_LAUNCHD_DIR", self.tmp.path().join("launchd"))
+            .env("SYNCFLEET_SCHTASKS", support("fake-schtasks"))
+            .env("FAKE_SCHTASKS_DIR", self.tmp.path().join("schtasks"))
             .env("USER", "tester");
         for (k, v) in extra {
             cmd.env(k, v);
@@ -561,33 +571,151 @@ fn cli_dry_run_never_shows_an_embedded_token() {
     }
 }
 
+/// Replace the first `from` in a file by `to`.
+fn edit(path: &Path, from: &str, to: &str) {
+    let text = fs::read_to_string(path).unwrap();
+    assert!(text.contains(from), "{from} not in {}", path.display());
+    fs::write(path, text.replacen(from, to, 1)).unwrap();
+}
+
+fn drift(cli: &Cli) -> Value {
+    let (v, _) = cli.run(&["status"], &[]);
+    v["data"]["drift"].clone()
+}
+
 #[test]
-fn cli_schtasks_and_launchd_dry_runs_render_on_any_os() {
+fn cli_launchd_with_a_fake_launchctl() {
+    let cli = Cli::new();
+    let token = [("GITLAB_TOKEN", TOKEN)];
+    let (v, _) = cli.run(&["install", "--scheduler", "launchd"], &token);
+    assert_eq!(v["ok"], true, "{v}");
+    assert_eq!(v["data"]["first_run"], "right away (RunAtLoad)");
+    let plist = cli
+        .home()
+        .join("Library/LaunchAgents/dev.syncfleet.cronws.plist");
+    let loaded = cli.tmp.path().join("launchd/dev.syncfleet.cronws");
+    assert_eq!(fs::read(&plist).unwrap(), fs::read(&loaded).unwrap());
+    assert!(!fs::read_to_string(&plist).unwrap().contains("glpat"));
+
+    let (v, _) = cli.run(&["status"], &[]);
+    assert_eq!(v["data"]["platform"], "launchd", "{v}");
+    assert_eq!(v["data"]["service_state"], "loaded (last exit 0)");
+    assert_eq!(
+        v["data"]["drift"],
+        serde_json::json!({"platform_drift": false, "spec_drift": false, "command_drift": false})
+    );
+
+    // The wrapper now runs something else: both drifts, in status, list
+    // and doctor; install puts it back.
+    let wrapper = cli.data_dir().join("services/cronws/run.sh");
+    edit(&wrapper, "'run'", "'sync'");
+    let d = drift(&cli);
+    assert_eq!(
+        (d["spec_drift"].clone(), d["command_drift"].clone()),
+        (true.into(), true.into()),
+        "{d}"
+    );
+    let (v, _) = cli.run(&["list"], &[]);
+    assert_eq!(v["data"]["services"][0]["drift"], true, "{v}");
+    let (v, _) = cli.run(&["doctor", "--offline"], &[]);
+    assert!(
+        v["data"]["checks"].to_string().contains("has drifted"),
+        "{v}"
+    );
+    let (v, _) = cli.run(&["install", "--scheduler", "launchd"], &token);
+    assert_eq!(v["ok"], true, "{v}");
+    assert_eq!(drift(&cli)["command_drift"], false);
+
+    // Unloaded behind syncfleet's back: platform drift.
+    fs::remove_file(&loaded).unwrap();
+    assert_eq!(drift(&cli)["platform_drift"], true);
+    let (v, _) = cli.run(&["install", "--scheduler", "launchd"], &token);
+    assert!(
+        v["data"]["changes"].to_string().contains("re-enabled"),
+        "{v}"
+    );
+    assert!(loaded.exists());
+
+    let (v, _) = cli.run(&["doctor", "--offline"], &[("FAKE_LAUNCHD_NO_GUI", "1")]);
+    let gui = v["data"]["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "launchd_gui_session")
+        .unwrap()
+        .clone();
+    assert_eq!(gui["status"], "warn", "{gui}");
+
+    let (v, _) = cli.run(&["uninstall"], &[]);
+    assert_eq!(v["data"]["was_installed"], true, "{v}");
+    assert!(!plist.exists() && !loaded.exists() && !wrapper.exists());
+}
+
+#[test]
+fn cli_schtasks_with_a_fake_schtasks() {
     let cli = Cli::new();
     let (v, _) = cli.run(
-        &["install", "--scheduler", "launchd", "--dry-run"],
+        &["install", "--scheduler", "schtasks", "--interval", "30m"],
         &[("GITLAB_TOKEN", TOKEN)],
     );
-    // Not macOS: the pre-flight fails on launchctl, with a way out.
-    if v["ok"] == false {
-        assert_eq!(v["error"]["code"], "DOCTOR_FAILED", "{v}");
-        assert!(
-            v["error"]["message"]
-                .as_str()
-                .unwrap()
-                .contains("launchctl")
-        );
-    } else {
-        assert_eq!(v["data"]["platform"], "launchd");
-    }
+    assert_eq!(v["ok"], true, "{v}");
+    assert_eq!(v["data"]["token_source"], "system_env");
+    assert!(
+        v["data"]["warnings"]
+            .to_string()
+            .contains("setx GITLAB_TOKEN"),
+        "install says what to set: {v}"
+    );
+    assert!(!cli.data_dir().join("services/cronws/env").exists());
+    let task = cli.tmp.path().join("schtasks/SyncFleet-cronws");
+    let run = fs::read_to_string(&task).unwrap();
+    assert!(run.contains(" --robot --data-dir \""), "{run}");
+
+    let (v, _) = cli.run(&["status"], &[]);
+    assert_eq!(v["data"]["platform"], "schtasks", "{v}");
+    assert_eq!(v["data"]["service_state"], "ready");
+    assert_eq!(v["data"]["next_run_iso"], "11/22/2026 4:15:00 AM");
+    assert_eq!(
+        v["data"]["drift"],
+        serde_json::json!({"platform_drift": false, "spec_drift": false, "command_drift": false})
+    );
+
+    edit(&task, "--service-id cronws", "--service-id other");
+    assert_eq!(drift(&cli)["command_drift"], true);
     let (v, _) = cli.run(
-        &["install", "--scheduler", "schtasks", "--dry-run"],
+        &["install", "--scheduler", "schtasks", "--interval", "30m"],
         &[("GITLAB_TOKEN", TOKEN)],
     );
-    if v["ok"] == false {
-        assert_eq!(v["error"]["code"], "DOCTOR_FAILED", "{v}");
-        assert!(v["error"]["message"].as_str().unwrap().contains("schtasks"));
-    } else {
-        assert_eq!(v["data"]["token_source"], "system_env");
+    assert_eq!(v["ok"], true, "{v}");
+    assert_eq!(drift(&cli)["command_drift"], false);
+
+    let (v, _) = cli.run(&["uninstall"], &[]);
+    assert_eq!(v["data"]["was_installed"], true, "{v}");
+    assert!(!task.exists());
+    assert!(
+        !cli.home()
+            .join(".config/syncfleet/schtasks/SyncFleet-cronws.args")
+            .exists()
+    );
+}
+
+#[test]
+fn cli_dry_runs_show_what_each_scheduler_would_get() {
+    let cli = Cli::new();
+    for (scheduler, needle) in [
+        ("launchd", "<key>StartInterval</key>"),
+        ("schtasks", "/create\\n/tn\\nSyncFleet-cronws\\n"),
+        ("cron", "# BEGIN syncfleet cronws\\n"),
+    ] {
+        let (v, _) = cli.run(
+            &["install", "--scheduler", scheduler, "--dry-run"],
+            &[("GITLAB_TOKEN", TOKEN)],
+        );
+        assert_eq!(v["data"]["platform"], scheduler, "{v}");
+        assert!(v["data"]["rendered"].to_string().contains(needle), "{v}");
     }
+    assert!(
+        !cli.data_dir().join("services").exists(),
+        "dry run writes nothing"
+    );
 }

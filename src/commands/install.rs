@@ -520,6 +520,14 @@ fn plan(
             old.spec_hash == manifest.spec_hash
                 && on_disk.as_deref() != Some(manifest.spec_hash.as_str()),
         );
+        // A scheduler that keeps the command itself (schtasks) can drift
+        // with every file intact.
+        let in_sync = changes.is_empty();
+        diff(
+            &mut changes,
+            "repaired the scheduled command",
+            in_sync && backend.installed_command(id) != Some(spec.run_argv()),
+        );
         if let Some((path, content)) = &env_file {
             let current = std::fs::read(path).ok();
             diff(

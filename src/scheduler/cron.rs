@@ -12,7 +12,7 @@
 //! write, reads it back, and restores the previous crontab if the read-back
 //! differs. Drift compares the block in the crontab itself, which is what
 //! cron runs. `SYNCFLEET_CRONTAB` names the crontab program (tests use a
-//! fake that stores to a file).
+//! fake that stores to a file; see `process::scheduler_program`).
 
 use super::wrapper::{self, sh_quote, sh_split};
 use super::{
@@ -235,10 +235,7 @@ impl Cron {
     pub fn new(env: &Env) -> Cron {
         Cron {
             staging_dir: env.xdg_config_home().join("syncfleet/cron"),
-            crontab: std::env::var("SYNCFLEET_CRONTAB")
-                .ok()
-                .filter(|s| !s.is_empty())
-                .unwrap_or_else(|| "crontab".into()),
+            crontab: process::scheduler_program("crontab"),
         }
     }
 

@@ -16,6 +16,8 @@ use std::path::{Path, PathBuf};
 
 pub struct Launchd {
     agents_dir: PathBuf,
+    /// `launchctl`, or `SYNCFLEET_LAUNCHCTL` (tests).
+    launchctl: String,
 }
 
 pub fn label(service_id: &str) -> String {
@@ -96,6 +98,7 @@ impl Launchd {
     pub fn new(env: &Env) -> Launchd {
         Launchd {
             agents_dir: env.home.join("Library/LaunchAgents"),
+            launchctl: process::scheduler_program("launchctl"),
         }
     }
 
@@ -104,7 +107,7 @@ impl Launchd {
     }
 
     fn launchctl(&self, args: &[String]) -> Result<process::Captured> {
-        process::run_checked("launchctl", args, DEFAULT_TIMEOUT)
+        process::run_checked(&self.launchctl, args, DEFAULT_TIMEOUT)
     }
 
     fn domain() -> String {
@@ -283,7 +286,7 @@ impl Scheduler for Launchd {
 
     fn state(&self, service_id: &str) -> PlatformState {
         match process::capture(
-            std::process::Command::new("launchctl").args(["list", &label(service_id)]),
+            std::process::Command::new(&self.launchctl).args(["list", &label(service_id)]),
             None,
             DEFAULT_TIMEOUT,
         ) {
@@ -321,7 +324,7 @@ impl Scheduler for Launchd {
     fn prerequisites(&self) -> Vec<Check> {
         let domain = Self::domain();
         let printed = process::capture(
-            std::process::Command::new("launchctl").args(["print", &domain]),
+            std::process::Command::new(&self.launchctl).args(["print", &domain]),
             None,
             DEFAULT_TIMEOUT,
         );
@@ -374,6 +377,7 @@ mod tests {
     fn launchd() -> Launchd {
         Launchd {
             agents_dir: "/Users/u/Library/LaunchAgents".into(),
+            launchctl: "launchctl".into(),
         }
     }
 

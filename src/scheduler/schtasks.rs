@@ -22,6 +22,8 @@ pub const MAX_TASK_RUN_CHARS: usize = 261;
 
 pub struct Schtasks {
     staging_dir: PathBuf,
+    /// `schtasks`, or `SYNCFLEET_SCHTASKS` (tests).
+    schtasks: String,
 }
 
 pub fn task_name(service_id: &str) -> String {
@@ -232,6 +234,7 @@ impl Schtasks {
     pub fn new(env: &Env) -> Schtasks {
         Schtasks {
             staging_dir: env.xdg_config_home().join("syncfleet/schtasks"),
+            schtasks: process::scheduler_program("schtasks"),
         }
     }
 
@@ -241,7 +244,7 @@ impl Schtasks {
     }
 
     fn schtasks(&self, args: &[String]) -> Result<process::Captured> {
-        process::run_checked("schtasks", args, DEFAULT_TIMEOUT)
+        process::run_checked(&self.schtasks, args, DEFAULT_TIMEOUT)
     }
 
     fn query(&self, service_id: &str) -> Result<TaskInfo> {
@@ -352,7 +355,7 @@ impl Scheduler for Schtasks {
 
     fn prerequisites(&self) -> Vec<Check> {
         match process::capture(
-            std::process::Command::new("schtasks").arg("/?"),
+            std::process::Command::new(&self.schtasks).arg("/?"),
             None,
             DEFAULT_TIMEOUT,
         ) {
@@ -438,6 +441,7 @@ mod tests {
     fn token_is_always_the_users_environment() {
         let s = Schtasks {
             staging_dir: "/c".into(),
+            schtasks: "schtasks".into(),
         };
         assert_eq!(
             s.token_placement(TokenPlacement::EnvFile {
