@@ -465,6 +465,11 @@ fn cli_cron_install_status_drift_run_uninstall() {
     let wrapper = cli.data_dir().join("services/cronws/run.sh");
     assert_eq!(syncfleet::fsutil::mode_of(&wrapper).unwrap(), 0o700);
 
+    let (v, _) = cli.run(
+        &["install", "--scheduler", "cron", "--interval", "15m"],
+        &token,
+    );
+    assert_eq!(v["data"]["no_change"], true, "idempotent: {v}");
     let (v, _) = cli.run(&["status"], &[]);
     assert_eq!(v["data"]["platform"], "cron", "{v}");
     assert_eq!(v["data"]["service_state"], "scheduled");
@@ -597,6 +602,8 @@ fn cli_launchd_with_a_fake_launchctl() {
     assert_eq!(fs::read(&plist).unwrap(), fs::read(&loaded).unwrap());
     assert!(!fs::read_to_string(&plist).unwrap().contains("glpat"));
 
+    let (v, _) = cli.run(&["install", "--scheduler", "launchd"], &token);
+    assert_eq!(v["data"]["no_change"], true, "idempotent: {v}");
     let (v, _) = cli.run(&["status"], &[]);
     assert_eq!(v["data"]["platform"], "launchd", "{v}");
     assert_eq!(v["data"]["service_state"], "loaded (last exit 0)");
@@ -671,6 +678,11 @@ fn cli_schtasks_with_a_fake_schtasks() {
     let run = fs::read_to_string(&task).unwrap();
     assert!(run.contains(" --robot --data-dir \""), "{run}");
 
+    let (v, _) = cli.run(
+        &["install", "--scheduler", "schtasks", "--interval", "30m"],
+        &[("GITLAB_TOKEN", TOKEN)],
+    );
+    assert_eq!(v["data"]["no_change"], true, "idempotent: {v}");
     let (v, _) = cli.run(&["status"], &[]);
     assert_eq!(v["data"]["platform"], "schtasks", "{v}");
     assert_eq!(v["data"]["service_state"], "ready");

@@ -149,6 +149,12 @@ suite() {
         return
     fi
     after_install_"$name" "${asu[@]}"
+    out=$("${sf[@]}" install --scheduler "$name" --interval "$INTERVAL" 2>/dev/null) || true
+    if [[ $(jq -r .data.no_change <<<"$out" 2>/dev/null) == true ]]; then
+        result "$name" reinstall-no-op PASS "a second install changes nothing"
+    else
+        result "$name" reinstall-no-op FAIL "$(jq -c '.data.changes // .error' <<<"$out" 2>/dev/null || echo "$out")"
+    fi
     out=$("${sf[@]}" doctor --offline 2>/dev/null) || true
     v=$(jq -r '.data.overall' <<<"$out" 2>/dev/null)
     if [[ $v == pass || $v == warn ]]; then
