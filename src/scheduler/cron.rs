@@ -131,10 +131,9 @@ pub fn render_block(spec: &ServiceSpec) -> Result<String> {
     check_spec("crontab", spec)?;
     let schedule = schedule(spec.interval_seconds)?;
     let mut words = Vec::new();
-    let wrapper = wrapper::render(spec)?;
-    match &wrapper {
+    match wrapper::used(spec) {
         // The wrapper sets the data dir and reads the token file.
-        Some(w) => words.push(sh_quote(&w.path.to_string_lossy())),
+        Some(path) => words.push(sh_quote(&path.to_string_lossy())),
         None => {
             words.push(format!(
                 "SYNCFLEET_DATA_DIR={}",

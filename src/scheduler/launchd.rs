@@ -118,9 +118,9 @@ impl Launchd {
     /// env-file mode, else the run command itself with its environment.
     pub fn render_plist(&self, spec: &ServiceSpec) -> Result<String> {
         check_spec("launchd plist", spec)?;
-        let wrapper = wrapper::render(spec)?;
+        let wrapper = wrapper::used(spec);
         let program: Vec<String> = match &wrapper {
-            Some(w) => vec![w.path.to_string_lossy().into_owned()],
+            Some(path) => vec![path.to_string_lossy().into_owned()],
             None => spec.run_argv(),
         };
         let mut env: Vec<(String, String)> = Vec::new();
