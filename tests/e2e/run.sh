@@ -12,7 +12,7 @@
 # runs.jsonl and in `history` (when that command exists); `pause` and see
 # the next firing skip (status.json skipped.paused grows, no new run);
 # `resume`; `uninstall` and see no unit, timer or crontab block left and no
-# further firing. The two suites run in parallel (about 4-6 minutes).
+# further firing. The two suites run in parallel (about 3 minutes).
 #
 # Prints one PASS/SKIP/FAIL line per check. Exit 0 when something passed and
 # nothing failed, 1 on any FAIL, 2 on usage errors, 3 when everything was
@@ -345,24 +345,29 @@ fi
 : >"$STATE/results"
 
 pids=()
+# start_reason FILE: the start script's own words for why it could not start
+start_reason() { sed -n 's/^[a-z-]*\.sh: cannot start [^:]*: //p' "$1" | tail -n 1; }
+
 set +e
-"$SD" start "$U" "$STATE/sd"
+"$SD" start "$U" "$STATE/sd" 2>"$STATE/sd-start.err"
 rc=$?
 set -e
+cat "$STATE/sd-start.err" >&2
 if [[ $rc == 0 ]]; then
     SD_UP=1
     (systemd_suite) >"$STATE/systemd.out" 2>&1 &
     pids+=($!)
 elif [[ $rc == 3 ]]; then
-    result systemd start SKIP "systemd-user.sh start exited 3: no user manager can run here"
+    result systemd start SKIP "no systemd user manager can run here: $(start_reason "$STATE/sd-start.err")"
 else
     result systemd start FAIL "systemd-user.sh start exited $rc"
 fi
 
 set +e
-"$CRON" start "$STATE/cron"
+"$CRON" start "$STATE/cron" 2>"$STATE/cron-start.err"
 rc=$?
 set -e
+cat "$STATE/cron-start.err" >&2
 if [[ $rc == 0 ]]; then
     CRON_UP=1
     if crontab -u "$U" -l >"$STATE/crontab.saved" 2>/dev/null; then CRONTAB_HAD=1; fi
@@ -370,7 +375,7 @@ if [[ $rc == 0 ]]; then
     (cron_suite) >"$STATE/cron.out" 2>&1 &
     pids+=($!)
 elif [[ $rc == 3 ]]; then
-    result cron start SKIP "cron.sh start exited 3: no cron daemon can run here"
+    result cron start SKIP "no cron daemon can run here: $(start_reason "$STATE/cron-start.err")"
 else
     result cron start FAIL "cron.sh start exited $rc"
 fi
