@@ -29,7 +29,8 @@ pub struct GlobalArgs {
         short = 'J',
         visible_alias = "json",
         global = true,
-        env = "SYNCFLEET_ROBOT"
+        env = "SYNCFLEET_ROBOT",
+        value_parser = clap::builder::FalseyValueParser::new()
     )]
     pub robot: bool,
 
@@ -112,6 +113,12 @@ pub enum Command {
     Repair(ServiceSelector),
     /// Run the workspace's pipeline now, without any service policy
     Sync(SyncArgs),
+    /// Write a starter syncfleet.json for the current directory
+    Init(InitArgs),
+    /// Print a shell completion script
+    Completions(CompletionsArgs),
+    /// Describe every command, flag and response shape as JSON (for programs)
+    RobotDocs,
     /// One scheduled run (invoked by the scheduler)
     #[command(hide = true)]
     Run(RunArgs),
@@ -213,6 +220,54 @@ pub struct SyncArgs {
     /// Which stages run (default: the installed profile, else balanced)
     #[arg(long, value_enum)]
     pub profile: Option<ProfileArg>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PresetArg {
+    /// The four lore stages: issues and mrs (core), docs, embeddings
+    Lore,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct InitArgs {
+    /// A project URL (part of the service identity); repeatable
+    #[arg(long = "project", value_name = "URL")]
+    pub projects: Vec<String>,
+    /// A core stage: NAME=COMMAND (the command is split like a shell would); repeatable
+    #[arg(long = "stage", value_name = "NAME=COMMAND")]
+    pub stages: Vec<String>,
+    /// An optional stage (its failure only degrades a run): NAME=COMMAND; repeatable
+    #[arg(long = "optional-stage", value_name = "NAME=COMMAND")]
+    pub optional_stages: Vec<String>,
+    /// Start from a preset instead of --stage flags
+    #[arg(long, value_enum, conflicts_with_all = ["stages", "optional_stages"])]
+    pub preset: Option<PresetArg>,
+    /// The environment variable holding the token stages need
+    #[arg(long, value_name = "VAR")]
+    pub token_env_var: Option<String>,
+    /// Default service name ([a-z0-9-], at most 32)
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// A tag for fleet filters; repeatable
+    #[arg(long = "tag", value_name = "TAG")]
+    pub tags: Vec<String>,
+    /// Overwrite an existing syncfleet.json
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ShellArg {
+    Bash,
+    Zsh,
+    Fish,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for
+    #[arg(value_enum)]
+    pub shell: ShellArg,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -171,6 +171,11 @@ impl WorkspaceConfig {
         parse(&bytes, canonical, root)
     }
 
+    /// Validate config text as if it were the file at `path` (for init).
+    pub fn parse_bytes(bytes: &[u8], path: PathBuf, root: PathBuf) -> Result<WorkspaceConfig> {
+        parse(bytes, path, root)
+    }
+
     /// Find `syncfleet.json` in `start` or any ancestor, and load it.
     pub fn discover(start: &Path) -> Result<WorkspaceConfig> {
         match find_upward(start) {

@@ -123,6 +123,46 @@ impl ErrorCode {
     }
 }
 
+impl ErrorCode {
+    /// What to do next when the error itself names nothing better, so that
+    /// every error tells the user a next step.
+    pub fn default_suggestion(self) -> &'static str {
+        match self {
+            ErrorCode::InternalError => "This is a bug: rerun with -vv and report the output.",
+            ErrorCode::InvalidArgument => {
+                "Check the command's flags with --help (or man syncfleet-<command>)."
+            }
+            ErrorCode::ConfigNotFound => {
+                "Run inside a workspace, pass --config <file>, or create one with syncfleet init."
+            }
+            ErrorCode::ConfigInvalid => "Fix the key named above in syncfleet.json.",
+            ErrorCode::TokenNotSet => "Export the token variable, then rerun.",
+            ErrorCode::ServiceNotFound => "See the installed services with syncfleet list.",
+            ErrorCode::AmbiguousService => {
+                "Pick one with --service <id|name> (see syncfleet list)."
+            }
+            ErrorCode::NameConflict => "Choose another --name (see syncfleet list).",
+            ErrorCode::Locked => "Wait for the other syncfleet process to finish, then retry.",
+            ErrorCode::DoctorFailed => "Run syncfleet doctor and follow its Fix lines.",
+            ErrorCode::SyncFailed => "Read the stage output with syncfleet logs.",
+            ErrorCode::RegistryError => {
+                "Rebuild the registry from the files with syncfleet reindex."
+            }
+            ErrorCode::IoError => "Check that the path exists and that you may write to it.",
+            ErrorCode::ServiceError => {
+                "Check the service with syncfleet status and syncfleet doctor."
+            }
+            ErrorCode::ServiceCommandFailed => {
+                "Run syncfleet doctor to check the scheduler, then retry."
+            }
+            ErrorCode::ServiceCorruptState => "Run syncfleet repair, then reinstall if told to.",
+            ErrorCode::Unsupported => {
+                "Choose a scheduler this machine has (see syncfleet install --help)."
+            }
+        }
+    }
+}
+
 impl fmt::Display for ErrorCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -143,11 +183,13 @@ pub struct Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
+    /// An error with the code's default next step; `with_suggestion`
+    /// replaces it with a more specific one.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Error {
             code,
             message: message.into(),
-            suggestion: None,
+            suggestion: Some(code.default_suggestion().to_string()),
             actions: Vec::new(),
         }
     }
@@ -244,6 +286,17 @@ mod tests {
         assert_eq!(ErrorCode::ServiceCommandFailed.exit_code(), 22);
         assert_eq!(ErrorCode::ServiceCorruptState.exit_code(), 23);
         assert!(ErrorCode::ALL.iter().all(|c| c.exit_code() != 0));
+    }
+
+    #[test]
+    fn every_error_says_what_to_do_next() {
+        for code in ErrorCode::ALL {
+            let e = Error::new(code, "x");
+            assert!(
+                e.suggestion.as_deref().is_some_and(|s| !s.is_empty()),
+                "{code}"
+            );
+        }
     }
 
     #[test]

@@ -6,12 +6,15 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod context;
+pub mod docs;
 pub mod doctor_checks;
 pub mod duration;
 pub mod error;
 pub mod fsutil;
+pub mod hooks;
 pub mod identity;
 pub mod lock;
+pub mod man;
 pub mod output;
 pub mod paths;
 pub mod pipeline;
@@ -68,6 +71,14 @@ pub fn run<I: IntoIterator<Item = OsString>>(args: I) -> ExitCode {
         Command::Trigger(a) => dispatch!(commands::trigger::run(&ctx, a)),
         Command::Repair(a) => dispatch!(commands::repair::run(&ctx, a)),
         Command::Sync(a) => dispatch!(commands::sync::run(&ctx, a)),
+        Command::Init(a) => dispatch!(commands::init::run(&ctx, a)),
+        Command::RobotDocs => emit(&ui, started, &commands::robot_docs::run()),
+        Command::Completions(a) => {
+            // A script, not a report: raw bytes on stdout, even with --robot.
+            use std::io::Write;
+            let _ = std::io::stdout().write_all(&commands::completions::script(a.shell));
+            ExitCode::SUCCESS
+        }
         Command::Run(a) => {
             // Always exit 0: the scheduler must not treat a failure as a
             // signal to retry; the error is still one JSON document.

@@ -463,6 +463,29 @@ pub fn execute(
             .unwrap_or_default()
     ));
 
+    if let Ok(config) = &workspace {
+        let withheld: Vec<String> = manifest.token_env_var.iter().cloned().collect();
+        let failure = policy::Failure::of_run(&run);
+        crate::hooks::fire(
+            &config.hooks,
+            &applied.events,
+            &crate::hooks::EventDetails {
+                service_id: id,
+                service_name: manifest.name.as_deref(),
+                workspace: &config.root,
+                run_id: &run_id,
+                outcome: outcome.as_str(),
+                error_code: failure.as_ref().map(|f| f.code.as_str()),
+                error_message: failure.as_ref().map(|f| f.message.as_str()),
+                consecutive_failures: after.consecutive_failures,
+                paused_reason: after.paused_reason.as_deref(),
+                log_path: &ctx.data_dir.service_log_path(id),
+                withheld: &withheld,
+            },
+            &log,
+        );
+    }
+
     let paused = applied.paused.is_some() && after.paused_reason.is_some();
     Ok(RunReport {
         service_id: id.to_string(),

@@ -686,7 +686,7 @@ fn cli_schtasks_with_a_fake_schtasks() {
     let (v, _) = cli.run(&["status"], &[]);
     assert_eq!(v["data"]["platform"], "schtasks", "{v}");
     assert_eq!(v["data"]["service_state"], "ready");
-    assert_eq!(v["data"]["next_run_iso"], "11/22/2026 4:15:00 AM");
+    assert_eq!(v["data"]["next_run"], "11/22/2026 4:15:00 AM");
     assert_eq!(
         v["data"]["drift"],
         serde_json::json!({"platform_drift": false, "spec_drift": false, "command_drift": false})

@@ -1,13 +1,16 @@
 //! One file per subcommand; each computes a `Serialize` result that the
 //! dispatcher renders.
 
+pub mod completions;
 pub mod doctor;
+pub mod init;
 pub mod install;
 pub mod list;
 pub mod logs;
 pub mod pause;
 pub mod repair;
 pub mod resume;
+pub mod robot_docs;
 pub mod run;
 pub mod status;
 pub mod sync;

@@ -131,8 +131,13 @@ pub struct StatusReport {
     pub profile: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub service_state: Option<String>,
+    /// The next firing: as the scheduler reports it, else estimated from
+    /// the last run and the interval (timers fire an interval after the
+    /// previous run ended).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_run_iso: Option<String>,
+    pub next_run: Option<String>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub next_run_estimated: bool,
     pub scheduler_state: SchedulerState,
     pub last_sync: Option<LastSync>,
     pub recent_runs: Vec<RunRecord>,
@@ -197,6 +202,15 @@ pub fn run(ctx: &Context, args: &ServiceSelector) -> Result<StatusReport> {
         }),
         _ => None,
     };
+    let next_run_from_scheduler = platform_state.as_ref().and_then(|s| s.next_run.clone());
+    let estimate = match (&manifest, &status_file.last_run, state) {
+        (Some(m), Some(last), SchedulerState::Idle | SchedulerState::Degraded) => Some(iso_ms(
+            last.timestamp_ms
+                + (last.duration_seconds * 1000.0) as i64
+                + m.interval_seconds as i64 * 1000,
+        )),
+        _ => None,
+    };
     Ok(StatusReport {
         installed: manifest.is_some(),
         service_id: id,
@@ -214,7 +228,8 @@ pub fn run(ctx: &Context, args: &ServiceSelector) -> Result<StatusReport> {
         interval_seconds: manifest.as_ref().map(|m| m.interval_seconds),
         profile: manifest.as_ref().map(|m| m.profile.clone()),
         service_state: platform_state.as_ref().map(|s| s.state.clone()),
-        next_run_iso: platform_state.as_ref().and_then(|s| s.next_run_iso.clone()),
+        next_run_estimated: next_run_from_scheduler.is_none() && estimate.is_some(),
+        next_run: next_run_from_scheduler.or(estimate),
         scheduler_state: state,
         last_sync: status_file.last_run.clone().map(|run| LastSync {
             run,
@@ -280,8 +295,16 @@ impl Render for StatusReport {
         if let Some(s) = &self.service_state {
             field(&mut out, "State:", s);
         }
-        if let Some(n) = &self.next_run_iso {
-            field(&mut out, "Next run:", n);
+        if let Some(n) = &self.next_run {
+            field(
+                &mut out,
+                "Next run:",
+                &if self.next_run_estimated {
+                    format!("~{n} (estimate)")
+                } else {
+                    n.clone()
+                },
+            );
         }
         let sched = self.scheduler_state.as_str().to_uppercase();
         match self.scheduler_state {

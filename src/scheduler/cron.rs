@@ -370,14 +370,14 @@ impl Scheduler for Cron {
                 PlatformState {
                     loaded: present,
                     state: if present { "scheduled" } else { "not-found" }.into(),
-                    next_run_iso: None,
+                    next_run: None,
                     error: None,
                 }
             }
             Err(e) => PlatformState {
                 loaded: false,
                 state: "unknown".into(),
-                next_run_iso: None,
+                next_run: None,
                 error: Some(e.message),
             },
         }

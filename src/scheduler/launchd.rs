@@ -293,19 +293,19 @@ impl Scheduler for Launchd {
             Ok(c) if c.success() => PlatformState {
                 loaded: true,
                 state: parse_list_state(&c.stdout),
-                next_run_iso: None,
+                next_run: None,
                 error: None,
             },
             Ok(_) => PlatformState {
                 loaded: false,
                 state: "not loaded".into(),
-                next_run_iso: None,
+                next_run: None,
                 error: None,
             },
             Err(e) => PlatformState {
                 loaded: false,
                 state: "unknown".into(),
-                next_run_iso: None,
+                next_run: None,
                 error: Some(format!("cannot run launchctl: {e}")),
             },
         }

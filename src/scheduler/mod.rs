@@ -160,8 +160,9 @@ pub struct PlatformState {
     pub loaded: bool,
     /// Short human word: active, inactive, not-found, unknown…
     pub state: String,
+    /// The next firing as the scheduler prints it, when it says.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_run_iso: Option<String>,
+    pub next_run: Option<String>,
     /// Why the state could not be read, if it could not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,

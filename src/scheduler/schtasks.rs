@@ -329,13 +329,13 @@ impl Scheduler for Schtasks {
                 } else {
                     "disabled".into()
                 },
-                next_run_iso: t.next_run,
+                next_run: t.next_run,
                 error: None,
             },
             Err(e) => PlatformState {
                 loaded: false,
                 state: "not-found".into(),
-                next_run_iso: None,
+                next_run: None,
                 error: Some(e.message),
             },
         }

@@ -1,0 +1,258 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_syncfleet_global_optspecs
+    string join \n J/robot data-dir= config= color= q/quiet v/verbose h/help V/version
+end
+
+function __fish_syncfleet_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_syncfleet_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_syncfleet_using_subcommand
+    set -l cmd (__fish_syncfleet_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c syncfleet -n "__fish_syncfleet_needs_command" -l data-dir -d 'Data directory (default: $XDG_DATA_HOME/syncfleet or ~/.local/share/syncfleet)' -r -F
+complete -c syncfleet -n "__fish_syncfleet_needs_command" -l config -d 'Workspace config file (default: syncfleet.json found upward from the current directory)' -r -F
+complete -c syncfleet -n "__fish_syncfleet_needs_command" -l color -d 'When to use colour in human output' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c syncfleet -n "__fish_syncfleet_needs_command" -s J -l robot -l json -d 'Print one JSON document (the robot envelope) instead of human output'
+complete -c syncfleet -n "__fish_syncfleet_needs_command" -s q -l quiet -d 'Print only errors and requested data'
+complete -c syncfleet -n "__fish_syncfleet_needs_command" -s v -l verbose -d 'Log more to stderr (-v info, -vv debug)'
+complete -c syncfleet -n "__fish_syncfleet_needs_command" -s h -l help -d 'Print help'
+complete -c syncfleet -n "__fish_syncfleet_needs_command" -s V -l version -d 'Print version'
+complete -c syncfleet -n "__fish_syncfleet_needs_command" -f -a "install" -d 'Install (or update) the scheduled sync service of a workspace'
+complete -c syncfleet -n "__fish_syncfleet_needs_command" -f -a "uninstall" -d 'Remove a service\'s schedule, manifest and token file (history is kept)'
+complete -c syncfleet -n "__fish_syncfleet_needs_command" -f -a "list" -d 'List installed services'
+complete -c syncfleet -n "__fish_syncfleet_needs_command" -f -a "status" -d 'Show a service\'s install state, scheduler state, last run and drift'
+complete -c syncfleet -n "__fish_syncfleet_needs_command" -f -a "logs" -d 'Show the service log'
+complete -c syncfleet -n "__fish_syncfleet_needs_command" -f -a "doctor" -d 'Check the environment and a service\'s install, and optionally fix safe problems'
+complete -c syncfleet -n "__fish_syncfleet_needs_command" -f -a "pause" -d 'Pause scheduled runs without uninstalling'
+complete -c syncfleet -n "__fish_syncfleet_needs_command" -f -a "resume" -d 'Clear a pause (manual, permanent error or circuit breaker) and the failure count'
+complete -c syncfleet -n "__fish_syncfleet_needs_command" -f -a "trigger" -d 'Run the service now, through the same policy as a scheduled run'
+complete -c syncfleet -n "__fish_syncfleet_needs_command" -f -a "repair" -d 'Back up corrupt state files and reinitialize them'
+complete -c syncfleet -n "__fish_syncfleet_needs_command" -f -a "sync" -d 'Run the workspace\'s pipeline now, without any service policy'
+complete -c syncfleet -n "__fish_syncfleet_needs_command" -f -a "init" -d 'Write a starter syncfleet.json for the current directory'
+complete -c syncfleet -n "__fish_syncfleet_needs_command" -f -a "completions" -d 'Print a shell completion script'
+complete -c syncfleet -n "__fish_syncfleet_needs_command" -f -a "robot-docs" -d 'Describe every command, flag and response shape as JSON (for programs)'
+complete -c syncfleet -n "__fish_syncfleet_needs_command" -f -a "run" -d 'One scheduled run (invoked by the scheduler)'
+complete -c syncfleet -n "__fish_syncfleet_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand install" -l interval -d 'How often to sync: 5m to 24h, in minutes or hours (e.g. 15m, 1h)' -r
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand install" -l profile -d 'Which stages run: fast (core), balanced (+ balanced stages), full (all)' -r -f -a "fast\t''
+balanced\t''
+full\t''"
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand install" -l token-source -d 'Where the token lives for scheduled runs' -r -f -a "env-file\t'A 0600 env file the scheduler loads (default)'
+embedded\t'Written into the scheduler artifact (warns)'"
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand install" -l name -d 'A readable service name instead of the identity hash ([a-z0-9-], at most 32)' -r
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand install" -l scheduler -d 'Scheduler backend (default: systemd on Linux, launchd on macOS, schtasks on Windows)' -r -f -a "systemd\t'systemd user timer (Linux default)'
+launchd\t'launchd user agent (macOS default)'
+schtasks\t'Windows Task Scheduler (Windows default)'
+cron\t'A block in the user\'s crontab (any Unix with a cron daemon)'"
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand install" -l data-dir -d 'Data directory (default: $XDG_DATA_HOME/syncfleet or ~/.local/share/syncfleet)' -r -F
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand install" -l config -d 'Workspace config file (default: syncfleet.json found upward from the current directory)' -r -F
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand install" -l color -d 'When to use colour in human output' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand install" -l dry-run -d 'Validate and render everything, but write and run nothing'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand install" -s J -l robot -l json -d 'Print one JSON document (the robot envelope) instead of human output'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand install" -s q -l quiet -d 'Print only errors and requested data'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand install" -s v -l verbose -d 'Log more to stderr (-v info, -vv debug)'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand install" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand install" -s V -l version -d 'Print version'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand uninstall" -l service -d 'Service id or name (default: the service of the current workspace)' -r
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand uninstall" -l data-dir -d 'Data directory (default: $XDG_DATA_HOME/syncfleet or ~/.local/share/syncfleet)' -r -F
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand uninstall" -l config -d 'Workspace config file (default: syncfleet.json found upward from the current directory)' -r -F
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand uninstall" -l color -d 'When to use colour in human output' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand uninstall" -l all -d 'Uninstall every installed service'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand uninstall" -s J -l robot -l json -d 'Print one JSON document (the robot envelope) instead of human output'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand uninstall" -s q -l quiet -d 'Print only errors and requested data'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand uninstall" -s v -l verbose -d 'Log more to stderr (-v info, -vv debug)'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand uninstall" -s h -l help -d 'Print help'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand uninstall" -s V -l version -d 'Print version'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand list" -l data-dir -d 'Data directory (default: $XDG_DATA_HOME/syncfleet or ~/.local/share/syncfleet)' -r -F
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand list" -l config -d 'Workspace config file (default: syncfleet.json found upward from the current directory)' -r -F
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand list" -l color -d 'When to use colour in human output' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand list" -s J -l robot -l json -d 'Print one JSON document (the robot envelope) instead of human output'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand list" -s q -l quiet -d 'Print only errors and requested data'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand list" -s v -l verbose -d 'Log more to stderr (-v info, -vv debug)'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand list" -s h -l help -d 'Print help'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand list" -s V -l version -d 'Print version'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand status" -l service -d 'Service id or name (default: the service of the current workspace)' -r
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand status" -l data-dir -d 'Data directory (default: $XDG_DATA_HOME/syncfleet or ~/.local/share/syncfleet)' -r -F
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand status" -l config -d 'Workspace config file (default: syncfleet.json found upward from the current directory)' -r -F
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand status" -l color -d 'When to use colour in human output' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand status" -s J -l robot -l json -d 'Print one JSON document (the robot envelope) instead of human output'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand status" -s q -l quiet -d 'Print only errors and requested data'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand status" -s v -l verbose -d 'Log more to stderr (-v info, -vv debug)'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand status" -s h -l help -d 'Print help'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand status" -s V -l version -d 'Print version'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand logs" -l tail -d 'Show the last N lines (default 100)' -r
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand logs" -l service -d 'Service id or name (default: the service of the current workspace)' -r
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand logs" -l data-dir -d 'Data directory (default: $XDG_DATA_HOME/syncfleet or ~/.local/share/syncfleet)' -r -F
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand logs" -l config -d 'Workspace config file (default: syncfleet.json found upward from the current directory)' -r -F
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand logs" -l color -d 'When to use colour in human output' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand logs" -l follow -d 'Keep printing new lines as they arrive (like tail -f)'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand logs" -l open -d 'Open the log in $VISUAL, $EDITOR or less'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand logs" -s J -l robot -l json -d 'Print one JSON document (the robot envelope) instead of human output'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand logs" -s q -l quiet -d 'Print only errors and requested data'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand logs" -s v -l verbose -d 'Log more to stderr (-v info, -vv debug)'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand logs" -s h -l help -d 'Print help'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand logs" -s V -l version -d 'Print version'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand doctor" -l service -d 'Service id or name (default: the service of the current workspace)' -r
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand doctor" -l data-dir -d 'Data directory (default: $XDG_DATA_HOME/syncfleet or ~/.local/share/syncfleet)' -r -F
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand doctor" -l config -d 'Workspace config file (default: syncfleet.json found upward from the current directory)' -r -F
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand doctor" -l color -d 'When to use colour in human output' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand doctor" -l offline -d 'Skip checks that use the network (the workspace\'s token_check)'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand doctor" -l fix -d 'Apply safe fixes: create directories, correct file modes, reload the scheduler'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand doctor" -s J -l robot -l json -d 'Print one JSON document (the robot envelope) instead of human output'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand doctor" -s q -l quiet -d 'Print only errors and requested data'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand doctor" -s v -l verbose -d 'Log more to stderr (-v info, -vv debug)'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand doctor" -s h -l help -d 'Print help'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand doctor" -s V -l version -d 'Print version'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand pause" -l reason -d 'Why (shown by status)' -r
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand pause" -l service -d 'Service id or name (default: the service of the current workspace)' -r
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand pause" -l data-dir -d 'Data directory (default: $XDG_DATA_HOME/syncfleet or ~/.local/share/syncfleet)' -r -F
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand pause" -l config -d 'Workspace config file (default: syncfleet.json found upward from the current directory)' -r -F
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand pause" -l color -d 'When to use colour in human output' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand pause" -s J -l robot -l json -d 'Print one JSON document (the robot envelope) instead of human output'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand pause" -s q -l quiet -d 'Print only errors and requested data'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand pause" -s v -l verbose -d 'Log more to stderr (-v info, -vv debug)'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand pause" -s h -l help -d 'Print help'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand pause" -s V -l version -d 'Print version'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand resume" -l service -d 'Service id or name (default: the service of the current workspace)' -r
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand resume" -l data-dir -d 'Data directory (default: $XDG_DATA_HOME/syncfleet or ~/.local/share/syncfleet)' -r -F
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand resume" -l config -d 'Workspace config file (default: syncfleet.json found upward from the current directory)' -r -F
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand resume" -l color -d 'When to use colour in human output' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand resume" -s J -l robot -l json -d 'Print one JSON document (the robot envelope) instead of human output'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand resume" -s q -l quiet -d 'Print only errors and requested data'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand resume" -s v -l verbose -d 'Log more to stderr (-v info, -vv debug)'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand resume" -s h -l help -d 'Print help'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand resume" -s V -l version -d 'Print version'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand trigger" -l service -d 'Service id or name (default: the service of the current workspace)' -r
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand trigger" -l data-dir -d 'Data directory (default: $XDG_DATA_HOME/syncfleet or ~/.local/share/syncfleet)' -r -F
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand trigger" -l config -d 'Workspace config file (default: syncfleet.json found upward from the current directory)' -r -F
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand trigger" -l color -d 'When to use colour in human output' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand trigger" -l ignore-backoff -d 'Run even inside a backoff window (a pause still applies: use resume)'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand trigger" -s J -l robot -l json -d 'Print one JSON document (the robot envelope) instead of human output'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand trigger" -s q -l quiet -d 'Print only errors and requested data'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand trigger" -s v -l verbose -d 'Log more to stderr (-v info, -vv debug)'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand trigger" -s h -l help -d 'Print help'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand trigger" -s V -l version -d 'Print version'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand repair" -l service -d 'Service id or name (default: the service of the current workspace)' -r
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand repair" -l data-dir -d 'Data directory (default: $XDG_DATA_HOME/syncfleet or ~/.local/share/syncfleet)' -r -F
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand repair" -l config -d 'Workspace config file (default: syncfleet.json found upward from the current directory)' -r -F
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand repair" -l color -d 'When to use colour in human output' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand repair" -s J -l robot -l json -d 'Print one JSON document (the robot envelope) instead of human output'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand repair" -s q -l quiet -d 'Print only errors and requested data'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand repair" -s v -l verbose -d 'Log more to stderr (-v info, -vv debug)'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand repair" -s h -l help -d 'Print help'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand repair" -s V -l version -d 'Print version'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand sync" -l profile -d 'Which stages run (default: the installed profile, else balanced)' -r -f -a "fast\t''
+balanced\t''
+full\t''"
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand sync" -l data-dir -d 'Data directory (default: $XDG_DATA_HOME/syncfleet or ~/.local/share/syncfleet)' -r -F
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand sync" -l config -d 'Workspace config file (default: syncfleet.json found upward from the current directory)' -r -F
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand sync" -l color -d 'When to use colour in human output' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand sync" -s J -l robot -l json -d 'Print one JSON document (the robot envelope) instead of human output'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand sync" -s q -l quiet -d 'Print only errors and requested data'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand sync" -s v -l verbose -d 'Log more to stderr (-v info, -vv debug)'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand sync" -s h -l help -d 'Print help'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand sync" -s V -l version -d 'Print version'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand init" -l project -d 'A project URL (part of the service identity); repeatable' -r
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand init" -l stage -d 'A core stage: NAME=COMMAND (the command is split like a shell would); repeatable' -r
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand init" -l optional-stage -d 'An optional stage (its failure only degrades a run): NAME=COMMAND; repeatable' -r
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand init" -l preset -d 'Start from a preset instead of --stage flags' -r -f -a "lore\t'The four lore stages: issues and mrs (core), docs, embeddings'"
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand init" -l token-env-var -d 'The environment variable holding the token stages need' -r
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand init" -l name -d 'Default service name ([a-z0-9-], at most 32)' -r
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand init" -l tag -d 'A tag for fleet filters; repeatable' -r
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand init" -l data-dir -d 'Data directory (default: $XDG_DATA_HOME/syncfleet or ~/.local/share/syncfleet)' -r -F
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand init" -l config -d 'Workspace config file (default: syncfleet.json found upward from the current directory)' -r -F
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand init" -l color -d 'When to use colour in human output' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand init" -l force -d 'Overwrite an existing syncfleet.json'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand init" -s J -l robot -l json -d 'Print one JSON document (the robot envelope) instead of human output'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand init" -s q -l quiet -d 'Print only errors and requested data'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand init" -s v -l verbose -d 'Log more to stderr (-v info, -vv debug)'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand init" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand init" -s V -l version -d 'Print version'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand completions" -l data-dir -d 'Data directory (default: $XDG_DATA_HOME/syncfleet or ~/.local/share/syncfleet)' -r -F
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand completions" -l config -d 'Workspace config file (default: syncfleet.json found upward from the current directory)' -r -F
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand completions" -l color -d 'When to use colour in human output' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand completions" -s J -l robot -l json -d 'Print one JSON document (the robot envelope) instead of human output'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand completions" -s q -l quiet -d 'Print only errors and requested data'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand completions" -s v -l verbose -d 'Log more to stderr (-v info, -vv debug)'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand completions" -s h -l help -d 'Print help'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand completions" -s V -l version -d 'Print version'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand robot-docs" -l data-dir -d 'Data directory (default: $XDG_DATA_HOME/syncfleet or ~/.local/share/syncfleet)' -r -F
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand robot-docs" -l config -d 'Workspace config file (default: syncfleet.json found upward from the current directory)' -r -F
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand robot-docs" -l color -d 'When to use colour in human output' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand robot-docs" -s J -l robot -l json -d 'Print one JSON document (the robot envelope) instead of human output'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand robot-docs" -s q -l quiet -d 'Print only errors and requested data'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand robot-docs" -s v -l verbose -d 'Log more to stderr (-v info, -vv debug)'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand robot-docs" -s h -l help -d 'Print help'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand robot-docs" -s V -l version -d 'Print version'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand run" -l service-id -d 'The service to run (set by the scheduler)' -r
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand run" -l data-dir -d 'Data directory (default: $XDG_DATA_HOME/syncfleet or ~/.local/share/syncfleet)' -r -F
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand run" -l config -d 'Workspace config file (default: syncfleet.json found upward from the current directory)' -r -F
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand run" -l color -d 'When to use colour in human output' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand run" -s J -l robot -l json -d 'Print one JSON document (the robot envelope) instead of human output'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand run" -s q -l quiet -d 'Print only errors and requested data'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand run" -s v -l verbose -d 'Log more to stderr (-v info, -vv debug)'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand run" -s h -l help -d 'Print help'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand run" -s V -l version -d 'Print version'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand help; and not __fish_seen_subcommand_from install uninstall list status logs doctor pause resume trigger repair sync init completions robot-docs run help" -f -a "install" -d 'Install (or update) the scheduled sync service of a workspace'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand help; and not __fish_seen_subcommand_from install uninstall list status logs doctor pause resume trigger repair sync init completions robot-docs run help" -f -a "uninstall" -d 'Remove a service\'s schedule, manifest and token file (history is kept)'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand help; and not __fish_seen_subcommand_from install uninstall list status logs doctor pause resume trigger repair sync init completions robot-docs run help" -f -a "list" -d 'List installed services'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand help; and not __fish_seen_subcommand_from install uninstall list status logs doctor pause resume trigger repair sync init completions robot-docs run help" -f -a "status" -d 'Show a service\'s install state, scheduler state, last run and drift'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand help; and not __fish_seen_subcommand_from install uninstall list status logs doctor pause resume trigger repair sync init completions robot-docs run help" -f -a "logs" -d 'Show the service log'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand help; and not __fish_seen_subcommand_from install uninstall list status logs doctor pause resume trigger repair sync init completions robot-docs run help" -f -a "doctor" -d 'Check the environment and a service\'s install, and optionally fix safe problems'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand help; and not __fish_seen_subcommand_from install uninstall list status logs doctor pause resume trigger repair sync init completions robot-docs run help" -f -a "pause" -d 'Pause scheduled runs without uninstalling'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand help; and not __fish_seen_subcommand_from install uninstall list status logs doctor pause resume trigger repair sync init completions robot-docs run help" -f -a "resume" -d 'Clear a pause (manual, permanent error or circuit breaker) and the failure count'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand help; and not __fish_seen_subcommand_from install uninstall list status logs doctor pause resume trigger repair sync init completions robot-docs run help" -f -a "trigger" -d 'Run the service now, through the same policy as a scheduled run'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand help; and not __fish_seen_subcommand_from install uninstall list status logs doctor pause resume trigger repair sync init completions robot-docs run help" -f -a "repair" -d 'Back up corrupt state files and reinitialize them'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand help; and not __fish_seen_subcommand_from install uninstall list status logs doctor pause resume trigger repair sync init completions robot-docs run help" -f -a "sync" -d 'Run the workspace\'s pipeline now, without any service policy'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand help; and not __fish_seen_subcommand_from install uninstall list status logs doctor pause resume trigger repair sync init completions robot-docs run help" -f -a "init" -d 'Write a starter syncfleet.json for the current directory'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand help; and not __fish_seen_subcommand_from install uninstall list status logs doctor pause resume trigger repair sync init completions robot-docs run help" -f -a "completions" -d 'Print a shell completion script'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand help; and not __fish_seen_subcommand_from install uninstall list status logs doctor pause resume trigger repair sync init completions robot-docs run help" -f -a "robot-docs" -d 'Describe every command, flag and response shape as JSON (for programs)'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand help; and not __fish_seen_subcommand_from install uninstall list status logs doctor pause resume trigger repair sync init completions robot-docs run help" -f -a "run" -d 'One scheduled run (invoked by the scheduler)'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand help; and not __fish_seen_subcommand_from install uninstall list status logs doctor pause resume trigger repair sync init completions robot-docs run help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -1,0 +1,201 @@
+//! Documentation written for people and programs, one entry per command:
+//! the man pages (DESCRIPTION, EXAMPLES) and `robot-docs` (examples,
+//! response schema) both read it, and tests keep it in step with the CLI.
+
+pub struct CommandDoc {
+    pub name: &'static str,
+    /// DESCRIPTION of the man page: paragraphs separated by blank lines.
+    pub description: &'static str,
+    /// (command line, what it does)
+    pub examples: &'static [(&'static str, &'static str)],
+    /// (field path, type and meaning) of `data` in the robot envelope.
+    pub response: &'static [(&'static str, &'static str)],
+}
+
+pub const OVERVIEW: &str = "\
+syncfleet keeps every workspace in sync on a schedule. A workspace is a directory with a syncfleet.json that lists the commands (stages) that sync it. For each workspace, syncfleet install creates an OS-native scheduled service (a systemd user timer) that runs syncfleet's own run command, which applies a real policy: core and optional stages, transient and permanent error classification, exponential backoff with full jitter, a circuit breaker with half-open probes, pause and resume, and stale-run detection.
+
+Commands that act on one service pick it with --service ID|NAME, or take the service of the workspace found upward from the current directory (like git finds .git), or of --config FILE.
+
+With --robot (or --json, -J, SYNCFLEET_ROBOT=1) every command prints exactly one JSON document on stdout: {\"ok\":true,\"data\":...,\"meta\":{\"elapsed_ms\":N}} or {\"ok\":false,\"error\":{\"code\",\"message\",\"suggestion\",\"actions\"}}. Human output goes to stdout, warnings and progress to stderr.";
+
+pub const COMMANDS: &[CommandDoc] = &[
+    CommandDoc {
+        name: "install",
+        description: "Install or update the scheduled service of the current workspace. install validates the workspace config, runs the doctor checks as a pre-flight (any failing check aborts), stores the token named by token_env_var in a 0600 env file, renders the scheduler artifacts, activates them, and only then writes the manifest: a failure leaves nothing behind.
+
+Running install again is safe: with nothing changed it reports no_change; otherwise it reports what changed (interval, profile, token, drifted artifacts...). This is also how a token is rotated: export the new value and run install.
+
+--dry-run validates everything and shows the artifacts and the commands it would run, writing and running nothing; tokens are never shown.",
+        examples: &[
+            ("syncfleet install --interval 15m --profile fast", "install the current workspace, syncing every 15 minutes with core stages only"),
+            ("syncfleet install --name backend", "use a readable service id instead of the hash"),
+            ("syncfleet --robot install --dry-run", "show the rendered units and planned commands as JSON"),
+        ],
+        response: &[
+            ("platform", "string: systemd|launchd|schtasks|cron"),
+            ("service_id", "string"),
+            ("interval_seconds", "number"),
+            ("profile", "string: fast|balanced|full"),
+            ("binary_path", "string"),
+            ("service_files", "[string]"),
+            ("sync_command", "string"),
+            ("token_source", "string: env_file|embedded|system_env"),
+            ("no_change", "bool"),
+            ("changes", "[string]"),
+            ("dry_run", "bool"),
+            ("rendered", "[{path, content}] (dry run only)"),
+        ],
+    },
+    CommandDoc {
+        name: "uninstall",
+        description: "Disable the schedule and remove the scheduler artifacts, the manifest, the token env file and any wrapper script. The status file, the run history and the logs are kept. Uninstalling a service that is not installed is not an error.",
+        examples: &[
+            ("syncfleet uninstall", "uninstall the current workspace's service"),
+            ("syncfleet uninstall --service backend", "uninstall by name or id"),
+            ("syncfleet uninstall --all", "uninstall every service"),
+        ],
+        response: &[
+            ("was_installed", "bool"),
+            ("service_id", "string"),
+            ("removed_files", "[string]"),
+            ("kept_files", "[string]"),
+        ],
+    },
+    CommandDoc {
+        name: "list",
+        description: "List the installed services with their platform, interval, profile, scheduler state, last outcome and failure count.",
+        examples: &[("syncfleet list", "a table of every service"), ("syncfleet -J list", "the same as JSON")],
+        response: &[("services", "[{service_id, name?, workspace_root, platform, interval_seconds, profile, installed_at_iso, platform_state, scheduler_state, last_run_iso?, last_outcome?, consecutive_failures, drift}]")],
+    },
+    CommandDoc {
+        name: "status",
+        description: "Show whether the service is installed, what the scheduler reports, the scheduler state (idle, running, running_stale, degraded, backoff, half_open, paused, not_installed), the last run with its stage results, the recent runs, the backoff window, the pause reason, and drift: the timer not loaded (platform), an artifact edited or missing (spec), or a different scheduled command (command). status always exits 0.",
+        examples: &[
+            ("syncfleet status", "the current workspace's service"),
+            ("syncfleet -J status --service backend | jq .data.scheduler_state", "one field for a script"),
+        ],
+        response: &[
+            ("installed", "bool"),
+            ("service_id", "string"),
+            ("scheduler_state", "string: idle|running|running_stale|degraded|backoff|half_open|paused|not_installed"),
+            ("last_sync", "run record|null"),
+            ("recent_runs", "[run record] (last 5)"),
+            ("backoff", "{consecutive_failures, next_retry_iso, remaining_seconds}|null"),
+            ("paused_reason", "string|null"),
+            ("drift", "{platform_drift, spec_drift, command_drift, details?}|null"),
+        ],
+    },
+    CommandDoc {
+        name: "logs",
+        description: "Print the last lines of the service log (stage output with run and stage headers), follow it as it grows, or open it in $VISUAL, $EDITOR or less. In robot mode only the path and size are returned, plus the last lines with --tail (at most 100); --follow needs a terminal.",
+        examples: &[
+            ("syncfleet logs --tail 50", "the last 50 lines"),
+            ("syncfleet logs --follow", "stream new lines until Ctrl-C"),
+            ("syncfleet logs --open", "open the log in an editor"),
+        ],
+        response: &[("log_path", "string"), ("exists", "bool"), ("size_bytes", "number"), ("last_lines", "[string] (with --tail)")],
+    },
+    CommandDoc {
+        name: "doctor",
+        description: "Check the workspace config, the token (present, and valid through the config's token_check unless --offline), the binary, the data directory, the scheduler's prerequisites (systemctl --user reachable; lingering), and the service's install: drift, the scheduled binary, file modes, stale runs. Each check passes, warns or fails with a suggested action. --fix applies only safe remedies: create directories, correct file modes, reload the scheduler. doctor exits 10 when any check fails.",
+        examples: &[("syncfleet doctor", "check everything"), ("syncfleet doctor --offline --fix", "no network; fix what is safe to fix")],
+        response: &[("checks", "[{name, status: pass|warn|fail|skip|fixed, message?, action?}]"), ("overall", "string: pass|warn|fail")],
+    },
+    CommandDoc {
+        name: "pause",
+        description: "Pause scheduled runs without uninstalling: the timer still fires, and each run exits at once, counted as skipped. A pause made during a run outlives the run.",
+        examples: &[("syncfleet pause --reason \"GitLab maintenance window\"", "pause with a reason shown by status")],
+        response: &[("service_id", "string"), ("paused", "bool"), ("reason", "string"), ("already_paused", "bool")],
+    },
+    CommandDoc {
+        name: "resume",
+        description: "Clear a pause of any kind (manual, a permanent error, or the circuit breaker), the failure count and the backoff window. resume runs nothing: the next scheduled run goes ahead (use trigger to run now).",
+        examples: &[("syncfleet resume", "after fixing the cause of a pause")],
+        response: &[("was_paused", "bool"), ("previous_reason", "string|null"), ("consecutive_failures_cleared", "number")],
+    },
+    CommandDoc {
+        name: "trigger",
+        description: "Run the service now through exactly the policy of a scheduled run: a pause still applies (use resume), and so does a backoff window unless --ignore-backoff is given. The result is recorded like any run.",
+        examples: &[("syncfleet trigger", "run now"), ("syncfleet trigger --ignore-backoff", "run now even while backing off")],
+        response: &[
+            ("action", "string: sync_completed|skipped|paused"),
+            ("reason", "string (skipped: backoff|locked; paused: the error code, CIRCUIT_BREAKER or MANUAL)"),
+            ("outcome", "string: success|degraded|failed"),
+            ("stage_results", "[{stage, success, optional, items_updated, error?, error_code?, attempts}]"),
+            ("consecutive_failures", "number"),
+            ("next_retry_iso", "string (in backoff)"),
+        ],
+    },
+    CommandDoc {
+        name: "repair",
+        description: "Check the manifest and status files. A corrupt file is renamed to <name>.corrupt.<timestamp>, never deleted; the status file is reinitialized; a corrupt manifest means reinstalling (install).",
+        examples: &[("syncfleet repair", "after a SERVICE_CORRUPT_STATE error"), ("syncfleet repair --service a1b2c3d4e5f6", "by id, when the manifest cannot be read")],
+        response: &[("repaired", "bool"), ("actions", "[{file, action, backup?}]"), ("needs_reinstall", "bool")],
+    },
+    CommandDoc {
+        name: "sync",
+        description: "Run the workspace's stages once, with no service policy: no backoff, no pause, no status writes. It takes the pipeline lock, so it fails with LOCKED (exit 9) while a scheduled run is in progress, and it records a manual run in the history. It exits 11 when a core stage failed.",
+        examples: &[("syncfleet sync", "sync the current workspace now"), ("syncfleet sync --profile full", "with every stage")],
+        response: &[("action", "string: sync_completed"), ("outcome", "string"), ("stage_results", "[stage result]")],
+    },
+    CommandDoc {
+        name: "init",
+        description: "Write a starter syncfleet.json in the current directory from --project and --stage/--optional-stage flags, or from a preset. An existing file is never overwritten without --force. The result is validated before it is written.",
+        examples: &[
+            ("syncfleet init --stage pull=\"git pull --ff-only\"", "a one-stage workspace"),
+            ("syncfleet init --preset lore --project https://gitlab.example.com/group/api", "the four lore stages"),
+        ],
+        response: &[("path", "string"), ("stages", "[string]"), ("overwritten", "bool")],
+    },
+    CommandDoc {
+        name: "completions",
+        description: "Print a completion script for bash, zsh or fish. Ready-made scripts are also in the repository's completions/ directory.",
+        examples: &[
+            ("syncfleet completions bash > ~/.local/share/bash-completion/completions/syncfleet", "bash"),
+            ("syncfleet completions fish > ~/.config/fish/completions/syncfleet.fish", "fish"),
+        ],
+        response: &[],
+    },
+    CommandDoc {
+        name: "robot-docs",
+        description: "Print a machine-readable description of every command: its flags with defaults, examples and the shape of its response.",
+        examples: &[("syncfleet robot-docs | jq '.data.commands.install.flags'", "the flags of install")],
+        response: &[("commands", "{name: {description, flags, examples, response_schema}}"), ("exit_codes", "[{code, exit, meaning}]")],
+    },
+];
+
+pub fn for_command(name: &str) -> Option<&'static CommandDoc> {
+    COMMANDS.iter().find(|d| d.name == name)
+}
+
+/// What the man pages and robot-docs say about a flag beyond its help.
+pub struct ArgFacts {
+    pub defaults: Vec<String>,
+    pub possible_values: Vec<String>,
+    pub env: Option<String>,
+}
+
+pub fn arg_facts(arg: &clap::Arg) -> ArgFacts {
+    let takes_values = arg.get_action().takes_values();
+    ArgFacts {
+        defaults: if takes_values {
+            arg.get_default_values()
+                .iter()
+                .map(|d| d.to_string_lossy().into_owned())
+                .collect()
+        } else {
+            Vec::new()
+        },
+        possible_values: if takes_values {
+            arg.get_possible_values()
+                .iter()
+                .filter(|p| !p.is_hide_set())
+                .map(|p| p.get_name().to_string())
+                .collect()
+        } else {
+            Vec::new()
+        },
+        env: arg.get_env().map(|e| e.to_string_lossy().into_owned()),
+    }
+}

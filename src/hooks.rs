@@ -1,0 +1,101 @@
+//! Notification hooks: commands from `hooks` in syncfleet.json run on a
+//! run's `failure`, `pause` and `recover` events, with the event's details
+//! in their environment. A hook has a short timeout, never changes the
+//! run's outcome, and its failure is logged, not raised.
+
+use crate::config::Hooks;
+use crate::pipeline::ServiceLog;
+use crate::policy::Event;
+use crate::process;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+/// What a hook is told about the event.
+pub struct EventDetails<'a> {
+    pub service_id: &'a str,
+    pub service_name: Option<&'a str>,
+    pub workspace: &'a Path,
+    pub run_id: &'a str,
+    pub outcome: &'a str,
+    pub error_code: Option<&'a str>,
+    pub error_message: Option<&'a str>,
+    pub consecutive_failures: u32,
+    pub paused_reason: Option<&'a str>,
+    pub log_path: &'a Path,
+    /// Variables removed from the hook's environment (the token).
+    pub withheld: &'a [String],
+}
+
+fn command_for(hooks: &Hooks, event: Event) -> Option<&Vec<String>> {
+    match event {
+        Event::Failure => hooks.failure.as_ref(),
+        Event::Pause => hooks.pause.as_ref(),
+        Event::Recover => hooks.recover.as_ref(),
+    }
+}
+
+fn event_name(event: Event) -> &'static str {
+    match event {
+        Event::Failure => "failure",
+        Event::Pause => "pause",
+        Event::Recover => "recover",
+    }
+}
+
+/// Run the hooks for `events`, in order, logging each result.
+pub fn fire(hooks: &Hooks, events: &[Event], details: &EventDetails, log: &ServiceLog) {
+    for &event in events {
+        let Some(argv) = command_for(hooks, event) else {
+            continue;
+        };
+        let name = event_name(event);
+        let mut command = Command::new(&argv[0]);
+        command.args(&argv[1..]).current_dir(details.workspace);
+        for var in details.withheld {
+            command.env_remove(var);
+        }
+        let vars = [
+            ("SYNCFLEET_EVENT", Some(name)),
+            ("SYNCFLEET_SERVICE_ID", Some(details.service_id)),
+            (
+                "SYNCFLEET_SERVICE_NAME",
+                Some(details.service_name.unwrap_or(details.service_id)),
+            ),
+            ("SYNCFLEET_WORKSPACE", details.workspace.to_str()),
+            ("SYNCFLEET_RUN_ID", Some(details.run_id)),
+            ("SYNCFLEET_OUTCOME", Some(details.outcome)),
+            ("SYNCFLEET_ERROR_CODE", details.error_code),
+            ("SYNCFLEET_ERROR_MESSAGE", details.error_message),
+            ("SYNCFLEET_PAUSED_REASON", details.paused_reason),
+            ("SYNCFLEET_LOG_PATH", details.log_path.to_str()),
+        ];
+        for (k, v) in vars {
+            command.env(k, log.redact(v.unwrap_or("")));
+        }
+        command.env(
+            "SYNCFLEET_CONSECUTIVE_FAILURES",
+            details.consecutive_failures.to_string(),
+        );
+        let stamp = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        match process::capture(&mut command, None, Duration::from_millis(hooks.timeout_ms)) {
+            Ok(c) if c.success() => {
+                log.line(&format!("{stamp} hook {name} ({}) succeeded", argv[0]))
+            }
+            Ok(c) => log.line(&format!(
+                "{stamp} hook {name} ({}) failed ({}): {}",
+                argv[0],
+                if c.timed_out {
+                    format!("timed out after {} ms and was killed", hooks.timeout_ms)
+                } else {
+                    format!("exit {}", c.code.unwrap_or(-1))
+                },
+                c.stderr.lines().last().unwrap_or("").trim()
+            )),
+            Err(e) => log.line(&format!(
+                "{stamp} hook {name} could not start '{}': {e}",
+                argv[0]
+            )),
+        }
+    }
+}

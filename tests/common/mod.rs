@@ -1,0 +1,227 @@
+//! The one hermetic test harness: every test gets a temp HOME, XDG dirs and
+//! data dir, a PATH whose first entry holds fake `systemctl`/`loginctl`,
+//! and drives the real binary. Nothing touches the real home or scheduler.
+#![allow(dead_code)]
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_syncfleet");
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The configurable test stage (`fixtures/stages/stage.sh MODE ARGS…`).
+pub fn stage_script() -> String {
+    repo()
+        .join("fixtures/stages/stage.sh")
+        .display()
+        .to_string()
+}
+
+pub struct TestEnv {
+    pub dir: tempfile::TempDir,
+    pub extra_env: Vec<(String, String)>,
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not one JSON document ({e}):\n{}\nstderr:\n{}",
+                self.stdout, self.stderr
+            )
+        })
+    }
+    #[track_caller]
+    pub fn ok(self) -> Run {
+        assert_eq!(
+            self.code, 0,
+            "expected success\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+}
+
+impl From<Output> for Run {
+    fn from(o: Output) -> Run {
+        Run {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
+
+impl TestEnv {
+    pub fn new() -> TestEnv {
+        let dir = tempfile::Builder::new()
+            .prefix("sf-test-")
+            .tempdir()
+            .unwrap();
+        for sub in ["home", "config", "share", "data", "fake-systemctl"] {
+            std::fs::create_dir_all(dir.path().join(sub)).unwrap();
+        }
+        TestEnv {
+            dir,
+            extra_env: Vec::new(),
+        }
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+    pub fn data_dir(&self) -> PathBuf {
+        self.path("data")
+    }
+    pub fn home(&self) -> PathBuf {
+        self.path("home")
+    }
+    pub fn unit_dir(&self) -> PathBuf {
+        self.path("config/systemd/user")
+    }
+    pub fn service_dir(&self, id: &str) -> PathBuf {
+        self.data_dir().join("services").join(id)
+    }
+
+    pub fn set_env(&mut self, k: &str, v: &str) {
+        self.extra_env.retain(|(key, _)| key != k);
+        self.extra_env.push((k.to_string(), v.to_string()));
+    }
+
+    /// A command with a cleared environment pointing everything at the
+    /// temp dir.
+    pub fn command(&self, cwd: &Path, args: &[&str]) -> Command {
+        let mut c = Command::new(BIN);
+        c.args(args)
+            .current_dir(cwd)
+            .env_clear()
+            .env(
+                "PATH",
+                format!(
+                    "{}:/usr/local/bin:/usr/bin:/bin",
+                    repo().join("tests/fake-bin").display()
+                ),
+            )
+            .env("HOME", self.home())
+            .env("USER", "tester")
+            .env("XDG_CONFIG_HOME", self.path("config"))
+            .env("XDG_DATA_HOME", self.path("share"))
+            .env("SYNCFLEET_DATA_DIR", self.data_dir())
+            .env("FAKE_SYSTEMCTL_DIR", self.path("fake-systemctl"))
+            .envs(self.extra_env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdin(Stdio::null());
+        c
+    }
+
+    pub fn run_in(&self, cwd: &Path, args: &[&str]) -> Run {
+        self.command(cwd, args).output().unwrap().into()
+    }
+
+    /// Run in the temp root (no workspace there).
+    pub fn run(&self, args: &[&str]) -> Run {
+        self.run_in(self.dir.path(), args)
+    }
+
+    /// `-J` run in `cwd`, returning the envelope.
+    pub fn json_in(&self, cwd: &Path, args: &[&str]) -> Value {
+        let mut full = vec!["-J"];
+        full.extend_from_slice(args);
+        self.run_in(cwd, &full).json()
+    }
+
+    /// `-J` run outside any workspace.
+    pub fn json(&self, args: &[&str]) -> Value {
+        self.json_in(self.dir.path(), args)
+    }
+
+    /// Create a workspace with the given `stages` JSON (and extra top-level
+    /// keys) and return its root.
+    pub fn workspace(&self, name: &str, stages: &str, extra: &str) -> PathBuf {
+        let root = self.path(&format!("ws/{name}"));
+        std::fs::create_dir_all(&root).unwrap();
+        let extra = if extra.is_empty() {
+            String::new()
+        } else {
+            format!("{extra},")
+        };
+        std::fs::write(
+            root.join("syncfleet.json"),
+            format!(
+                r#"{{{extra} "projects": [{}], "retry_delay": {{"min": "0s", "max": "20ms"}}, "stages": {stages}}}"#,
+                serde_json::to_string(&format!("https://gitlab.example.com/{name}")).unwrap()
+            ),
+        )
+        .unwrap();
+        root
+    }
+
+    /// The fake systemctl's recorded calls.
+    pub fn systemctl_calls(&self) -> Vec<String> {
+        std::fs::read_to_string(self.path("fake-systemctl/calls.log"))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
+    pub fn status_file(&self, id: &str) -> Value {
+        serde_json::from_str(
+            &std::fs::read_to_string(self.service_dir(id).join("status.json")).unwrap(),
+        )
+        .unwrap()
+    }
+
+    pub fn write_status(&self, id: &str, v: &Value) {
+        std::fs::write(
+            self.service_dir(id).join("status.json"),
+            serde_json::to_string_pretty(v).unwrap(),
+        )
+        .unwrap();
+    }
+
+    /// Every file under the temp root, as (path, bytes), for leak checks.
+    pub fn all_files(&self) -> Vec<(PathBuf, Vec<u8>)> {
+        fn walk(dir: &Path, out: &mut Vec<(PathBuf, Vec<u8>)>) {
+            for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    walk(&p, out);
+                } else if let Ok(b) = std::fs::read(&p) {
+                    out.push((p, b));
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(self.dir.path(), &mut out);
+        out
+    }
+}
+
+/// A stage JSON object running the test stage script.
+pub fn stage(name: &str, mode_and_args: &[&str], extra: &str) -> String {
+    let mut cmd = vec![format!("\"{}\"", stage_script())];
+    cmd.extend(mode_and_args.iter().map(|a| format!("\"{a}\"")));
+    let extra = if extra.is_empty() {
+        String::new()
+    } else {
+        format!(", {extra}")
+    };
+    format!(
+        r#"{{"name": "{name}", "command": [{}]{extra}}}"#,
+        cmd.join(", ")
+    )
+}
+
+pub fn stages(list: &[String]) -> String {
+    format!("[{}]", list.join(", "))
+}

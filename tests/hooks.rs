@@ -1,0 +1,119 @@
+//! Notification hooks: failure, pause and recover, with event details in
+//! the environment; a failing or hanging hook never changes the run.
+
+mod common;
+use common::*;
+use std::time::{Duration, Instant};
+
+fn hook(out: &std::path::Path, event: &str) -> String {
+    format!(
+        r#"["sh", "-c", "env | grep -E '^(SYNCFLEET_|HOOKTOK)' | sort > {}/{event}.env"]"#,
+        out.display()
+    )
+}
+
+#[test]
+fn hooks_fire_on_failure_pause_and_recover_without_the_token() {
+    let mut env = TestEnv::new();
+    env.set_env("HOOKTOK", "hook-secret-xyz");
+    let out = env.path("hook-out");
+    std::fs::create_dir_all(&out).unwrap();
+    let hooks = format!(
+        r#""token_env_var": "HOOKTOK", "hooks": {{"failure": {}, "pause": {}, "recover": {}, "timeout": "5s"}}"#,
+        hook(&out, "failure"),
+        hook(&out, "pause"),
+        hook(&out, "recover")
+    );
+    let ws = env.workspace("h", &stages(&[stage("pull", &["fail"], "")]), &hooks);
+    let id = env.json_in(&ws, &["install"])["data"]["service_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    env.json(&["run", "--service-id", &id]);
+    let failure = std::fs::read_to_string(out.join("failure.env")).unwrap();
+    assert!(failure.contains("SYNCFLEET_EVENT=failure"), "{failure}");
+    assert!(failure.contains(&format!("SYNCFLEET_SERVICE_ID={id}")));
+    assert!(failure.contains("SYNCFLEET_OUTCOME=failed"));
+    assert!(failure.contains("SYNCFLEET_ERROR_CODE=STAGE_FAILED"));
+    assert!(failure.contains("SYNCFLEET_ERROR_MESSAGE=connection reset by peer"));
+    assert!(failure.contains("SYNCFLEET_CONSECUTIVE_FAILURES=1"));
+    assert!(failure.contains("SYNCFLEET_LOG_PATH="));
+    assert!(
+        !failure.contains("hook-secret-xyz") && !failure.contains("HOOKTOK="),
+        "hooks never see the token: {failure}"
+    );
+    assert!(!out.join("pause.env").exists());
+
+    // A permanent failure: failure and pause.
+    std::fs::write(
+        ws.join("syncfleet.json"),
+        format!(
+            r#"{{"projects": ["https://gitlab.example.com/h"], {hooks}, "stages": [{}]}}"#,
+            stage("pull", &["permanent"], "")
+        ),
+    )
+    .unwrap();
+    env.json_in(&ws, &["trigger", "--ignore-backoff"]);
+    let pause = std::fs::read_to_string(out.join("pause.env")).unwrap();
+    assert!(
+        pause.contains("SYNCFLEET_PAUSED_REASON=AUTH_FAILED: permission denied"),
+        "{pause}"
+    );
+
+    // First success after failures: recover.
+    env.json_in(&ws, &["resume"]);
+    std::fs::write(
+        ws.join("syncfleet.json"),
+        format!(
+            r#"{{"projects": ["https://gitlab.example.com/h"], {hooks}, "stages": [{}]}}"#,
+            stage("pull", &["ok"], "")
+        ),
+    )
+    .unwrap();
+    // resume cleared the streak, so a success now is not a recovery...
+    env.json_in(&ws, &["trigger"]);
+    assert!(!out.join("recover.env").exists());
+    // ...but a success right after a failure is.
+    std::fs::write(ws.join("syncfleet.json"), format!(r#"{{"projects": ["https://gitlab.example.com/h"], {hooks}, "retry_delay": {{"min": "0s", "max": "0s"}}, "stages": [{}]}}"#, stage("pull", &["fail"], ""))).unwrap();
+    env.json_in(&ws, &["trigger"]);
+    std::fs::write(
+        ws.join("syncfleet.json"),
+        format!(
+            r#"{{"projects": ["https://gitlab.example.com/h"], {hooks}, "stages": [{}]}}"#,
+            stage("pull", &["ok"], "")
+        ),
+    )
+    .unwrap();
+    env.json_in(&ws, &["trigger", "--ignore-backoff"]);
+    let recover = std::fs::read_to_string(out.join("recover.env")).unwrap();
+    assert!(
+        recover.contains("SYNCFLEET_EVENT=recover")
+            && recover.contains("SYNCFLEET_OUTCOME=success"),
+        "{recover}"
+    );
+}
+
+#[test]
+fn a_failing_or_hanging_hook_is_logged_and_changes_nothing() {
+    let env = TestEnv::new();
+    let hooks = r#""hooks": {"failure": ["sh", "-c", "sleep 30"], "pause": ["/nonexistent/notify"], "timeout": "300ms"}"#;
+    let ws = env.workspace("hh", &stages(&[stage("pull", &["permanent"], "")]), hooks);
+    let id = env.json_in(&ws, &["install"])["data"]["service_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let started = Instant::now();
+    let r = env.run(&["-J", "run", "--service-id", &id]);
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_eq!(r.code, 0);
+    assert_eq!(r.json()["data"]["action"], "paused");
+    let log = std::fs::read_to_string(env.service_dir(&id).join("logs/service.log")).unwrap();
+    assert!(
+        log.contains("hook failure (sh) failed (timed out after 300 ms"),
+        "{log}"
+    );
+    assert!(
+        log.contains("hook pause could not start '/nonexistent/notify'"),
+        "{log}"
+    );
+}

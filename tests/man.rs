@@ -1,0 +1,83 @@
+//! The checked-in man pages must match the CLI. Regenerate with:
+//! `SYNCFLEET_BLESS=1 cargo test --test man`.
+
+use std::path::PathBuf;
+
+#[test]
+fn man_pages_are_fresh() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("man/man1");
+    let pages = syncfleet::man::pages();
+    if std::env::var_os("SYNCFLEET_BLESS").is_some() {
+        std::fs::create_dir_all(&dir).unwrap();
+        for e in std::fs::read_dir(&dir).unwrap().flatten() {
+            std::fs::remove_file(e.path()).unwrap();
+        }
+        for (name, content) in &pages {
+            std::fs::write(dir.join(name), content).unwrap();
+        }
+    }
+    let mut stale = Vec::new();
+    for (name, content) in &pages {
+        if std::fs::read_to_string(dir.join(name)).ok().as_deref() != Some(content.as_str()) {
+            stale.push(name.clone());
+        }
+    }
+    let on_disk = std::fs::read_dir(&dir).map(|d| d.count()).unwrap_or(0);
+    assert!(
+        stale.is_empty() && on_disk == pages.len(),
+        "man pages are stale ({stale:?}; {on_disk} on disk, {} generated): run SYNCFLEET_BLESS=1 cargo test --test man",
+        pages.len()
+    );
+}
+
+#[test]
+fn every_visible_command_is_documented() {
+    use clap::CommandFactory;
+    for sub in syncfleet::cli::Cli::command()
+        .get_subcommands()
+        .filter(|s| !s.is_hide_set())
+    {
+        let doc = syncfleet::docs::for_command(sub.get_name())
+            .unwrap_or_else(|| panic!("no docs::COMMANDS entry for {}", sub.get_name()));
+        assert!(
+            !doc.description.is_empty() && !doc.examples.is_empty(),
+            "{} needs a description and examples",
+            sub.get_name()
+        );
+    }
+}
+
+/// `mandoc -Tlint` must report nothing, and `man -l` must render.
+#[test]
+fn pages_are_lint_clean_and_render() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("man/man1");
+    let pages: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    let out = std::process::Command::new("mandoc")
+        .arg("-Tlint")
+        .args(&pages)
+        .output()
+        .expect("mandoc must be installed (apt-get install mandoc); .ci/run installs it");
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success() && report.trim().is_empty(),
+        "mandoc -Tlint:\n{report}"
+    );
+    let rendered = std::process::Command::new("man")
+        .args(["-l", dir.join("syncfleet-install.1").to_str().unwrap()])
+        .env("MANPAGER", "cat")
+        .env("PAGER", "cat")
+        .output()
+        .expect("man must be installed (apt-get install man-db)");
+    let text = String::from_utf8_lossy(&rendered.stdout);
+    assert!(
+        rendered.status.success() && text.contains("EXIT STATUS") && text.contains("--interval"),
+        "{text}"
+    );
+}
