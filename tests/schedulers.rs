@@ -1,9 +1,12 @@
 //! The scheduler backends against real validators (systemd-analyze,
 //! Python's plistlib, sh), and the cron, launchd and schtasks backends end
 //! to end through the CLI with fakes of crontab, launchctl and schtasks
-//! (tests/support/). Nothing here touches the real crontab or scheduler of
+//! (tests/fake-bin/, on the shared harness). Nothing here touches the real crontab or scheduler of
 //! the machine: the real ones are exercised by tests/e2e/run.sh.
 
+mod common;
+
+use common::TestEnv;
 use serde_json::Value;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -23,14 +26,8 @@ const AWKWARD_EXEC_DIR: &str = "bin dir 100% & <lt> $HOME `bt` é漢";
 /// …and in a token.
 const TOKEN: &str = "glpat-&<>'\"$HOME`x`\\%%";
 
-fn support(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/support")
-        .join(name)
-}
-
 fn fake_crontab() -> PathBuf {
-    support("fake-crontab")
+    common::repo().join("tests/fake-bin/crontab")
 }
 
 fn have(program: &str) -> bool {
@@ -355,18 +352,20 @@ fn cron_blocks_round_trip_through_crontab_and_run_the_command() {
     }
 }
 
-// ---- the CLI with the cron backend (fake crontab) ------------------------
+// ---- the CLI on the shared harness (fake crontab, launchctl, schtasks) ----
 
+/// The harness with a workspace under an awkward path whose one stage
+/// checks that it gets exactly `TOKEN`, and an awkward data directory.
 struct Cli {
-    tmp: tempfile::TempDir,
+    env: TestEnv,
     workspace: PathBuf,
     table: PathBuf,
 }
 
 impl Cli {
     fn new() -> Cli {
-        let tmp = tempfile::tempdir().unwrap();
-        let workspace = tmp.path().join("my work 100% & <co> 'q' $x é");
+        let mut env = TestEnv::new();
+        let workspace = env.path("my work 100% & <co> 'q' $x é");
         fs::create_dir_all(workspace.join("stages")).unwrap();
         fs::write(
             workspace.join("stages/check-token.sh"),
@@ -381,42 +380,32 @@ impl Cli {
                 "stages": [{"name": "check", "command": ["./stages/check-token.sh"]}]}"#,
         )
         .unwrap();
-        let table = tmp.path().join("crontab");
+        let data_dir = env.path("data dir %");
+        env.set_env("SYNCFLEET_DATA_DIR", data_dir.to_str().unwrap());
+        let table = env.crontab_path();
         Cli {
+            env,
             workspace,
             table,
-            tmp,
         }
     }
 
     fn home(&self) -> PathBuf {
-        self.tmp.path().join("home")
+        self.env.home()
+    }
+
+    fn config(&self) -> PathBuf {
+        self.env.path("config")
     }
 
     fn data_dir(&self) -> PathBuf {
-        self.tmp.path().join("data dir %")
+        self.env.path("data dir %")
     }
 
+    /// `--robot` in the workspace, with extra environment for this run.
     fn run(&self, args: &[&str], extra: &[(&str, &str)]) -> (Value, Output) {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_syncfleet"));
-        cmd.arg("--robot")
-            .args(args)
-            .current_dir(&self.workspace)
-            .env_clear()
-            .env("PATH", "/usr/bin:/bin")
-            .env("HOME", self.home())
-            .env("XDG_CONFIG_HOME", self.home().join(".config"))
-            .env("SYNCFLEET_DATA_DIR", self.data_dir())
-            .env("SYNCFLEET_CRONTAB", fake_crontab())
-            .env("FAKE_CRONTAB_FILE", &self.table)
-            .env("SYNCFLEET_LAUNCHCTL", support("fake-launchctl"))
-            .env("FAKE_LAUNCHD_DIR", self.tmp.path().join("launchd"))
-            .env("SYNCFLEET_SCHTASKS", support("fake-schtasks"))
-            .env("FAKE_SCHTASKS_DIR", self.tmp.path().join("schtasks"))
-            .env("USER", "tester");
-        for (k, v) in extra {
-            cmd.env(k, v);
-        }
+        let mut cmd = self.env.command(&self.workspace, &["--robot"]);
+        cmd.args(args).envs(extra.iter().copied());
         let out = cmd.output().unwrap();
         let json = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
             panic!(
@@ -544,9 +533,7 @@ fn cli_cron_install_is_transactional() {
     );
     assert!(!cli.data_dir().join("services/cronws/run.sh").exists());
     assert!(!cli.data_dir().join("services/cronws/env").exists());
-    let staged = cli
-        .home()
-        .join(".config/syncfleet/cron/syncfleet-cronws.cron");
+    let staged = cli.config().join("syncfleet/cron/syncfleet-cronws.cron");
     assert!(!staged.exists());
 }
 
@@ -598,7 +585,7 @@ fn cli_launchd_with_a_fake_launchctl() {
     let plist = cli
         .home()
         .join("Library/LaunchAgents/dev.syncfleet.cronws.plist");
-    let loaded = cli.tmp.path().join("launchd/dev.syncfleet.cronws");
+    let loaded = cli.env.path("fake-launchd/dev.syncfleet.cronws");
     assert_eq!(fs::read(&plist).unwrap(), fs::read(&loaded).unwrap());
     assert!(!fs::read_to_string(&plist).unwrap().contains("glpat"));
 
@@ -674,7 +661,7 @@ fn cli_schtasks_with_a_fake_schtasks() {
         "install says what to set: {v}"
     );
     assert!(!cli.data_dir().join("services/cronws/env").exists());
-    let task = cli.tmp.path().join("schtasks/SyncFleet-cronws");
+    let task = cli.env.path("fake-schtasks/SyncFleet-cronws");
     let run = fs::read_to_string(&task).unwrap();
     assert!(run.contains(" --robot --data-dir \""), "{run}");
 
@@ -705,8 +692,8 @@ fn cli_schtasks_with_a_fake_schtasks() {
     assert_eq!(v["data"]["was_installed"], true, "{v}");
     assert!(!task.exists());
     assert!(
-        !cli.home()
-            .join(".config/syncfleet/schtasks/SyncFleet-cronws.args")
+        !cli.config()
+            .join("syncfleet/schtasks/SyncFleet-cronws.args")
             .exists()
     );
 }
