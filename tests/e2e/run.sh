@@ -185,7 +185,7 @@ suite() {
         result "$name" status FAIL "$(jq -c '.data | {platform, service_state, last_sync: .last_sync.outcome, drift}' <<<"$out" 2>/dev/null || echo "$out")"
     fi
     if "${asu[@]}" "$ROOT/bin/syncfleet" history --help >/dev/null 2>&1; then
-        out=$("${sf[@]}" history 2>/dev/null) || true
+        out=$("${sf[@]}" history --service demo 2>/dev/null) || true
         if grep -qF "$(jq -r .run_id <<<"$run")" <<<"$out"; then
             result "$name" history PASS "lists run $(jq -r .run_id <<<"$run")"
         else
