@@ -367,19 +367,9 @@ impl Scheduler for Cron {
         match self.read_crontab() {
             Ok(tab) => {
                 let present = matches!(block_range(&tab, service_id), Ok(Some(_)));
-                PlatformState {
-                    loaded: present,
-                    state: if present { "scheduled" } else { "not-found" }.into(),
-                    next_run: None,
-                    error: None,
-                }
+                PlatformState::known(present, if present { "scheduled" } else { "not-found" })
             }
-            Err(e) => PlatformState {
-                loaded: false,
-                state: "unknown".into(),
-                next_run: None,
-                error: Some(e.message),
-            },
+            Err(e) => PlatformState::unknown(e.message),
         }
     }
 

@@ -290,24 +290,9 @@ impl Scheduler for Launchd {
             None,
             DEFAULT_TIMEOUT,
         ) {
-            Ok(c) if c.success() => PlatformState {
-                loaded: true,
-                state: parse_list_state(&c.stdout),
-                next_run: None,
-                error: None,
-            },
-            Ok(_) => PlatformState {
-                loaded: false,
-                state: "not loaded".into(),
-                next_run: None,
-                error: None,
-            },
-            Err(e) => PlatformState {
-                loaded: false,
-                state: "unknown".into(),
-                next_run: None,
-                error: Some(format!("cannot run launchctl: {e}")),
-            },
+            Ok(c) if c.success() => PlatformState::known(true, parse_list_state(&c.stdout)),
+            Ok(_) => PlatformState::known(false, "not loaded"),
+            Err(e) => PlatformState::unknown(format!("cannot run launchctl: {e}")),
         }
     }
 

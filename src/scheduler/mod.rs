@@ -168,6 +168,26 @@ pub struct PlatformState {
     pub error: Option<String>,
 }
 
+impl PlatformState {
+    /// What the scheduler said, without a next firing time.
+    pub fn known(loaded: bool, state: impl Into<String>) -> PlatformState {
+        PlatformState {
+            loaded,
+            state: state.into(),
+            next_run: None,
+            error: None,
+        }
+    }
+
+    /// The scheduler could not be asked.
+    pub fn unknown(error: impl Into<String>) -> PlatformState {
+        PlatformState {
+            error: Some(error.into()),
+            ..PlatformState::known(false, "unknown")
+        }
+    }
+}
+
 pub trait Scheduler {
     fn kind(&self) -> SchedulerKind;
     /// Where this scheduler can put the token the user asked to place

@@ -323,20 +323,20 @@ impl Scheduler for Schtasks {
     fn state(&self, service_id: &str) -> PlatformState {
         match self.query(service_id) {
             Ok(t) => PlatformState {
-                loaded: t.enabled,
-                state: if t.enabled {
-                    t.status.to_lowercase()
-                } else {
-                    "disabled".into()
-                },
                 next_run: t.next_run,
-                error: None,
+                ..PlatformState::known(
+                    t.enabled,
+                    if t.enabled {
+                        t.status.to_lowercase()
+                    } else {
+                        "disabled".into()
+                    },
+                )
             },
+            // schtasks says only "cannot find the file": most likely no task.
             Err(e) => PlatformState {
-                loaded: false,
-                state: "not-found".into(),
-                next_run: None,
                 error: Some(e.message),
+                ..PlatformState::known(false, "not-found")
             },
         }
     }

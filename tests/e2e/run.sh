@@ -348,36 +348,35 @@ pids=()
 # start_reason FILE: the start script's own words for why it could not start
 start_reason() { sed -n 's/^[a-z-]*\.sh: cannot start [^:]*: //p' "$1" | tail -n 1; }
 
-set +e
-"$SD" start "$U" "$STATE/sd" 2>"$STATE/sd-start.err"
-rc=$?
-set -e
-cat "$STATE/sd-start.err" >&2
-if [[ $rc == 0 ]]; then
+# launch NAME WHAT SCRIPT ARGS...: start a real scheduler with its helper
+# script; a SKIP (exit 3) or FAIL line when it cannot.
+launch() {
+    local name=$1 what=$2 script=$3 rc
+    shift 3
+    set +e
+    "$script" start "$@" 2>"$STATE/$name-start.err"
+    rc=$?
+    set -e
+    cat "$STATE/$name-start.err" >&2
+    case $rc in
+    0) return 0 ;;
+    3) result "$name" start SKIP "no $what can run here: $(start_reason "$STATE/$name-start.err")" ;;
+    *) result "$name" start FAIL "${script##*/} start exited $rc" ;;
+    esac
+    return 1
+}
+
+if launch systemd "systemd user manager" "$SD" "$U" "$STATE/sd"; then
     SD_UP=1
     (systemd_suite) >"$STATE/systemd.out" 2>&1 &
     pids+=($!)
-elif [[ $rc == 3 ]]; then
-    result systemd start SKIP "no systemd user manager can run here: $(start_reason "$STATE/sd-start.err")"
-else
-    result systemd start FAIL "systemd-user.sh start exited $rc"
 fi
-
-set +e
-"$CRON" start "$STATE/cron" 2>"$STATE/cron-start.err"
-rc=$?
-set -e
-cat "$STATE/cron-start.err" >&2
-if [[ $rc == 0 ]]; then
+if launch cron "cron daemon" "$CRON" "$STATE/cron"; then
     CRON_UP=1
     if crontab -u "$U" -l >"$STATE/crontab.saved" 2>/dev/null; then CRONTAB_HAD=1; fi
     CRONTAB_SAVED=1
     (cron_suite) >"$STATE/cron.out" 2>&1 &
     pids+=($!)
-elif [[ $rc == 3 ]]; then
-    result cron start SKIP "no cron daemon can run here: $(start_reason "$STATE/cron-start.err")"
-else
-    result cron start FAIL "cron.sh start exited $rc"
 fi
 
 say "suites running (${#pids[@]}); this takes a few minutes"
