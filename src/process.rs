@@ -28,6 +28,16 @@ impl Captured {
     }
 }
 
+/// The program to run for a scheduler tool (`crontab`, `launchctl`,
+/// `schtasks`): `SYNCFLEET_<TOOL>` when set, else the tool's name. Tests
+/// point it at a fake, so no test touches the machine's real scheduler.
+pub fn scheduler_program(tool: &str) -> String {
+    std::env::var(format!("SYNCFLEET_{}", tool.to_ascii_uppercase()))
+        .ok()
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| tool.to_string())
+}
+
 /// A command line for messages: program and args, space-separated.
 pub fn display_command(program: &str, args: &[String]) -> String {
     std::iter::once(program.to_string())

@@ -1,9 +1,12 @@
 //! The scheduler backends against real validators (systemd-analyze,
-//! Python's plistlib, sh), and the cron backend end to end through the CLI
-//! with a fake crontab (tests/support/fake-crontab). Nothing here touches
-//! the real crontab or scheduler of the machine: the real ones are
-//! exercised by tests/e2e/run.sh.
+//! Python's plistlib, sh), and the cron, launchd and schtasks backends end
+//! to end through the CLI with fakes of crontab, launchctl and schtasks
+//! (tests/fake-bin/, on the shared harness). Nothing here touches the real crontab or scheduler of
+//! the machine: the real ones are exercised by tests/e2e/run.sh.
 
+mod common;
+
+use common::TestEnv;
 use serde_json::Value;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -24,7 +27,7 @@ const AWKWARD_EXEC_DIR: &str = "bin dir 100% & <lt> $HOME `bt` é漢";
 const TOKEN: &str = "glpat-&<>'\"$HOME`x`\\%%";
 
 fn fake_crontab() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/fake-crontab")
+    common::repo().join("tests/fake-bin/crontab")
 }
 
 fn have(program: &str) -> bool {
@@ -349,18 +352,20 @@ fn cron_blocks_round_trip_through_crontab_and_run_the_command() {
     }
 }
 
-// ---- the CLI with the cron backend (fake crontab) ------------------------
+// ---- the CLI on the shared harness (fake crontab, launchctl, schtasks) ----
 
+/// The harness with a workspace under an awkward path whose one stage
+/// checks that it gets exactly `TOKEN`, and an awkward data directory.
 struct Cli {
-    tmp: tempfile::TempDir,
+    env: TestEnv,
     workspace: PathBuf,
     table: PathBuf,
 }
 
 impl Cli {
     fn new() -> Cli {
-        let tmp = tempfile::tempdir().unwrap();
-        let workspace = tmp.path().join("my work 100% & <co> 'q' $x é");
+        let mut env = TestEnv::new();
+        let workspace = env.path("my work 100% & <co> 'q' $x é");
         fs::create_dir_all(workspace.join("stages")).unwrap();
         fs::write(
             workspace.join("stages/check-token.sh"),
@@ -375,38 +380,32 @@ impl Cli {
                 "stages": [{"name": "check", "command": ["./stages/check-token.sh"]}]}"#,
         )
         .unwrap();
-        let table = tmp.path().join("crontab");
+        let data_dir = env.path("data dir %");
+        env.set_env("SYNCFLEET_DATA_DIR", data_dir.to_str().unwrap());
+        let table = env.crontab_path();
         Cli {
+            env,
             workspace,
             table,
-            tmp,
         }
     }
 
     fn home(&self) -> PathBuf {
-        self.tmp.path().join("home")
+        self.env.home()
+    }
+
+    fn config(&self) -> PathBuf {
+        self.env.path("config")
     }
 
     fn data_dir(&self) -> PathBuf {
-        self.tmp.path().join("data dir %")
+        self.env.path("data dir %")
     }
 
+    /// `--robot` in the workspace, with extra environment for this run.
     fn run(&self, args: &[&str], extra: &[(&str, &str)]) -> (Value, Output) {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_syncfleet"));
-        cmd.arg("--robot")
-            .args(args)
-            .current_dir(&self.workspace)
-            .env_clear()
-            .env("PATH", "/usr/bin:/bin")
-            .env("HOME", self.home())
-            .env("XDG_CONFIG_HOME", self.home().join(".config"))
-            .env("SYNCFLEET_DATA_DIR", self.data_dir())
-            .env("SYNCFLEET_CRONTAB", fake_crontab())
-            .env("FAKE_CRONTAB_FILE", &self.table)
-            .env("USER", "tester");
-        for (k, v) in extra {
-            cmd.env(k, v);
-        }
+        let mut cmd = self.env.command(&self.workspace, &["--robot"]);
+        cmd.args(args).envs(extra.iter().copied());
         let out = cmd.output().unwrap();
         let json = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
             panic!(
@@ -455,6 +454,11 @@ fn cli_cron_install_status_drift_run_uninstall() {
     let wrapper = cli.data_dir().join("services/cronws/run.sh");
     assert_eq!(syncfleet::fsutil::mode_of(&wrapper).unwrap(), 0o700);
 
+    let (v, _) = cli.run(
+        &["install", "--scheduler", "cron", "--interval", "15m"],
+        &token,
+    );
+    assert_eq!(v["data"]["no_change"], true, "idempotent: {v}");
     let (v, _) = cli.run(&["status"], &[]);
     assert_eq!(v["data"]["platform"], "cron", "{v}");
     assert_eq!(v["data"]["service_state"], "scheduled");
@@ -464,6 +468,7 @@ fn cli_cron_install_status_drift_run_uninstall() {
     // is status's and doctor's job): it knows the platform.
     let (v, _) = cli.run(&["list"], &[]);
     assert_eq!(v["data"]["services"][0]["platform"], "cron", "{v}");
+    assert_list_drift(&v, false);
 
     // The scheduled line, run as cron runs it, without the token in the
     // environment: the wrapper reads it from the env file.
@@ -531,39 +536,198 @@ fn cli_cron_install_is_transactional() {
     );
     assert!(!cli.data_dir().join("services/cronws/run.sh").exists());
     assert!(!cli.data_dir().join("services/cronws/env").exists());
-    let staged = cli
-        .home()
-        .join(".config/syncfleet/cron/syncfleet-cronws.cron");
+    let staged = cli.config().join("syncfleet/cron/syncfleet-cronws.cron");
     assert!(!staged.exists());
 }
 
 #[test]
-fn cli_schtasks_and_launchd_dry_runs_render_on_any_os() {
+fn cli_dry_run_never_shows_an_embedded_token() {
+    let cli = Cli::new();
+    for scheduler in ["cron", "systemd"] {
+        let (v, out) = cli.run(
+            &[
+                "install",
+                "--scheduler",
+                scheduler,
+                "--token-source",
+                "embedded",
+                "--dry-run",
+            ],
+            &[("GITLAB_TOKEN", TOKEN)],
+        );
+        if v["ok"] == false {
+            // No user manager here: the pre-flight refuses systemd.
+            assert_eq!(v["error"]["code"], "DOCTOR_FAILED", "{v}");
+            continue;
+        }
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(stdout.contains("<redacted>"), "{stdout}");
+        assert!(!stdout.contains("glpat"), "{scheduler}: {stdout}");
+    }
+}
+
+/// `list` reports drift per service where it queries the scheduler; a
+/// registry-backed `list` that leaves drift to `status` and `doctor` (the
+/// registry branch's fast path) has no `drift` field, and is not wrong.
+#[track_caller]
+fn assert_list_drift(list: &Value, expected: bool) {
+    if let Some(d) = list["data"]["services"][0].get("drift") {
+        assert_eq!(d, expected, "{list}");
+    }
+}
+
+/// Replace the first `from` in a file by `to`.
+fn edit(path: &Path, from: &str, to: &str) {
+    let text = fs::read_to_string(path).unwrap();
+    assert!(text.contains(from), "{from} not in {}", path.display());
+    fs::write(path, text.replacen(from, to, 1)).unwrap();
+}
+
+fn drift(cli: &Cli) -> Value {
+    let (v, _) = cli.run(&["status"], &[]);
+    v["data"]["drift"].clone()
+}
+
+#[test]
+fn cli_launchd_with_a_fake_launchctl() {
+    let cli = Cli::new();
+    let token = [("GITLAB_TOKEN", TOKEN)];
+    let (v, _) = cli.run(&["install", "--scheduler", "launchd"], &token);
+    assert_eq!(v["ok"], true, "{v}");
+    assert_eq!(v["data"]["first_run"], "right away (RunAtLoad)");
+    let plist = cli
+        .home()
+        .join("Library/LaunchAgents/dev.syncfleet.cronws.plist");
+    let loaded = cli.env.path("fake-launchd/dev.syncfleet.cronws");
+    assert_eq!(fs::read(&plist).unwrap(), fs::read(&loaded).unwrap());
+    assert!(!fs::read_to_string(&plist).unwrap().contains("glpat"));
+
+    let (v, _) = cli.run(&["install", "--scheduler", "launchd"], &token);
+    assert_eq!(v["data"]["no_change"], true, "idempotent: {v}");
+    let (v, _) = cli.run(&["status"], &[]);
+    assert_eq!(v["data"]["platform"], "launchd", "{v}");
+    assert_eq!(v["data"]["service_state"], "loaded (last exit 0)");
+    assert_eq!(
+        v["data"]["drift"],
+        serde_json::json!({"platform_drift": false, "spec_drift": false, "command_drift": false})
+    );
+
+    // The wrapper now runs something else: both drifts, in status, list
+    // and doctor; install puts it back.
+    let wrapper = cli.data_dir().join("services/cronws/run.sh");
+    edit(&wrapper, "'run'", "'sync'");
+    let d = drift(&cli);
+    assert_eq!(
+        (d["spec_drift"].clone(), d["command_drift"].clone()),
+        (true.into(), true.into()),
+        "{d}"
+    );
+    let (v, _) = cli.run(&["list"], &[]);
+    assert_list_drift(&v, true);
+    let (v, _) = cli.run(&["doctor", "--offline"], &[]);
+    assert!(
+        v["data"]["checks"].to_string().contains("has drifted"),
+        "{v}"
+    );
+    let (v, _) = cli.run(&["install", "--scheduler", "launchd"], &token);
+    assert_eq!(v["ok"], true, "{v}");
+    assert_eq!(drift(&cli)["command_drift"], false);
+
+    // Unloaded behind syncfleet's back: platform drift.
+    fs::remove_file(&loaded).unwrap();
+    assert_eq!(drift(&cli)["platform_drift"], true);
+    let (v, _) = cli.run(&["install", "--scheduler", "launchd"], &token);
+    assert!(
+        v["data"]["changes"].to_string().contains("re-enabled"),
+        "{v}"
+    );
+    assert!(loaded.exists());
+
+    let (v, _) = cli.run(&["doctor", "--offline"], &[("FAKE_LAUNCHD_NO_GUI", "1")]);
+    let gui = v["data"]["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "launchd_gui_session")
+        .unwrap()
+        .clone();
+    assert_eq!(gui["status"], "warn", "{gui}");
+
+    let (v, _) = cli.run(&["uninstall"], &[]);
+    assert_eq!(v["data"]["was_installed"], true, "{v}");
+    assert!(!plist.exists() && !loaded.exists() && !wrapper.exists());
+}
+
+#[test]
+fn cli_schtasks_with_a_fake_schtasks() {
     let cli = Cli::new();
     let (v, _) = cli.run(
-        &["install", "--scheduler", "launchd", "--dry-run"],
+        &["install", "--scheduler", "schtasks", "--interval", "30m"],
         &[("GITLAB_TOKEN", TOKEN)],
     );
-    // Not macOS: the pre-flight fails on launchctl, with a way out.
-    if v["ok"] == false {
-        assert_eq!(v["error"]["code"], "DOCTOR_FAILED", "{v}");
-        assert!(
-            v["error"]["message"]
-                .as_str()
-                .unwrap()
-                .contains("launchctl")
-        );
-    } else {
-        assert_eq!(v["data"]["platform"], "launchd");
-    }
+    assert_eq!(v["ok"], true, "{v}");
+    assert_eq!(v["data"]["token_source"], "system_env");
+    assert!(
+        v["data"]["warnings"]
+            .to_string()
+            .contains("setx GITLAB_TOKEN"),
+        "install says what to set: {v}"
+    );
+    assert!(!cli.data_dir().join("services/cronws/env").exists());
+    let task = cli.env.path("fake-schtasks/SyncFleet-cronws");
+    let run = fs::read_to_string(&task).unwrap();
+    assert!(run.contains(" --robot --data-dir \""), "{run}");
+
     let (v, _) = cli.run(
-        &["install", "--scheduler", "schtasks", "--dry-run"],
+        &["install", "--scheduler", "schtasks", "--interval", "30m"],
         &[("GITLAB_TOKEN", TOKEN)],
     );
-    if v["ok"] == false {
-        assert_eq!(v["error"]["code"], "DOCTOR_FAILED", "{v}");
-        assert!(v["error"]["message"].as_str().unwrap().contains("schtasks"));
-    } else {
-        assert_eq!(v["data"]["token_source"], "system_env");
+    assert_eq!(v["data"]["no_change"], true, "idempotent: {v}");
+    let (v, _) = cli.run(&["status"], &[]);
+    assert_eq!(v["data"]["platform"], "schtasks", "{v}");
+    assert_eq!(v["data"]["service_state"], "ready");
+    assert_eq!(v["data"]["next_run"], "11/22/2026 4:15:00 AM");
+    assert_eq!(
+        v["data"]["drift"],
+        serde_json::json!({"platform_drift": false, "spec_drift": false, "command_drift": false})
+    );
+
+    edit(&task, "--service-id cronws", "--service-id other");
+    assert_eq!(drift(&cli)["command_drift"], true);
+    let (v, _) = cli.run(
+        &["install", "--scheduler", "schtasks", "--interval", "30m"],
+        &[("GITLAB_TOKEN", TOKEN)],
+    );
+    assert_eq!(v["ok"], true, "{v}");
+    assert_eq!(drift(&cli)["command_drift"], false);
+
+    let (v, _) = cli.run(&["uninstall"], &[]);
+    assert_eq!(v["data"]["was_installed"], true, "{v}");
+    assert!(!task.exists());
+    assert!(
+        !cli.config()
+            .join("syncfleet/schtasks/SyncFleet-cronws.args")
+            .exists()
+    );
+}
+
+#[test]
+fn cli_dry_runs_show_what_each_scheduler_would_get() {
+    let cli = Cli::new();
+    for (scheduler, needle) in [
+        ("launchd", "<key>StartInterval</key>"),
+        ("schtasks", "/create\\n/tn\\nSyncFleet-cronws\\n"),
+        ("cron", "# BEGIN syncfleet cronws\\n"),
+    ] {
+        let (v, _) = cli.run(
+            &["install", "--scheduler", scheduler, "--dry-run"],
+            &[("GITLAB_TOKEN", TOKEN)],
+        );
+        assert_eq!(v["data"]["platform"], scheduler, "{v}");
+        assert!(v["data"]["rendered"].to_string().contains(needle), "{v}");
     }
+    assert!(
+        !cli.data_dir().join("services").exists(),
+        "dry run writes nothing"
+    );
 }

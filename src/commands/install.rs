@@ -418,19 +418,17 @@ fn prepare(
         home: ctx.env.home.clone(),
     };
     if args.dry_run {
-        let secret = token.as_ref().map(|(_, v)| v.clone());
-        report.rendered = Some(
-            plan.artifacts
-                .iter()
-                .map(|a| Artifact {
-                    content: match &secret {
-                        Some(s) if !s.is_empty() => a.content.replace(s.as_str(), "<redacted>"),
-                        _ => a.content.clone(),
-                    },
-                    ..a.clone()
-                })
-                .collect(),
-        );
+        // Render again with a placeholder: an artifact holds the token
+        // quoted or escaped (XML, sh, systemd), so searching for its raw
+        // text to redact could miss it.
+        let mut shown = spec.clone();
+        if let TokenPlacement::Embedded { var, .. } = &spec.token {
+            shown.token = TokenPlacement::Embedded {
+                var: var.clone(),
+                value: "<redacted>".into(),
+            };
+        }
+        report.rendered = Some(backend.render(&shown)?);
         report.planned_commands = Some(backend.planned_commands(&[&id]));
     }
     Ok((report, plan))
@@ -743,6 +741,14 @@ fn plan(
             "repaired drifted artifacts",
             old.spec_hash == manifest.spec_hash
                 && on_disk.as_deref() != Some(manifest.spec_hash.as_str()),
+        );
+        // A scheduler that keeps the command itself (schtasks) can drift
+        // with every file intact.
+        let in_sync = changes.is_empty();
+        diff(
+            &mut changes,
+            "repaired the scheduled command",
+            in_sync && backend.installed_command(id) != Some(spec.run_argv()),
         );
         if let Some((path, content)) = &env_file {
             let current = std::fs::read(path).ok();

@@ -12,7 +12,7 @@
 //! write, reads it back, and restores the previous crontab if the read-back
 //! differs. Drift compares the block in the crontab itself, which is what
 //! cron runs. `SYNCFLEET_CRONTAB` names the crontab program (tests use a
-//! fake that stores to a file).
+//! fake that stores to a file; see `process::scheduler_program`).
 
 use super::wrapper::{self, sh_quote, sh_split};
 use super::{
@@ -131,10 +131,9 @@ pub fn render_block(spec: &ServiceSpec) -> Result<String> {
     check_spec("crontab", spec)?;
     let schedule = schedule(spec.interval_seconds)?;
     let mut words = Vec::new();
-    let wrapper = wrapper::render(spec)?;
-    match &wrapper {
+    match wrapper::used(spec) {
         // The wrapper sets the data dir and reads the token file.
-        Some(w) => words.push(sh_quote(&w.path.to_string_lossy())),
+        Some(path) => words.push(sh_quote(&path.to_string_lossy())),
         None => {
             words.push(format!(
                 "SYNCFLEET_DATA_DIR={}",
@@ -235,10 +234,7 @@ impl Cron {
     pub fn new(env: &Env) -> Cron {
         Cron {
             staging_dir: env.xdg_config_home().join("syncfleet/cron"),
-            crontab: std::env::var("SYNCFLEET_CRONTAB")
-                .ok()
-                .filter(|s| !s.is_empty())
-                .unwrap_or_else(|| "crontab".into()),
+            crontab: process::scheduler_program("crontab"),
         }
     }
 
@@ -371,19 +367,9 @@ impl Scheduler for Cron {
         match self.read_crontab() {
             Ok(tab) => {
                 let present = matches!(block_range(&tab, service_id), Ok(Some(_)));
-                PlatformState {
-                    loaded: present,
-                    state: if present { "scheduled" } else { "not-found" }.into(),
-                    next_run: None,
-                    error: None,
-                }
+                PlatformState::known(present, if present { "scheduled" } else { "not-found" })
             }
-            Err(e) => PlatformState {
-                loaded: false,
-                state: "unknown".into(),
-                next_run: None,
-                error: Some(e.message),
-            },
+            Err(e) => PlatformState::unknown(e.message),
         }
     }
 

@@ -16,6 +16,8 @@ use std::path::{Path, PathBuf};
 
 pub struct Launchd {
     agents_dir: PathBuf,
+    /// `launchctl`, or `SYNCFLEET_LAUNCHCTL` (tests).
+    launchctl: String,
 }
 
 pub fn label(service_id: &str) -> String {
@@ -96,6 +98,7 @@ impl Launchd {
     pub fn new(env: &Env) -> Launchd {
         Launchd {
             agents_dir: env.home.join("Library/LaunchAgents"),
+            launchctl: process::scheduler_program("launchctl"),
         }
     }
 
@@ -104,7 +107,7 @@ impl Launchd {
     }
 
     fn launchctl(&self, args: &[String]) -> Result<process::Captured> {
-        process::run_checked("launchctl", args, DEFAULT_TIMEOUT)
+        process::run_checked(&self.launchctl, args, DEFAULT_TIMEOUT)
     }
 
     fn domain() -> String {
@@ -115,9 +118,9 @@ impl Launchd {
     /// env-file mode, else the run command itself with its environment.
     pub fn render_plist(&self, spec: &ServiceSpec) -> Result<String> {
         check_spec("launchd plist", spec)?;
-        let wrapper = wrapper::render(spec)?;
+        let wrapper = wrapper::used(spec);
         let program: Vec<String> = match &wrapper {
-            Some(w) => vec![w.path.to_string_lossy().into_owned()],
+            Some(path) => vec![path.to_string_lossy().into_owned()],
             None => spec.run_argv(),
         };
         let mut env: Vec<(String, String)> = Vec::new();
@@ -283,28 +286,13 @@ impl Scheduler for Launchd {
 
     fn state(&self, service_id: &str) -> PlatformState {
         match process::capture(
-            std::process::Command::new("launchctl").args(["list", &label(service_id)]),
+            std::process::Command::new(&self.launchctl).args(["list", &label(service_id)]),
             None,
             DEFAULT_TIMEOUT,
         ) {
-            Ok(c) if c.success() => PlatformState {
-                loaded: true,
-                state: parse_list_state(&c.stdout),
-                next_run: None,
-                error: None,
-            },
-            Ok(_) => PlatformState {
-                loaded: false,
-                state: "not loaded".into(),
-                next_run: None,
-                error: None,
-            },
-            Err(e) => PlatformState {
-                loaded: false,
-                state: "unknown".into(),
-                next_run: None,
-                error: Some(format!("cannot run launchctl: {e}")),
-            },
+            Ok(c) if c.success() => PlatformState::known(true, parse_list_state(&c.stdout)),
+            Ok(_) => PlatformState::known(false, "not loaded"),
+            Err(e) => PlatformState::unknown(format!("cannot run launchctl: {e}")),
         }
     }
 
@@ -321,7 +309,7 @@ impl Scheduler for Launchd {
     fn prerequisites(&self) -> Vec<Check> {
         let domain = Self::domain();
         let printed = process::capture(
-            std::process::Command::new("launchctl").args(["print", &domain]),
+            std::process::Command::new(&self.launchctl).args(["print", &domain]),
             None,
             DEFAULT_TIMEOUT,
         );
@@ -374,6 +362,7 @@ mod tests {
     fn launchd() -> Launchd {
         Launchd {
             agents_dir: "/Users/u/Library/LaunchAgents".into(),
+            launchctl: "launchctl".into(),
         }
     }
 

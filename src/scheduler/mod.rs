@@ -168,6 +168,26 @@ pub struct PlatformState {
     pub error: Option<String>,
 }
 
+impl PlatformState {
+    /// What the scheduler said, without a next firing time.
+    pub fn known(loaded: bool, state: impl Into<String>) -> PlatformState {
+        PlatformState {
+            loaded,
+            state: state.into(),
+            next_run: None,
+            error: None,
+        }
+    }
+
+    /// The scheduler could not be asked.
+    pub fn unknown(error: impl Into<String>) -> PlatformState {
+        PlatformState {
+            error: Some(error.into()),
+            ..PlatformState::known(false, "unknown")
+        }
+    }
+}
+
 pub trait Scheduler {
     fn kind(&self) -> SchedulerKind;
     /// Where this scheduler can put the token the user asked to place
@@ -232,7 +252,7 @@ pub fn installed_hash(backend: &dyn Scheduler, paths: &[PathBuf]) -> Option<Stri
 
 /// Refuse values an artifact cannot carry (line breaks, NUL and the other
 /// C0 controls but tab): every backend writes line-oriented text.
-pub fn reject_unrepresentable(scheduler: &str, what: &str, value: &str) -> Result<()> {
+fn reject_unrepresentable(scheduler: &str, what: &str, value: &str) -> Result<()> {
     if value.chars().any(|c| c.is_control() && c != '\t') {
         return Err(Error::invalid_argument(format!(
             "{what} contains a line break or control character, which a {scheduler} artifact cannot represent"

@@ -8,7 +8,9 @@
 //! `activate` creates the task from exactly what install rendered and drift
 //! has a file to compare.
 
-use super::{Artifact, PlatformState, Scheduler, SchedulerKind, ServiceSpec, TokenPlacement};
+use super::{
+    Artifact, PlatformState, Scheduler, SchedulerKind, ServiceSpec, TokenPlacement, check_spec,
+};
 use crate::doctor_checks::Check;
 use crate::error::{Error, Result};
 use crate::paths::Env;
@@ -20,6 +22,8 @@ pub const MAX_TASK_RUN_CHARS: usize = 261;
 
 pub struct Schtasks {
     staging_dir: PathBuf,
+    /// `schtasks`, or `SYNCFLEET_SCHTASKS` (tests).
+    schtasks: String,
 }
 
 pub fn task_name(service_id: &str) -> String {
@@ -68,14 +72,15 @@ pub fn win_split(line: &str) -> Vec<String> {
 /// The command the task runs. Tasks have no per-task environment, so the
 /// data directory travels as `--data-dir`.
 pub fn task_to_run(spec: &ServiceSpec) -> Result<String> {
+    check_spec("scheduled task", spec)?;
     let data_dir = spec.data_dir.to_string_lossy();
     for (what, v) in [
         ("the binary path", spec.binary_path.to_string_lossy()),
         ("the data directory path", data_dir.clone()),
     ] {
-        if v.contains(['"', '\n', '\r', '\0']) {
+        if v.contains('"') {
             return Err(Error::invalid_argument(format!(
-                "{what} contains a quote or line break, which a Windows command line cannot carry"
+                "{what} contains a double quote, which a Windows command line cannot carry"
             )));
         }
     }
@@ -229,6 +234,7 @@ impl Schtasks {
     pub fn new(env: &Env) -> Schtasks {
         Schtasks {
             staging_dir: env.xdg_config_home().join("syncfleet/schtasks"),
+            schtasks: process::scheduler_program("schtasks"),
         }
     }
 
@@ -238,7 +244,7 @@ impl Schtasks {
     }
 
     fn schtasks(&self, args: &[String]) -> Result<process::Captured> {
-        process::run_checked("schtasks", args, DEFAULT_TIMEOUT)
+        process::run_checked(&self.schtasks, args, DEFAULT_TIMEOUT)
     }
 
     fn query(&self, service_id: &str) -> Result<TaskInfo> {
@@ -317,20 +323,20 @@ impl Scheduler for Schtasks {
     fn state(&self, service_id: &str) -> PlatformState {
         match self.query(service_id) {
             Ok(t) => PlatformState {
-                loaded: t.enabled,
-                state: if t.enabled {
-                    t.status.to_lowercase()
-                } else {
-                    "disabled".into()
-                },
                 next_run: t.next_run,
-                error: None,
+                ..PlatformState::known(
+                    t.enabled,
+                    if t.enabled {
+                        t.status.to_lowercase()
+                    } else {
+                        "disabled".into()
+                    },
+                )
             },
+            // schtasks says only "cannot find the file": most likely no task.
             Err(e) => PlatformState {
-                loaded: false,
-                state: "not-found".into(),
-                next_run: None,
                 error: Some(e.message),
+                ..PlatformState::known(false, "not-found")
             },
         }
     }
@@ -349,7 +355,7 @@ impl Scheduler for Schtasks {
 
     fn prerequisites(&self) -> Vec<Check> {
         match process::capture(
-            std::process::Command::new("schtasks").arg("/?"),
+            std::process::Command::new(&self.schtasks).arg("/?"),
             None,
             DEFAULT_TIMEOUT,
         ) {
@@ -435,6 +441,7 @@ mod tests {
     fn token_is_always_the_users_environment() {
         let s = Schtasks {
             staging_dir: "/c".into(),
+            schtasks: "schtasks".into(),
         };
         assert_eq!(
             s.token_placement(TokenPlacement::EnvFile {

@@ -302,12 +302,7 @@ impl Scheduler for Systemd {
                     error: None,
                 }
             }
-            Err(e) => PlatformState {
-                loaded: false,
-                state: "unknown".into(),
-                next_run: None,
-                error: Some(e.message),
-            },
+            Err(e) => PlatformState::unknown(e.message),
         }
     }
 

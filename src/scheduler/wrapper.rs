@@ -75,6 +75,12 @@ pub fn wrapper_path(spec: &ServiceSpec) -> PathBuf {
     DataDir::new(&spec.data_dir).wrapper_path(&spec.service_id)
 }
 
+/// The wrapper the scheduler runs for this spec, if it runs one: in
+/// env-file mode only.
+pub fn used(spec: &ServiceSpec) -> Option<PathBuf> {
+    matches!(spec.token, TokenPlacement::EnvFile { .. }).then(|| wrapper_path(spec))
+}
+
 /// The wrapper for env-file mode, or None when the spec needs none (no
 /// token, or the token is placed another way).
 pub fn render(spec: &ServiceSpec) -> Result<Option<Artifact>> {

@@ -1,6 +1,7 @@
 //! The one hermetic test harness: every test gets a temp HOME, XDG dirs and
 //! data dir, a PATH whose first entry holds fake `systemctl`/`loginctl`,
-//! and drives the real binary. Nothing touches the real home or scheduler.
+//! `crontab`, `launchctl` and `schtasks` (their state in the temp dir), and
+//! drives the real binary. Nothing touches the real home or scheduler.
 #![allow(dead_code)]
 
 use serde_json::Value;
@@ -89,6 +90,10 @@ impl TestEnv {
     pub fn unit_dir(&self) -> PathBuf {
         self.path("config/systemd/user")
     }
+    /// Where the fake `crontab` keeps the user's crontab.
+    pub fn crontab_path(&self) -> PathBuf {
+        self.path("crontab")
+    }
     pub fn service_dir(&self, id: &str) -> PathBuf {
         self.data_dir().join("services").join(id)
     }
@@ -118,6 +123,9 @@ impl TestEnv {
             .env("XDG_DATA_HOME", self.path("share"))
             .env("SYNCFLEET_DATA_DIR", self.data_dir())
             .env("FAKE_SYSTEMCTL_DIR", self.path("fake-systemctl"))
+            .env("FAKE_CRONTAB_FILE", self.crontab_path())
+            .env("FAKE_LAUNCHD_DIR", self.path("fake-launchd"))
+            .env("FAKE_SCHTASKS_DIR", self.path("fake-schtasks"))
             .envs(self.extra_env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::null());
         c

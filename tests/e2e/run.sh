@@ -12,7 +12,7 @@
 # runs.jsonl and in `history` (when that command exists); `pause` and see
 # the next firing skip (status.json skipped.paused grows, no new run);
 # `resume`; `uninstall` and see no unit, timer or crontab block left and no
-# further firing. The two suites run in parallel (about 4-6 minutes).
+# further firing. The two suites run in parallel (about 3 minutes).
 #
 # Prints one PASS/SKIP/FAIL line per check. Exit 0 when something passed and
 # nothing failed, 1 on any FAIL, 2 on usage errors, 3 when everything was
@@ -148,6 +148,13 @@ suite() {
         result "$name" install FAIL "$out $(cat "$STATE/$name.install.err")"
         return
     fi
+    after_install_"$name" "${asu[@]}"
+    out=$("${sf[@]}" install --scheduler "$name" --interval "$INTERVAL" 2>/dev/null) || true
+    if [[ $(jq -r .data.no_change <<<"$out" 2>/dev/null) == true ]]; then
+        result "$name" reinstall-no-op PASS "a second install changes nothing"
+    else
+        result "$name" reinstall-no-op FAIL "$(jq -c '.data.changes // .error' <<<"$out" 2>/dev/null || echo "$out")"
+    fi
     out=$("${sf[@]}" doctor --offline 2>/dev/null) || true
     v=$(jq -r '.data.overall' <<<"$out" 2>/dev/null)
     if [[ $v == pass || $v == warn ]]; then
@@ -178,7 +185,7 @@ suite() {
         result "$name" status FAIL "$(jq -c '.data | {platform, service_state, last_sync: .last_sync.outcome, drift}' <<<"$out" 2>/dev/null || echo "$out")"
     fi
     if "${asu[@]}" "$ROOT/bin/syncfleet" history --help >/dev/null 2>&1; then
-        out=$("${sf[@]}" history 2>/dev/null) || true
+        out=$("${sf[@]}" history --service demo 2>/dev/null) || true
         if grep -qF "$(jq -r .run_id <<<"$run")" <<<"$out"; then
             result "$name" history PASS "lists run $(jq -r .run_id <<<"$run")"
         else
@@ -236,6 +243,28 @@ suite() {
         result "$name" no-more-firing PASS "nothing ran in the $((next_wait < 80 ? next_wait : 80))s after uninstall"
     else
         result "$name" no-more-firing FAIL "the scheduler still fired after uninstall"
+    fi
+}
+
+# The units syncfleet installed, checked offline by systemd itself.
+after_install_systemd() {
+    local err
+    # shellcheck disable=SC2016 # $HOME is the test user's, expanded by its sh
+    err=$("$@" sh -c 'systemd-analyze verify --user --man=no "$HOME/.config/systemd/user/syncfleet-demo.service" "$HOME/.config/systemd/user/syncfleet-demo.timer" 2>&1 >/dev/null')
+    if [[ $? == 0 && -z $err ]]; then
+        result systemd units-verify PASS "systemd-analyze verify --user: exit 0, empty stderr"
+    else
+        result systemd units-verify FAIL "$err"
+    fi
+}
+
+# The block cron has is byte for byte the one install rendered.
+after_install_cron() {
+    local staged=$HOME_U/.config/syncfleet/cron/syncfleet-demo.cron
+    if crontab -u "$U" -l | sed -n '/^# BEGIN syncfleet demo$/,/^# END syncfleet demo$/p' | cmp -s - "$staged"; then
+        result cron crontab-round-trip PASS "crontab -l returns the rendered block unchanged"
+    else
+        result cron crontab-round-trip FAIL "$(crontab -u "$U" -l 2>&1 | head -c 400)"
     fi
 }
 
@@ -316,34 +345,38 @@ fi
 : >"$STATE/results"
 
 pids=()
-set +e
-"$SD" start "$U" "$STATE/sd"
-rc=$?
-set -e
-if [[ $rc == 0 ]]; then
+# start_reason FILE: the start script's own words for why it could not start
+start_reason() { sed -n 's/^[a-z-]*\.sh: cannot start [^:]*: //p' "$1" | tail -n 1; }
+
+# launch NAME WHAT SCRIPT ARGS...: start a real scheduler with its helper
+# script; a SKIP (exit 3) or FAIL line when it cannot.
+launch() {
+    local name=$1 what=$2 script=$3 rc
+    shift 3
+    set +e
+    "$script" start "$@" 2>"$STATE/$name-start.err"
+    rc=$?
+    set -e
+    cat "$STATE/$name-start.err" >&2
+    case $rc in
+    0) return 0 ;;
+    3) result "$name" start SKIP "no $what can run here: $(start_reason "$STATE/$name-start.err")" ;;
+    *) result "$name" start FAIL "${script##*/} start exited $rc" ;;
+    esac
+    return 1
+}
+
+if launch systemd "systemd user manager" "$SD" "$U" "$STATE/sd"; then
     SD_UP=1
     (systemd_suite) >"$STATE/systemd.out" 2>&1 &
     pids+=($!)
-elif [[ $rc == 3 ]]; then
-    result systemd start SKIP "systemd-user.sh start exited 3: no user manager can run here"
-else
-    result systemd start FAIL "systemd-user.sh start exited $rc"
 fi
-
-set +e
-"$CRON" start "$STATE/cron"
-rc=$?
-set -e
-if [[ $rc == 0 ]]; then
+if launch cron "cron daemon" "$CRON" "$STATE/cron"; then
     CRON_UP=1
     if crontab -u "$U" -l >"$STATE/crontab.saved" 2>/dev/null; then CRONTAB_HAD=1; fi
     CRONTAB_SAVED=1
     (cron_suite) >"$STATE/cron.out" 2>&1 &
     pids+=($!)
-elif [[ $rc == 3 ]]; then
-    result cron start SKIP "cron.sh start exited 3: no cron daemon can run here"
-else
-    result cron start FAIL "cron.sh start exited $rc"
 fi
 
 say "suites running (${#pids[@]}); this takes a few minutes"
