@@ -252,23 +252,27 @@ fn main() {
     // report --by day vs the same SQL through the sqlite3 shell.
     let since = syncfleet::output::iso_ms(now - 30 * DAY_MS);
     let until = syncfleet::output::iso_ms(now + 1);
-    let report = bench.median(5, || {
-        bench.command(
-            &fleet,
-            &[
-                "report", "--by", "day", "--since", &since, "--until", &until,
-            ],
-        )
-    });
     let sql = syncfleet::registry::REPORT_SQL
         .replace("?1", &(now - 30 * DAY_MS).to_string())
         .replace("?2", &(now + 1).to_string());
     let db = fleet.join("registry.db");
-    let shell = bench.median(5, || {
+    // Interleaved, so that a noisy neighbour on a shared machine slows
+    // both sides alike.
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    for _ in 0..7 {
+        ours.push(bench.time(bench.command(
+            &fleet,
+            &[
+                "report", "--by", "day", "--since", &since, "--until", &until,
+            ],
+        )));
         let mut c = Command::new("sqlite3");
         c.arg(&db).arg(&sql).stdout(Stdio::null());
-        c
-    });
+        theirs.push(bench.time(c));
+    }
+    ours.sort();
+    theirs.sort();
+    let (report, shell) = (ours[3], theirs[3]);
     rows.push([
         format!("report --by day over {total} runs vs sqlite3 shell (same SQL)"),
         ms(report),

@@ -355,6 +355,14 @@ impl Registry {
             .map_err(|e| self.err("cache_size", e))
     }
 
+    /// For a large read (the report's scan): map the file instead of
+    /// copying each page through a read() call into a small page cache.
+    pub fn scan_mode(&self) -> Result<()> {
+        self.conn
+            .execute_batch("PRAGMA mmap_size = 1073741824")
+            .map_err(|e| self.err("mmap_size", e))
+    }
+
     /// `PRAGMA quick_check`: empty when the file is sound.
     pub fn quick_check(&self) -> Result<Vec<String>> {
         let mut stmt = self

@@ -391,6 +391,7 @@ pub fn run(ctx: &Context, args: &ReportArgs) -> Result<Report> {
         return Err(Error::invalid_argument("--since must be before --until"));
     }
     let reg = crate::index::open_for_reading(ctx)?;
+    reg.scan_mode()?;
     let only: Option<HashSet<String>> = if args.services.is_empty() {
         None
     } else {
