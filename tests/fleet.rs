@@ -773,3 +773,39 @@ fn batch_flags_filters_and_formats() {
     let v: Value = serde_json::from_str(&json.stdout).unwrap();
     assert_eq!(v.as_array().unwrap().len(), 5);
 }
+
+#[test]
+fn history_and_report_find_a_service_by_name_even_uninstalled() {
+    let env = TestEnv::new();
+    let dir = env.ws("n", &[], &["true"]);
+    let r = env.run(&[
+        "--robot",
+        "install",
+        "--name",
+        "demo",
+        "--workspace",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(data_of(&r)["service_id"], "demo");
+    let run = env.ok(&["trigger", "--service", "demo"]);
+    let h = env.run(&["history", "--service", "demo"]);
+    assert!(
+        h.stdout.contains(run["run_id"].as_str().unwrap()),
+        "{}",
+        h.stdout
+    );
+    env.ok(&["uninstall", "--service", "demo"]);
+    assert_eq!(
+        env.ok(&["history", "--service", "demo"])["runs"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        env.ok(&["report", "--service", "demo"])["services"][0]["runs"],
+        1
+    );
+    let unknown = env.run(&["--robot", "history", "--service", "nope"]);
+    assert_eq!(unknown.code, 6);
+}
