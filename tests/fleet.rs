@@ -190,6 +190,10 @@ fn list_formats_filters_and_fallback_to_manifests() {
     let fallback = env.ok(&["list"]);
     assert_eq!(fallback["source"], "files");
     assert_eq!(ids_of(&fallback).len(), 2);
+    assert_eq!(
+        ids_of(&env.ok(&["list", "--from-files", "--all", "--state", "paused"])),
+        [ids[0].clone()]
+    );
     assert!(
         fallback["warnings"][0]
             .as_str()
@@ -261,6 +265,9 @@ fn runs_land_in_the_registry_and_missed_ones_are_imported_by_the_next_reader() {
     assert!(ids_of(&env.ok(&["list"])).is_empty());
     let all = env.ok(&["list", "--all"]);
     assert_eq!(all["services"][0]["installed"], false);
+    let scan = env.ok(&["list", "--all", "--from-files"]);
+    assert_eq!(scan["services"][0]["service_id"], id.as_str());
+    assert_eq!(scan["services"][0]["installed"], false);
     assert_eq!(env.ok(&["history"])["runs"].as_array().unwrap().len(), 3);
     // Reindex is idempotent.
     let first = env.ok(&["reindex"]);

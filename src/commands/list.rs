@@ -190,6 +190,35 @@ pub fn from_files(ctx: &Context, m: &Manifest) -> ListedService {
     }
 }
 
+/// Service directories without a manifest (uninstalled; history kept),
+/// for `--all` without the registry: only what the files still say.
+fn uninstalled_from_files(ctx: &Context) -> Vec<ListedService> {
+    ctx.data_dir
+        .service_ids()
+        .into_iter()
+        .filter(|id| !ctx.data_dir.manifest_path(id).exists())
+        .map(|id| {
+            let status = crate::service::read_status(ctx, &id).0.unwrap_or_default();
+            let last = status.last_run.as_ref();
+            ListedService {
+                last_run_iso: last.map(|r| r.timestamp_iso.clone()),
+                last_outcome: last.map(|r| r.outcome.as_str().to_string()),
+                consecutive_failures: status.consecutive_failures,
+                service_id: id,
+                name: None,
+                workspace_root: String::new(),
+                platform: String::new(),
+                interval_seconds: 0,
+                profile: String::new(),
+                tags: Vec::new(),
+                installed: false,
+                uninstalled_at_iso: None,
+                scheduler_state: SchedulerState::NotInstalled,
+            }
+        })
+        .collect()
+}
+
 fn profile_name(p: ProfileArg) -> &'static str {
     match p {
         ProfileArg::Fast => "fast",
@@ -248,6 +277,12 @@ pub fn run(ctx: &Context, args: &ListArgs) -> Result<ListReport> {
                 .filter(|m| filter.profile.as_ref().is_none_or(|p| &m.profile == p))
                 .filter(|m| filter.platform.as_ref().is_none_or(|p| &m.platform == p))
                 .map(|m| from_files(ctx, m))
+                .chain(
+                    args.all
+                        .then(|| uninstalled_from_files(ctx))
+                        .into_iter()
+                        .flatten(),
+                )
                 .collect(),
         ),
     };
