@@ -25,6 +25,9 @@ _syncfleet() {
             syncfleet,help)
                 cmd="syncfleet__subcmd__help"
                 ;;
+            syncfleet,history)
+                cmd="syncfleet__subcmd__history"
+                ;;
             syncfleet,init)
                 cmd="syncfleet__subcmd__init"
                 ;;
@@ -40,8 +43,17 @@ _syncfleet() {
             syncfleet,pause)
                 cmd="syncfleet__subcmd__pause"
                 ;;
+            syncfleet,prune)
+                cmd="syncfleet__subcmd__prune"
+                ;;
+            syncfleet,reindex)
+                cmd="syncfleet__subcmd__reindex"
+                ;;
             syncfleet,repair)
                 cmd="syncfleet__subcmd__repair"
+                ;;
+            syncfleet,report)
+                cmd="syncfleet__subcmd__report"
                 ;;
             syncfleet,resume)
                 cmd="syncfleet__subcmd__resume"
@@ -73,6 +85,9 @@ _syncfleet() {
             syncfleet__subcmd__help,help)
                 cmd="syncfleet__subcmd__help__subcmd__help"
                 ;;
+            syncfleet__subcmd__help,history)
+                cmd="syncfleet__subcmd__help__subcmd__history"
+                ;;
             syncfleet__subcmd__help,init)
                 cmd="syncfleet__subcmd__help__subcmd__init"
                 ;;
@@ -88,8 +103,17 @@ _syncfleet() {
             syncfleet__subcmd__help,pause)
                 cmd="syncfleet__subcmd__help__subcmd__pause"
                 ;;
+            syncfleet__subcmd__help,prune)
+                cmd="syncfleet__subcmd__help__subcmd__prune"
+                ;;
+            syncfleet__subcmd__help,reindex)
+                cmd="syncfleet__subcmd__help__subcmd__reindex"
+                ;;
             syncfleet__subcmd__help,repair)
                 cmd="syncfleet__subcmd__help__subcmd__repair"
+                ;;
+            syncfleet__subcmd__help,report)
+                cmd="syncfleet__subcmd__help__subcmd__report"
                 ;;
             syncfleet__subcmd__help,resume)
                 cmd="syncfleet__subcmd__help__subcmd__resume"
@@ -119,7 +143,7 @@ _syncfleet() {
 
     case "${cmd}" in
         syncfleet)
-            opts="-J -q -v -h -V --json --robot --data-dir --config --color --quiet --verbose --help --version install uninstall list status logs doctor pause resume trigger repair sync init completions robot-docs run help"
+            opts="-J -q -v -h -V --json --robot --data-dir --config --color --quiet --verbose --help --version install uninstall list status logs doctor pause resume trigger repair sync history report prune reindex init completions robot-docs run help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -201,7 +225,7 @@ _syncfleet() {
             return 0
             ;;
         syncfleet__subcmd__help)
-            opts="install uninstall list status logs doctor pause resume trigger repair sync init completions robot-docs run help"
+            opts="install uninstall list status logs doctor pause resume trigger repair sync history report prune reindex init completions robot-docs run help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -243,6 +267,20 @@ _syncfleet() {
             return 0
             ;;
         syncfleet__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        syncfleet__subcmd__help__subcmd__history)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -326,7 +364,49 @@ _syncfleet() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        syncfleet__subcmd__help__subcmd__prune)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        syncfleet__subcmd__help__subcmd__reindex)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         syncfleet__subcmd__help__subcmd__repair)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        syncfleet__subcmd__help__subcmd__report)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -438,6 +518,60 @@ _syncfleet() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        syncfleet__subcmd__history)
+            opts="-J -q -v -h -V --service --since --until --outcome --trigger --limit --stages --format --json --robot --data-dir --config --color --quiet --verbose --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --service)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --since)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --until)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --outcome)
+                    COMPREPLY=($(compgen -W "success degraded failed" -- "${cur}"))
+                    return 0
+                    ;;
+                --trigger)
+                    COMPREPLY=($(compgen -W "scheduled trigger manual" -- "${cur}"))
+                    return 0
+                    ;;
+                --limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "table json csv" -- "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         syncfleet__subcmd__init)
             opts="-J -q -v -h -V --project --stage --optional-stage --preset --token-env-var --name --tag --force --json --robot --data-dir --config --color --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -493,12 +627,20 @@ _syncfleet() {
             return 0
             ;;
         syncfleet__subcmd__install)
-            opts="-J -q -v -h -V --interval --profile --token-source --name --scheduler --dry-run --json --robot --data-dir --config --color --quiet --verbose --help --version"
+            opts="-J -q -v -h -V --workspace --workspaces-from --interval --profile --token-source --name --scheduler --dry-run --json --robot --data-dir --config --color --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --workspace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --workspaces-from)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --interval)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -539,12 +681,32 @@ _syncfleet() {
             return 0
             ;;
         syncfleet__subcmd__list)
-            opts="-J -q -v -h -V --json --robot --data-dir --config --color --quiet --verbose --help --version"
+            opts="-J -q -v -h -V --state --tag --profile --platform --all --format --from-files --json --robot --data-dir --config --color --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tag)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -W "fast balanced full" -- "${cur}"))
+                    return 0
+                    ;;
+                --platform)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "table json csv" -- "${cur}"))
+                    return 0
+                    ;;
                 --data-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -599,7 +761,7 @@ _syncfleet() {
             return 0
             ;;
         syncfleet__subcmd__pause)
-            opts="-J -q -v -h -V --reason --service --json --robot --data-dir --config --color --quiet --verbose --help --version"
+            opts="-J -q -v -h -V --reason --service --tag --all --json --robot --data-dir --config --color --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -613,6 +775,66 @@ _syncfleet() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --tag)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        syncfleet__subcmd__prune)
+            opts="-J -q -v -h -V --older-than --dry-run --json --robot --data-dir --config --color --quiet --verbose --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --older-than)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        syncfleet__subcmd__reindex)
+            opts="-J -q -v -h -V --json --robot --data-dir --config --color --quiet --verbose --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 --data-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -662,14 +884,64 @@ _syncfleet() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        syncfleet__subcmd__resume)
-            opts="-J -q -v -h -V --service --json --robot --data-dir --config --color --quiet --verbose --help --version"
+        syncfleet__subcmd__report)
+            opts="-J -q -v -h -V --service --since --until --by --format --json --robot --data-dir --config --color --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --service)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --since)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --until)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --by)
+                    COMPREPLY=($(compgen -W "day week" -- "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "table json csv" -- "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        syncfleet__subcmd__resume)
+            opts="-J -q -v -h -V --service --tag --all --json --robot --data-dir --config --color --quiet --verbose --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --service)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tag)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -809,13 +1081,17 @@ _syncfleet() {
             return 0
             ;;
         syncfleet__subcmd__trigger)
-            opts="-J -q -v -h -V --ignore-backoff --service --json --robot --data-dir --config --color --quiet --verbose --help --version"
+            opts="-J -q -v -h -V --ignore-backoff --service --tag --all --json --robot --data-dir --config --color --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --service)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tag)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -839,13 +1115,17 @@ _syncfleet() {
             return 0
             ;;
         syncfleet__subcmd__uninstall)
-            opts="-J -q -v -h -V --service --all --json --robot --data-dir --config --color --quiet --verbose --help --version"
+            opts="-J -q -v -h -V --service --tag --all --json --robot --data-dir --config --color --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --service)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tag)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -45,11 +45,17 @@ complete -c syncfleet -n "__fish_syncfleet_needs_command" -f -a "resume" -d 'Cle
 complete -c syncfleet -n "__fish_syncfleet_needs_command" -f -a "trigger" -d 'Run the service now, through the same policy as a scheduled run'
 complete -c syncfleet -n "__fish_syncfleet_needs_command" -f -a "repair" -d 'Back up corrupt state files and reinitialize them'
 complete -c syncfleet -n "__fish_syncfleet_needs_command" -f -a "sync" -d 'Run the workspace\'s pipeline now, without any service policy'
+complete -c syncfleet -n "__fish_syncfleet_needs_command" -f -a "history" -d 'Show past runs from the registry'
+complete -c syncfleet -n "__fish_syncfleet_needs_command" -f -a "report" -d 'Success rates, durations, failure streaks and trends over a window'
+complete -c syncfleet -n "__fish_syncfleet_needs_command" -f -a "prune" -d 'Remove old runs from the registry and the history files'
+complete -c syncfleet -n "__fish_syncfleet_needs_command" -f -a "reindex" -d 'Rebuild the registry from the service files'
 complete -c syncfleet -n "__fish_syncfleet_needs_command" -f -a "init" -d 'Write a starter syncfleet.json for the current directory'
 complete -c syncfleet -n "__fish_syncfleet_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c syncfleet -n "__fish_syncfleet_needs_command" -f -a "robot-docs" -d 'Describe every command, flag and response shape as JSON (for programs)'
 complete -c syncfleet -n "__fish_syncfleet_needs_command" -f -a "run" -d 'One scheduled run (invoked by the scheduler)'
 complete -c syncfleet -n "__fish_syncfleet_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand install" -l workspace -d 'Install the workspace in this directory (or this syncfleet.json); repeat for a batch' -r -F
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand install" -l workspaces-from -d 'Read workspace directories from FILE, one a line (`-`: stdin; # comments)' -r -F
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand install" -l interval -d 'How often to sync: 5m to 24h, in minutes or hours (e.g. 15m, 1h)' -r
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand install" -l profile -d 'Which stages run: fast (core), balanced (+ balanced stages), full (all)' -r -f -a "fast\t''
 balanced\t''
@@ -72,23 +78,35 @@ complete -c syncfleet -n "__fish_syncfleet_using_subcommand install" -s q -l qui
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand install" -s v -l verbose -d 'Log more to stderr (-v info, -vv debug)'
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand install" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand install" -s V -l version -d 'Print version'
-complete -c syncfleet -n "__fish_syncfleet_using_subcommand uninstall" -l service -d 'Service id or name (default: the service of the current workspace)' -r
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand uninstall" -l service -d 'Service id or name; repeat for several (default: the service of the current workspace)' -r
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand uninstall" -l tag -d 'Every installed service with this tag (repeatable: any of them)' -r
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand uninstall" -l data-dir -d 'Data directory (default: $XDG_DATA_HOME/syncfleet or ~/.local/share/syncfleet)' -r -F
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand uninstall" -l config -d 'Workspace config file (default: syncfleet.json found upward from the current directory)' -r -F
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand uninstall" -l color -d 'When to use colour in human output' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c syncfleet -n "__fish_syncfleet_using_subcommand uninstall" -l all -d 'Uninstall every installed service'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand uninstall" -l all -d 'Every installed service'
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand uninstall" -s J -l robot -l json -d 'Print one JSON document (the robot envelope) instead of human output'
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand uninstall" -s q -l quiet -d 'Print only errors and requested data'
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand uninstall" -s v -l verbose -d 'Log more to stderr (-v info, -vv debug)'
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand uninstall" -s h -l help -d 'Print help'
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand uninstall" -s V -l version -d 'Print version'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand list" -l state -d 'Only services in this scheduler state (idle, running, degraded, backoff, half_open, paused…)' -r
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand list" -l tag -d 'Only services with this tag' -r
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand list" -l profile -d 'Only services installed with this profile' -r -f -a "fast\t''
+balanced\t''
+full\t''"
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand list" -l platform -d 'Only services of this scheduler backend (systemd, launchd, schtasks, cron)' -r
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand list" -l format -d 'Output format' -r -f -a "table\t''
+json\t''
+csv\t''"
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand list" -l data-dir -d 'Data directory (default: $XDG_DATA_HOME/syncfleet or ~/.local/share/syncfleet)' -r -F
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand list" -l config -d 'Workspace config file (default: syncfleet.json found upward from the current directory)' -r -F
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand list" -l color -d 'When to use colour in human output' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand list" -l all -d 'Include uninstalled services (their history is kept)'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand list" -l from-files -d 'Read the manifests instead of the registry (slower; what list falls back to)'
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand list" -s J -l robot -l json -d 'Print one JSON document (the robot envelope) instead of human output'
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand list" -s q -l quiet -d 'Print only errors and requested data'
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand list" -s v -l verbose -d 'Log more to stderr (-v info, -vv debug)'
@@ -133,35 +151,41 @@ complete -c syncfleet -n "__fish_syncfleet_using_subcommand doctor" -s v -l verb
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand doctor" -s h -l help -d 'Print help'
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand doctor" -s V -l version -d 'Print version'
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand pause" -l reason -d 'Why (shown by status)' -r
-complete -c syncfleet -n "__fish_syncfleet_using_subcommand pause" -l service -d 'Service id or name (default: the service of the current workspace)' -r
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand pause" -l service -d 'Service id or name; repeat for several (default: the service of the current workspace)' -r
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand pause" -l tag -d 'Every installed service with this tag (repeatable: any of them)' -r
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand pause" -l data-dir -d 'Data directory (default: $XDG_DATA_HOME/syncfleet or ~/.local/share/syncfleet)' -r -F
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand pause" -l config -d 'Workspace config file (default: syncfleet.json found upward from the current directory)' -r -F
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand pause" -l color -d 'When to use colour in human output' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand pause" -l all -d 'Every installed service'
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand pause" -s J -l robot -l json -d 'Print one JSON document (the robot envelope) instead of human output'
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand pause" -s q -l quiet -d 'Print only errors and requested data'
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand pause" -s v -l verbose -d 'Log more to stderr (-v info, -vv debug)'
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand pause" -s h -l help -d 'Print help'
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand pause" -s V -l version -d 'Print version'
-complete -c syncfleet -n "__fish_syncfleet_using_subcommand resume" -l service -d 'Service id or name (default: the service of the current workspace)' -r
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand resume" -l service -d 'Service id or name; repeat for several (default: the service of the current workspace)' -r
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand resume" -l tag -d 'Every installed service with this tag (repeatable: any of them)' -r
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand resume" -l data-dir -d 'Data directory (default: $XDG_DATA_HOME/syncfleet or ~/.local/share/syncfleet)' -r -F
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand resume" -l config -d 'Workspace config file (default: syncfleet.json found upward from the current directory)' -r -F
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand resume" -l color -d 'When to use colour in human output' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand resume" -l all -d 'Every installed service'
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand resume" -s J -l robot -l json -d 'Print one JSON document (the robot envelope) instead of human output'
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand resume" -s q -l quiet -d 'Print only errors and requested data'
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand resume" -s v -l verbose -d 'Log more to stderr (-v info, -vv debug)'
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand resume" -s h -l help -d 'Print help'
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand resume" -s V -l version -d 'Print version'
-complete -c syncfleet -n "__fish_syncfleet_using_subcommand trigger" -l service -d 'Service id or name (default: the service of the current workspace)' -r
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand trigger" -l service -d 'Service id or name; repeat for several (default: the service of the current workspace)' -r
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand trigger" -l tag -d 'Every installed service with this tag (repeatable: any of them)' -r
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand trigger" -l data-dir -d 'Data directory (default: $XDG_DATA_HOME/syncfleet or ~/.local/share/syncfleet)' -r -F
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand trigger" -l config -d 'Workspace config file (default: syncfleet.json found upward from the current directory)' -r -F
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand trigger" -l color -d 'When to use colour in human output' -r -f -a "auto\t''
 always\t''
 never\t''"
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand trigger" -l ignore-backoff -d 'Run even inside a backoff window (a pause still applies: use resume)'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand trigger" -l all -d 'Every installed service'
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand trigger" -s J -l robot -l json -d 'Print one JSON document (the robot envelope) instead of human output'
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand trigger" -s q -l quiet -d 'Print only errors and requested data'
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand trigger" -s v -l verbose -d 'Log more to stderr (-v info, -vv debug)'
@@ -191,6 +215,70 @@ complete -c syncfleet -n "__fish_syncfleet_using_subcommand sync" -s q -l quiet 
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand sync" -s v -l verbose -d 'Log more to stderr (-v info, -vv debug)'
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand sync" -s h -l help -d 'Print help'
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand sync" -s V -l version -d 'Print version'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand history" -l service -d 'Only this service (id or name); repeatable' -r
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand history" -l since -d 'Runs started at or after: a duration ago (7d, 12h, 30m) or an RFC 3339 time' -r
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand history" -l until -d 'Runs started before: a duration ago or an RFC 3339 time' -r
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand history" -l outcome -d 'Only runs with this outcome' -r -f -a "success\t''
+degraded\t''
+failed\t''"
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand history" -l trigger -d 'Only runs started this way' -r -f -a "scheduled\t''
+trigger\t''
+manual\t''"
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand history" -l limit -d 'At most N runs, newest first' -r
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand history" -l format -d 'Output format' -r -f -a "table\t''
+json\t''
+csv\t''"
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand history" -l data-dir -d 'Data directory (default: $XDG_DATA_HOME/syncfleet or ~/.local/share/syncfleet)' -r -F
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand history" -l config -d 'Workspace config file (default: syncfleet.json found upward from the current directory)' -r -F
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand history" -l color -d 'When to use colour in human output' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand history" -l stages -d 'Include each run\'s stage results'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand history" -s J -l robot -l json -d 'Print one JSON document (the robot envelope) instead of human output'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand history" -s q -l quiet -d 'Print only errors and requested data'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand history" -s v -l verbose -d 'Log more to stderr (-v info, -vv debug)'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand history" -s h -l help -d 'Print help'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand history" -s V -l version -d 'Print version'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand report" -l service -d 'Only this service (id or name); repeatable' -r
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand report" -l since -d 'Start of the window: a duration ago (30d, 12h) or an RFC 3339 time' -r
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand report" -l until -d 'End of the window (default: now)' -r
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand report" -l by -d 'Add a trend table by day or by week, with a sparkline per service' -r -f -a "day\t''
+week\t''"
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand report" -l format -d 'Output format' -r -f -a "table\t''
+json\t''
+csv\t''"
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand report" -l data-dir -d 'Data directory (default: $XDG_DATA_HOME/syncfleet or ~/.local/share/syncfleet)' -r -F
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand report" -l config -d 'Workspace config file (default: syncfleet.json found upward from the current directory)' -r -F
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand report" -l color -d 'When to use colour in human output' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand report" -s J -l robot -l json -d 'Print one JSON document (the robot envelope) instead of human output'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand report" -s q -l quiet -d 'Print only errors and requested data'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand report" -s v -l verbose -d 'Log more to stderr (-v info, -vv debug)'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand report" -s h -l help -d 'Print help'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand report" -s V -l version -d 'Print version'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand prune" -l older-than -d 'Remove runs older than this (e.g. 90d); each service keeps its 100 most recent runs' -r
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand prune" -l data-dir -d 'Data directory (default: $XDG_DATA_HOME/syncfleet or ~/.local/share/syncfleet)' -r -F
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand prune" -l config -d 'Workspace config file (default: syncfleet.json found upward from the current directory)' -r -F
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand prune" -l color -d 'When to use colour in human output' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand prune" -l dry-run -d 'Only count what would be removed'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand prune" -s J -l robot -l json -d 'Print one JSON document (the robot envelope) instead of human output'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand prune" -s q -l quiet -d 'Print only errors and requested data'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand prune" -s v -l verbose -d 'Log more to stderr (-v info, -vv debug)'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand prune" -s h -l help -d 'Print help'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand prune" -s V -l version -d 'Print version'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand reindex" -l data-dir -d 'Data directory (default: $XDG_DATA_HOME/syncfleet or ~/.local/share/syncfleet)' -r -F
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand reindex" -l config -d 'Workspace config file (default: syncfleet.json found upward from the current directory)' -r -F
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand reindex" -l color -d 'When to use colour in human output' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand reindex" -s J -l robot -l json -d 'Print one JSON document (the robot envelope) instead of human output'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand reindex" -s q -l quiet -d 'Print only errors and requested data'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand reindex" -s v -l verbose -d 'Log more to stderr (-v info, -vv debug)'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand reindex" -s h -l help -d 'Print help'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand reindex" -s V -l version -d 'Print version'
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand init" -l project -d 'A project URL (part of the service identity); repeatable' -r
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand init" -l stage -d 'A core stage: NAME=COMMAND (the command is split like a shell would); repeatable' -r
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand init" -l optional-stage -d 'An optional stage (its failure only degrades a run): NAME=COMMAND; repeatable' -r
@@ -240,19 +328,23 @@ complete -c syncfleet -n "__fish_syncfleet_using_subcommand run" -s q -l quiet -
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand run" -s v -l verbose -d 'Log more to stderr (-v info, -vv debug)'
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand run" -s h -l help -d 'Print help'
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand run" -s V -l version -d 'Print version'
-complete -c syncfleet -n "__fish_syncfleet_using_subcommand help; and not __fish_seen_subcommand_from install uninstall list status logs doctor pause resume trigger repair sync init completions robot-docs run help" -f -a "install" -d 'Install (or update) the scheduled sync service of a workspace'
-complete -c syncfleet -n "__fish_syncfleet_using_subcommand help; and not __fish_seen_subcommand_from install uninstall list status logs doctor pause resume trigger repair sync init completions robot-docs run help" -f -a "uninstall" -d 'Remove a service\'s schedule, manifest and token file (history is kept)'
-complete -c syncfleet -n "__fish_syncfleet_using_subcommand help; and not __fish_seen_subcommand_from install uninstall list status logs doctor pause resume trigger repair sync init completions robot-docs run help" -f -a "list" -d 'List installed services'
-complete -c syncfleet -n "__fish_syncfleet_using_subcommand help; and not __fish_seen_subcommand_from install uninstall list status logs doctor pause resume trigger repair sync init completions robot-docs run help" -f -a "status" -d 'Show a service\'s install state, scheduler state, last run and drift'
-complete -c syncfleet -n "__fish_syncfleet_using_subcommand help; and not __fish_seen_subcommand_from install uninstall list status logs doctor pause resume trigger repair sync init completions robot-docs run help" -f -a "logs" -d 'Show the service log'
-complete -c syncfleet -n "__fish_syncfleet_using_subcommand help; and not __fish_seen_subcommand_from install uninstall list status logs doctor pause resume trigger repair sync init completions robot-docs run help" -f -a "doctor" -d 'Check the environment and a service\'s install, and optionally fix safe problems'
-complete -c syncfleet -n "__fish_syncfleet_using_subcommand help; and not __fish_seen_subcommand_from install uninstall list status logs doctor pause resume trigger repair sync init completions robot-docs run help" -f -a "pause" -d 'Pause scheduled runs without uninstalling'
-complete -c syncfleet -n "__fish_syncfleet_using_subcommand help; and not __fish_seen_subcommand_from install uninstall list status logs doctor pause resume trigger repair sync init completions robot-docs run help" -f -a "resume" -d 'Clear a pause (manual, permanent error or circuit breaker) and the failure count'
-complete -c syncfleet -n "__fish_syncfleet_using_subcommand help; and not __fish_seen_subcommand_from install uninstall list status logs doctor pause resume trigger repair sync init completions robot-docs run help" -f -a "trigger" -d 'Run the service now, through the same policy as a scheduled run'
-complete -c syncfleet -n "__fish_syncfleet_using_subcommand help; and not __fish_seen_subcommand_from install uninstall list status logs doctor pause resume trigger repair sync init completions robot-docs run help" -f -a "repair" -d 'Back up corrupt state files and reinitialize them'
-complete -c syncfleet -n "__fish_syncfleet_using_subcommand help; and not __fish_seen_subcommand_from install uninstall list status logs doctor pause resume trigger repair sync init completions robot-docs run help" -f -a "sync" -d 'Run the workspace\'s pipeline now, without any service policy'
-complete -c syncfleet -n "__fish_syncfleet_using_subcommand help; and not __fish_seen_subcommand_from install uninstall list status logs doctor pause resume trigger repair sync init completions robot-docs run help" -f -a "init" -d 'Write a starter syncfleet.json for the current directory'
-complete -c syncfleet -n "__fish_syncfleet_using_subcommand help; and not __fish_seen_subcommand_from install uninstall list status logs doctor pause resume trigger repair sync init completions robot-docs run help" -f -a "completions" -d 'Print a shell completion script'
-complete -c syncfleet -n "__fish_syncfleet_using_subcommand help; and not __fish_seen_subcommand_from install uninstall list status logs doctor pause resume trigger repair sync init completions robot-docs run help" -f -a "robot-docs" -d 'Describe every command, flag and response shape as JSON (for programs)'
-complete -c syncfleet -n "__fish_syncfleet_using_subcommand help; and not __fish_seen_subcommand_from install uninstall list status logs doctor pause resume trigger repair sync init completions robot-docs run help" -f -a "run" -d 'One scheduled run (invoked by the scheduler)'
-complete -c syncfleet -n "__fish_syncfleet_using_subcommand help; and not __fish_seen_subcommand_from install uninstall list status logs doctor pause resume trigger repair sync init completions robot-docs run help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand help; and not __fish_seen_subcommand_from install uninstall list status logs doctor pause resume trigger repair sync history report prune reindex init completions robot-docs run help" -f -a "install" -d 'Install (or update) the scheduled sync service of a workspace'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand help; and not __fish_seen_subcommand_from install uninstall list status logs doctor pause resume trigger repair sync history report prune reindex init completions robot-docs run help" -f -a "uninstall" -d 'Remove a service\'s schedule, manifest and token file (history is kept)'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand help; and not __fish_seen_subcommand_from install uninstall list status logs doctor pause resume trigger repair sync history report prune reindex init completions robot-docs run help" -f -a "list" -d 'List installed services'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand help; and not __fish_seen_subcommand_from install uninstall list status logs doctor pause resume trigger repair sync history report prune reindex init completions robot-docs run help" -f -a "status" -d 'Show a service\'s install state, scheduler state, last run and drift'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand help; and not __fish_seen_subcommand_from install uninstall list status logs doctor pause resume trigger repair sync history report prune reindex init completions robot-docs run help" -f -a "logs" -d 'Show the service log'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand help; and not __fish_seen_subcommand_from install uninstall list status logs doctor pause resume trigger repair sync history report prune reindex init completions robot-docs run help" -f -a "doctor" -d 'Check the environment and a service\'s install, and optionally fix safe problems'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand help; and not __fish_seen_subcommand_from install uninstall list status logs doctor pause resume trigger repair sync history report prune reindex init completions robot-docs run help" -f -a "pause" -d 'Pause scheduled runs without uninstalling'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand help; and not __fish_seen_subcommand_from install uninstall list status logs doctor pause resume trigger repair sync history report prune reindex init completions robot-docs run help" -f -a "resume" -d 'Clear a pause (manual, permanent error or circuit breaker) and the failure count'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand help; and not __fish_seen_subcommand_from install uninstall list status logs doctor pause resume trigger repair sync history report prune reindex init completions robot-docs run help" -f -a "trigger" -d 'Run the service now, through the same policy as a scheduled run'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand help; and not __fish_seen_subcommand_from install uninstall list status logs doctor pause resume trigger repair sync history report prune reindex init completions robot-docs run help" -f -a "repair" -d 'Back up corrupt state files and reinitialize them'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand help; and not __fish_seen_subcommand_from install uninstall list status logs doctor pause resume trigger repair sync history report prune reindex init completions robot-docs run help" -f -a "sync" -d 'Run the workspace\'s pipeline now, without any service policy'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand help; and not __fish_seen_subcommand_from install uninstall list status logs doctor pause resume trigger repair sync history report prune reindex init completions robot-docs run help" -f -a "history" -d 'Show past runs from the registry'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand help; and not __fish_seen_subcommand_from install uninstall list status logs doctor pause resume trigger repair sync history report prune reindex init completions robot-docs run help" -f -a "report" -d 'Success rates, durations, failure streaks and trends over a window'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand help; and not __fish_seen_subcommand_from install uninstall list status logs doctor pause resume trigger repair sync history report prune reindex init completions robot-docs run help" -f -a "prune" -d 'Remove old runs from the registry and the history files'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand help; and not __fish_seen_subcommand_from install uninstall list status logs doctor pause resume trigger repair sync history report prune reindex init completions robot-docs run help" -f -a "reindex" -d 'Rebuild the registry from the service files'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand help; and not __fish_seen_subcommand_from install uninstall list status logs doctor pause resume trigger repair sync history report prune reindex init completions robot-docs run help" -f -a "init" -d 'Write a starter syncfleet.json for the current directory'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand help; and not __fish_seen_subcommand_from install uninstall list status logs doctor pause resume trigger repair sync history report prune reindex init completions robot-docs run help" -f -a "completions" -d 'Print a shell completion script'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand help; and not __fish_seen_subcommand_from install uninstall list status logs doctor pause resume trigger repair sync history report prune reindex init completions robot-docs run help" -f -a "robot-docs" -d 'Describe every command, flag and response shape as JSON (for programs)'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand help; and not __fish_seen_subcommand_from install uninstall list status logs doctor pause resume trigger repair sync history report prune reindex init completions robot-docs run help" -f -a "run" -d 'One scheduled run (invoked by the scheduler)'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand help; and not __fish_seen_subcommand_from install uninstall list status logs doctor pause resume trigger repair sync history report prune reindex init completions robot-docs run help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -89,6 +89,34 @@ pub enum SchedulerArg {
     Cron,
 }
 
+/// Output format of the fleet tables (robot mode always prints the envelope).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    Table,
+    Json,
+    Csv,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutcomeArg {
+    Success,
+    Degraded,
+    Failed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TriggerArg {
+    Scheduled,
+    Trigger,
+    Manual,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BucketArg {
+    Day,
+    Week,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Install (or update) the scheduled sync service of a workspace
@@ -106,13 +134,21 @@ pub enum Command {
     /// Pause scheduled runs without uninstalling
     Pause(PauseArgs),
     /// Clear a pause (manual, permanent error or circuit breaker) and the failure count
-    Resume(ServiceSelector),
+    Resume(ResumeArgs),
     /// Run the service now, through the same policy as a scheduled run
     Trigger(TriggerArgs),
     /// Back up corrupt state files and reinitialize them
     Repair(ServiceSelector),
     /// Run the workspace's pipeline now, without any service policy
     Sync(SyncArgs),
+    /// Show past runs from the registry
+    History(HistoryArgs),
+    /// Success rates, durations, failure streaks and trends over a window
+    Report(ReportArgs),
+    /// Remove old runs from the registry and the history files
+    Prune(PruneArgs),
+    /// Rebuild the registry from the service files
+    Reindex(ReindexArgs),
     /// Write a starter syncfleet.json for the current directory
     Init(InitArgs),
     /// Print a shell completion script
@@ -131,8 +167,36 @@ pub struct ServiceSelector {
     pub service: Option<String>,
 }
 
+/// Which services a fleet command acts on: `--service` (repeatable),
+/// `--tag`, or `--all`; none = the service of the current workspace.
+#[derive(Debug, Clone, Default, Args)]
+pub struct FleetSelector {
+    /// Service id or name; repeat for several (default: the service of the current workspace)
+    #[arg(long = "service", value_name = "ID|NAME")]
+    pub services: Vec<String>,
+    /// Every installed service with this tag (repeatable: any of them)
+    #[arg(long = "tag", value_name = "TAG", conflicts_with = "services")]
+    pub tags: Vec<String>,
+    /// Every installed service
+    #[arg(long, conflicts_with_all = ["services", "tags"])]
+    pub all: bool,
+}
+
+impl FleetSelector {
+    /// More than one service may be meant: the result is a batch.
+    pub fn is_batch(&self) -> bool {
+        self.all || !self.tags.is_empty() || self.services.len() > 1
+    }
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct InstallArgs {
+    /// Install the workspace in this directory (or this syncfleet.json); repeat for a batch
+    #[arg(long = "workspace", value_name = "DIR")]
+    pub workspaces: Vec<PathBuf>,
+    /// Read workspace directories from FILE, one a line (`-`: stdin; # comments)
+    #[arg(long, value_name = "FILE")]
+    pub workspaces_from: Option<PathBuf>,
     /// How often to sync: 5m to 24h, in minutes or hours (e.g. 15m, 1h)
     #[arg(long, default_value = "30m", value_name = "DURATION")]
     pub interval: String,
@@ -155,16 +219,100 @@ pub struct InstallArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct UninstallArgs {
-    /// Service id or name (default: the service of the current workspace)
-    #[arg(long, value_name = "ID|NAME")]
-    pub service: Option<String>,
-    /// Uninstall every installed service
-    #[arg(long, conflicts_with = "service")]
-    pub all: bool,
+    #[command(flatten)]
+    pub select: FleetSelector,
 }
 
 #[derive(Debug, Clone, Args)]
-pub struct ListArgs {}
+pub struct ResumeArgs {
+    #[command(flatten)]
+    pub select: FleetSelector,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ListArgs {
+    /// Only services in this scheduler state (idle, running, degraded, backoff, half_open, paused…)
+    #[arg(long, value_name = "STATE")]
+    pub state: Option<String>,
+    /// Only services with this tag
+    #[arg(long, value_name = "TAG")]
+    pub tag: Option<String>,
+    /// Only services installed with this profile
+    #[arg(long, value_enum)]
+    pub profile: Option<ProfileArg>,
+    /// Only services of this scheduler backend (systemd, launchd, schtasks, cron)
+    #[arg(long, value_name = "BACKEND")]
+    pub platform: Option<String>,
+    /// Include uninstalled services (their history is kept)
+    #[arg(long)]
+    pub all: bool,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = FormatArg::Table)]
+    pub format: FormatArg,
+    /// Read the manifests instead of the registry (slower; what list falls back to)
+    #[arg(long)]
+    pub from_files: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct HistoryArgs {
+    /// Only this service (id or name); repeatable
+    #[arg(long = "service", value_name = "ID|NAME")]
+    pub services: Vec<String>,
+    /// Runs started at or after: a duration ago (7d, 12h, 30m) or an RFC 3339 time
+    #[arg(long, value_name = "WHEN")]
+    pub since: Option<String>,
+    /// Runs started before: a duration ago or an RFC 3339 time
+    #[arg(long, value_name = "WHEN")]
+    pub until: Option<String>,
+    /// Only runs with this outcome
+    #[arg(long, value_enum)]
+    pub outcome: Option<OutcomeArg>,
+    /// Only runs started this way
+    #[arg(long, value_enum)]
+    pub trigger: Option<TriggerArg>,
+    /// At most N runs, newest first
+    #[arg(long, default_value_t = 50, value_name = "N")]
+    pub limit: usize,
+    /// Include each run's stage results
+    #[arg(long)]
+    pub stages: bool,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = FormatArg::Table)]
+    pub format: FormatArg,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ReportArgs {
+    /// Only this service (id or name); repeatable
+    #[arg(long = "service", value_name = "ID|NAME")]
+    pub services: Vec<String>,
+    /// Start of the window: a duration ago (30d, 12h) or an RFC 3339 time
+    #[arg(long, default_value = "30d", value_name = "WHEN")]
+    pub since: String,
+    /// End of the window (default: now)
+    #[arg(long, value_name = "WHEN")]
+    pub until: Option<String>,
+    /// Add a trend table by day or by week, with a sparkline per service
+    #[arg(long, value_enum, value_name = "BUCKET")]
+    pub by: Option<BucketArg>,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = FormatArg::Table)]
+    pub format: FormatArg,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PruneArgs {
+    /// Remove runs older than this (e.g. 90d); each service keeps its 100 most recent runs
+    #[arg(long, value_name = "AGE")]
+    pub older_than: String,
+    /// Only count what would be removed
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ReindexArgs {}
 
 #[derive(Debug, Clone, Args)]
 pub struct LogsArgs {
@@ -200,9 +348,8 @@ pub struct PauseArgs {
     /// Why (shown by status)
     #[arg(long, value_name = "TEXT")]
     pub reason: Option<String>,
-    /// Service id or name (default: the service of the current workspace)
-    #[arg(long, value_name = "ID|NAME")]
-    pub service: Option<String>,
+    #[command(flatten)]
+    pub select: FleetSelector,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -210,9 +357,8 @@ pub struct TriggerArgs {
     /// Run even inside a backoff window (a pause still applies: use resume)
     #[arg(long)]
     pub ignore_backoff: bool,
-    /// Service id or name (default: the service of the current workspace)
-    #[arg(long, value_name = "ID|NAME")]
-    pub service: Option<String>,
+    #[command(flatten)]
+    pub select: FleetSelector,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -6,7 +6,10 @@ use crate::error::Result;
 use crate::output::Ui;
 use crate::paths::{DataDir, Env};
 use crate::policy::{Clock, SystemClock};
+use crate::registry::Registry;
+use std::cell::OnceCell;
 use std::path::PathBuf;
+use std::time::Duration;
 
 pub struct Context {
     pub global: GlobalArgs,
@@ -15,6 +18,11 @@ pub struct Context {
     pub cwd: PathBuf,
     pub ui: Ui,
     pub clock: Box<dyn Clock>,
+    /// How long registry writes wait for another writer: short on the run
+    /// path, where the registry is best-effort.
+    pub registry_busy: Duration,
+    /// Opened on first use: commands that need no registry never open it.
+    registry: OnceCell<Result<Registry>>,
 }
 
 impl Context {
@@ -29,7 +37,19 @@ impl Context {
             data_dir,
             ui,
             clock: Box::new(SystemClock),
+            registry_busy: crate::registry::DEFAULT_BUSY_TIMEOUT,
+            registry: OnceCell::new(),
         }
+    }
+
+    /// The registry, opened (and migrated) once per process.
+    pub fn registry(&self) -> Result<&Registry> {
+        self.registry
+            .get_or_init(|| {
+                Registry::open_with_timeout(&self.data_dir.registry_path(), self.registry_busy)
+            })
+            .as_ref()
+            .map_err(Clone::clone)
     }
 
     pub fn now_ms(&self) -> i64 {

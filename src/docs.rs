@@ -26,9 +26,13 @@ pub const COMMANDS: &[CommandDoc] = &[
 
 Running install again is safe: with nothing changed it reports no_change; otherwise it reports what changed (interval, profile, token, drifted artifacts...). This is also how a token is rotated: export the new value and run install.
 
---dry-run validates everything and shows the artifacts and the commands it would run, writing and running nothing; tokens are never shown.",
+--dry-run validates everything and shows the artifacts and the commands it would run, writing and running nothing; tokens are never shown.
+
+Batches: --workspace DIR (repeatable) and --workspaces-from FILE (one directory a line, - for stdin) install many workspaces at once. Each gets its own result; a failing one is reported and the others go on; the exit status is non-zero when any failed. The artifacts of the whole batch are written first and the scheduler is reloaded once, not once per service.",
         examples: &[
             ("syncfleet install --interval 15m --profile fast", "install the current workspace, syncing every 15 minutes with core stages only"),
+            ("syncfleet install --workspace ~/src/api --workspace ~/src/web", "two workspaces in one batch"),
+            ("syncfleet install --workspaces-from workspaces.txt", "every workspace listed in the file, one directory a line (- reads stdin)"),
             ("syncfleet install --name backend", "use a readable service id instead of the hash"),
             ("syncfleet --robot install --dry-run", "show the rendered units and planned commands as JSON"),
         ],
@@ -49,10 +53,11 @@ Running install again is safe: with nothing changed it reports no_change; otherw
     },
     CommandDoc {
         name: "uninstall",
-        description: "Disable the schedule and remove the scheduler artifacts, the manifest, the token env file and any wrapper script. The status file, the run history and the logs are kept. Uninstalling a service that is not installed is not an error.",
+        description: "Disable the schedule and remove the scheduler artifacts, the manifest, the token env file and any wrapper script. The status file, the run history and the logs are kept, and so is the service's history in the registry. Uninstalling a service that is not installed is not an error. --all, --tag and several --service values uninstall a batch with one scheduler reload.",
         examples: &[
             ("syncfleet uninstall", "uninstall the current workspace's service"),
             ("syncfleet uninstall --service backend", "uninstall by name or id"),
+            ("syncfleet uninstall --tag team-a", "every service tagged team-a"),
             ("syncfleet uninstall --all", "uninstall every service"),
         ],
         response: &[
@@ -64,9 +69,17 @@ Running install again is safe: with nothing changed it reports no_change; otherw
     },
     CommandDoc {
         name: "list",
-        description: "List the installed services with their platform, interval, profile, scheduler state, last outcome and failure count.",
-        examples: &[("syncfleet list", "a table of every service"), ("syncfleet -J list", "the same as JSON")],
-        response: &[("services", "[{service_id, name?, workspace_root, platform, interval_seconds, profile, installed_at_iso, platform_state, scheduler_state, last_run_iso?, last_outcome?, consecutive_failures, drift}]")],
+        description: "List the installed services with their workspace, platform, interval, profile, scheduler state, last run and outcome, and failure count. list reads the registry (registry.db in the data directory), which caches each service's state, so it is fast for thousands of services and never queries the scheduler per service (status and doctor check drift). With the registry unusable, list answers from the manifests with a warning. Filters: --state, --tag, --profile, --platform; --all includes uninstalled services.",
+        examples: &[
+            ("syncfleet list", "a table of every service"),
+            ("syncfleet list --state backoff --tag team-a", "services of team-a that are backing off"),
+            ("syncfleet list --all --format csv > fleet.csv", "every service ever installed, as CSV"),
+        ],
+        response: &[
+            ("services", "[{service_id, name?, workspace_root, platform, interval_seconds, profile, tags, installed, uninstalled_at_iso?, scheduler_state, last_run_iso?, last_outcome?, consecutive_failures}]"),
+            ("source", "string: registry|files"),
+            ("warnings", "[string] (when it fell back to the files)"),
+        ],
     },
     CommandDoc {
         name: "status",
@@ -98,26 +111,43 @@ Running install again is safe: with nothing changed it reports no_change; otherw
     },
     CommandDoc {
         name: "doctor",
-        description: "Check the workspace config, the token (present, and valid through the config's token_check unless --offline), the binary, the data directory, the scheduler's prerequisites (systemctl --user reachable; lingering), and the service's install: drift, the scheduled binary, file modes, stale runs. Each check passes, warns or fails with a suggested action. --fix applies only safe remedies: create directories, correct file modes, reload the scheduler. doctor exits 10 when any check fails.",
-        examples: &[("syncfleet doctor", "check everything"), ("syncfleet doctor --offline --fix", "no network; fix what is safe to fix")],
-        response: &[("checks", "[{name, status: pass|warn|fail|skip|fixed, message?, action?}]"), ("overall", "string: pass|warn|fail")],
+        description: "Check the workspace config, the token (present, and valid through the config's token_check unless --offline), the binary, the data directory, the scheduler's prerequisites (systemctl --user reachable; lingering), and the service's install: drift, the scheduled binary, file modes, stale runs. Each check passes, warns or fails with a suggested action. --fix applies only safe remedies: create directories, correct file modes, reload the scheduler, rebuild the registry. doctor exits 10 when any check fails.
+
+Outside any workspace and without --service, doctor checks the whole fleet: the environment once, the registry (PRAGMA quick_check, pending imports), then every service: manifest present and readable, registry and files in agreement, artifacts present and undrifted, the scheduled binary still this syncfleet, file modes, stale runs, missed runs (none for more than twice the interval while not paused), history not yet imported.",
+        examples: &[
+            ("syncfleet doctor", "check everything"),
+            ("syncfleet doctor --offline --fix", "no network; fix what is safe to fix"),
+            ("syncfleet -J doctor | jq '.data.services[] | select(.overall != \"pass\")'", "outside any workspace: the services of the fleet that need attention"),
+        ],
+        response: &[
+            ("checks", "[{name, status: pass|warn|fail|skip|fixed, message?, action?}]"),
+            ("services", "[{service_id, checks, overall}] (fleet doctor)"),
+            ("overall", "string: pass|warn|fail"),
+        ],
     },
     CommandDoc {
         name: "pause",
-        description: "Pause scheduled runs without uninstalling: the timer still fires, and each run exits at once, counted as skipped. A pause made during a run outlives the run.",
-        examples: &[("syncfleet pause --reason \"GitLab maintenance window\"", "pause with a reason shown by status")],
+        description: "Pause scheduled runs without uninstalling: the timer still fires, and each run exits at once, counted as skipped. A pause made during a run outlives the run. --all, --tag and several --service values pause a batch (one result each).",
+        examples: &[
+            ("syncfleet pause --reason \"GitLab maintenance window\"", "pause with a reason shown by status"),
+            ("syncfleet pause --all --reason maintenance", "pause the whole fleet"),
+        ],
         response: &[("service_id", "string"), ("paused", "bool"), ("reason", "string"), ("already_paused", "bool")],
     },
     CommandDoc {
         name: "resume",
         description: "Clear a pause of any kind (manual, a permanent error, or the circuit breaker), the failure count and the backoff window. resume runs nothing: the next scheduled run goes ahead (use trigger to run now).",
-        examples: &[("syncfleet resume", "after fixing the cause of a pause")],
+        examples: &[("syncfleet resume", "after fixing the cause of a pause"), ("syncfleet resume --tag team-a", "every service tagged team-a")],
         response: &[("was_paused", "bool"), ("previous_reason", "string|null"), ("consecutive_failures_cleared", "number")],
     },
     CommandDoc {
         name: "trigger",
         description: "Run the service now through exactly the policy of a scheduled run: a pause still applies (use resume), and so does a backoff window unless --ignore-backoff is given. The result is recorded like any run.",
-        examples: &[("syncfleet trigger", "run now"), ("syncfleet trigger --ignore-backoff", "run now even while backing off")],
+        examples: &[
+            ("syncfleet trigger", "run now"),
+            ("syncfleet trigger --ignore-backoff", "run now even while backing off"),
+            ("syncfleet trigger --tag nightly", "run every service tagged nightly, one after the other"),
+        ],
         response: &[
             ("action", "string: sync_completed|skipped|paused"),
             ("reason", "string (skipped: backoff|locked; paused: the error code, CIRCUIT_BREAKER or MANUAL)"),
@@ -138,6 +168,43 @@ Running install again is safe: with nothing changed it reports no_change; otherw
         description: "Run the workspace's stages once, with no service policy: no backoff, no pause, no status writes. It takes the pipeline lock, so it fails with LOCKED (exit 9) while a scheduled run is in progress, and it records a manual run in the history. It exits 11 when a core stage failed.",
         examples: &[("syncfleet sync", "sync the current workspace now"), ("syncfleet sync --profile full", "with every stage")],
         response: &[("action", "string: sync_completed"), ("outcome", "string"), ("stage_results", "[stage result]")],
+    },
+    CommandDoc {
+        name: "history",
+        description: "Show past runs from the registry, newest first: when, which service, how it was started (scheduled, trigger or manual), the outcome, the duration and the error code. Runs the registry missed (it was locked or unusable during the run) are imported from the history files first. Filters: --service (repeatable), --since and --until (a duration ago like 7d or 12h, or an RFC 3339 time), --outcome, --trigger, --limit. --stages adds each run's stage results.",
+        examples: &[
+            ("syncfleet history --since 7d --outcome failed", "the failures of the last week"),
+            ("syncfleet history --service backend --stages --limit 5", "the last five runs of one service, with stages"),
+            ("syncfleet history --since 30d --format csv > runs.csv", "a month of runs as CSV"),
+        ],
+        response: &[("runs", "[{run_id, service_id, trigger, started_at_ms, duration_ms, outcome, error_code?, error_message?, profile?, stages?}]")],
+    },
+    CommandDoc {
+        name: "report",
+        description: "Summarize runs over a window (default the last 30 days), per service and for the whole fleet: the number of runs; success, degraded and failed counts and rates; p50 and p95 duration; the longest failure streak; the mean time to recover (from the first failure of a streak to the next good run); the last failure and its error code; and the invocations that were skipped (backoff, paused, locked). --by day or --by week adds a trend: a sparkline per service (the share of good runs per bucket, ▁ none to █ all) and a fleet trend table.",
+        examples: &[
+            ("syncfleet report", "the last 30 days"),
+            ("syncfleet report --since 7d --by day", "last week, with a daily trend"),
+            ("syncfleet -J report | jq '.data.services | sort_by(.failure_rate) | reverse | .[:5]'", "the five least reliable services"),
+        ],
+        response: &[
+            ("since_iso, until_iso", "string"),
+            ("buckets", "[string] (with --by): the first day (UTC) of each trend bucket"),
+            ("fleet", "stats (service_id \"fleet\")"),
+            ("services", "[{service_id, runs, success, degraded, failed, success_rate, degraded_rate, failure_rate, p50_duration_ms?, p95_duration_ms?, longest_failure_streak, mean_time_to_recover_ms?, last_failure_iso?, last_failure_code?, skipped: {backoff, paused, locked}, trend?: [[runs, success, degraded, failed]] aligned with buckets, sparkline?}]"),
+        ],
+    },
+    CommandDoc {
+        name: "prune",
+        description: "Remove runs older than --older-than from the registry and from each service's runs.jsonl, which is rewritten atomically under the service's pipeline lock. Every service keeps its 100 most recent runs whatever their age. --dry-run only counts.",
+        examples: &[("syncfleet prune --older-than 90d", "keep three months of history"), ("syncfleet prune --older-than 30d --dry-run", "what would go")],
+        response: &[("cutoff_iso", "string"), ("removed_runs", "number"), ("services", "[{service_id, removed, kept}]")],
+    },
+    CommandDoc {
+        name: "reindex",
+        description: "Rebuild the registry (registry.db) from the service files: manifests, status files and run histories. It is safe to run at any time and to repeat (run ids are unique). A registry that cannot be opened or fails its integrity check is moved aside to registry.db.corrupt.<timestamp> first, never deleted.",
+        examples: &[("syncfleet reindex", "after a REGISTRY_ERROR, or when doctor says so")],
+        response: &[("services", "number: service directories read"), ("installed", "number"), ("runs_imported", "number: new runs"), ("runs_total", "number"), ("corrupt_backup", "string (when the old registry was moved aside)")],
     },
     CommandDoc {
         name: "init",

@@ -66,6 +66,21 @@ pub fn parse_duration_ms(input: &str) -> Result<u64, String> {
     Ok(num.saturating_mul(per_unit))
 }
 
+/// A point in time as fleet filters take it: a duration ago (`7d`, `12h`,
+/// `30m`) or an RFC 3339 time. Returns milliseconds since the epoch.
+pub fn parse_when(input: &str, now_ms: i64) -> Result<i64, String> {
+    let input = input.trim();
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(input) {
+        return Ok(t.timestamp_millis());
+    }
+    match parse_duration_ms(input) {
+        Ok(ago) => Ok(now_ms.saturating_sub(ago as i64)),
+        Err(_) => Err(format!(
+            "'{input}' is neither a duration ago (7d, 12h, 30m) nor an RFC 3339 time (2026-01-31T12:00:00Z)"
+        )),
+    }
+}
+
 /// `1800` → `30m`, `5400` → `1h30m`, `86400` → `24h`.
 pub fn format_interval(seconds: u64) -> String {
     let (h, m, s) = (seconds / 3600, (seconds % 3600) / 60, seconds % 60);
@@ -179,5 +194,18 @@ mod tests {
         assert_eq!(format_elapsed(0.25), "250ms");
         assert_eq!(format_elapsed(12.5), "12.5s");
         assert_eq!(format_elapsed(185.0), "3m05s");
+    }
+
+    #[test]
+    fn when_is_a_duration_ago_or_rfc3339() {
+        let now = 10 * 86_400_000;
+        assert_eq!(parse_when("7d", now), Ok(3 * 86_400_000));
+        assert_eq!(parse_when("12h", now), Ok(now - 12 * 3_600_000));
+        assert_eq!(parse_when("1970-01-02T00:00:00Z", now), Ok(86_400_000));
+        assert!(
+            parse_when("yesterday", now)
+                .unwrap_err()
+                .contains("RFC 3339")
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! syncfleet: OS-native scheduled sync services for every workspace, with
 //! a real run policy, managed as a fleet. `main` only calls [`run`].
 
+pub mod batch;
 pub mod classify;
 pub mod cli;
 pub mod commands;
@@ -13,6 +14,7 @@ pub mod error;
 pub mod fsutil;
 pub mod hooks;
 pub mod identity;
+pub mod index;
 pub mod lock;
 pub mod man;
 pub mod output;
@@ -20,6 +22,7 @@ pub mod paths;
 pub mod pipeline;
 pub mod policy;
 pub mod process;
+pub mod registry;
 pub mod runner;
 pub mod scheduler;
 pub mod service;
@@ -50,6 +53,12 @@ pub fn run<I: IntoIterator<Item = OsString>>(args: I) -> ExitCode {
         ctx.ui.robot = true;
         ctx.ui.color = false;
     }
+    if matches!(
+        cli.command,
+        Command::Run(_) | Command::Trigger(_) | Command::Sync(_)
+    ) {
+        ctx.registry_busy = registry::RUN_PATH_BUSY_TIMEOUT;
+    }
     let ui = ctx.ui;
     macro_rules! dispatch {
         ($result:expr) => {
@@ -71,6 +80,10 @@ pub fn run<I: IntoIterator<Item = OsString>>(args: I) -> ExitCode {
         Command::Trigger(a) => dispatch!(commands::trigger::run(&ctx, a)),
         Command::Repair(a) => dispatch!(commands::repair::run(&ctx, a)),
         Command::Sync(a) => dispatch!(commands::sync::run(&ctx, a)),
+        Command::History(a) => dispatch!(commands::history::run(&ctx, a)),
+        Command::Report(a) => dispatch!(commands::report::run(&ctx, a)),
+        Command::Prune(a) => dispatch!(commands::prune::run(&ctx, a)),
+        Command::Reindex(a) => dispatch!(commands::reindex::run(&ctx, a)),
         Command::Init(a) => dispatch!(commands::init::run(&ctx, a)),
         Command::RobotDocs => emit(&ui, started, &commands::robot_docs::run()),
         Command::Completions(a) => {

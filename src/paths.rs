@@ -31,6 +31,11 @@ impl DataDir {
     pub fn registry_path(&self) -> PathBuf {
         self.root.join("registry.db")
     }
+    /// Markers of services whose last registry write failed: the next
+    /// reader imports just those (see `index`).
+    pub fn registry_pending_dir(&self) -> PathBuf {
+        self.root.join("registry-pending")
+    }
     pub fn services_dir(&self) -> PathBuf {
         self.root.join("services")
     }

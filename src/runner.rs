@@ -82,6 +82,32 @@ impl RunReport {
 }
 
 impl Render for RunReport {
+    fn batch_line(&self, ui: &Ui) -> Option<String> {
+        Some(match (self.action, self.outcome) {
+            (_, Some(o)) => format!(
+                "{} {}: {} in {}{}",
+                self.service_id,
+                self.run_id.as_deref().unwrap_or("-"),
+                match o {
+                    Outcome::Success => ui.green(o.as_str()),
+                    Outcome::Degraded => ui.yellow(o.as_str()),
+                    Outcome::Failed => ui.red(o.as_str()),
+                },
+                format_elapsed(self.duration_seconds.unwrap_or(0.0)),
+                if self.action == "paused" {
+                    " (now paused)"
+                } else {
+                    ""
+                }
+            ),
+            (action, None) => format!(
+                "{} {action}: {}",
+                self.service_id,
+                self.reason.as_deref().unwrap_or("-")
+            ),
+        })
+    }
+
     fn human(&self, ui: &Ui) -> String {
         let mut out = String::new();
         match self.action {
@@ -577,6 +603,7 @@ pub fn manual_sync(
     if let Err(e) = runs::append(&ctx.data_dir.runs_path(id), &run) {
         tracing::warn!(error = %e.message, "could not append to runs.jsonl");
     }
+    crate::index::runs_appended(ctx, id);
     log.line(&format!(
         "{} === run {run_id} finished: {} in {:.3}s ===",
         iso_ms(ctx.now_ms()),

@@ -36,6 +36,49 @@ pub fn installed(ctx: &Context) -> Vec<Manifest> {
         .collect()
 }
 
+/// What a fleet selector names, as selectors for `resolve`: the ids of
+/// every installed service (`--all`) or of those with any of the tags, or
+/// each `--service` as given (resolved one by one, so an unknown one fails
+/// alone). Empty selectors mean the current workspace's service.
+pub fn select(ctx: &Context, sel: &crate::cli::FleetSelector) -> Vec<Option<String>> {
+    if sel.all || !sel.tags.is_empty() {
+        return installed(ctx)
+            .into_iter()
+            .filter(|m| sel.all || m.tags.iter().any(|t| sel.tags.contains(t)))
+            .map(|m| Some(m.service_id))
+            .collect();
+    }
+    if sel.services.is_empty() {
+        return vec![None];
+    }
+    sel.services.iter().cloned().map(Some).collect()
+}
+
+/// A `--service` value for commands over history: an id or a name the
+/// registry knows, installed or not (uninstalled services keep history).
+pub fn resolve_recorded(reg: &crate::registry::Registry, sel: &str) -> Result<String> {
+    if reg.service(sel)?.is_some() {
+        return Ok(sel.to_string());
+    }
+    let all = reg.services(&crate::registry::ServiceFilter {
+        include_uninstalled: true,
+        ..Default::default()
+    })?;
+    let named: Vec<&crate::registry::ServiceEntry> = all
+        .iter()
+        .filter(|e| e.name.as_deref() == Some(sel))
+        .collect();
+    match named.as_slice() {
+        [one] => Ok(one.service_id.clone()),
+        _ => Err(Error::new(
+            ErrorCode::ServiceNotFound,
+            format!("no service '{sel}' in the registry"),
+        )
+        .with_suggestion("Check the id or name with `syncfleet list --all`.")
+        .with_actions(["syncfleet list --all"])),
+    }
+}
+
 fn candidates_hint(manifests: &[Manifest]) -> String {
     manifests
         .iter()
@@ -191,5 +234,6 @@ pub fn update_status<T>(
     };
     let out = f(&mut status)?;
     status.write_atomic(&path, &ctx.now_iso())?;
+    crate::index::status_written(ctx, id, &status);
     Ok(out)
 }

@@ -464,7 +464,10 @@ fn cli_cron_install_status_drift_run_uninstall() {
     assert_eq!(v["data"]["service_state"], "scheduled");
     assert_eq!(v["data"]["drift"]["spec_drift"], false, "{v}");
     assert_eq!(v["data"]["drift"]["command_drift"], false, "{v}");
+    // list answers from the registry and never asks the scheduler (drift
+    // is status's and doctor's job): it knows the platform.
     let (v, _) = cli.run(&["list"], &[]);
+    assert_eq!(v["data"]["services"][0]["platform"], "cron", "{v}");
     assert_list_drift(&v, false);
 
     // The scheduled line, run as cron runs it, without the token in the

@@ -10,6 +10,7 @@ use crate::fsutil;
 use crate::output::{Render, Ui};
 use crate::policy;
 use crate::process;
+use crate::registry::{ServiceEntry, ServiceFilter};
 use crate::scheduler::{self, Scheduler, SchedulerKind};
 use crate::service::{self, Target};
 use crate::store::manifest::Manifest;
@@ -22,7 +23,36 @@ pub struct DoctorReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub service_id: Option<String>,
     pub checks: Vec<Check>,
+    /// Fleet doctor: the checks of every service, grouped.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub services: Vec<ServiceChecks>,
     pub overall: CheckStatus,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ServiceChecks {
+    pub service_id: String,
+    pub checks: Vec<Check>,
+    pub overall: CheckStatus,
+}
+
+fn human_check(ui: &Ui, c: &Check, indent: &str) -> String {
+    let label = match c.status {
+        CheckStatus::Pass | CheckStatus::Fixed => ui.green(c.status.label()),
+        CheckStatus::Skip => ui.dim(c.status.label()),
+        CheckStatus::Warn => ui.yellow(c.status.label()),
+        CheckStatus::Fail => ui.red(c.status.label()),
+    };
+    let mut out = format!(
+        "{indent}[{label}] {}\n",
+        c.message.as_deref().unwrap_or(&c.name)
+    );
+    if let Some(a) = &c.action
+        && matches!(c.status, CheckStatus::Warn | CheckStatus::Fail)
+    {
+        out.push_str(&format!("{indent}       Fix: {a}\n"));
+    }
+    out
 }
 
 impl Render for DoctorReport {
@@ -31,27 +61,45 @@ impl Render for DoctorReport {
             "{}\n",
             ui.bold(&match &self.service_id {
                 Some(id) => format!("Service doctor ({id}):"),
+                None if !self.services.is_empty() => {
+                    format!("Fleet doctor ({} services):", self.services.len())
+                }
                 None => "Service doctor:".to_string(),
             })
         );
         for c in &self.checks {
-            let label = match c.status {
-                CheckStatus::Pass | CheckStatus::Fixed => ui.green(c.status.label()),
-                CheckStatus::Skip => ui.dim(c.status.label()),
-                CheckStatus::Warn => ui.yellow(c.status.label()),
-                CheckStatus::Fail => ui.red(c.status.label()),
-            };
-            out.push_str(&format!(
-                "[{label}] {}\n",
-                c.message.as_deref().unwrap_or(&c.name)
-            ));
-            if let Some(a) = &c.action
-                && matches!(c.status, CheckStatus::Warn | CheckStatus::Fail)
-            {
-                out.push_str(&format!("       Fix: {a}\n"));
+            out.push_str(&human_check(ui, c, ""));
+        }
+        for s in &self.services {
+            // A healthy service is one line; findings are listed in full.
+            let findings: Vec<&Check> = s
+                .checks
+                .iter()
+                .filter(|c| !matches!(c.status, CheckStatus::Pass | CheckStatus::Skip))
+                .collect();
+            if findings.is_empty() {
+                out.push_str(&format!(
+                    "{} {} ({} checks)\n",
+                    ui.green("ok"),
+                    s.service_id,
+                    s.checks.len()
+                ));
+            } else {
+                out.push_str(&format!(
+                    "\n{}\n",
+                    ui.bold(&format!("Service {}:", s.service_id))
+                ));
+                for c in findings {
+                    out.push_str(&human_check(ui, c, "  "));
+                }
             }
         }
-        let count = |s| self.checks.iter().filter(|c| c.status == s).count();
+        let all = || {
+            self.checks
+                .iter()
+                .chain(self.services.iter().flat_map(|s| s.checks.iter()))
+        };
+        let count = |s| all().filter(|c| c.status == s).count();
         out.push_str(&format!(
             "\nOverall: {} ({} failed, {} warnings)\n",
             self.overall.label(),
@@ -141,6 +189,11 @@ fn binary_path() -> std::path::PathBuf {
 }
 
 pub fn run(ctx: &Context, args: &DoctorArgs) -> Result<DoctorReport> {
+    let no_workspace = ctx.global.config.is_none()
+        && matches!(ctx.workspace(), Err(e) if e.code == ErrorCode::ConfigNotFound);
+    if args.service.is_none() && no_workspace {
+        return Ok(fleet(ctx, args));
+    }
     let mut checks = Vec::new();
     let target = service::resolve(ctx, args.service.as_deref());
     // Config and token checks need the workspace: the resolved one, or
@@ -211,6 +264,7 @@ pub fn run(ctx: &Context, args: &DoctorArgs) -> Result<DoctorReport> {
         service_id: id,
         overall: overall(&checks),
         checks,
+        services: Vec::new(),
     })
 }
 
@@ -307,6 +361,19 @@ fn install_checks(
             "scheduled_binary",
             format!("the scheduled binary {} no longer exists", m.binary_path),
             "syncfleet install (from the binary you use now)",
+        ));
+    } else if Path::new(&m.binary_path).canonicalize().ok() != Some(binary_path()) {
+        checks.push(Check::warn(
+            "scheduled_binary",
+            format!(
+                "the schedule runs {}, not this syncfleet ({})",
+                m.binary_path,
+                binary_path().display()
+            ),
+            format!(
+                "syncfleet install --workspace {} (re-points the schedule at this binary)",
+                m.workspace_root
+            ),
         ));
     }
     for (path, want) in [
@@ -414,4 +481,318 @@ fn apply_fixes(
             ),
         });
     }
+}
+
+/// The fleet doctor (no `--service`, no workspace here): the environment
+/// once, the registry, then every service the files or the registry know.
+fn fleet(ctx: &Context, args: &DoctorArgs) -> DoctorReport {
+    // The prerequisites of every scheduler the fleet uses (and the OS
+    // default), each checked once.
+    let mut kinds: Vec<SchedulerKind> = SchedulerKind::default_for_os().into_iter().collect();
+    for m in service::installed(ctx) {
+        if let Ok(k) = SchedulerKind::parse(&m.platform)
+            && !kinds.contains(&k)
+        {
+            kinds.push(k);
+        }
+    }
+    let backends: Vec<Box<dyn Scheduler>> = kinds
+        .iter()
+        .map(|k| scheduler::backend(*k, &ctx.env))
+        .collect();
+    let backend = backends.first();
+    let mut checks = vec![
+        binary_check(&binary_path()),
+        data_dir_check(ctx.data_dir.root()),
+    ];
+    for b in &backends {
+        checks.extend(b.prerequisites());
+    }
+    let reindex = "syncfleet reindex (or doctor --fix)";
+    let registry = ctx.registry();
+    let mut entries: std::collections::HashMap<String, ServiceEntry> = Default::default();
+    let mut usable = false;
+    match registry {
+        Err(e) => checks.push(Check::fail(
+            "registry",
+            format!("the registry cannot be used: {}", e.message),
+            reindex,
+        )),
+        Ok(reg) => {
+            match reg.quick_check() {
+                Ok(p) if p.is_empty() => checks.push(Check::pass(
+                    "registry_integrity",
+                    "Registry passes quick_check",
+                )),
+                Ok(p) => checks.push(Check::fail(
+                    "registry_integrity",
+                    format!("registry quick_check: {}", p.join("; ")),
+                    reindex,
+                )),
+                Err(e) => checks.push(Check::fail("registry_integrity", e.message, reindex)),
+            }
+            // A registry created after the files (new, or lost) is only
+            // an empty index: filling it is what any reader does, and it
+            // changes no file of record.
+            let filled = match reg.is_filled() {
+                Ok(true) => Ok(()),
+                Ok(false) => crate::index::catch_up(reg, &ctx.data_dir, ctx.now_ms()).map(|_| ()),
+                Err(e) => Err(e),
+            };
+            match filled {
+                Ok(()) => usable = true,
+                Err(e) => checks.push(Check::fail(
+                    "registry_filled",
+                    format!(
+                        "the registry could not be built from the files: {}",
+                        e.message
+                    ),
+                    reindex,
+                )),
+            }
+            if let Ok(all) = reg.services(&ServiceFilter {
+                include_uninstalled: true,
+                ..Default::default()
+            }) {
+                entries = all.into_iter().map(|e| (e.service_id.clone(), e)).collect();
+            }
+        }
+    }
+    let pending = crate::index::pending_ids(&ctx.data_dir);
+    if !pending.is_empty() {
+        checks.push(Check::warn(
+            "pending_imports",
+            format!(
+                "{} services have history the registry has not imported yet",
+                pending.len()
+            ),
+            "Any history/list/report imports them; or: syncfleet reindex",
+        ));
+    }
+
+    let mut ids: std::collections::BTreeSet<String> =
+        ctx.data_dir.service_ids().into_iter().collect();
+    ids.extend(entries.keys().cloned());
+    let bar = crate::batch::progress(&ctx.ui, ids.len(), "doctor");
+    let mut services = Vec::new();
+    for id in &ids {
+        bar.inc(1);
+        let entry = entries.get(id);
+        let mut c = service_checks(ctx, id, entry, usable, backend.map(|b| b.as_ref()));
+        if args.fix {
+            apply_fixes(ctx, &mut c, Some(id), None);
+        }
+        // A service that is gone everywhere but the registry has nothing
+        // left to check but its history.
+        services.push(ServiceChecks {
+            service_id: id.clone(),
+            overall: overall(&c),
+            checks: c,
+        });
+    }
+    bar.finish_and_clear();
+    if args.fix {
+        let needs_reindex = checks
+            .iter()
+            .chain(services.iter().flat_map(|s| s.checks.iter()))
+            .any(|c| {
+                c.status != CheckStatus::Pass
+                    && matches!(
+                        c.name.as_str(),
+                        "registry"
+                            | "registry_integrity"
+                            | "registry_filled"
+                            | "pending_imports"
+                            | "registry_agreement"
+                            | "pending_import"
+                    )
+            });
+        if needs_reindex {
+            let rebuilt = crate::index::rebuild(&ctx.data_dir, ctx.now_ms());
+            let done = match rebuilt {
+                Ok(r) => {
+                    for s in &mut services {
+                        for c in s.checks.iter_mut().filter(|c| {
+                            c.status != CheckStatus::Pass
+                                && matches!(
+                                    c.name.as_str(),
+                                    "registry_agreement" | "pending_import"
+                                )
+                        }) {
+                            c.status = CheckStatus::Fixed;
+                        }
+                        s.overall = overall(&s.checks);
+                    }
+                    for c in checks.iter_mut().filter(|c| {
+                        c.status != CheckStatus::Pass && c.name.starts_with("registry")
+                            || c.name == "pending_imports"
+                    }) {
+                        c.status = CheckStatus::Fixed;
+                    }
+                    Check {
+                        name: "reindex".into(),
+                        status: CheckStatus::Fixed,
+                        message: Some(format!(
+                            "Rebuilt the registry from the files ({} services, {} runs){}",
+                            r.fill.services,
+                            r.fill.runs_total,
+                            r.corrupt_backup
+                                .map(|b| format!("; the corrupt one was moved to {b}"))
+                                .unwrap_or_default()
+                        )),
+                        action: None,
+                    }
+                }
+                Err(e) => Check::fail(
+                    "reindex",
+                    e.message,
+                    "Check the data directory permissions.",
+                ),
+            };
+            checks.push(done);
+        }
+        apply_fixes(ctx, &mut checks, None, None);
+        for b in &backends {
+            apply_fixes(ctx, &mut checks, None, Some(b.as_ref()));
+        }
+    }
+    let worst = services
+        .iter()
+        .map(|s| s.overall)
+        .chain([overall(&checks)])
+        .max()
+        .unwrap_or(CheckStatus::Pass);
+    DoctorReport {
+        service_id: None,
+        checks,
+        services,
+        overall: worst,
+    }
+}
+
+/// Everything the fleet doctor checks for one service.
+fn service_checks(
+    ctx: &Context,
+    id: &str,
+    entry: Option<&ServiceEntry>,
+    registry_usable: bool,
+    default_backend: Option<&dyn Scheduler>,
+) -> Vec<Check> {
+    let mut checks = Vec::new();
+    let reindex = "syncfleet reindex (or doctor --fix)";
+    let manifest = match Manifest::read(&ctx.data_dir.manifest_path(id)) {
+        Ok(m) => {
+            checks.push(match &m {
+                Some(_) => Check::pass("manifest", "Manifest present and readable"),
+                None => Check::pass("manifest", "Not installed (history kept)"),
+            });
+            m
+        }
+        Err(e) => {
+            checks.push(Check::fail(
+                "manifest",
+                e.message,
+                "syncfleet repair --service ".to_string() + id,
+            ));
+            None
+        }
+    };
+    if registry_usable {
+        let disagreement = match (&manifest, entry) {
+            (Some(_), None) => Some("installed, but missing from the registry".to_string()),
+            (Some(_), Some(e)) if !e.installed => {
+                Some("installed, but the registry says uninstalled".to_string())
+            }
+            (Some(m), Some(e)) => {
+                let differs: Vec<&str> = [
+                    (
+                        "spec_hash",
+                        e.spec_hash.as_deref() != Some(m.spec_hash.as_str()),
+                    ),
+                    ("interval", e.interval_seconds != Some(m.interval_seconds)),
+                    ("profile", e.profile.as_deref() != Some(m.profile.as_str())),
+                    (
+                        "platform",
+                        e.platform.as_deref() != Some(m.platform.as_str()),
+                    ),
+                    ("tags", e.tags != m.tags),
+                ]
+                .into_iter()
+                .filter_map(|(k, d)| d.then_some(k))
+                .collect();
+                (!differs.is_empty()).then(|| {
+                    format!(
+                        "the registry differs from the manifest in: {}",
+                        differs.join(", ")
+                    )
+                })
+            }
+            (None, Some(e)) if e.installed && !ctx.data_dir.manifest_path(id).exists() => {
+                Some("the registry says installed, but there is no manifest".to_string())
+            }
+            _ => None,
+        };
+        checks.push(match disagreement {
+            Some(d) => Check::fail("registry_agreement", d, reindex),
+            None => Check::pass("registry_agreement", "Registry and files agree"),
+        });
+        let size = std::fs::metadata(ctx.data_dir.runs_path(id))
+            .map(|m| m.len())
+            .unwrap_or(0);
+        let offset = entry.map_or(0, |e| e.runs_offset);
+        if size != offset {
+            checks.push(Check::warn(
+                "pending_import",
+                format!(
+                    "runs.jsonl has {} bytes the registry has not imported",
+                    size.abs_diff(offset)
+                ),
+                "Any history/list/report imports them; or: syncfleet reindex",
+            ));
+        }
+    }
+    let Some(m) = manifest else {
+        return checks;
+    };
+    let backend = SchedulerKind::parse(&m.platform)
+        .ok()
+        .map(|k| scheduler::backend(k, &ctx.env));
+    match backend.as_deref().or(default_backend) {
+        Some(b) => checks.extend(install_checks(ctx, id, Some(&m), b)),
+        None => checks.push(Check::fail(
+            "install_state",
+            format!(
+                "platform '{}' is not supported by this syncfleet",
+                m.platform
+            ),
+            "Reinstall with a supported --scheduler.",
+        )),
+    }
+    // Missed runs: nothing for more than twice the interval, not paused.
+    let (status, _) = service::read_status(ctx, id);
+    let status = status.unwrap_or_default();
+    let now = ctx.now_ms();
+    let window = 2 * m.interval_seconds as i64 * 1000;
+    let installed_ms = chrono::DateTime::parse_from_rfc3339(&m.installed_at_iso)
+        .map(|t| t.timestamp_millis())
+        .unwrap_or(now);
+    let last = status.last_run.as_ref().map(|r| r.timestamp_ms);
+    let since = last.unwrap_or(installed_ms);
+    if status.paused_reason.is_none() && now - since > window {
+        checks.push(Check::warn(
+            "missed_runs",
+            format!(
+                "no run since {} (more than twice the {} interval) while not paused",
+                last.map(crate::output::iso_ms)
+                    .unwrap_or_else(|| "install".into()),
+                crate::duration::format_interval(m.interval_seconds)
+            ),
+            format!(
+                "Check the schedule: syncfleet status --service {id}; syncfleet logs --service {id}"
+            ),
+        ));
+    } else {
+        checks.push(Check::pass("missed_runs", "Runs arrive on schedule"));
+    }
+    checks
 }

@@ -3,6 +3,7 @@
 //! only then write the manifest. Idempotent; transactional; `--dry-run`
 //! writes and runs nothing.
 
+use crate::batch::{self, Batch, OneOrMany};
 use crate::cli::{InstallArgs, ProfileArg, SchedulerArg, TokenSourceArg};
 use crate::commands::doctor;
 use crate::config::{Profile, WorkspaceConfig};
@@ -60,6 +61,23 @@ pub struct InstallReport {
 }
 
 impl Render for InstallReport {
+    fn batch_line(&self, ui: &Ui) -> Option<String> {
+        let what = if self.dry_run {
+            ui.dim("would install")
+        } else if self.no_change {
+            ui.dim("unchanged")
+        } else if self.changes.is_empty() {
+            ui.green("installed")
+        } else {
+            ui.green("updated")
+        };
+        Some(format!(
+            "{what} {} {}",
+            self.service_id,
+            tilde(Path::new(&self.workspace_root), &self.home)
+        ))
+    }
+
     fn human(&self, ui: &Ui) -> String {
         let mut out = String::new();
         for w in &self.warnings {
@@ -214,7 +232,18 @@ struct Plan {
     no_change: bool,
 }
 
-pub fn run(ctx: &Context, args: &InstallArgs) -> Result<InstallReport> {
+/// What every workspace of a batch shares, checked once: flags, backend,
+/// binary, and the pre-flight environment checks.
+struct Common {
+    interval_seconds: u64,
+    profile: Profile,
+    kind: SchedulerKind,
+    backend: Box<dyn Scheduler>,
+    binary: PathBuf,
+    warnings: Vec<String>,
+}
+
+fn common(ctx: &Context, args: &InstallArgs) -> Result<Common> {
     // SYNCFLEET_E2E_SHORT_INTERVALS=1 allows 1m..4m so the end-to-end tests
     // see a real scheduler fire within a minute; not for production use.
     let min_interval = if std::env::var("SYNCFLEET_E2E_SHORT_INTERVALS").as_deref() == Ok("1") {
@@ -227,39 +256,21 @@ pub fn run(ctx: &Context, args: &InstallArgs) -> Result<InstallReport> {
             "Use a whole number of minutes or hours between 5m and 24h, e.g. --interval 15m.",
         )
     })?;
-    let profile = profile_of(args.profile);
-    let config = ctx.workspace()?;
-    let identity = identity_hash(&config);
-    let name = match args.name.as_deref().or(config.name.as_deref()) {
-        Some(n) => Some(
-            sanitize_service_name(n)
-                .map_err(|e| Error::invalid_argument(format!("--name: {e}")))?,
-        ),
-        None => None,
-    };
-    let id = name.clone().unwrap_or_else(|| identity.clone());
-    check_collisions(ctx, &id, &identity)?;
     let kind = scheduler_kind(args.scheduler)?;
-    let backend = scheduler::backend(kind, &ctx.env);
+    Ok(Common {
+        interval_seconds,
+        profile: profile_of(args.profile),
+        kind,
+        backend: scheduler::backend(kind, &ctx.env),
+        binary: PathBuf::new(),
+        warnings: Vec::new(),
+    })
+}
 
-    let _admin = if args.dry_run {
-        None
-    } else {
-        fsutil::create_private_dir(ctx.data_dir.root())
-            .map_err(|e| Error::io("create", ctx.data_dir.root(), e))?;
-        Some(lock::acquire_within(
-            &ctx.data_dir.admin_lock_path(&id),
-            Duration::from_secs(10),
-            &format!("service {id}"),
-        )?)
-    };
-
-    let token = resolve_token(ctx, &id, config.token_env_var.as_deref())?;
-    let binary = canonical_binary()?;
-
-    // Pre-flight: the doctor's environment checks; any failure aborts.
-    let mut warnings = Vec::new();
-    let checks = doctor::environment_checks(ctx, backend.as_ref(), &binary);
+/// Pre-flight: the doctor's environment checks; any failure aborts.
+fn preflight(ctx: &Context, common: &mut Common) -> Result<()> {
+    common.binary = canonical_binary()?;
+    let checks = doctor::environment_checks(ctx, common.backend.as_ref(), &common.binary);
     let failures: Vec<&Check> = checks
         .iter()
         .filter(|c| c.status == CheckStatus::Fail)
@@ -281,13 +292,52 @@ pub fn run(ctx: &Context, args: &InstallArgs) -> Result<InstallReport> {
         .with_suggestion(action)
         .with_actions(["syncfleet doctor"]));
     }
-    warnings.extend(
+    common.warnings.extend(
         checks
             .iter()
             .filter(|c| c.status == CheckStatus::Warn)
             .filter_map(|c| c.message.clone()),
     );
+    Ok(())
+}
 
+/// The service id, name and identity of a workspace.
+fn identify(
+    args: &InstallArgs,
+    config: &WorkspaceConfig,
+) -> Result<(String, Option<String>, String)> {
+    let identity = identity_hash(config);
+    let name = match args.name.as_deref().or(config.name.as_deref()) {
+        Some(n) => Some(
+            sanitize_service_name(n)
+                .map_err(|e| Error::invalid_argument(format!("--name: {e}")))?,
+        ),
+        None => None,
+    };
+    let id = name.clone().unwrap_or_else(|| identity.clone());
+    Ok((id, name, identity))
+}
+
+fn admin_lock(ctx: &Context, id: &str) -> Result<lock::LockGuard> {
+    fsutil::create_private_dir(ctx.data_dir.root())
+        .map_err(|e| Error::io("create", ctx.data_dir.root(), e))?;
+    lock::acquire_within(
+        &ctx.data_dir.admin_lock_path(id),
+        Duration::from_secs(10),
+        &format!("service {id}"),
+    )
+}
+
+/// Render and plan one workspace's install, writing nothing.
+fn prepare(
+    ctx: &Context,
+    args: &InstallArgs,
+    common: &Common,
+    config: &WorkspaceConfig,
+    (id, name, identity): (String, Option<String>, String),
+) -> Result<(InstallReport, Plan)> {
+    let token = resolve_token(ctx, &id, config.token_env_var.as_deref())?;
+    let mut warnings = common.warnings.clone();
     let wanted = match (&token, args.token_source) {
         (None, _) => TokenPlacement::None,
         (Some((var, _)), TokenSourceArg::EnvFile) => TokenPlacement::EnvFile {
@@ -302,20 +352,22 @@ pub fn run(ctx: &Context, args: &InstallArgs) -> Result<InstallReport> {
             }
         }
     };
+    let backend = common.backend.as_ref();
     let token_placement = backend.token_placement(wanted);
     if let TokenPlacement::SystemEnv { var } = &token_placement {
         warnings.push(format!(
             "{} runs with your user environment: set {var} there for scheduled runs (Windows: setx {var} <value>, then sign out and in)",
-            kind.as_str()
+            common.kind.as_str()
         ));
     }
+    let profile = common.profile;
     let spec = ServiceSpec {
         service_id: id.clone(),
-        binary_path: binary.clone(),
+        binary_path: common.binary.clone(),
         data_dir: ctx.data_dir.root().to_path_buf(),
         workspace_root: config.root.clone(),
-        interval_seconds,
-        run_timeout_seconds: run_timeout_seconds(&config, profile),
+        interval_seconds: common.interval_seconds,
+        run_timeout_seconds: run_timeout_seconds(config, profile),
         token: token_placement.clone(),
         stdout_log: ctx.data_dir.scheduler_log_path(&id, "stdout"),
         stderr_log: ctx.data_dir.scheduler_log_path(&id, "stderr"),
@@ -328,8 +380,8 @@ pub fn run(ctx: &Context, args: &InstallArgs) -> Result<InstallReport> {
     }
     let plan = plan(
         ctx,
-        backend.as_ref(),
-        &config,
+        backend,
+        config,
         &spec,
         &id,
         name.clone(),
@@ -343,21 +395,21 @@ pub fn run(ctx: &Context, args: &InstallArgs) -> Result<InstallReport> {
     let token_file = matches!(token_placement, TokenPlacement::EnvFile { .. })
         .then(|| ctx.data_dir.env_path(&id).display().to_string());
     let mut report = InstallReport {
-        platform: kind.as_str().to_string(),
+        platform: common.kind.as_str().to_string(),
         service_id: id.clone(),
         name,
         workspace_root: plan.manifest.workspace_root.clone(),
         config_path: plan.manifest.config_path.clone(),
-        interval_seconds,
+        interval_seconds: common.interval_seconds,
         profile: profile.to_string(),
-        binary_path: binary.display().to_string(),
+        binary_path: common.binary.display().to_string(),
         service_files: plan.manifest.service_files.clone(),
         sync_command: plan.manifest.sync_command.clone(),
         token_env_var: config.token_env_var.clone(),
         token_source: plan.manifest.token_source.clone(),
         token_file,
         no_change: plan.no_change,
-        first_run: backend.first_run(interval_seconds),
+        first_run: backend.first_run(common.interval_seconds),
         changes: plan.changes.clone(),
         dry_run: args.dry_run,
         rendered: None,
@@ -378,17 +430,187 @@ pub fn run(ctx: &Context, args: &InstallArgs) -> Result<InstallReport> {
         }
         report.rendered = Some(backend.render(&shown)?);
         report.planned_commands = Some(backend.planned_commands(&[&id]));
+    }
+    Ok((report, plan))
+}
+
+/// The workspaces named by `--workspace` and `--workspaces-from`.
+fn workspace_list(ctx: &Context, args: &InstallArgs) -> Result<Vec<PathBuf>> {
+    let mut list: Vec<PathBuf> = args.workspaces.iter().map(|w| ctx.cwd.join(w)).collect();
+    if let Some(from) = &args.workspaces_from {
+        let text = if from.as_os_str() == "-" {
+            std::io::read_to_string(std::io::stdin())
+                .map_err(|e| Error::io("read", Path::new("<stdin>"), e))?
+        } else {
+            let path = ctx.cwd.join(from);
+            std::fs::read_to_string(&path).map_err(|e| Error::io("read", &path, e))?
+        };
+        list.extend(
+            text.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .map(|l| ctx.cwd.join(l)),
+        );
+    }
+    Ok(list)
+}
+
+/// A workspace directory (or its syncfleet.json) to its config.
+fn load_workspace(path: &Path) -> Result<WorkspaceConfig> {
+    if path.is_dir() {
+        WorkspaceConfig::load(&path.join(crate::config::CONFIG_FILE_NAME))
+    } else {
+        WorkspaceConfig::load(path)
+    }
+}
+
+pub fn run(ctx: &Context, args: &InstallArgs) -> Result<OneOrMany<InstallReport>> {
+    let workspaces = workspace_list(ctx, args)?;
+    if args.workspaces_from.is_none() && workspaces.len() <= 1 {
+        let config = match workspaces.first() {
+            Some(w) => load_workspace(w)?,
+            None => ctx.workspace()?,
+        };
+        return install_one(ctx, args, config).map(OneOrMany::One);
+    }
+    if args.name.is_some() {
+        return Err(Error::invalid_argument(
+            "--name names one service; it cannot apply to a batch of workspaces",
+        )
+        .with_suggestion("Set `name` in each workspace's syncfleet.json instead."));
+    }
+    install_batch(ctx, args, &workspaces).map(OneOrMany::Many)
+}
+
+fn install_one(
+    ctx: &Context,
+    args: &InstallArgs,
+    config: WorkspaceConfig,
+) -> Result<InstallReport> {
+    let mut common = common(ctx, args)?;
+    let ids = identify(args, &config)?;
+    check_collisions(&installed(ctx), &ids.0, &ids.2)?;
+    let id = ids.0.clone();
+    let _admin = if args.dry_run {
+        None
+    } else {
+        Some(admin_lock(ctx, &id)?)
+    };
+    // The token first: a missing token is the likelier, cheaper failure.
+    resolve_token(ctx, &id, config.token_env_var.as_deref())?;
+    preflight(ctx, &mut common)?;
+    let (report, plan) = prepare(ctx, args, &common, &config, ids)?;
+    if args.dry_run || plan.no_change {
         return Ok(report);
     }
-    if plan.no_change {
-        return Ok(report);
+    let backend = common.backend.as_ref();
+    let written = write_files(ctx, &plan)?;
+    if let Err(e) = backend.activate(&[id.as_str()]) {
+        roll_back(&written);
+        let _ = backend.reload();
+        return Err(e);
     }
-    apply(ctx, backend.as_ref(), &plan)?;
+    record(ctx, &plan)?;
     Ok(report)
 }
 
-fn check_collisions(ctx: &Context, id: &str, identity: &str) -> Result<()> {
-    for m in installed(ctx) {
+/// A batch: each workspace is planned and its files written, then the
+/// scheduler is activated once for all (one daemon-reload), then each
+/// manifest is recorded. A failing workspace is reported and skipped.
+fn install_batch(
+    ctx: &Context,
+    args: &InstallArgs,
+    workspaces: &[PathBuf],
+) -> Result<Batch<InstallReport>> {
+    let mut common = common(ctx, args)?;
+    preflight(ctx, &mut common)?;
+    let mut known = installed(ctx);
+    let mut results: Vec<(String, Result<InstallReport>)> = Vec::new();
+    // Written but not yet activated: (index in results, plan, rollback).
+    let mut staged: Vec<(usize, Plan, Written)> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    let bar = batch::progress(&ctx.ui, workspaces.len(), "install");
+    for ws in workspaces {
+        bar.inc(1);
+        let one = (|| {
+            let config = load_workspace(ws)?;
+            let ids = identify(args, &config)?;
+            if !seen.insert(ids.0.clone()) {
+                return Err(Error::invalid_argument(format!(
+                    "workspace {} is listed more than once in this batch",
+                    config.root.display()
+                )));
+            }
+            check_collisions(&known, &ids.0, &ids.2)?;
+            let _admin = if args.dry_run {
+                None
+            } else {
+                Some(admin_lock(ctx, &ids.0)?)
+            };
+            let (report, plan) = prepare(ctx, args, &common, &config, ids)?;
+            if args.dry_run || plan.no_change {
+                return Ok((report, None));
+            }
+            let written = write_files(ctx, &plan)?;
+            Ok((report, Some((plan, written))))
+        })();
+        let target = ws.display().to_string();
+        match one {
+            Ok((report, Some((plan, written)))) => {
+                known.push(plan.manifest.clone());
+                staged.push((results.len(), plan, written));
+                results.push((target, Ok(report)));
+            }
+            Ok((report, None)) => results.push((target, Ok(report))),
+            Err(e) => results.push((target, Err(e))),
+        }
+    }
+    bar.finish_and_clear();
+    if !staged.is_empty() {
+        let backend = common.backend.as_ref();
+        let ids: Vec<&str> = staged
+            .iter()
+            .map(|(_, p, _)| p.manifest.service_id.as_str())
+            .collect();
+        let failed_ids: std::collections::HashMap<String, Error> = match backend.activate(&ids) {
+            Ok(()) => Default::default(),
+            // Find the culprits one by one: only this error path pays for
+            // more than one reload.
+            Err(_) => staged
+                .iter()
+                .filter_map(|(_, p, _)| {
+                    let id = p.manifest.service_id.as_str();
+                    backend.activate(&[id]).err().map(|e| (id.to_string(), e))
+                })
+                .collect(),
+        };
+        let mut rolled_back = false;
+        for (i, plan, written) in &staged {
+            let outcome = match failed_ids.get(&plan.manifest.service_id) {
+                Some(e) => {
+                    roll_back(written);
+                    rolled_back = true;
+                    Err(e.clone())
+                }
+                None => record(ctx, plan),
+            };
+            if let Err(e) = outcome {
+                results[*i].1 = Err(e);
+            }
+        }
+        if rolled_back {
+            let _ = backend.reload();
+        }
+    }
+    let mut out = Batch::new();
+    for (target, r) in results {
+        out.push(target, r);
+    }
+    Ok(out)
+}
+
+fn check_collisions(installed: &[Manifest], id: &str, identity: &str) -> Result<()> {
+    for m in installed {
         if m.service_id == id && m.identity_hash != identity {
             return Err(Error::new(
                 ErrorCode::NameConflict,
@@ -553,19 +775,19 @@ fn plan(
     })
 }
 
-/// Write, activate, then record. On activation failure every file goes
-/// back to what it was (removed if it was new) and nothing is recorded.
-fn apply(ctx: &Context, backend: &dyn Scheduler, plan: &Plan) -> Result<()> {
+/// Files written by an install, each with its previous content and mode (a
+/// wrapper script must go back to 0700, not the 0600 default).
+type Written = Vec<(PathBuf, Option<(Vec<u8>, u32)>)>;
+
+/// Write the env file and the artifacts. On failure, whatever was written
+/// goes back to what it was and the error is returned.
+fn write_files(ctx: &Context, plan: &Plan) -> Result<Written> {
     let id = &plan.manifest.service_id;
     let service_dir = ctx.data_dir.service_dir(id);
     fsutil::create_private_dir(&service_dir).map_err(|e| Error::io("create", &service_dir, e))?;
     let logs = ctx.data_dir.logs_dir(id);
     fsutil::create_private_dir(&logs).map_err(|e| Error::io("create", &logs, e))?;
-
-    // Each written path with its previous content and mode (a wrapper
-    // script must go back to 0700, not the 0600 default).
-    type Previous = Option<(Vec<u8>, u32)>;
-    let mut written: Vec<(PathBuf, Previous)> = Vec::new();
+    let mut written: Written = Vec::new();
     let mut write = |path: &Path, content: &str, mode: u32| -> Result<()> {
         let previous = fsutil::read_optional(path)
             .map_err(|e| Error::io("read", path, e))?
@@ -582,19 +804,34 @@ fn apply(ctx: &Context, backend: &dyn Scheduler, plan: &Plan) -> Result<()> {
         for a in &plan.artifacts {
             write(&a.path, &a.content, a.mode)?;
         }
-        backend.activate(&[id.as_str()])
+        Ok(())
     })();
-    if let Err(e) = result {
-        for (path, previous) in written.iter().rev() {
-            let _ = match previous {
-                Some((bytes, mode)) => fsutil::write_atomic_mode(path, bytes, *mode),
-                None => fsutil::remove_if_exists(path).map(|_| ()),
-            };
+    match result {
+        Ok(()) => Ok(written),
+        Err(e) => {
+            roll_back(&written);
+            Err(e)
         }
-        let _ = backend.reload();
-        return Err(e);
     }
-    plan.manifest.write_atomic(&ctx.data_dir.manifest_path(id))
+}
+
+/// Every written file back to what it was (removed if it was new).
+fn roll_back(written: &Written) {
+    for (path, previous) in written.iter().rev() {
+        let _ = match previous {
+            Some((bytes, mode)) => fsutil::write_atomic_mode(path, bytes, *mode),
+            None => fsutil::remove_if_exists(path).map(|_| ()),
+        };
+    }
+}
+
+/// After activation: the manifest (written last: it means "installed"),
+/// then the registry.
+fn record(ctx: &Context, plan: &Plan) -> Result<()> {
+    plan.manifest
+        .write_atomic(&ctx.data_dir.manifest_path(&plan.manifest.service_id))?;
+    crate::index::installed(ctx, &plan.manifest);
+    Ok(())
 }
 
 #[cfg(test)]

@@ -1,19 +1,20 @@
-//! `syncfleet list`: every installed service, from the manifests.
+//! `syncfleet list`: the fleet at a glance, from the registry's cached
+//! state (no scheduler query per service: drift belongs to status and
+//! doctor). With the registry unusable it falls back to the manifests.
 
-use crate::cli::ListArgs;
+use crate::cli::{FormatArg, ListArgs, ProfileArg};
 use crate::context::Context;
 use crate::duration::format_interval;
-use crate::error::Result;
-use crate::output::{Render, Ui};
-use crate::policy::{self, SchedulerState};
+use crate::error::{Error, Result};
+use crate::output::{Render, Ui, csv_row, iso_ms, json_text, table};
+use crate::policy::{self, Policy, SchedulerState};
 use crate::process::pid_alive;
-use crate::runner::policy_of;
-use crate::scheduler::{self, SchedulerKind};
-use crate::service;
+use crate::registry::{ListRow, ServiceFilter};
 use crate::store::manifest::Manifest;
+use crate::store::status::{RunRecord, StatusFile, Trigger};
 use serde::Serialize;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct ListedService {
     pub service_id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -22,75 +23,156 @@ pub struct ListedService {
     pub platform: String,
     pub interval_seconds: u64,
     pub profile: String,
-    pub installed_at_iso: String,
-    pub platform_state: String,
+    pub tags: Vec<String>,
+    pub installed: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uninstalled_at_iso: Option<String>,
     pub scheduler_state: SchedulerState,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_run_iso: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_outcome: Option<String>,
     pub consecutive_failures: u32,
-    pub drift: bool,
 }
 
 #[derive(Debug, Serialize)]
 pub struct ListReport {
     pub services: Vec<ListedService>,
+    /// `registry`, or `files` when it fell back to the manifests.
+    pub source: &'static str,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+    #[serde(skip)]
+    format: Option<FormatArg>,
+}
+
+const HEADER: [&str; 11] = [
+    "ID",
+    "NAME",
+    "WORKSPACE",
+    "PLATFORM",
+    "EVERY",
+    "PROFILE",
+    "STATE",
+    "LAST RUN",
+    "OUTCOME",
+    "FAILS",
+    "TAGS",
+];
+
+fn row(s: &ListedService) -> [String; 11] {
+    [
+        s.service_id.clone(),
+        s.name.clone().unwrap_or_default(),
+        s.workspace_root.clone(),
+        s.platform.clone(),
+        format_interval(s.interval_seconds),
+        s.profile.clone(),
+        if s.installed {
+            s.scheduler_state.as_str().to_string()
+        } else {
+            "uninstalled".into()
+        },
+        s.last_run_iso.clone().unwrap_or_default(),
+        s.last_outcome.clone().unwrap_or_default(),
+        s.consecutive_failures.to_string(),
+        s.tags.join(" "),
+    ]
 }
 
 impl Render for ListReport {
     fn human(&self, ui: &Ui) -> String {
-        if self.services.is_empty() {
-            return "No services installed. Run: syncfleet install\n".into();
+        for w in &self.warnings {
+            ui.warn(w);
         }
-        let mut table = comfy_table::Table::new();
-        table
-            .load_preset(comfy_table::presets::NOTHING)
-            .set_header([
-                "ID",
-                "PLATFORM",
-                "EVERY",
-                "PROFILE",
-                "STATE",
-                "LAST RUN",
-                "FAILS",
-                "WORKSPACE",
-            ]);
-        for s in &self.services {
-            let state = if s.drift {
-                format!("{} (drift)", s.scheduler_state.as_str())
-            } else {
-                s.scheduler_state.as_str().to_string()
-            };
-            table.add_row([
-                s.service_id.clone(),
-                s.platform.clone(),
-                format_interval(s.interval_seconds),
-                s.profile.clone(),
-                state,
-                s.last_outcome.clone().unwrap_or_else(|| "-".into()),
-                s.consecutive_failures.to_string(),
-                s.workspace_root.clone(),
-            ]);
+        match self.format.unwrap_or(FormatArg::Table) {
+            FormatArg::Json => json_text(&self.services),
+            FormatArg::Csv => {
+                let mut out = csv_row(&HEADER);
+                for s in &self.services {
+                    out.push_str(&csv_row(&row(s)));
+                }
+                out
+            }
+            FormatArg::Table => {
+                if self.services.is_empty() {
+                    return "No services match. Install one with: syncfleet install\n".into();
+                }
+                let mut t = table(HEADER.to_vec());
+                for s in &self.services {
+                    let mut r = row(s);
+                    r[7] = r[7].get(..16).unwrap_or(&r[7]).replace('T', " ");
+                    t.add_row(r);
+                }
+                format!(
+                    "{}\n{t}\n",
+                    ui.bold(&format!("{} services:", self.services.len()))
+                )
+            }
         }
-        format!("{}\n{table}\n", ui.bold("Installed services:"))
     }
 }
 
-pub fn listed(ctx: &Context, m: &Manifest) -> ListedService {
-    let (status, _) = service::read_status(ctx, &m.service_id);
-    let status = status.unwrap_or_default();
-    let backend = SchedulerKind::parse(&m.platform)
-        .ok()
-        .map(|k| scheduler::backend(k, &ctx.env));
-    let (platform_state, drift) = match &backend {
-        Some(b) => {
-            let state = b.state(&m.service_id);
-            let d = crate::commands::status::drift_with_state(m, b.as_ref(), &state);
-            (state.state, d.any())
-        }
-        None => ("unknown".into(), true),
+fn state_of(status: &StatusFile, installed: bool, policy: &Policy, now_ms: i64) -> SchedulerState {
+    policy::scheduler_state(status, installed, policy, now_ms, &pid_alive)
+}
+
+fn from_row(e: ListRow, now_ms: i64) -> ListedService {
+    let policy = Policy {
+        interval_seconds: e.interval_seconds,
+        max_transient_failures: e
+            .max_transient_failures
+            .unwrap_or(crate::store::manifest::DEFAULT_MAX_TRANSIENT_FAILURES),
+        cooldown_seconds: e
+            .cooldown_seconds
+            .unwrap_or(crate::store::manifest::DEFAULT_CIRCUIT_BREAKER_COOLDOWN_SECONDS),
     };
+    // Just what the scheduler state is computed from.
+    let status = StatusFile {
+        consecutive_failures: e.consecutive_failures,
+        next_retry_at_ms: e.next_retry_at_ms,
+        paused_reason: e.paused_reason,
+        pause_kind: e.pause_kind,
+        circuit_breaker_paused_at_ms: e.cb_paused_at_ms,
+        current_run: e.current_run,
+        last_run: e.last_outcome.map(|outcome| RunRecord {
+            run_id: String::new(),
+            service_id: String::new(),
+            trigger: Trigger::Scheduled,
+            timestamp_iso: String::new(),
+            timestamp_ms: e.last_run_ms.unwrap_or(0),
+            duration_seconds: 0.0,
+            outcome,
+            profile: None,
+            stage_results: Vec::new(),
+            error_code: None,
+            error_message: None,
+        }),
+        ..StatusFile::default()
+    };
+    ListedService {
+        scheduler_state: state_of(&status, e.installed, &policy, now_ms),
+        last_run_iso: e.last_run_ms.map(iso_ms),
+        last_outcome: e.last_outcome.map(|o| o.as_str().to_string()),
+        consecutive_failures: e.consecutive_failures,
+        service_id: e.service_id,
+        name: e.name,
+        workspace_root: e.workspace_root,
+        platform: e.platform,
+        interval_seconds: e.interval_seconds,
+        profile: e.profile,
+        tags: e.tags,
+        installed: e.installed,
+        uninstalled_at_iso: e.uninstalled_at_ms.map(iso_ms),
+    }
+}
+
+/// One service from its files (the fallback, and the benchmark's baseline).
+pub fn from_files(ctx: &Context, m: &Manifest) -> ListedService {
+    let status = crate::service::read_status(ctx, &m.service_id)
+        .0
+        .unwrap_or_default();
+    let last = status.last_run.as_ref();
     ListedService {
         service_id: m.service_id.clone(),
         name: m.name.clone(),
@@ -98,30 +180,132 @@ pub fn listed(ctx: &Context, m: &Manifest) -> ListedService {
         platform: m.platform.clone(),
         interval_seconds: m.interval_seconds,
         profile: m.profile.clone(),
-        installed_at_iso: m.installed_at_iso.clone(),
-        platform_state,
-        scheduler_state: policy::scheduler_state(
-            &status,
-            true,
-            &policy_of(m),
-            ctx.now_ms(),
-            &pid_alive,
-        ),
-        last_run_iso: status.last_run.as_ref().map(|r| r.timestamp_iso.clone()),
-        last_outcome: status
-            .last_run
-            .as_ref()
-            .map(|r| r.outcome.as_str().to_string()),
+        tags: m.tags.clone(),
+        installed: true,
+        uninstalled_at_iso: None,
+        scheduler_state: state_of(&status, true, &crate::runner::policy_of(m), ctx.now_ms()),
+        last_run_iso: last.map(|r| r.timestamp_iso.clone()),
+        last_outcome: last.map(|r| r.outcome.as_str().to_string()),
         consecutive_failures: status.consecutive_failures,
-        drift,
     }
 }
 
-pub fn run(ctx: &Context, _args: &ListArgs) -> Result<ListReport> {
+/// Service directories without a manifest (uninstalled; history kept),
+/// for `--all` without the registry: only what the files still say.
+fn uninstalled_from_files(ctx: &Context) -> Vec<ListedService> {
+    ctx.data_dir
+        .service_ids()
+        .into_iter()
+        .filter(|id| !ctx.data_dir.manifest_path(id).exists())
+        .map(|id| {
+            let status = crate::service::read_status(ctx, &id).0.unwrap_or_default();
+            let last = status.last_run.as_ref();
+            ListedService {
+                last_run_iso: last.map(|r| r.timestamp_iso.clone()),
+                last_outcome: last.map(|r| r.outcome.as_str().to_string()),
+                consecutive_failures: status.consecutive_failures,
+                service_id: id,
+                name: None,
+                workspace_root: String::new(),
+                platform: String::new(),
+                interval_seconds: 0,
+                profile: String::new(),
+                tags: Vec::new(),
+                installed: false,
+                uninstalled_at_iso: None,
+                scheduler_state: SchedulerState::NotInstalled,
+            }
+        })
+        .collect()
+}
+
+fn profile_name(p: ProfileArg) -> &'static str {
+    match p {
+        ProfileArg::Fast => "fast",
+        ProfileArg::Balanced => "balanced",
+        ProfileArg::Full => "full",
+    }
+}
+
+pub fn run(ctx: &Context, args: &ListArgs) -> Result<ListReport> {
+    let state = match &args.state {
+        Some(s) => Some(SchedulerState::parse(s).ok_or_else(|| {
+            Error::invalid_argument(format!("--state: unknown state '{s}'")).with_suggestion(
+                format!(
+                    "Use one of: {}",
+                    SchedulerState::ALL.map(|s| s.as_str()).join(", ")
+                ),
+            )
+        })?),
+        None => None,
+    };
+    let filter = ServiceFilter {
+        include_uninstalled: args.all,
+        tag: args.tag.clone(),
+        profile: args.profile.map(|p| profile_name(p).to_string()),
+        platform: args.platform.clone(),
+    };
+    let now = ctx.now_ms();
+    let mut warnings = Vec::new();
+    let from_registry = if args.from_files {
+        None
+    } else {
+        match crate::index::open_for_reading(ctx).and_then(|reg| reg.list_rows(&filter)) {
+            Ok(entries) => Some(entries),
+            Err(e) => {
+                warnings.push(format!(
+                    "the registry is unusable ({}); listed from the manifests instead. Fix: syncfleet reindex (see syncfleet doctor)",
+                    e.message
+                ));
+                None
+            }
+        }
+    };
+    let (source, mut services) = match from_registry {
+        Some(entries) => (
+            "registry",
+            entries
+                .into_iter()
+                .map(|e| from_row(e, now))
+                .collect::<Vec<_>>(),
+        ),
+        None => (
+            "files",
+            crate::service::installed(ctx)
+                .iter()
+                .filter(|m| filter.tag.as_ref().is_none_or(|t| m.tags.contains(t)))
+                .filter(|m| filter.profile.as_ref().is_none_or(|p| &m.profile == p))
+                .filter(|m| filter.platform.as_ref().is_none_or(|p| &m.platform == p))
+                .map(|m| from_files(ctx, m))
+                .chain(
+                    args.all
+                        .then(|| uninstalled_from_files(ctx))
+                        .into_iter()
+                        .flatten(),
+                )
+                .collect(),
+        ),
+    };
+    if let Some(state) = state {
+        services.retain(|s| s.scheduler_state == state);
+    }
     Ok(ListReport {
-        services: service::installed(ctx)
-            .iter()
-            .map(|m| listed(ctx, m))
-            .collect(),
+        services,
+        source,
+        warnings,
+        format: Some(args.format),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_quotes_only_what_needs_it() {
+        assert_eq!(
+            csv_row(&["a", "b c", "x,y", "say \"hi\""]),
+            "a,b c,\"x,y\",\"say \"\"hi\"\"\"\n"
+        );
+    }
 }

@@ -3,12 +3,16 @@
 
 pub mod completions;
 pub mod doctor;
+pub mod history;
 pub mod init;
 pub mod install;
 pub mod list;
 pub mod logs;
 pub mod pause;
+pub mod prune;
+pub mod reindex;
 pub mod repair;
+pub mod report;
 pub mod resume;
 pub mod robot_docs;
 pub mod run;

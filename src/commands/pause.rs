@@ -1,5 +1,6 @@
 //! `syncfleet pause`: runs no-op until `resume`; the schedule stays.
 
+use crate::batch::{self, OneOrMany};
 use crate::cli::PauseArgs;
 use crate::context::Context;
 use crate::error::{Error, ErrorCode, Result};
@@ -21,6 +22,19 @@ pub struct PauseReport {
 }
 
 impl Render for PauseReport {
+    fn batch_line(&self, _ui: &Ui) -> Option<String> {
+        Some(format!(
+            "{} {}: {}",
+            self.service_id,
+            if self.already_paused {
+                "already paused"
+            } else {
+                "paused"
+            },
+            self.reason
+        ))
+    }
+
     fn human(&self, ui: &Ui) -> String {
         format!(
             "{}\n  Reason: {}\n  Resume with: syncfleet resume{}\n",
@@ -43,8 +57,22 @@ impl Render for PauseReport {
     }
 }
 
-pub fn run(ctx: &Context, args: &PauseArgs) -> Result<PauseReport> {
-    let target = service::resolve(ctx, args.service.as_deref())?;
+pub fn run(ctx: &Context, args: &PauseArgs) -> Result<OneOrMany<PauseReport>> {
+    let selected = service::select(ctx, &args.select);
+    if !args.select.is_batch() {
+        return pause_one(ctx, args, selected[0].as_deref()).map(OneOrMany::One);
+    }
+    let targets: Vec<String> = selected.into_iter().flatten().collect();
+    Ok(OneOrMany::Many(batch::for_each(
+        &ctx.ui,
+        "pause",
+        &targets,
+        |sel| pause_one(ctx, args, Some(sel)),
+    )))
+}
+
+fn pause_one(ctx: &Context, args: &PauseArgs, selector: Option<&str>) -> Result<PauseReport> {
+    let target = service::resolve(ctx, selector)?;
     let Some(manifest) = target.manifest else {
         return Err(Error::new(
             ErrorCode::ServiceNotFound,

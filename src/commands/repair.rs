@@ -109,6 +109,9 @@ pub fn run(ctx: &Context, args: &ServiceSelector) -> Result<RepairReport> {
             backup: Some(backup.display().to_string()),
         });
     }
+    if !actions.is_empty() {
+        crate::index::refreshed(ctx, &id);
+    }
     Ok(RepairReport {
         service_id: id,
         repaired: !actions.is_empty(),

@@ -1,7 +1,8 @@
 //! `syncfleet resume`: clear any pause and the failure streak. The next
 //! scheduled run goes ahead; resume itself runs nothing.
 
-use crate::cli::ServiceSelector;
+use crate::batch::{self, OneOrMany};
+use crate::cli::ResumeArgs;
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::lock;
@@ -24,6 +25,21 @@ pub struct ResumeReport {
 }
 
 impl Render for ResumeReport {
+    fn batch_line(&self, _ui: &Ui) -> Option<String> {
+        Some(format!(
+            "{} {}",
+            self.service_id,
+            match (self.installed, self.was_paused) {
+                (false, _) => "not installed".to_string(),
+                (true, true) => "resumed".to_string(),
+                (true, false) => format!(
+                    "not paused ({} failures cleared)",
+                    self.consecutive_failures_cleared
+                ),
+            }
+        ))
+    }
+
     fn human(&self, ui: &Ui) -> String {
         if !self.installed {
             return format!("Service {} is not installed.\n", self.service_id);
@@ -57,8 +73,22 @@ impl Render for ResumeReport {
     }
 }
 
-pub fn run(ctx: &Context, args: &ServiceSelector) -> Result<ResumeReport> {
-    let target = service::resolve(ctx, args.service.as_deref())?;
+pub fn run(ctx: &Context, args: &ResumeArgs) -> Result<OneOrMany<ResumeReport>> {
+    let selected = service::select(ctx, &args.select);
+    if !args.select.is_batch() {
+        return resume_one(ctx, selected[0].as_deref()).map(OneOrMany::One);
+    }
+    let targets: Vec<String> = selected.into_iter().flatten().collect();
+    Ok(OneOrMany::Many(batch::for_each(
+        &ctx.ui,
+        "resume",
+        &targets,
+        |sel| resume_one(ctx, Some(sel)),
+    )))
+}
+
+fn resume_one(ctx: &Context, selector: Option<&str>) -> Result<ResumeReport> {
+    let target = service::resolve(ctx, selector)?;
     let id = target.id;
     let Some(manifest) = target.manifest else {
         return Ok(ResumeReport {

@@ -1,6 +1,7 @@
 //! `syncfleet uninstall`: disable and remove the schedule, the manifest,
 //! the env file and the wrapper; keep status, runs and logs. Idempotent.
 
+use crate::batch;
 use crate::cli::UninstallArgs;
 use crate::context::Context;
 use crate::error::{Error, Result};
@@ -14,7 +15,7 @@ use serde::Serialize;
 use std::path::PathBuf;
 use std::time::Duration;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct UninstallResult {
     pub was_installed: bool,
     pub service_id: String,
@@ -26,11 +27,21 @@ pub struct UninstallResult {
     pub warnings: Vec<String>,
 }
 
+#[derive(Debug, Clone, Serialize)]
+pub struct FailedItem {
+    pub target: String,
+    pub error: crate::error::Error,
+}
+
 #[derive(Debug, Serialize)]
 #[serde(untagged)]
 pub enum UninstallReport {
     One(UninstallResult),
-    Many { services: Vec<UninstallResult> },
+    Many {
+        services: Vec<UninstallResult>,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        failed: Vec<FailedItem>,
+    },
 }
 
 fn human_one(r: &UninstallResult, ui: &Ui, home: &std::path::Path) -> String {
@@ -69,35 +80,85 @@ impl Render for UninstallReport {
             .unwrap_or_default();
         match self {
             UninstallReport::One(r) => human_one(r, ui, &home),
-            UninstallReport::Many { services } if services.is_empty() => {
+            UninstallReport::Many { services, failed }
+                if services.is_empty() && failed.is_empty() =>
+            {
                 "No services installed. Nothing to do.\n".into()
             }
-            UninstallReport::Many { services } => {
-                services.iter().map(|r| human_one(r, ui, &home)).collect()
+            UninstallReport::Many { services, failed } => {
+                let mut out: String = services.iter().map(|r| human_one(r, ui, &home)).collect();
+                for f in failed {
+                    out.push_str(&format!(
+                        "{} {}: {}\n",
+                        ui.red("failed:"),
+                        f.target,
+                        f.error.message
+                    ));
+                }
+                out
             }
+        }
+    }
+
+    fn exit_code(&self) -> u8 {
+        match self {
+            UninstallReport::Many { failed, .. } => {
+                failed.first().map(|f| f.error.exit_code()).unwrap_or(0)
+            }
+            UninstallReport::One(_) => 0,
         }
     }
 }
 
 pub fn run(ctx: &Context, args: &UninstallArgs) -> Result<UninstallReport> {
-    if args.all {
-        let ids: Vec<String> = ctx
-            .data_dir
-            .service_ids()
-            .into_iter()
-            .filter(|id| ctx.data_dir.manifest_path(id).exists())
-            .collect();
-        let services = ids
-            .iter()
-            .map(|id| uninstall_one(ctx, id))
-            .collect::<Result<Vec<_>>>()?;
-        return Ok(UninstallReport::Many { services });
+    let selected = service::select(ctx, &args.select);
+    if !args.select.is_batch() {
+        let target = service::resolve(ctx, selected[0].as_deref())?;
+        return Ok(UninstallReport::One(uninstall_one(ctx, &target.id, true)?));
     }
-    let target = service::resolve(ctx, args.service.as_deref())?;
-    Ok(UninstallReport::One(uninstall_one(ctx, &target.id)?))
+    let targets: Vec<String> = selected.into_iter().flatten().collect();
+    let mut batch = batch::for_each(&ctx.ui, "uninstall", &targets, |sel| {
+        let target = service::resolve(ctx, Some(sel))?;
+        uninstall_one(ctx, &target.id, false)
+    });
+    // One scheduler reload for the whole batch.
+    let platforms: std::collections::BTreeSet<String> = batch
+        .items
+        .iter()
+        .filter_map(|i| i.result.as_ref()?.platform.clone())
+        .collect();
+    for p in platforms {
+        if let Ok(kind) = SchedulerKind::parse(&p)
+            && let Err(e) = scheduler::backend(kind, &ctx.env).reload()
+            && let Some(r) = batch.items.iter_mut().find_map(|i| i.result.as_mut())
+        {
+            r.warnings
+                .push(format!("scheduler reload failed: {}", e.message));
+        }
+    }
+    Ok(UninstallReport::Many {
+        services: batch
+            .items
+            .iter()
+            .filter_map(|i| i.result.as_ref())
+            .cloned()
+            .collect(),
+        failed: batch
+            .items
+            .into_iter()
+            .filter_map(|i| {
+                Some(FailedItem {
+                    target: i.target,
+                    error: i.error?,
+                })
+            })
+            .collect(),
+    })
 }
 
-pub fn uninstall_one(ctx: &Context, id: &str) -> Result<UninstallResult> {
+/// Uninstall one service; `reload` = reload the scheduler now (a batch
+/// reloads once at the end instead).
+pub fn uninstall_one(ctx: &Context, id: &str, reload: bool) -> Result<UninstallResult> {
     let _admin = lock::acquire_within(
         &ctx.data_dir.admin_lock_path(id),
         Duration::from_secs(10),
@@ -141,7 +202,7 @@ pub fn uninstall_one(ctx: &Context, id: &str) -> Result<UninstallResult> {
                     removed.push(p.display().to_string());
                 }
             }
-            if let Err(e) = backend.reload() {
+            if reload && let Err(e) = backend.reload() {
                 warnings.push(format!("scheduler reload failed: {}", e.message));
             }
         }
@@ -155,6 +216,9 @@ pub fn uninstall_one(ctx: &Context, id: &str) -> Result<UninstallResult> {
         if fsutil::remove_if_exists(&p).map_err(|e| Error::io("remove", &p, e))? {
             removed.push(p.display().to_string());
         }
+    }
+    if was_installed {
+        crate::index::uninstalled(ctx, id);
     }
     let kept_files = [
         ctx.data_dir.status_path(id),

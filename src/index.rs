@@ -1,0 +1,333 @@
+//! Keeping the registry true to the files. Writers (install, uninstall,
+//! pause, resume, repair, every run) update it best-effort: a failure is a
+//! warning plus a marker file in `registry-pending/`, never a failed
+//! command. Readers (`open_for_reading`) first import what the markers name,
+//! reading runs.jsonl only past each service's import offset; a registry
+//! that was created after the files (lost, deleted, rebuilt) is filled
+//! from all of them once. `reindex` rebuilds everything, idempotently.
+
+use crate::context::Context;
+use crate::error::{ErrorCode, Result};
+use crate::fsutil;
+use crate::paths::DataDir;
+use crate::registry::Registry;
+use crate::store::manifest::Manifest;
+use crate::store::runs;
+use crate::store::status::StatusFile;
+use serde::Serialize;
+
+/// Record that `id`'s registry entry may be behind its files.
+pub fn mark_pending(data_dir: &DataDir, id: &str) {
+    let dir = data_dir.registry_pending_dir();
+    let made =
+        fsutil::create_private_dir(&dir).and_then(|_| fsutil::write_atomic(&dir.join(id), b""));
+    if let Err(e) = made {
+        tracing::warn!(error = %e, "could not write the registry-pending marker");
+    }
+}
+
+/// Ids with a pending-import marker.
+pub fn pending_ids(data_dir: &DataDir) -> Vec<String> {
+    let mut ids: Vec<String> = std::fs::read_dir(data_dir.registry_pending_dir())
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| !n.starts_with('.'))
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// Run a registry write best-effort: on any failure, warn and leave a
+/// marker so the next reader catches up from the files.
+pub fn best_effort(ctx: &Context, id: &str, what: &str, f: impl FnOnce(&Registry) -> Result<()>) {
+    let result = ctx.registry().and_then(f);
+    if let Err(e) = result {
+        tracing::warn!(service = id, error = %e.message, "registry not updated ({what}); the next reader imports it");
+        mark_pending(&ctx.data_dir, id);
+    }
+}
+
+/// Import the service's runs.jsonl past the registry's marker. Cheap when
+/// nothing is new (one stat, one indexed read). Returns the new runs.
+pub fn import_runs(reg: &Registry, data_dir: &DataDir, id: &str) -> Result<usize> {
+    let path = data_dir.runs_path(id);
+    let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+    reg.write(|reg| {
+        let mut offset = reg.runs_offset(id)?.unwrap_or(0);
+        if size == offset {
+            return Ok(0);
+        }
+        if size < offset {
+            // Rewritten behind our back (restored, compacted elsewhere):
+            // read it all again; run ids keep it idempotent.
+            offset = 0;
+        }
+        let (records, _skipped, end) = runs::read_from(&path, offset)?;
+        let new = reg.insert_runs(id, &records)?;
+        reg.set_runs_offset(id, end)?;
+        Ok(new)
+    })
+}
+
+/// After a status write: the cached state, skip events, and any new runs.
+pub fn status_written(ctx: &Context, id: &str, status: &StatusFile) {
+    best_effort(ctx, id, "status", |reg| {
+        reg.write(|reg| {
+            import_runs(reg, &ctx.data_dir, id)?;
+            reg.update_status(id, status, Some(ctx.now_ms()))
+        })
+    });
+}
+
+/// After a run was appended outside the policy (`sync`).
+pub fn runs_appended(ctx: &Context, id: &str) {
+    best_effort(ctx, id, "run", |reg| {
+        import_runs(reg, &ctx.data_dir, id).map(|_| ())
+    });
+}
+
+/// After install wrote the manifest.
+pub fn installed(ctx: &Context, manifest: &Manifest) {
+    best_effort(ctx, &manifest.service_id, "install", |reg| {
+        reg.upsert_manifest(manifest)
+    });
+}
+
+/// After uninstall removed the manifest.
+pub fn uninstalled(ctx: &Context, id: &str) {
+    best_effort(ctx, id, "uninstall", |reg| {
+        reg.mark_uninstalled(id, Some(ctx.now_ms()))
+    });
+}
+
+/// After repair (or anything else that changed files wholesale).
+pub fn refreshed(ctx: &Context, id: &str) {
+    best_effort(ctx, id, "refresh", |reg| {
+        refresh_service(reg, &ctx.data_dir, id, ctx.now_ms(), false).map(|_| ())
+    });
+}
+
+/// Bring one service's row in step with its files: install state from the
+/// manifest, cached state from status.json, runs from runs.jsonl (from the
+/// marker, or from the start with `full`). Unreadable files leave the row
+/// as it was. Returns the runs imported.
+pub fn refresh_service(
+    reg: &Registry,
+    data_dir: &DataDir,
+    id: &str,
+    now_ms: i64,
+    full: bool,
+) -> Result<usize> {
+    reg.write(|reg| {
+        match Manifest::read(&data_dir.manifest_path(id)) {
+            Ok(Some(m)) => reg.upsert_manifest(&m)?,
+            // Uninstalled since the registry last looked; or a service that
+            // only ever ran `sync` (known for its history alone).
+            Ok(None) => match reg.service(id)? {
+                Some(e) if e.installed => reg.mark_uninstalled(id, Some(now_ms))?,
+                Some(_) => {}
+                None => reg.ensure_service(id)?,
+            },
+            Err(e) => tracing::warn!(service = id, error = %e.message, "manifest unreadable; registry row kept"),
+        }
+        if let Ok(Some(status)) = StatusFile::read(&data_dir.status_path(id)) {
+            reg.update_status(id, &status, None)?;
+        }
+        if full {
+            reg.set_runs_offset(id, 0)?;
+        }
+        import_runs(reg, data_dir, id)
+    })
+}
+
+/// The registry, caught up with the files: filled when new, pending
+/// markers imported. For every command that reads history or state.
+pub fn open_for_reading(ctx: &Context) -> Result<&Registry> {
+    let reg = ctx.registry()?;
+    catch_up(reg, &ctx.data_dir, ctx.now_ms())?;
+    Ok(reg)
+}
+
+/// Import what the pending markers name; fill a registry never filled.
+pub fn catch_up(reg: &Registry, data_dir: &DataDir, now_ms: i64) -> Result<usize> {
+    if !reg.is_filled()? {
+        return fill(reg, data_dir, now_ms, false).map(|r| r.runs_imported);
+    }
+    let mut imported = 0;
+    for id in pending_ids(data_dir) {
+        // Marker first: a write that fails after this re-creates it.
+        let _ = fsutil::remove_if_exists(&data_dir.registry_pending_dir().join(&id));
+        imported += refresh_service(reg, data_dir, &id, now_ms, false)?;
+    }
+    Ok(imported)
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct FillReport {
+    pub services: usize,
+    pub installed: usize,
+    pub runs_imported: usize,
+    pub runs_total: u64,
+}
+
+/// Import every service directory; services the registry knows without a
+/// directory are marked uninstalled (their history stays).
+fn fill(reg: &Registry, data_dir: &DataDir, now_ms: i64, full: bool) -> Result<FillReport> {
+    let ids = data_dir.service_ids();
+    // Markers written before now are covered by this import.
+    for id in pending_ids(data_dir) {
+        let _ = fsutil::remove_if_exists(&data_dir.registry_pending_dir().join(&id));
+    }
+    let mut report = FillReport {
+        services: ids.len(),
+        ..FillReport::default()
+    };
+    reg.write(|reg| {
+        for id in &ids {
+            report.runs_imported += refresh_service(reg, data_dir, id, now_ms, full)?;
+        }
+        let on_disk: std::collections::HashSet<&String> = ids.iter().collect();
+        for id in reg.service_ids()? {
+            if !on_disk.contains(&id) {
+                reg.mark_uninstalled(&id, None)?;
+            }
+        }
+        reg.set_filled(&crate::output::iso_ms(now_ms))
+    })?;
+    report.installed = reg
+        .services(&crate::registry::ServiceFilter::default())?
+        .len();
+    report.runs_total = reg.count_runs(None)?;
+    Ok(report)
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RebuildReport {
+    #[serde(flatten)]
+    pub fill: FillReport,
+    /// Where a corrupt registry was moved before the rebuild.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub corrupt_backup: Option<String>,
+}
+
+/// `reindex`: rebuild the registry from the files. A registry that cannot
+/// be opened or fails `quick_check` is moved aside (never deleted) first.
+pub fn rebuild(data_dir: &DataDir, now_ms: i64) -> Result<RebuildReport> {
+    let path = data_dir.registry_path();
+    // Only a damaged file goes aside: a busy or unreadable one is an error
+    // to report (other processes may still be writing to it).
+    let damaged = |m: &str| {
+        ["not a database", "malformed", "corrupt"]
+            .iter()
+            .any(|k| m.contains(k))
+    };
+    let sound = match Registry::open(&path) {
+        Ok(reg) => match reg.quick_check() {
+            Ok(problems) if problems.is_empty() => Some(reg),
+            Ok(_) => None,
+            Err(e) if damaged(&e.message) => None,
+            Err(e) => return Err(e),
+        },
+        Err(e) if e.code == ErrorCode::RegistryError && damaged(&e.message) => None,
+        Err(e) => return Err(e),
+    };
+    let mut corrupt_backup = None;
+    let reg = match sound {
+        Some(reg) => reg,
+        None => {
+            let backup = path.with_extension(format!("db.corrupt.{}", now_ms / 1000));
+            std::fs::rename(&path, &backup)
+                .map_err(|e| crate::error::Error::io("move aside", &path, e))?;
+            for suffix in ["-wal", "-shm"] {
+                let side = std::path::PathBuf::from(format!("{}{suffix}", path.display()));
+                let _ = fsutil::remove_if_exists(&side);
+            }
+            corrupt_backup = Some(backup.display().to_string());
+            Registry::open(&path)?
+        }
+    };
+    reg.bulk_mode()?;
+    let fill = fill(&reg, data_dir, now_ms, true)?;
+    Ok(RebuildReport {
+        fill,
+        corrupt_backup,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::manifest::sample_manifest;
+    use crate::store::status::{Outcome, make_run};
+
+    fn fleet(dir: &std::path::Path, ids: &[&str], runs_each: i64) -> DataDir {
+        let data = DataDir::new(dir);
+        for id in ids {
+            sample_manifest(id)
+                .write_atomic(&data.manifest_path(id))
+                .unwrap();
+            for i in 0..runs_each {
+                let mut r = make_run(i * 1000, Outcome::Success);
+                r.run_id = format!("{id}-{i}");
+                runs::append(&data.runs_path(id), &r).unwrap();
+            }
+        }
+        data
+    }
+
+    #[test]
+    fn a_new_registry_is_filled_by_the_first_reader_and_imports_are_incremental() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = fleet(dir.path(), &["aaa", "bbb"], 3);
+        let reg = Registry::open(&data.registry_path()).unwrap();
+        assert_eq!(catch_up(&reg, &data, 0).unwrap(), 6);
+        assert_eq!(catch_up(&reg, &data, 0).unwrap(), 0, "nothing pending");
+        // A run the registry missed: appended, marked, imported alone.
+        let mut r = make_run(9_000, Outcome::Failed);
+        r.run_id = "aaa-late".into();
+        runs::append(&data.runs_path("aaa"), &r).unwrap();
+        mark_pending(&data, "aaa");
+        assert_eq!(pending_ids(&data), ["aaa"]);
+        assert_eq!(catch_up(&reg, &data, 0).unwrap(), 1);
+        assert!(pending_ids(&data).is_empty());
+        assert_eq!(reg.count_runs(None).unwrap(), 7);
+    }
+
+    #[test]
+    fn rebuild_is_idempotent_and_keeps_uninstalled_history() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = fleet(dir.path(), &["aaa", "bbb"], 2);
+        let first = rebuild(&data, 0).unwrap();
+        assert_eq!(first.fill.runs_total, 4);
+        assert_eq!(first.fill.installed, 2);
+        std::fs::remove_file(data.manifest_path("bbb")).unwrap();
+        let second = rebuild(&data, 0).unwrap();
+        assert_eq!(second.fill.runs_imported, 0);
+        assert_eq!(second.fill.runs_total, 4);
+        assert_eq!(second.fill.installed, 1);
+    }
+
+    #[test]
+    fn a_corrupt_registry_is_moved_aside_and_rebuilt() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = fleet(dir.path(), &["aaa"], 2);
+        std::fs::write(data.registry_path(), vec![b'z'; 8192]).unwrap();
+        let r = rebuild(&data, 1_000_000).unwrap();
+        assert!(r.corrupt_backup.unwrap().contains("corrupt"));
+        assert_eq!(r.fill.runs_total, 2);
+    }
+
+    #[test]
+    fn a_truncated_history_file_is_reimported_from_the_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = fleet(dir.path(), &["aaa"], 3);
+        let reg = Registry::open(&data.registry_path()).unwrap();
+        catch_up(&reg, &data, 0).unwrap();
+        std::fs::write(data.runs_path("aaa"), "").unwrap();
+        let mut r = make_run(50_000, Outcome::Success);
+        r.run_id = "fresh".into();
+        runs::append(&data.runs_path("aaa"), &r).unwrap();
+        assert_eq!(import_runs(&reg, &data, "aaa").unwrap(), 1);
+    }
+}
