@@ -200,6 +200,7 @@ mod tests {
             color: false,
             quiet: false,
             interactive: false,
+            width: 80,
         };
         let targets = vec!["a".to_string(), "b".into(), "c".into()];
         let batch = for_each(&ui, "x", &targets, |t| {

@@ -16,6 +16,32 @@ pub struct Ui {
     pub quiet: bool,
     /// stderr is a terminal (progress bars may be drawn).
     pub interactive: bool,
+    /// Columns human tables must fit in.
+    pub width: usize,
+}
+
+/// The terminal's width when stdout is one, else $COLUMNS, else 80.
+fn terminal_width() -> usize {
+    #[cfg(unix)]
+    if std::io::stdout().is_terminal() {
+        let mut size = libc::winsize {
+            ws_row: 0,
+            ws_col: 0,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        // SAFETY: TIOCGWINSZ fills the winsize struct we own; the fd is stdout.
+        #[allow(unsafe_code)]
+        let rc = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut size) };
+        if rc == 0 && size.ws_col > 0 {
+            return size.ws_col as usize;
+        }
+    }
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .filter(|&c: &usize| c >= 20)
+        .unwrap_or(80)
 }
 
 impl Ui {
@@ -37,6 +63,7 @@ impl Ui {
             color,
             quiet,
             interactive: !robot && std::io::stderr().is_terminal(),
+            width: terminal_width(),
         }
     }
 
@@ -183,6 +210,36 @@ pub fn iso_ms(ms: i64) -> String {
         .unwrap_or_default()
 }
 
+/// `then` relative to `now`, the way people say it: `just now`, `45s ago`,
+/// `12m ago`, `3h ago`, `2d ago`, or `in 5m` for the future.
+pub fn relative_time(then_ms: i64, now_ms: i64) -> String {
+    let delta = (now_ms - then_ms) / 1000;
+    let (n, future) = (delta.unsigned_abs(), delta < 0);
+    let amount = match n {
+        0..=4 => return "just now".into(),
+        5..=59 => format!("{n}s"),
+        60..=3599 => format!("{}m", n / 60),
+        3600..=86_399 => format!("{}h", n / 3600),
+        _ => format!("{}d", n / 86_400),
+    };
+    if future {
+        format!("in {amount}")
+    } else {
+        format!("{amount} ago")
+    }
+}
+
+/// Local time without the zone, for table cells.
+pub fn local_time_short(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| {
+            t.with_timezone(&chrono::Local)
+                .format("%Y-%m-%d %H:%M:%S")
+                .to_string()
+        })
+        .unwrap_or_else(|| "?".into())
+}
+
 /// Milliseconds since the epoch → local time for people.
 pub fn local_time(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms)
@@ -226,11 +283,33 @@ pub fn json_text<T: Serialize>(value: &T) -> String {
 pub fn table<S: Into<String>>(header: Vec<S>) -> TextTable {
     TextTable {
         rows: vec![header.into_iter().map(Into::into).collect()],
+        fit: None,
     }
 }
 
 pub struct TextTable {
     rows: Vec<Vec<String>>,
+    fit: Option<Fit>,
+}
+
+/// How a table gives way to a narrow terminal: drop the `droppable`
+/// columns (by header, first named first) until it fits, then shorten the
+/// `flex` column, keeping the end of each cell (paths: the end is what
+/// tells them apart).
+struct Fit {
+    width: usize,
+    flex: Option<String>,
+    droppable: Vec<String>,
+}
+
+/// `…` plus the last `width - 1` characters of a cell wider than `width`.
+fn keep_tail(cell: &str, width: usize) -> String {
+    let count = cell.chars().count();
+    if count <= width || width == 0 {
+        return cell.to_string();
+    }
+    let tail: String = cell.chars().skip(count - (width - 1)).collect();
+    format!("…{tail}")
 }
 
 /// Display width of a cell: characters, not counting colour escapes.
@@ -253,19 +332,89 @@ impl TextTable {
         self.rows.push(row.into_iter().map(Into::into).collect());
         self
     }
-}
 
-impl std::fmt::Display for TextTable {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let columns = self.rows.iter().map(Vec::len).max().unwrap_or(0);
+    /// Fit the table into `width` columns (see `Fit`).
+    pub fn fit(&mut self, width: usize, flex: Option<&str>, droppable: &[&str]) -> &mut Self {
+        self.fit = Some(Fit {
+            width,
+            flex: flex.map(str::to_string),
+            droppable: droppable.iter().map(|s| s.to_string()).collect(),
+        });
+        self
+    }
+
+    fn widths(rows: &[Vec<String>]) -> Vec<usize> {
+        let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
         let mut widths = vec![0; columns];
-        for row in &self.rows {
+        for row in rows {
             for (w, cell) in widths.iter_mut().zip(row) {
                 *w = (*w).max(visible_width(cell));
             }
         }
+        widths
+    }
+
+    /// The rows to print, after dropping and shortening columns to fit.
+    fn fitted(&self) -> Vec<Vec<String>> {
+        let Some(fit) = &self.fit else {
+            return self.rows.clone();
+        };
+        let total = |w: &[usize]| w.iter().sum::<usize>() + 2 * w.len().saturating_sub(1);
+        let header = self.rows.first().cloned().unwrap_or_default();
+        let mut keep: Vec<bool> = vec![true; header.len()];
+        let mut widths = Self::widths(&self.rows);
+        let kept = |keep: &[bool], widths: &[usize]| -> Vec<usize> {
+            widths
+                .iter()
+                .zip(keep)
+                .filter(|(_, k)| **k)
+                .map(|(w, _)| *w)
+                .collect()
+        };
+        for name in &fit.droppable {
+            if total(&kept(&keep, &widths)) <= fit.width {
+                break;
+            }
+            if let Some(i) = header.iter().position(|h| h == name) {
+                keep[i] = false;
+            }
+        }
+        let excess = total(&kept(&keep, &widths)).saturating_sub(fit.width);
+        let flex = fit
+            .flex
+            .as_ref()
+            .and_then(|f| header.iter().position(|h| h == f))
+            .filter(|&i| keep[i]);
+        if let (Some(i), true) = (flex, excess > 0) {
+            widths[i] = widths[i]
+                .saturating_sub(excess)
+                .max(header[i].chars().count().max(8));
+        }
+        self.rows
+            .iter()
+            .map(|row| {
+                row.iter()
+                    .enumerate()
+                    .filter(|(j, _)| keep.get(*j).copied().unwrap_or(true))
+                    .map(|(j, cell)| {
+                        if Some(j) == flex {
+                            keep_tail(cell, widths[j])
+                        } else {
+                            cell.clone()
+                        }
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+}
+
+impl std::fmt::Display for TextTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let rows = self.fitted();
+        let widths = Self::widths(&rows);
         let mut line = String::new();
-        for (i, row) in self.rows.iter().enumerate() {
+        for (i, row) in rows.iter().enumerate() {
             line.clear();
             for (j, cell) in row.iter().enumerate() {
                 line.push_str(cell);
@@ -274,7 +423,7 @@ impl std::fmt::Display for TextTable {
                     line.extend(std::iter::repeat_n(' ', pad));
                 }
             }
-            let end = if i + 1 < self.rows.len() { "\n" } else { "" };
+            let end = if i + 1 < rows.len() { "\n" } else { "" };
             write!(f, "{}{end}", line.trim_end())?;
         }
         Ok(())
@@ -284,6 +433,39 @@ impl std::fmt::Display for TextTable {
 #[cfg(test)]
 mod table_tests {
     use super::*;
+
+    #[test]
+    fn relative_times() {
+        assert_eq!(relative_time(1_000, 2_000), "just now");
+        assert_eq!(relative_time(0, 45_000), "45s ago");
+        assert_eq!(relative_time(0, 12 * 60_000 + 5), "12m ago");
+        assert_eq!(relative_time(0, 3 * 3_600_000), "3h ago");
+        assert_eq!(relative_time(0, 2 * 86_400_000), "2d ago");
+        assert_eq!(relative_time(300_000, 0), "in 5m");
+    }
+
+    #[test]
+    fn narrow_tables_drop_columns_then_shorten_the_flex_one() {
+        let mut t = table(vec!["ID", "WORKSPACE", "TAGS", "STATE"]);
+        t.add_row([
+            "abc",
+            "/home/someone/src/a/very/long/path/to/workspace-one",
+            "team-a team-b",
+            "idle",
+        ]);
+        t.fit(40, Some("WORKSPACE"), &["TAGS"]);
+        let text = t.to_string();
+        assert!(text.lines().all(|l| l.chars().count() <= 40), "{text}");
+        assert!(!text.contains("TAGS"));
+        assert!(
+            text.contains("…") && text.contains("workspace-one"),
+            "{text}"
+        );
+        let mut wide = table(vec!["ID", "WORKSPACE"]);
+        wide.add_row(["abc", "/short"]);
+        wide.fit(80, Some("WORKSPACE"), &[]);
+        assert_eq!(wide.to_string(), "ID   WORKSPACE\nabc  /short");
+    }
 
     #[test]
     fn columns_align_ignoring_colour_escapes() {

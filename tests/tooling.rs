@@ -239,3 +239,40 @@ fn colour_follows_the_flag_and_never_reaches_robot_output() {
             .contains("\x1b[")
     );
 }
+
+#[test]
+fn fleet_tables_fit_an_80_column_terminal() {
+    let env = TestEnv::new();
+    for name in [
+        "a-workspace-with-a-rather-long-directory-name-one",
+        "a-workspace-with-a-rather-long-directory-name-two",
+    ] {
+        let ws = env.workspace(
+            name,
+            &stages(&[stage("pull", &["fail"], "")]),
+            r#""tags": ["team-alpha", "nightly-builds"]"#,
+        );
+        env.json_in(&ws, &["install"]);
+        env.json_in(&ws, &["trigger"]);
+    }
+    for args in [
+        vec!["list"],
+        vec!["history"],
+        vec!["history", "--stages"],
+        vec!["report"],
+        vec!["report", "--by", "day"],
+    ] {
+        let out = env.run(&args).ok().stdout;
+        for line in out.lines() {
+            assert!(
+                line.chars().count() <= 80,
+                "{args:?}: {} columns:\n{line}\n{out}",
+                line.chars().count()
+            );
+        }
+    }
+    // A wider terminal gets every column.
+    let mut env = env;
+    env.set_env("COLUMNS", "250");
+    assert!(env.run(&["list"]).ok().stdout.contains("TAGS"));
+}

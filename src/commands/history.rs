@@ -73,7 +73,7 @@ impl Render for HistoryReport {
                         _ => ui.red(&r.outcome),
                     };
                     t.add_row(vec![
-                        iso_ms(r.started_at_ms),
+                        crate::output::local_time_short(r.started_at_ms),
                         r.service_id.clone(),
                         r.trigger.clone(),
                         outcome,
@@ -100,6 +100,7 @@ impl Render for HistoryReport {
                         }
                     }
                 }
+                t.fit(ui.width, Some("ERROR"), &["TRIGGER", "RUN"]);
                 out.push_str(&format!("{t}\n"));
                 out
             }

@@ -98,12 +98,23 @@ impl Render for ListReport {
                 if self.services.is_empty() {
                     return "No services match. Install one with: syncfleet install\n".into();
                 }
+                let now = chrono::Utc::now().timestamp_millis();
                 let mut t = table(HEADER.to_vec());
                 for s in &self.services {
                     let mut r = row(s);
-                    r[7] = r[7].get(..16).unwrap_or(&r[7]).replace('T', " ");
+                    r[7] = s
+                        .last_run_iso
+                        .as_deref()
+                        .and_then(|iso| chrono::DateTime::parse_from_rfc3339(iso).ok())
+                        .map(|t| crate::output::relative_time(t.timestamp_millis(), now))
+                        .unwrap_or_default();
                     t.add_row(r);
                 }
+                t.fit(
+                    ui.width,
+                    Some("WORKSPACE"),
+                    &["TAGS", "NAME", "PLATFORM", "PROFILE", "OUTCOME"],
+                );
                 format!(
                     "{}\n{t}\n",
                     ui.bold(&format!("{} services:", self.services.len()))

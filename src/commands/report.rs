@@ -328,7 +328,7 @@ impl Render for Report {
                 );
                 let f = &self.fleet;
                 out.push_str(&format!(
-                    "Fleet: {} runs over {} services: {} success, {} degraded, {} failed; p50 {}, p95 {}; longest failure streak {}; MTTR {}\n\n",
+                    "Fleet: {} runs over {} services: {} success, {} degraded, {} failed\n       p50 {}, p95 {}; longest failure streak {}; mean time to recover {}\n\n",
                     f.runs,
                     self.services.len(),
                     pct(f.success_rate),
@@ -350,6 +350,19 @@ impl Render for Report {
                     r.truncate(header.len());
                     t.add_row(r);
                 }
+                t.fit(
+                    ui.width,
+                    Some("SERVICE"),
+                    &[
+                        "SKIPPED b/p/l",
+                        "LAST FAILURE",
+                        "CODE",
+                        "DEGRADED",
+                        "MTTR",
+                        "P95",
+                        "STREAK",
+                    ],
+                );
                 out.push_str(&format!("{t}\n"));
                 if let Some(by) = self.by {
                     out.push_str(&format!(
