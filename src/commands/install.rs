@@ -694,40 +694,24 @@ fn plan(
                 changes.push(label.to_string());
             }
         }
-        diff(
-            &mut changes,
-            "interval",
-            old.interval_seconds != manifest.interval_seconds,
-        );
-        diff(&mut changes, "profile", old.profile != manifest.profile);
-        diff(
-            &mut changes,
-            "token_source",
-            old.token_source != manifest.token_source,
-        );
-        diff(
-            &mut changes,
-            "token_env_var",
-            old.token_env_var != manifest.token_env_var,
-        );
-        diff(
-            &mut changes,
-            "binary_path",
-            old.binary_path != manifest.binary_path,
-        );
-        diff(&mut changes, "data_dir", old.data_dir != manifest.data_dir);
-        diff(
-            &mut changes,
-            "lock_group",
-            old.lock_group != manifest.lock_group,
-        );
-        diff(&mut changes, "tags", old.tags != manifest.tags);
-        diff(&mut changes, "platform", old.platform != manifest.platform);
-        diff(
-            &mut changes,
-            "projects",
-            old.project_urls != manifest.project_urls,
-        );
+        let settings = [
+            (
+                "interval",
+                old.interval_seconds != manifest.interval_seconds,
+            ),
+            ("profile", old.profile != manifest.profile),
+            ("token_source", old.token_source != manifest.token_source),
+            ("token_env_var", old.token_env_var != manifest.token_env_var),
+            ("binary_path", old.binary_path != manifest.binary_path),
+            ("data_dir", old.data_dir != manifest.data_dir),
+            ("lock_group", old.lock_group != manifest.lock_group),
+            ("tags", old.tags != manifest.tags),
+            ("platform", old.platform != manifest.platform),
+            ("projects", old.project_urls != manifest.project_urls),
+        ];
+        for (label, differs) in settings {
+            diff(&mut changes, label, differs);
+        }
         let attrs_changed = !changes.is_empty();
         diff(
             &mut changes,
