@@ -123,6 +123,7 @@ fn generate(data: &Path, services: usize, runs: usize, now: i64) -> usize {
             max_transient_failures: 10,
             circuit_breaker_cooldown_seconds: 1800,
             spec_hash: "0".repeat(64),
+            stage_path: None,
         };
         manifest.write_atomic(&dir.join("manifest.json")).unwrap();
         let mut status = StatusFile::default();

@@ -25,6 +25,8 @@ pub struct EventDetails<'a> {
     pub log_path: &'a Path,
     /// Variables removed from the hook's environment (the token).
     pub withheld: &'a [String],
+    /// The PATH recorded at install, if any (see `Manifest::stage_path`).
+    pub path: Option<&'a str>,
 }
 
 fn command_for(hooks: &Hooks, event: Event) -> Option<&Vec<String>> {
@@ -54,6 +56,9 @@ pub fn fire(hooks: &Hooks, events: &[Event], details: &EventDetails, log: &Servi
         command.args(&argv[1..]).current_dir(details.workspace);
         for var in details.withheld {
             command.env_remove(var);
+        }
+        if let Some(path) = details.path {
+            command.env("PATH", path);
         }
         let vars = [
             ("SYNCFLEET_EVENT", Some(name)),

@@ -428,7 +428,11 @@ pub fn execute(
                 config,
                 profile,
                 service_id: id,
-                env: token.iter().cloned().collect(),
+                env: token
+                    .iter()
+                    .cloned()
+                    .chain(manifest.stage_path.clone().map(|p| ("PATH".to_string(), p)))
+                    .collect(),
                 log: &log,
             };
             (run.run(&mut rng), None, None)
@@ -507,6 +511,7 @@ pub fn execute(
                 paused_reason: after.paused_reason.as_deref(),
                 log_path: &ctx.data_dir.service_log_path(id),
                 withheld: &withheld,
+                path: manifest.stage_path.as_deref(),
             },
             &log,
         );

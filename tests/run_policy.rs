@@ -493,3 +493,27 @@ fn the_token_never_leaks_into_output_logs_or_state() {
     let log = std::fs::read_to_string(env.service_dir(&id).join("logs/service.log")).unwrap();
     assert!(log.contains("token is [REDACTED]"), "{log}");
 }
+
+#[test]
+fn scheduled_runs_find_programs_on_the_installers_path() {
+    let mut env = TestEnv::new();
+    let tools = env.path("my-tools");
+    std::fs::create_dir_all(&tools).unwrap();
+    let tool = tools.join("mytool");
+    std::fs::write(&tool, "#!/bin/sh\necho '{\"items_updated\": 7}'\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let ws = env.workspace("p", r#"[{"name": "pull", "command": ["mytool"]}]"#, "");
+    // The person installing has ~/my-tools on PATH...
+    let default_path = format!(
+        "{}:/usr/local/bin:/usr/bin:/bin",
+        repo().join("tests/fake-bin").display()
+    );
+    env.set_env("PATH", &format!("{}:{default_path}", tools.display()));
+    let id = install(&env, &ws);
+    // ...the scheduler does not.
+    env.set_env("PATH", "/usr/bin:/bin");
+    let d = run(&env, &id);
+    assert_eq!(d["outcome"], "success", "{d}");
+    assert_eq!(d["stage_results"][0]["items_updated"], 7);
+}

@@ -680,6 +680,7 @@ fn plan(
         max_transient_failures: DEFAULT_MAX_TRANSIENT_FAILURES,
         circuit_breaker_cooldown_seconds: DEFAULT_CIRCUIT_BREAKER_COOLDOWN_SECONDS,
         spec_hash: scheduler::spec_hash(&artifacts),
+        stage_path: std::env::var("PATH").ok().filter(|p| !p.is_empty()),
     };
     let env_file = match (placement, token) {
         (TokenPlacement::EnvFile { var, path }, Some((_, value))) => {
@@ -708,6 +709,7 @@ fn plan(
             ("tags", old.tags != manifest.tags),
             ("platform", old.platform != manifest.platform),
             ("projects", old.project_urls != manifest.project_urls),
+            ("PATH for stages", old.stage_path != manifest.stage_path),
         ];
         for (label, differs) in settings {
             diff(&mut changes, label, differs);

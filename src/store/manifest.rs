@@ -43,6 +43,11 @@ pub struct Manifest {
     pub circuit_breaker_cooldown_seconds: u64,
     /// SHA-256 over the generated scheduler artifacts, for spec drift.
     pub spec_hash: String,
+    /// The PATH of the shell that installed the service: schedulers start
+    /// runs with a minimal PATH (cron: /usr/bin:/bin), so stages and hooks
+    /// get this one to find the same programs the user's `sync` finds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stage_path: Option<String>,
 }
 
 impl Versioned for Manifest {
@@ -91,6 +96,7 @@ pub(crate) fn sample_manifest(id: &str) -> Manifest {
         max_transient_failures: DEFAULT_MAX_TRANSIENT_FAILURES,
         circuit_breaker_cooldown_seconds: DEFAULT_CIRCUIT_BREAKER_COOLDOWN_SECONDS,
         spec_hash: "abc123def456".to_string(),
+        stage_path: Some("/usr/local/bin:/usr/bin:/bin".to_string()),
     }
 }
 
