@@ -12,6 +12,18 @@ fn hook(out: &std::path::Path, event: &str) -> String {
     )
 }
 
+/// Rewrite the workspace config: the same hooks, one `pull` stage in `mode`.
+fn set_stage(ws: &std::path::Path, hooks: &str, mode: &str) {
+    std::fs::write(
+        ws.join("syncfleet.json"),
+        format!(
+            r#"{{"projects": ["https://gitlab.example.com/h"], {hooks}, "retry_delay": {{"min": "0s", "max": "0s"}}, "stages": [{}]}}"#,
+            stage("pull", &[mode], "")
+        ),
+    )
+    .unwrap();
+}
+
 #[test]
 fn hooks_fire_on_failure_pause_and_recover_without_the_token() {
     let mut env = TestEnv::new();
@@ -45,14 +57,7 @@ fn hooks_fire_on_failure_pause_and_recover_without_the_token() {
     assert!(!out.join("pause.env").exists());
 
     // A permanent failure: failure and pause.
-    std::fs::write(
-        ws.join("syncfleet.json"),
-        format!(
-            r#"{{"projects": ["https://gitlab.example.com/h"], {hooks}, "stages": [{}]}}"#,
-            stage("pull", &["permanent"], "")
-        ),
-    )
-    .unwrap();
+    set_stage(&ws, &hooks, "permanent");
     env.json_in(&ws, &["trigger", "--ignore-backoff"]);
     let pause = std::fs::read_to_string(out.join("pause.env")).unwrap();
     assert!(
@@ -62,28 +67,14 @@ fn hooks_fire_on_failure_pause_and_recover_without_the_token() {
 
     // First success after failures: recover.
     env.json_in(&ws, &["resume"]);
-    std::fs::write(
-        ws.join("syncfleet.json"),
-        format!(
-            r#"{{"projects": ["https://gitlab.example.com/h"], {hooks}, "stages": [{}]}}"#,
-            stage("pull", &["ok"], "")
-        ),
-    )
-    .unwrap();
+    set_stage(&ws, &hooks, "ok");
     // resume cleared the streak, so a success now is not a recovery...
     env.json_in(&ws, &["trigger"]);
     assert!(!out.join("recover.env").exists());
     // ...but a success right after a failure is.
-    std::fs::write(ws.join("syncfleet.json"), format!(r#"{{"projects": ["https://gitlab.example.com/h"], {hooks}, "retry_delay": {{"min": "0s", "max": "0s"}}, "stages": [{}]}}"#, stage("pull", &["fail"], ""))).unwrap();
+    set_stage(&ws, &hooks, "fail");
     env.json_in(&ws, &["trigger"]);
-    std::fs::write(
-        ws.join("syncfleet.json"),
-        format!(
-            r#"{{"projects": ["https://gitlab.example.com/h"], {hooks}, "stages": [{}]}}"#,
-            stage("pull", &["ok"], "")
-        ),
-    )
-    .unwrap();
+    set_stage(&ws, &hooks, "ok");
     env.json_in(&ws, &["trigger", "--ignore-backoff"]);
     let recover = std::fs::read_to_string(out.join("recover.env")).unwrap();
     assert!(
