@@ -30,18 +30,6 @@ fn fake_crontab() -> PathBuf {
     common::repo().join("tests/fake-bin/crontab")
 }
 
-fn have(program: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {program}")])
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
-fn skip(test: &str, why: &str) {
-    println!("SKIP {test}: {why}");
-    eprintln!("SKIP {test}: {why}");
-}
-
 /// A spec whose every path runs through `AWKWARD`, with a real executable
 /// (a symlink to `target`) as the binary.
 struct Awkward {
@@ -116,11 +104,8 @@ fn write_artifacts(artifacts: &[syncfleet::scheduler::Artifact]) {
 
 #[test]
 fn systemd_units_pass_systemd_analyze_verify() {
-    if !have("systemd-analyze") {
-        return skip(
-            "systemd_units_pass_systemd_analyze_verify",
-            "systemd-analyze not installed",
-        );
+    if !common::tool_available("systemd-analyze", "verifying rendered units") {
+        return;
     }
     let exe = std::env::current_exe().unwrap();
     for token in [TokenPlacement::None, env_file(), embedded()] {
@@ -173,8 +158,8 @@ fn plistlib(path: &Path) -> Value {
 
 #[test]
 fn launchd_plists_load_with_plistlib_and_keep_every_value() {
-    if !have("python3") {
-        return skip("launchd_plists_load_with_plistlib", "python3 not installed");
+    if !common::tool_available("python3", "plistlib, a strict plist parser") {
+        return;
     }
     let exe = std::env::current_exe().unwrap();
     for token in [TokenPlacement::None, env_file(), embedded()] {

@@ -233,3 +233,27 @@ pub fn stage(name: &str, mode_and_args: &[&str], extra: &str) -> String {
 pub fn stages(list: &[String]) -> String {
     format!("[{}]", list.join(", "))
 }
+
+/// Whether an external tool a test needs is on PATH. When it is not, the
+/// test prints why it skips and returns; `.ci/run` installs every such
+/// tool and sets `SYNCFLEET_REQUIRE_TOOLS=1`, which turns a skip into a
+/// failure so CI can never pass by skipping.
+pub fn tool_available(tool: &str, why: &str) -> bool {
+    let found = std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path).any(|dir| {
+            let p = dir.join(tool);
+            p.is_file()
+                && std::fs::metadata(&p)
+                    .map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o111 != 0)
+                    .unwrap_or(false)
+        })
+    });
+    if !found {
+        assert!(
+            std::env::var("SYNCFLEET_REQUIRE_TOOLS").as_deref() != Ok("1"),
+            "{tool} is required here (SYNCFLEET_REQUIRE_TOOLS=1) for {why}"
+        );
+        eprintln!("SKIP: {tool} is not installed ({why}); .ci/run installs it");
+    }
+    found
+}
