@@ -56,14 +56,14 @@ complete -c syncfleet -n "__fish_syncfleet_needs_command" -f -a "run" -d 'One sc
 complete -c syncfleet -n "__fish_syncfleet_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand install" -l workspace -d 'Install the workspace in this directory (or this syncfleet.json); repeat for a batch' -r -F
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand install" -l workspaces-from -d 'Read workspace directories from FILE, one a line (`-`: stdin; # comments)' -r -F
-complete -c syncfleet -n "__fish_syncfleet_using_subcommand install" -l interval -d 'How often to sync: 5m to 24h, in minutes or hours (e.g. 15m, 1h)' -r
-complete -c syncfleet -n "__fish_syncfleet_using_subcommand install" -l profile -d 'Which stages run: fast (core), balanced (+ balanced stages), full (all)' -r -f -a "fast\t''
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand install" -l interval -d 'How often to sync: 5m to 24h, in minutes or hours (e.g. 15m, 1h) [default: the installed one, else 30m]' -r
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand install" -l profile -d 'Which stages run: fast (core), balanced (+ balanced stages), full (all) [default: the installed one, else balanced]' -r -f -a "fast\t''
 balanced\t''
 full\t''"
-complete -c syncfleet -n "__fish_syncfleet_using_subcommand install" -l token-source -d 'Where the token lives for scheduled runs' -r -f -a "env-file\t'A 0600 env file the scheduler loads (default)'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand install" -l token-source -d 'Where the token lives for scheduled runs [default: the installed one, else env-file]' -r -f -a "env-file\t'A 0600 env file the scheduler loads (default)'
 embedded\t'Written into the scheduler artifact (warns)'"
-complete -c syncfleet -n "__fish_syncfleet_using_subcommand install" -l name -d 'A readable service name instead of the identity hash ([a-z0-9-], at most 32)' -r
-complete -c syncfleet -n "__fish_syncfleet_using_subcommand install" -l scheduler -d 'Scheduler backend (default: systemd on Linux, launchd on macOS, schtasks on Windows)' -r -f -a "systemd\t'systemd user timer (Linux default)'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand install" -l name -d 'A readable service name instead of the identity hash ([a-z0-9-], at most 32) [default: the installed one]' -r
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand install" -l scheduler -d 'Scheduler backend; switching removes the old backend\'s schedule [default: the installed one, else systemd on Linux, launchd on macOS, schtasks on Windows]' -r -f -a "systemd\t'systemd user timer (Linux default)'
 launchd\t'launchd user agent (macOS default)'
 schtasks\t'Windows Task Scheduler (Windows default)'
 cron\t'A block in the user\'s crontab (any Unix with a cron daemon)'"

@@ -197,19 +197,19 @@ pub struct InstallArgs {
     /// Read workspace directories from FILE, one a line (`-`: stdin; # comments)
     #[arg(long, value_name = "FILE")]
     pub workspaces_from: Option<PathBuf>,
-    /// How often to sync: 5m to 24h, in minutes or hours (e.g. 15m, 1h)
-    #[arg(long, default_value = "30m", value_name = "DURATION")]
-    pub interval: String,
-    /// Which stages run: fast (core), balanced (+ balanced stages), full (all)
-    #[arg(long, value_enum, default_value_t = ProfileArg::Balanced)]
-    pub profile: ProfileArg,
-    /// Where the token lives for scheduled runs
-    #[arg(long, value_enum, default_value_t = TokenSourceArg::EnvFile)]
-    pub token_source: TokenSourceArg,
-    /// A readable service name instead of the identity hash ([a-z0-9-], at most 32)
+    /// How often to sync: 5m to 24h, in minutes or hours (e.g. 15m, 1h) [default: the installed one, else 30m]
+    #[arg(long, value_name = "DURATION")]
+    pub interval: Option<String>,
+    /// Which stages run: fast (core), balanced (+ balanced stages), full (all) [default: the installed one, else balanced]
+    #[arg(long, value_enum)]
+    pub profile: Option<ProfileArg>,
+    /// Where the token lives for scheduled runs [default: the installed one, else env-file]
+    #[arg(long, value_enum)]
+    pub token_source: Option<TokenSourceArg>,
+    /// A readable service name instead of the identity hash ([a-z0-9-], at most 32) [default: the installed one]
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
-    /// Scheduler backend (default: systemd on Linux, launchd on macOS, schtasks on Windows)
+    /// Scheduler backend; switching removes the old backend's schedule [default: the installed one, else systemd on Linux, launchd on macOS, schtasks on Windows]
     #[arg(long, value_enum, value_name = "BACKEND")]
     pub scheduler: Option<SchedulerArg>,
     /// Validate and render everything, but write and run nothing
@@ -441,9 +441,10 @@ mod tests {
     fn install_defaults_follow_the_plan() {
         match parse(&["install"]).command {
             Command::Install(a) => {
-                assert_eq!(a.interval, "30m");
-                assert_eq!(a.profile, ProfileArg::Balanced);
-                assert_eq!(a.token_source, TokenSourceArg::EnvFile);
+                // Unset flags keep what is installed: no defaults here.
+                assert_eq!(a.interval, None);
+                assert_eq!(a.profile, None);
+                assert_eq!(a.token_source, None);
                 assert!(a.name.is_none() && !a.dry_run);
             }
             other => panic!("{other:?}"),
@@ -467,9 +468,9 @@ mod tests {
         .command
         {
             Command::Install(a) => {
-                assert_eq!(a.interval, "1h");
-                assert_eq!(a.profile, ProfileArg::Fast);
-                assert_eq!(a.token_source, TokenSourceArg::Embedded);
+                assert_eq!(a.interval.as_deref(), Some("1h"));
+                assert_eq!(a.profile, Some(ProfileArg::Fast));
+                assert_eq!(a.token_source, Some(TokenSourceArg::Embedded));
                 assert_eq!(a.name.as_deref(), Some("my-project"));
                 assert!(a.dry_run);
             }

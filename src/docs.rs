@@ -24,7 +24,7 @@ pub const COMMANDS: &[CommandDoc] = &[
         name: "install",
         description: "Install or update the scheduled service of the current workspace. install validates the workspace config, runs the doctor checks as a pre-flight (any failing check aborts), stores the token named by token_env_var in a 0600 env file, renders the scheduler artifacts, activates them, and only then writes the manifest: a failure leaves nothing behind.
 
-Running install again is safe: with nothing changed it reports no_change; otherwise it reports what changed (interval, profile, token, drifted artifacts...). This is also how a token is rotated: export the new value and run install.
+Running install again is safe: every setting no flag names (--interval, --profile, --scheduler, --token-source, --name) keeps its installed value. With nothing changed it reports no_change; otherwise it reports what changed, each setting with its old and new value (interval, profile, platform, token, drifted artifacts...). This is also how a token is rotated: export the new value and run install; nothing else changes. --scheduler on an installed service moves it: the new schedule is activated, then the old scheduler's artifacts are disabled and removed, so exactly one schedule exists; if they cannot be removed, the new schedule is undone and the service stays where it was. Installs of one data directory take turns, so two parallel installs never claim one name or one workspace twice (the second gets NAME_CONFLICT).
 
 --dry-run validates everything and shows the artifacts and the commands it would run, writing and running nothing; tokens are never shown.
 
@@ -34,6 +34,7 @@ Batches: --workspace DIR (repeatable) and --workspaces-from FILE (one directory 
             ("syncfleet install --workspace ~/src/api --workspace ~/src/web", "two workspaces in one batch"),
             ("syncfleet install --workspaces-from workspaces.txt", "every workspace listed in the file, one directory a line (- reads stdin)"),
             ("syncfleet install --name backend", "use a readable service id instead of the hash"),
+            ("syncfleet install --scheduler cron", "move an installed service to cron, keeping its other settings"),
             ("syncfleet --robot install --dry-run", "show the rendered units and planned commands as JSON"),
         ],
         response: &[

@@ -48,6 +48,8 @@ pub struct InstallReport {
     pub first_run: String,
     /// What differs from the previous install (empty on a first install).
     pub changes: Vec<String>,
+    /// The same, with the old and new value of each changed setting.
+    pub changed: Vec<Change>,
     pub dry_run: bool,
     /// Dry run only: the artifacts as they would be written (tokens redacted).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -141,8 +143,9 @@ impl Render for InstallReport {
             ),
             _ => field(&mut out, "Token:", "none needed"),
         }
-        if !self.changes.is_empty() && !self.dry_run {
-            field(&mut out, "Changed:", &self.changes.join(", "));
+        if !self.changed.is_empty() && !self.dry_run {
+            let described: Vec<String> = self.changed.iter().map(Change::describe).collect();
+            field(&mut out, "Changed:", &described.join(", "));
         }
         if let Some(rendered) = &self.rendered {
             for a in rendered {
@@ -179,13 +182,111 @@ fn profile_of(p: ProfileArg) -> Profile {
     }
 }
 
-pub fn scheduler_kind(arg: Option<SchedulerArg>) -> Result<SchedulerKind> {
+fn scheduler_kind_of(arg: SchedulerArg) -> SchedulerKind {
     match arg {
-        Some(SchedulerArg::Systemd) => Ok(SchedulerKind::Systemd),
-        Some(SchedulerArg::Launchd) => Ok(SchedulerKind::Launchd),
-        Some(SchedulerArg::Schtasks) => Ok(SchedulerKind::Schtasks),
-        Some(SchedulerArg::Cron) => Ok(SchedulerKind::Cron),
-        None => SchedulerKind::default_for_os(),
+        SchedulerArg::Systemd => SchedulerKind::Systemd,
+        SchedulerArg::Launchd => SchedulerKind::Launchd,
+        SchedulerArg::Schtasks => SchedulerKind::Schtasks,
+        SchedulerArg::Cron => SchedulerKind::Cron,
+    }
+}
+
+/// The interval a first install gets when `--interval` is not given.
+const DEFAULT_INTERVAL_SECONDS: u64 = 30 * 60;
+
+/// The settings the flags ask for. `None` keeps what is installed (the
+/// default on a first install): a reinstall never resets a setting that
+/// no flag names.
+struct Requested {
+    interval_seconds: Option<u64>,
+    profile: Option<Profile>,
+    scheduler: Option<SchedulerKind>,
+    token_source: Option<TokenSourceArg>,
+}
+
+impl Requested {
+    fn from_args(args: &InstallArgs) -> Result<Requested> {
+        // SYNCFLEET_E2E_SHORT_INTERVALS=1 allows 1m..4m so the end-to-end
+        // tests see a real scheduler fire within a minute; not for
+        // production use.
+        let min_interval = if std::env::var("SYNCFLEET_E2E_SHORT_INTERVALS").as_deref() == Ok("1") {
+            60
+        } else {
+            300
+        };
+        let interval_seconds = args
+            .interval
+            .as_deref()
+            .map(|text| {
+                parse_interval_with_min(text, min_interval).map_err(|e| {
+                    Error::invalid_argument(format!("--interval: {e}")).with_suggestion(
+                        "Use a whole number of minutes or hours between 5m and 24h, e.g. --interval 15m.",
+                    )
+                })
+            })
+            .transpose()?;
+        Ok(Requested {
+            interval_seconds,
+            profile: args.profile.map(profile_of),
+            scheduler: args.scheduler.map(scheduler_kind_of),
+            token_source: args.token_source,
+        })
+    }
+}
+
+/// One service's settings: a flag wins, then what is installed, then the
+/// default.
+#[derive(Debug, Clone, Copy)]
+struct Settings {
+    interval_seconds: u64,
+    profile: Profile,
+    kind: SchedulerKind,
+    token_source: TokenSourceArg,
+}
+
+impl Settings {
+    fn resolve(requested: &Requested, installed: Option<&Manifest>) -> Result<Settings> {
+        let corrupt = |what: &str, value: &str| {
+            Error::new(
+                ErrorCode::ServiceCorruptState,
+                format!("the installed manifest has an unknown {what} '{value}'"),
+            )
+            .with_suggestion(format!(
+                "Give it explicitly (e.g. --{what} ...) to overwrite the installed value."
+            ))
+        };
+        let kind = match (requested.scheduler, installed) {
+            (Some(kind), _) => kind,
+            (None, Some(m)) => {
+                SchedulerKind::parse(&m.platform).map_err(|_| corrupt("scheduler", &m.platform))?
+            }
+            (None, None) => SchedulerKind::default_for_os()?,
+        };
+        let profile = match (requested.profile, installed) {
+            (Some(profile), _) => profile,
+            (None, Some(m)) => {
+                Profile::parse(&m.profile).map_err(|_| corrupt("profile", &m.profile))?
+            }
+            (None, None) => Profile::Balanced,
+        };
+        let token_source = match (requested.token_source, installed) {
+            (Some(source), _) => source,
+            (None, Some(m)) if m.token_source == TokenPlacement::EMBEDDED => {
+                TokenSourceArg::Embedded
+            }
+            // env_file, and system_env: a scheduler that cannot hold a
+            // file (schtasks) takes the env-file wish as its own placement.
+            (None, _) => TokenSourceArg::EnvFile,
+        };
+        Ok(Settings {
+            interval_seconds: requested
+                .interval_seconds
+                .or(installed.map(|m| m.interval_seconds))
+                .unwrap_or(DEFAULT_INTERVAL_SECONDS),
+            profile,
+            kind,
+            token_source,
+        })
     }
 }
 
@@ -226,101 +327,114 @@ fn env_file_content(var: &str, value: &str) -> Result<String> {
 /// The file-level plan of an install, before anything is written.
 struct Plan {
     manifest: Manifest,
+    /// The scheduler the service is installed on.
+    backend: Box<dyn Scheduler>,
     artifacts: Vec<Artifact>,
     env_file: Option<(PathBuf, String)>,
-    changes: Vec<String>,
+    changes: Vec<Change>,
     no_change: bool,
+    /// A scheduler switch: the schedule to remove once the new one is active.
+    retire: Option<Retire>,
 }
 
-/// What every workspace of a batch shares, checked once: flags, backend,
-/// binary, and the pre-flight environment checks.
-struct Common {
-    interval_seconds: u64,
-    profile: Profile,
-    kind: SchedulerKind,
-    backend: Box<dyn Scheduler>,
+/// What every workspace of an install shares: the binary, and each
+/// scheduler's pre-flight checked once however many services use it.
+struct Preflight {
     binary: PathBuf,
-    warnings: Vec<String>,
+    /// Per scheduler: the warnings, or the error that stops its installs.
+    checked: Vec<(SchedulerKind, Result<Vec<String>>)>,
 }
 
-fn common(ctx: &Context, args: &InstallArgs) -> Result<Common> {
-    // SYNCFLEET_E2E_SHORT_INTERVALS=1 allows 1m..4m so the end-to-end tests
-    // see a real scheduler fire within a minute; not for production use.
-    let min_interval = if std::env::var("SYNCFLEET_E2E_SHORT_INTERVALS").as_deref() == Ok("1") {
-        60
-    } else {
-        300
+impl Preflight {
+    fn new() -> Result<Preflight> {
+        Ok(Preflight {
+            binary: canonical_binary()?,
+            checked: Vec::new(),
+        })
+    }
+
+    /// The doctor's environment checks for one scheduler: any failure
+    /// aborts its installs, warnings are reported.
+    fn check(&mut self, ctx: &Context, backend: &dyn Scheduler) -> Result<Vec<String>> {
+        let kind = backend.kind();
+        if let Some((_, done)) = self.checked.iter().find(|(k, _)| *k == kind) {
+            return done.clone();
+        }
+        let checks = doctor::environment_checks(ctx, backend, &self.binary);
+        let failures: Vec<&Check> = checks
+            .iter()
+            .filter(|c| c.status == CheckStatus::Fail)
+            .collect();
+        let outcome = if failures.is_empty() {
+            Ok(checks
+                .iter()
+                .filter(|c| c.status == CheckStatus::Warn)
+                .filter_map(|c| c.message.clone())
+                .collect())
+        } else {
+            let detail = failures
+                .iter()
+                .map(|c| format!("{}: {}", c.name, c.message.as_deref().unwrap_or("")))
+                .collect::<Vec<_>>()
+                .join("; ");
+            let action = failures
+                .iter()
+                .find_map(|c| c.action.clone())
+                .unwrap_or_else(|| "Run syncfleet doctor for details.".into());
+            Err(Error::new(
+                ErrorCode::DoctorFailed,
+                format!("pre-flight checks failed: {detail}"),
+            )
+            .with_suggestion(action)
+            .with_actions(["syncfleet doctor"]))
+        };
+        self.checked.push((kind, outcome.clone()));
+        outcome
+    }
+}
+
+/// Who a workspace's service is: its id, its `--name` (if any) and its
+/// identity hash.
+#[derive(Debug, Clone)]
+struct Identity {
+    id: String,
+    name: Option<String>,
+    hash: String,
+}
+
+/// A workspace's identity. `--name` wins; without it, an installed
+/// service of this workspace keeps its id and name (a reinstall must not
+/// need the flag again); a first install takes the config's `name`, else
+/// the hash.
+fn identify(args: &InstallArgs, config: &WorkspaceConfig, fleet: &[Manifest]) -> Result<Identity> {
+    let hash = identity_hash(config);
+    let sanitize = |n: &str| {
+        sanitize_service_name(n).map_err(|e| Error::invalid_argument(format!("--name: {e}")))
     };
-    let interval_seconds = parse_interval_with_min(&args.interval, min_interval).map_err(|e| {
-        Error::invalid_argument(format!("--interval: {e}")).with_suggestion(
-            "Use a whole number of minutes or hours between 5m and 24h, e.g. --interval 15m.",
-        )
-    })?;
-    let kind = scheduler_kind(args.scheduler)?;
-    Ok(Common {
-        interval_seconds,
-        profile: profile_of(args.profile),
-        kind,
-        backend: scheduler::backend(kind, &ctx.env),
-        binary: PathBuf::new(),
-        warnings: Vec::new(),
+    if let Some(name) = &args.name {
+        let name = sanitize(name)?;
+        return Ok(Identity {
+            id: name.clone(),
+            name: Some(name),
+            hash,
+        });
+    }
+    if let Some(m) = fleet.iter().find(|m| m.identity_hash == hash) {
+        return Ok(Identity {
+            id: m.service_id.clone(),
+            name: m.name.clone(),
+            hash,
+        });
+    }
+    let name = config.name.as_deref().map(sanitize).transpose()?;
+    Ok(Identity {
+        id: name.clone().unwrap_or_else(|| hash.clone()),
+        name,
+        hash,
     })
 }
 
-/// Pre-flight: the doctor's environment checks; any failure aborts.
-fn preflight(ctx: &Context, common: &mut Common) -> Result<()> {
-    common.binary = canonical_binary()?;
-    let checks = doctor::environment_checks(ctx, common.backend.as_ref(), &common.binary);
-    let failures: Vec<&Check> = checks
-        .iter()
-        .filter(|c| c.status == CheckStatus::Fail)
-        .collect();
-    if !failures.is_empty() {
-        let detail = failures
-            .iter()
-            .map(|c| format!("{}: {}", c.name, c.message.as_deref().unwrap_or("")))
-            .collect::<Vec<_>>()
-            .join("; ");
-        let action = failures
-            .iter()
-            .find_map(|c| c.action.clone())
-            .unwrap_or_else(|| "Run syncfleet doctor for details.".into());
-        return Err(Error::new(
-            ErrorCode::DoctorFailed,
-            format!("pre-flight checks failed: {detail}"),
-        )
-        .with_suggestion(action)
-        .with_actions(["syncfleet doctor"]));
-    }
-    common.warnings.extend(
-        checks
-            .iter()
-            .filter(|c| c.status == CheckStatus::Warn)
-            .filter_map(|c| c.message.clone()),
-    );
-    Ok(())
-}
-
-/// The service id, name and identity of a workspace.
-fn identify(
-    args: &InstallArgs,
-    config: &WorkspaceConfig,
-) -> Result<(String, Option<String>, String)> {
-    let identity = identity_hash(config);
-    let name = match args.name.as_deref().or(config.name.as_deref()) {
-        Some(n) => Some(
-            sanitize_service_name(n)
-                .map_err(|e| Error::invalid_argument(format!("--name: {e}")))?,
-        ),
-        None => None,
-    };
-    let id = name.clone().unwrap_or_else(|| identity.clone());
-    Ok((id, name, identity))
-}
-
 fn admin_lock(ctx: &Context, id: &str) -> Result<lock::LockGuard> {
-    fsutil::create_private_dir(ctx.data_dir.root())
-        .map_err(|e| Error::io("create", ctx.data_dir.root(), e))?;
     lock::acquire_within(
         &ctx.data_dir.admin_lock_path(id),
         Duration::from_secs(10),
@@ -328,17 +442,37 @@ fn admin_lock(ctx: &Context, id: &str) -> Result<lock::LockGuard> {
     )
 }
 
+/// Installs of the fleet take turns: which names and workspaces are taken
+/// is checked and claimed under this lock, so two parallel installs that
+/// claim one name (or one workspace under two names) end with one service
+/// and one NAME_CONFLICT.
+fn fleet_install_lock(ctx: &Context) -> Result<lock::LockGuard> {
+    fsutil::create_private_dir(ctx.data_dir.root())
+        .map_err(|e| Error::io("create", ctx.data_dir.root(), e))?;
+    lock::acquire_within(
+        &ctx.data_dir.locks_dir().join("install.lock"),
+        Duration::from_secs(60),
+        "the fleet's installs",
+    )
+}
+
 /// Render and plan one workspace's install, writing nothing.
 fn prepare(
     ctx: &Context,
     args: &InstallArgs,
-    common: &Common,
+    requested: &Requested,
+    preflight: &mut Preflight,
     config: &WorkspaceConfig,
-    (id, name, identity): (String, Option<String>, String),
+    identity: Identity,
 ) -> Result<(InstallReport, Plan)> {
+    let id = identity.id.clone();
+    let existing = Manifest::read(&ctx.data_dir.manifest_path(&id))?;
+    let settings = Settings::resolve(requested, existing.as_ref())?;
+    let backend = scheduler::backend(settings.kind, &ctx.env);
+    // The token first: a missing token is the likelier, cheaper failure.
     let token = resolve_token(ctx, &id, config.token_env_var.as_deref())?;
-    let mut warnings = common.warnings.clone();
-    let wanted = match (&token, args.token_source) {
+    let mut warnings = preflight.check(ctx, backend.as_ref())?;
+    let wanted = match (&token, settings.token_source) {
         (None, _) => TokenPlacement::None,
         (Some((var, _)), TokenSourceArg::EnvFile) => TokenPlacement::EnvFile {
             var: var.clone(),
@@ -352,22 +486,20 @@ fn prepare(
             }
         }
     };
-    let backend = common.backend.as_ref();
     let token_placement = backend.token_placement(wanted);
     if let TokenPlacement::SystemEnv { var } = &token_placement {
         warnings.push(format!(
             "{} runs with your user environment: set {var} there for scheduled runs (Windows: setx {var} <value>, then sign out and in)",
-            common.kind.as_str()
+            settings.kind.as_str()
         ));
     }
-    let profile = common.profile;
     let spec = ServiceSpec {
         service_id: id.clone(),
-        binary_path: common.binary.clone(),
+        binary_path: preflight.binary.clone(),
         data_dir: ctx.data_dir.root().to_path_buf(),
         workspace_root: config.root.clone(),
-        interval_seconds: common.interval_seconds,
-        run_timeout_seconds: run_timeout_seconds(config, profile),
+        interval_seconds: settings.interval_seconds,
+        run_timeout_seconds: run_timeout_seconds(config, settings.profile),
         token: token_placement.clone(),
         stdout_log: ctx.data_dir.scheduler_log_path(&id, "stdout"),
         stderr_log: ctx.data_dir.scheduler_log_path(&id, "stderr"),
@@ -380,37 +512,39 @@ fn prepare(
     }
     let plan = plan(
         ctx,
-        backend,
-        config,
-        &spec,
-        &id,
-        name.clone(),
-        identity,
-        profile,
-        artifacts,
-        &token,
-        &token_placement,
+        PlanInput {
+            backend,
+            config,
+            spec: &spec,
+            identity,
+            settings,
+            artifacts,
+            token: &token,
+            existing,
+        },
     )?;
 
     let token_file = matches!(token_placement, TokenPlacement::EnvFile { .. })
         .then(|| ctx.data_dir.env_path(&id).display().to_string());
+    let backend = plan.backend.as_ref();
     let mut report = InstallReport {
-        platform: common.kind.as_str().to_string(),
+        platform: settings.kind.as_str().to_string(),
         service_id: id.clone(),
-        name,
+        name: plan.manifest.name.clone(),
         workspace_root: plan.manifest.workspace_root.clone(),
         config_path: plan.manifest.config_path.clone(),
-        interval_seconds: common.interval_seconds,
-        profile: profile.to_string(),
-        binary_path: common.binary.display().to_string(),
+        interval_seconds: settings.interval_seconds,
+        profile: settings.profile.to_string(),
+        binary_path: preflight.binary.display().to_string(),
         service_files: plan.manifest.service_files.clone(),
         sync_command: plan.manifest.sync_command.clone(),
         token_env_var: config.token_env_var.clone(),
         token_source: plan.manifest.token_source.clone(),
         token_file,
         no_change: plan.no_change,
-        first_run: backend.first_run(common.interval_seconds),
-        changes: plan.changes.clone(),
+        first_run: backend.first_run(settings.interval_seconds),
+        changes: plan.changes.iter().map(|c| c.what.clone()).collect(),
+        changed: plan.changes.clone(),
         dry_run: args.dry_run,
         rendered: None,
         planned_commands: None,
@@ -429,7 +563,11 @@ fn prepare(
             };
         }
         report.rendered = Some(backend.render(&shown)?);
-        report.planned_commands = Some(backend.planned_commands(&[&id]));
+        let mut commands = backend.planned_commands(&[&id]);
+        if let Some(retire) = &plan.retire {
+            commands.extend(retire.planned_commands(&id));
+        }
+        report.planned_commands = Some(commands);
     }
     Ok((report, plan))
 }
@@ -487,43 +625,53 @@ fn install_one(
     args: &InstallArgs,
     config: WorkspaceConfig,
 ) -> Result<InstallReport> {
-    let mut common = common(ctx, args)?;
-    let ids = identify(args, &config)?;
-    check_collisions(&installed(ctx), &ids.0, &ids.2)?;
-    let id = ids.0.clone();
+    let requested = Requested::from_args(args)?;
+    let _fleet = if args.dry_run {
+        None
+    } else {
+        Some(fleet_install_lock(ctx)?)
+    };
+    let fleet = installed(ctx);
+    let identity = identify(args, &config, &fleet)?;
+    check_collisions(&fleet, &identity)?;
     let _admin = if args.dry_run {
         None
     } else {
-        Some(admin_lock(ctx, &id)?)
+        Some(admin_lock(ctx, &identity.id)?)
     };
-    // The token first: a missing token is the likelier, cheaper failure.
-    resolve_token(ctx, &id, config.token_env_var.as_deref())?;
-    preflight(ctx, &mut common)?;
-    let (report, plan) = prepare(ctx, args, &common, &config, ids)?;
+    let mut preflight = Preflight::new()?;
+    let (report, plan) = prepare(ctx, args, &requested, &mut preflight, &config, identity)?;
     if args.dry_run || plan.no_change {
         return Ok(report);
     }
-    let backend = common.backend.as_ref();
     let written = write_files(ctx, &plan)?;
-    if let Err(e) = backend.activate(&[id.as_str()]) {
+    let backend = plan.backend.as_ref();
+    if let Err(e) = backend.activate(&[plan.manifest.service_id.as_str()]) {
         roll_back(&written);
         let _ = backend.reload();
         return Err(e);
     }
+    retire_previous_schedule(ctx, &plan, &written)?;
     record(ctx, &plan)?;
     Ok(report)
 }
 
-/// A batch: each workspace is planned and its files written, then the
-/// scheduler is activated once for all (one daemon-reload), then each
-/// manifest is recorded. A failing workspace is reported and skipped.
+/// A batch: each workspace is planned and its files written, then each
+/// scheduler is activated once for all of its services (one daemon-reload),
+/// then each manifest is recorded. A failing workspace is reported and
+/// skipped.
 fn install_batch(
     ctx: &Context,
     args: &InstallArgs,
     workspaces: &[PathBuf],
 ) -> Result<Batch<InstallReport>> {
-    let mut common = common(ctx, args)?;
-    preflight(ctx, &mut common)?;
+    let requested = Requested::from_args(args)?;
+    let _fleet = if args.dry_run {
+        None
+    } else {
+        Some(fleet_install_lock(ctx)?)
+    };
+    let mut preflight = Preflight::new()?;
     let mut known = installed(ctx);
     let mut results: Vec<(String, Result<InstallReport>)> = Vec::new();
     // Written but not yet activated: (index in results, plan, rollback).
@@ -534,20 +682,20 @@ fn install_batch(
         bar.inc(1);
         let one = (|| {
             let config = load_workspace(ws)?;
-            let ids = identify(args, &config)?;
-            if !seen.insert(ids.0.clone()) {
+            let identity = identify(args, &config, &known)?;
+            if !seen.insert(identity.id.clone()) {
                 return Err(Error::invalid_argument(format!(
                     "workspace {} is listed more than once in this batch",
                     config.root.display()
                 )));
             }
-            check_collisions(&known, &ids.0, &ids.2)?;
+            check_collisions(&known, &identity)?;
             let _admin = if args.dry_run {
                 None
             } else {
-                Some(admin_lock(ctx, &ids.0)?)
+                Some(admin_lock(ctx, &identity.id)?)
             };
-            let (report, plan) = prepare(ctx, args, &common, &config, ids)?;
+            let (report, plan) = prepare(ctx, args, &requested, &mut preflight, &config, identity)?;
             if args.dry_run || plan.no_change {
                 return Ok((report, None));
             }
@@ -566,41 +714,24 @@ fn install_batch(
         }
     }
     bar.finish_and_clear();
-    if !staged.is_empty() {
-        let backend = common.backend.as_ref();
-        let ids: Vec<&str> = staged
-            .iter()
-            .map(|(_, p, _)| p.manifest.service_id.as_str())
-            .collect();
-        let failed_ids: std::collections::HashMap<String, Error> = match backend.activate(&ids) {
-            Ok(()) => Default::default(),
-            // Find the culprits one by one: only this error path pays for
-            // more than one reload.
-            Err(_) => staged
-                .iter()
-                .filter_map(|(_, p, _)| {
-                    let id = p.manifest.service_id.as_str();
-                    backend.activate(&[id]).err().map(|e| (id.to_string(), e))
-                })
-                .collect(),
-        };
-        let mut rolled_back = false;
-        for (i, plan, written) in &staged {
-            let outcome = match failed_ids.get(&plan.manifest.service_id) {
-                Some(e) => {
-                    roll_back(written);
-                    rolled_back = true;
-                    Err(e.clone())
-                }
-                None => record(ctx, plan),
-            };
-            if let Err(e) = outcome {
-                results[*i].1 = Err(e);
+    let failed = activate_staged(&staged);
+    let mut rolled_back = Vec::new();
+    for (i, plan, written) in &staged {
+        let outcome = match failed.get(&plan.manifest.service_id) {
+            Some(e) => {
+                roll_back(written);
+                rolled_back.push(plan.backend.kind());
+                Err(e.clone())
             }
+            None => retire_previous_schedule(ctx, plan, written).and_then(|()| record(ctx, plan)),
+        };
+        if let Err(e) = outcome {
+            results[*i].1 = Err(e);
         }
-        if rolled_back {
-            let _ = backend.reload();
-        }
+    }
+    rolled_back.dedup();
+    for kind in rolled_back {
+        let _ = scheduler::backend(kind, &ctx.env).reload();
     }
     let mut out = Batch::new();
     for (target, r) in results {
@@ -609,9 +740,63 @@ fn install_batch(
     Ok(out)
 }
 
-fn check_collisions(installed: &[Manifest], id: &str, identity: &str) -> Result<()> {
+/// Activate each scheduler once for all of its staged services; the
+/// services whose activation failed, with why.
+fn activate_staged(staged: &[(usize, Plan, Written)]) -> std::collections::HashMap<String, Error> {
+    let mut failed = std::collections::HashMap::new();
+    for kind in SchedulerKind::ALL {
+        let of_kind: Vec<&Plan> = staged
+            .iter()
+            .map(|(_, plan, _)| plan)
+            .filter(|plan| plan.backend.kind() == kind)
+            .collect();
+        let Some(first) = of_kind.first() else {
+            continue;
+        };
+        let backend = first.backend.as_ref();
+        let ids: Vec<&str> = of_kind
+            .iter()
+            .map(|p| p.manifest.service_id.as_str())
+            .collect();
+        if backend.activate(&ids).is_err() {
+            // Find the culprits one by one: only this error path pays for
+            // more than one reload.
+            for id in ids {
+                if let Err(e) = backend.activate(&[id]) {
+                    failed.insert(id.to_string(), e);
+                }
+            }
+        }
+    }
+    failed
+}
+
+/// After a scheduler switch is active: take the service off the scheduler
+/// it leaves, so that exactly one schedule exists. When that fails, the new
+/// schedule is undone instead, and the service stays where it was.
+fn retire_previous_schedule(ctx: &Context, plan: &Plan, written: &Written) -> Result<()> {
+    let Some(retire) = &plan.retire else {
+        return Ok(());
+    };
+    let id = plan.manifest.service_id.as_str();
+    if let Err(e) = retire.remove(&ctx.env, id) {
+        let backend = plan.backend.as_ref();
+        let _ = backend.deactivate(id);
+        roll_back(written);
+        let _ = backend.reload();
+        return Err(e.with_suggestion(format!(
+            "The service stays on {}. Fix the cause, then rerun the install with --scheduler {}.",
+            retire.kind.as_str(),
+            backend.kind().as_str()
+        )));
+    }
+    Ok(())
+}
+
+fn check_collisions(installed: &[Manifest], identity: &Identity) -> Result<()> {
+    let (id, hash) = (identity.id.as_str(), identity.hash.as_str());
     for m in installed {
-        if m.service_id == id && m.identity_hash != identity {
+        if m.service_id == id && m.identity_hash != hash {
             return Err(Error::new(
                 ErrorCode::NameConflict,
                 format!("the name '{id}' is taken by the service of another workspace ({})", m.workspace_root),
@@ -619,13 +804,13 @@ fn check_collisions(installed: &[Manifest], id: &str, identity: &str) -> Result<
             .with_suggestion("Choose another --name, or uninstall that service first: syncfleet uninstall --service ".to_string() + id)
             .with_actions(["syncfleet list"]));
         }
-        if m.identity_hash == identity && m.service_id != id {
+        if m.identity_hash == hash && m.service_id != id {
             return Err(Error::new(
                 ErrorCode::NameConflict,
                 format!("this workspace is already installed as service '{}'", m.service_id),
             )
             .with_suggestion(format!(
-                "Keep its id (rerun with --name {0}, or without --name if it has none), or uninstall it first: syncfleet uninstall --service {0}",
+                "Keep its id (rerun without --name), or uninstall it first: syncfleet uninstall --service {}",
                 m.service_id
             ))
             .with_actions(["syncfleet list"]));
@@ -634,43 +819,146 @@ fn check_collisions(installed: &[Manifest], id: &str, identity: &str) -> Result<
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
-fn plan(
-    ctx: &Context,
-    backend: &dyn Scheduler,
-    config: &WorkspaceConfig,
-    spec: &ServiceSpec,
-    id: &str,
-    name: Option<String>,
-    identity: String,
-    profile: Profile,
+/// One changed setting of a reinstall, with its old and new value where a
+/// person can read them (never the token).
+#[derive(Debug, Clone, Serialize)]
+pub struct Change {
+    pub what: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+}
+
+impl Change {
+    fn setting(what: &str, from: String, to: String) -> Change {
+        Change {
+            what: what.to_string(),
+            from: Some(from),
+            to: Some(to),
+        }
+    }
+
+    fn event(what: &str) -> Change {
+        Change {
+            what: what.to_string(),
+            from: None,
+            to: None,
+        }
+    }
+
+    fn describe(&self) -> String {
+        match (&self.from, &self.to) {
+            (Some(from), Some(to)) => format!("{} ({from} → {to})", self.what),
+            _ => self.what.clone(),
+        }
+    }
+}
+
+/// The schedule a scheduler switch leaves: removed once the new one is
+/// active.
+struct Retire {
+    kind: SchedulerKind,
+    /// Its files that the new schedule does not reuse.
+    files: Vec<PathBuf>,
+}
+
+impl Retire {
+    fn of(
+        existing: &Manifest,
+        kind_now: SchedulerKind,
+        env: &crate::paths::Env,
+        keep: &[Artifact],
+    ) -> Result<Option<Retire>> {
+        let Ok(old_kind) = SchedulerKind::parse(&existing.platform) else {
+            return Ok(None);
+        };
+        if old_kind == kind_now {
+            return Ok(None);
+        }
+        let old = scheduler::backend(old_kind, env);
+        let mut files: Vec<PathBuf> = existing
+            .service_files
+            .iter()
+            .map(PathBuf::from)
+            .chain(old.artifact_paths(&existing.service_id))
+            .filter(|f| !keep.iter().any(|a| &a.path == f))
+            .collect();
+        files.sort();
+        files.dedup();
+        Ok(Some(Retire {
+            kind: old_kind,
+            files,
+        }))
+    }
+
+    fn planned_commands(&self, id: &str) -> Vec<String> {
+        let mut commands = vec![format!("disable service {id} on {}", self.kind.as_str())];
+        commands.extend(self.files.iter().map(|f| format!("rm {}", f.display())));
+        commands.push(format!("reload {}", self.kind.as_str()));
+        commands
+    }
+
+    /// Disable the old schedule (when the old scheduler still has it),
+    /// remove its files, and make the old scheduler forget them.
+    fn remove(&self, env: &crate::paths::Env, id: &str) -> Result<()> {
+        let old = scheduler::backend(self.kind, env);
+        if old.state(id).loaded {
+            old.deactivate(id)?;
+        }
+        for f in &self.files {
+            fsutil::remove_if_exists(f).map_err(|e| Error::io("remove", f, e))?;
+        }
+        old.reload()
+    }
+}
+
+/// What `plan` needs to know about one workspace's install.
+struct PlanInput<'a> {
+    backend: Box<dyn Scheduler>,
+    config: &'a WorkspaceConfig,
+    spec: &'a ServiceSpec,
+    identity: Identity,
+    settings: Settings,
     artifacts: Vec<Artifact>,
-    token: &Option<(String, String)>,
-    placement: &TokenPlacement,
-) -> Result<Plan> {
-    let existing = Manifest::read(&ctx.data_dir.manifest_path(id))?;
+    token: &'a Option<(String, String)>,
+    existing: Option<Manifest>,
+}
+
+fn plan(ctx: &Context, input: PlanInput) -> Result<Plan> {
+    let PlanInput {
+        backend,
+        config,
+        spec,
+        identity,
+        settings,
+        artifacts,
+        token,
+        existing,
+    } = input;
     let now = ctx.now_iso();
+    let id = identity.id.clone();
     let manifest = Manifest {
         schema_version: 1,
-        service_id: id.to_string(),
-        identity_hash: identity,
-        name,
+        service_id: id.clone(),
+        identity_hash: identity.hash,
+        name: identity.name,
         workspace_root: config.root.display().to_string(),
         config_path: config.path.display().to_string(),
         project_urls: config.projects.clone(),
         tags: config.tags.clone(),
-        lock_group: config.lock_group.clone().unwrap_or_else(|| id.to_string()),
+        lock_group: config.lock_group.clone().unwrap_or_else(|| id.clone()),
         installed_at_iso: existing
             .as_ref()
             .map(|m| m.installed_at_iso.clone())
             .unwrap_or_else(|| now.clone()),
         updated_at_iso: now,
-        platform: backend.kind().as_str().to_string(),
+        platform: settings.kind.as_str().to_string(),
         interval_seconds: spec.interval_seconds,
-        profile: profile.to_string(),
+        profile: settings.profile.to_string(),
         binary_path: spec.binary_path.display().to_string(),
         data_dir: spec.data_dir.display().to_string(),
-        token_source: placement.source_name().to_string(),
+        token_source: spec.token.source_name().to_string(),
         token_env_var: config.token_env_var.clone(),
         service_files: artifacts
             .iter()
@@ -682,83 +970,123 @@ fn plan(
         spec_hash: scheduler::spec_hash(&artifacts),
         stage_path: std::env::var("PATH").ok().filter(|p| !p.is_empty()),
     };
-    let env_file = match (placement, token) {
+    let env_file = match (&spec.token, token) {
         (TokenPlacement::EnvFile { var, path }, Some((_, value))) => {
             Some((path.clone(), env_file_content(var, value)?))
         }
         _ => None,
     };
-    let mut changes = Vec::new();
-    if let Some(old) = &existing {
-        fn diff(changes: &mut Vec<String>, label: &str, differs: bool) {
-            if differs {
-                changes.push(label.to_string());
-            }
-        }
-        let settings = [
-            (
-                "interval",
-                old.interval_seconds != manifest.interval_seconds,
-            ),
-            ("profile", old.profile != manifest.profile),
-            ("token_source", old.token_source != manifest.token_source),
-            ("token_env_var", old.token_env_var != manifest.token_env_var),
-            ("binary_path", old.binary_path != manifest.binary_path),
-            ("data_dir", old.data_dir != manifest.data_dir),
-            ("lock_group", old.lock_group != manifest.lock_group),
-            ("tags", old.tags != manifest.tags),
-            ("platform", old.platform != manifest.platform),
-            ("projects", old.project_urls != manifest.project_urls),
-            ("PATH for stages", old.stage_path != manifest.stage_path),
-        ];
-        for (label, differs) in settings {
-            diff(&mut changes, label, differs);
-        }
-        let attrs_changed = !changes.is_empty();
-        diff(
-            &mut changes,
-            "scheduler artifacts",
-            !attrs_changed && old.spec_hash != manifest.spec_hash,
-        );
-        let old_files: Vec<PathBuf> = old.service_files.iter().map(PathBuf::from).collect();
-        let on_disk = scheduler::installed_hash(backend, &old_files);
-        diff(
-            &mut changes,
-            "repaired drifted artifacts",
-            old.spec_hash == manifest.spec_hash
-                && on_disk.as_deref() != Some(manifest.spec_hash.as_str()),
-        );
-        // A scheduler that keeps the command itself (schtasks) can drift
-        // with every file intact.
-        let in_sync = changes.is_empty();
-        diff(
-            &mut changes,
-            "repaired the scheduled command",
-            in_sync && backend.installed_command(id) != Some(spec.run_argv()),
-        );
-        if let Some((path, content)) = &env_file {
-            let current = std::fs::read(path).ok();
-            diff(
-                &mut changes,
-                "token",
-                current.as_deref() != Some(content.as_bytes()),
-            );
-        }
-        let unchanged = changes.is_empty();
-        diff(
-            &mut changes,
-            "re-enabled schedule",
-            unchanged && !backend.state(id).loaded,
-        );
-    }
+    let (changes, retire) = match &existing {
+        Some(old) => (
+            changes_from(old, &manifest, backend.as_ref(), spec, env_file.as_ref()),
+            Retire::of(old, settings.kind, &ctx.env, &artifacts)?,
+        ),
+        None => (Vec::new(), None),
+    };
     let no_change = existing.is_some() && changes.is_empty();
     Ok(Plan {
         manifest,
+        backend,
         artifacts,
         env_file,
         changes,
         no_change,
+        retire,
     })
+}
+
+/// What a reinstall changes, settings first (with their values), then what
+/// it repairs.
+fn changes_from(
+    old: &Manifest,
+    new: &Manifest,
+    backend: &dyn Scheduler,
+    spec: &ServiceSpec,
+    env_file: Option<&(PathBuf, String)>,
+) -> Vec<Change> {
+    let id = new.service_id.as_str();
+    let mut changes = Vec::new();
+    let mut setting = |what: &str, from: String, to: String| {
+        if from != to {
+            changes.push(Change::setting(what, from, to));
+        }
+    };
+    setting(
+        "interval",
+        format_interval(old.interval_seconds),
+        format_interval(new.interval_seconds),
+    );
+    setting("profile", old.profile.clone(), new.profile.clone());
+    setting("platform", old.platform.clone(), new.platform.clone());
+    setting(
+        "token_source",
+        old.token_source.clone(),
+        new.token_source.clone(),
+    );
+    let or_none = |v: &Option<String>| v.clone().unwrap_or_else(|| "none".into());
+    setting(
+        "token_env_var",
+        or_none(&old.token_env_var),
+        or_none(&new.token_env_var),
+    );
+    setting(
+        "binary_path",
+        old.binary_path.clone(),
+        new.binary_path.clone(),
+    );
+    setting("data_dir", old.data_dir.clone(), new.data_dir.clone());
+    setting("lock_group", old.lock_group.clone(), new.lock_group.clone());
+    setting("tags", old.tags.join(","), new.tags.join(","));
+    setting(
+        "projects",
+        old.project_urls.join(","),
+        new.project_urls.join(","),
+    );
+    // The PATH can be long: say that it changed, not what it was.
+    if old.stage_path != new.stage_path {
+        changes.push(Change::event("PATH for stages"));
+    }
+    let event = |changes: &mut Vec<Change>, what: &str, happened: bool| {
+        if happened {
+            changes.push(Change::event(what));
+        }
+    };
+    let settings_changed = !changes.is_empty();
+    event(
+        &mut changes,
+        "scheduler artifacts",
+        !settings_changed && old.spec_hash != new.spec_hash,
+    );
+    let old_files: Vec<PathBuf> = old.service_files.iter().map(PathBuf::from).collect();
+    let on_disk = scheduler::installed_hash(backend, &old_files);
+    event(
+        &mut changes,
+        "repaired drifted artifacts",
+        old.spec_hash == new.spec_hash && on_disk.as_deref() != Some(new.spec_hash.as_str()),
+    );
+    // A scheduler that keeps the command itself (schtasks) can drift
+    // with every file intact.
+    let in_sync = changes.is_empty();
+    event(
+        &mut changes,
+        "repaired the scheduled command",
+        in_sync && backend.installed_command(id) != Some(spec.run_argv()),
+    );
+    if let Some((path, content)) = env_file {
+        let current = std::fs::read(path).ok();
+        event(
+            &mut changes,
+            "token",
+            current.as_deref() != Some(content.as_bytes()),
+        );
+    }
+    let unchanged = changes.is_empty();
+    event(
+        &mut changes,
+        "re-enabled schedule",
+        unchanged && !backend.state(id).loaded,
+    );
+    changes
 }
 
 /// Files written by an install, each with its previous content and mode (a

@@ -91,11 +91,16 @@ pub enum TokenPlacement {
 }
 
 impl TokenPlacement {
+    /// The manifest's `token_source` values.
+    pub const ENV_FILE: &'static str = "env_file";
+    pub const EMBEDDED: &'static str = "embedded";
+    pub const SYSTEM_ENV: &'static str = "system_env";
+
     pub fn source_name(&self) -> &'static str {
         match self {
-            TokenPlacement::None | TokenPlacement::EnvFile { .. } => "env_file",
-            TokenPlacement::Embedded { .. } => "embedded",
-            TokenPlacement::SystemEnv { .. } => "system_env",
+            TokenPlacement::None | TokenPlacement::EnvFile { .. } => Self::ENV_FILE,
+            TokenPlacement::Embedded { .. } => Self::EMBEDDED,
+            TokenPlacement::SystemEnv { .. } => Self::SYSTEM_ENV,
         }
     }
 }
@@ -151,6 +156,16 @@ pub fn spec_hash(artifacts: &[Artifact]) -> String {
         h.update(b"\0");
     }
     hex::encode(h.finalize())
+}
+
+/// A stable offset in `0..window` seconds derived from the service id, so
+/// that a fleet's services spread their start times the same way on every
+/// render (a random delay would change the artifacts and every run).
+pub fn spread_offset_seconds(service_id: &str, window: u64) -> u64 {
+    let digest = Sha256::digest(service_id.as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    u64::from_be_bytes(first) % window.max(1)
 }
 
 /// What the OS scheduler says about one service.
@@ -298,5 +313,21 @@ pub(crate) fn test_spec(token: TokenPlacement) -> ServiceSpec {
         token,
         stdout_log: "/data/services/abc123/logs/scheduler-stdout.log".into(),
         stderr_log: "/data/services/abc123/logs/scheduler-stderr.log".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::spread_offset_seconds;
+
+    #[test]
+    fn spread_offsets_are_stable_and_within_their_window() {
+        // Literal values: a change here reschedules every installed fleet.
+        assert_eq!(spread_offset_seconds("abc123", 45), 7);
+        assert_eq!(spread_offset_seconds("abc123", 1), 0);
+        assert_eq!(spread_offset_seconds("abc123", 0), 0);
+        for id in ["a", "b", "c", "0123456789ab"] {
+            assert!(spread_offset_seconds(id, 300) < 300);
+        }
     }
 }

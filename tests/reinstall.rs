@@ -1,0 +1,290 @@
+//! Changing an installed fleet: a reinstall keeps what no flag changes, a
+//! scheduler switch leaves exactly one schedule, and parallel installs
+//! never claim one name twice.
+
+mod common;
+use common::*;
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+
+fn token_workspace(env: &TestEnv, name: &str) -> PathBuf {
+    env.workspace(
+        name,
+        &stages(&[stage("pull", &["ok", "1"], "")]),
+        r#""token_env_var": "GITLAB_TOKEN""#,
+    )
+}
+
+fn manifest(env: &TestEnv, id: &str) -> Value {
+    serde_json::from_str(
+        &std::fs::read_to_string(env.service_dir(id).join("manifest.json")).unwrap(),
+    )
+    .unwrap()
+}
+
+fn crontab(env: &TestEnv) -> String {
+    std::fs::read_to_string(env.crontab_path()).unwrap_or_default()
+}
+
+fn unit_files(env: &TestEnv, id: &str) -> Vec<PathBuf> {
+    ["service", "timer"]
+        .iter()
+        .map(|s| env.unit_dir().join(format!("syncfleet-{id}.{s}")))
+        .filter(|p| p.exists())
+        .collect()
+}
+
+fn timer_enabled(env: &TestEnv, id: &str) -> bool {
+    env.path(&format!("fake-systemctl/enabled/syncfleet-{id}.timer"))
+        .exists()
+}
+
+#[test]
+fn a_reinstall_without_flags_keeps_every_installed_setting() {
+    let mut env = TestEnv::new();
+    env.set_env("GITLAB_TOKEN", "glpat-first-token-value");
+    let ws = token_workspace(&env, "keep");
+    let first = env.json_in(
+        &ws,
+        &[
+            "install",
+            "--interval",
+            "2h",
+            "--profile",
+            "fast",
+            "--name",
+            "keeper",
+        ],
+    );
+    assert_eq!(first["ok"], true, "{first}");
+
+    // No flags, no --name: the same service, nothing changed.
+    let again = env.json_in(&ws, &["install"]);
+    assert_eq!(again["ok"], true, "{again}");
+    let d = &again["data"];
+    assert_eq!(d["service_id"], "keeper");
+    assert_eq!(d["no_change"], true, "{d}");
+    assert_eq!(d["interval_seconds"], 7200);
+    assert_eq!(d["profile"], "fast");
+    let m = manifest(&env, "keeper");
+    assert_eq!(
+        (m["interval_seconds"].as_u64(), m["profile"].as_str()),
+        (Some(7200), Some("fast"))
+    );
+
+    // Token rotation changes the token and nothing else.
+    env.set_env("GITLAB_TOKEN", "glpat-rotated-token-value");
+    let rotated = env.run_in(&ws, &["-J", "install"]).ok();
+    let d = rotated.json()["data"].clone();
+    assert_eq!(d["changes"], json!(["token"]), "{d}");
+    assert_eq!(
+        (d["interval_seconds"].as_u64(), d["profile"].as_str()),
+        (Some(7200), Some("fast"))
+    );
+    assert!(!rotated.stdout.contains("glpat"));
+    assert_eq!(
+        std::fs::read_to_string(env.service_dir("keeper").join("env")).unwrap(),
+        "GITLAB_TOKEN=glpat-rotated-token-value\n"
+    );
+
+    // One flag changes one setting, and the result says from what to what.
+    let profile = env.json_in(&ws, &["install", "--profile", "full"]);
+    let d = &profile["data"];
+    assert_eq!(d["changes"], json!(["profile"]), "{d}");
+    assert_eq!(
+        d["changed"],
+        json!([{"what": "profile", "from": "fast", "to": "full"}])
+    );
+    assert_eq!(d["interval_seconds"], 7200);
+    let human = env.run_in(&ws, &["install", "--interval", "15m"]).ok();
+    assert!(
+        human.stdout.contains("interval (2h → 15m)"),
+        "{}",
+        human.stdout
+    );
+    let m = manifest(&env, "keeper");
+    assert_eq!(
+        (m["interval_seconds"].as_u64(), m["profile"].as_str()),
+        (Some(900), Some("full"))
+    );
+}
+
+#[test]
+fn a_reinstall_keeps_an_embedded_token_source() {
+    let mut env = TestEnv::new();
+    env.set_env("GITLAB_TOKEN", "glpat-embedded-value");
+    let ws = token_workspace(&env, "emb");
+    let first = env.json_in(&ws, &["install", "--token-source", "embedded"]);
+    let id = first["data"]["service_id"].as_str().unwrap().to_string();
+    let again = env.json_in(&ws, &["install"]);
+    assert_eq!(again["data"]["token_source"], "embedded", "{again}");
+    assert_eq!(again["data"]["no_change"], true, "{again}");
+    assert_eq!(manifest(&env, &id)["token_source"], "embedded");
+}
+
+#[test]
+fn a_cron_service_stays_on_cron_and_a_switch_leaves_one_schedule() {
+    let env = TestEnv::new();
+    let ws = env.workspace(
+        "sw",
+        &stages(&[stage("pull", &["ok", "1"], "")]),
+        r#""name": "sw""#,
+    );
+    let cron = env.json_in(
+        &ws,
+        &["install", "--scheduler", "cron", "--interval", "15m"],
+    );
+    assert_eq!(cron["data"]["platform"], "cron", "{cron}");
+    assert!(crontab(&env).contains("# BEGIN syncfleet sw\n"));
+
+    // Reinstalled without --scheduler: still cron, nothing on systemd.
+    let again = env.json_in(&ws, &["install"]);
+    assert_eq!(again["data"]["platform"], "cron", "{again}");
+    assert_eq!(again["data"]["no_change"], true, "{again}");
+    assert!(unit_files(&env, "sw").is_empty());
+    assert!(!env.systemctl_calls().iter().any(|c| c.contains("enable")));
+
+    // An explicit switch: systemd has it, cron no longer does.
+    let to_systemd = env.json_in(&ws, &["install", "--scheduler", "systemd"]);
+    assert_eq!(to_systemd["ok"], true, "{to_systemd}");
+    assert_eq!(
+        to_systemd["data"]["changed"][0],
+        json!({"what": "platform", "from": "cron", "to": "systemd"})
+    );
+    assert_eq!(
+        to_systemd["data"]["interval_seconds"], 900,
+        "the interval stays"
+    );
+    assert!(!crontab(&env).contains("syncfleet sw"), "{}", crontab(&env));
+    assert_eq!(unit_files(&env, "sw").len(), 2);
+    assert!(timer_enabled(&env, "sw"));
+    assert!(
+        !env.service_dir("sw").join("run.sh").exists(),
+        "cron's wrapper is gone"
+    );
+    assert_eq!(manifest(&env, "sw")["platform"], "systemd");
+
+    // And back: the units are disabled and removed.
+    let to_cron = env.json_in(&ws, &["install", "--scheduler", "cron"]);
+    assert_eq!(to_cron["ok"], true, "{to_cron}");
+    assert!(crontab(&env).contains("# BEGIN syncfleet sw\n"));
+    assert!(unit_files(&env, "sw").is_empty());
+    assert!(!timer_enabled(&env, "sw"));
+    let status = env.json(&["status", "--service", "sw"]);
+    assert_eq!(status["data"]["platform"], "cron", "{status}");
+}
+
+#[test]
+fn a_switch_that_cannot_remove_the_old_schedule_keeps_the_service_where_it_was() {
+    let mut env = TestEnv::new();
+    let ws = env.workspace(
+        "stay",
+        &stages(&[stage("pull", &["ok", "1"], "")]),
+        r#""name": "stay""#,
+    );
+    env.json_in(
+        &ws,
+        &["install", "--scheduler", "cron", "--interval", "15m"],
+    );
+    let before = crontab(&env);
+    env.set_env("FAKE_CRONTAB_FAIL_WRITE", "1");
+    let r = env.run_in(&ws, &["-J", "install", "--scheduler", "systemd"]);
+    assert_ne!(r.code, 0);
+    let v = r.json();
+    assert!(
+        v["error"]["suggestion"]
+            .as_str()
+            .unwrap()
+            .contains("stays on cron"),
+        "{v}"
+    );
+    // Exactly one schedule: the old one, untouched.
+    assert_eq!(crontab(&env), before);
+    assert!(unit_files(&env, "stay").is_empty());
+    assert!(!timer_enabled(&env, "stay"));
+    assert_eq!(manifest(&env, "stay")["platform"], "cron");
+}
+
+#[test]
+fn a_dry_run_switch_shows_the_old_schedule_going() {
+    let env = TestEnv::new();
+    let ws = env.workspace(
+        "dry",
+        &stages(&[stage("pull", &["ok", "1"], "")]),
+        r#""name": "dry""#,
+    );
+    env.json_in(
+        &ws,
+        &["install", "--scheduler", "cron", "--interval", "15m"],
+    );
+    let v = env.json_in(&ws, &["install", "--scheduler", "systemd", "--dry-run"]);
+    let planned = v["data"]["planned_commands"].to_string();
+    assert!(planned.contains("disable service dry on cron"), "{planned}");
+    assert!(
+        crontab(&env).contains("# BEGIN syncfleet dry\n"),
+        "a dry run changes nothing"
+    );
+}
+
+/// Two installs started together; their robot results.
+fn install_together(env: &TestEnv, a: (&Path, &[&str]), b: (&Path, &[&str])) -> [Value; 2] {
+    let spawn = |(cwd, args): (&Path, &[&str])| {
+        let mut full = vec!["-J", "install"];
+        full.extend_from_slice(args);
+        env.command(cwd, &full)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (first, second) = (spawn(a), spawn(b));
+    [first, second].map(|child| {
+        let out = child.wait_with_output().unwrap();
+        serde_json::from_slice(&out.stdout).unwrap()
+    })
+}
+
+fn outcome(results: &[Value; 2]) -> Vec<String> {
+    let mut v: Vec<String> = results
+        .iter()
+        .map(|r| {
+            if r["ok"] == true {
+                "ok".to_string()
+            } else {
+                r["error"]["code"].as_str().unwrap().to_string()
+            }
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn parallel_installs_never_claim_one_name_or_workspace_twice() {
+    let mut env = TestEnv::new();
+    // A slow `enable` makes the two installs overlap.
+    env.set_env("FAKE_SYSTEMCTL_ENABLE_SLEEP", "0.5");
+    let one = env.workspace("one", &stages(&[stage("pull", &["ok", "1"], "")]), "");
+    let two = env.workspace("two", &stages(&[stage("pull", &["ok", "1"], "")]), "");
+    let r = install_together(
+        &env,
+        (&one, &["--name", "shared"]),
+        (&two, &["--name", "shared"]),
+    );
+    assert_eq!(outcome(&r), ["NAME_CONFLICT", "ok"], "{r:?}");
+
+    let three = env.workspace("three", &stages(&[stage("pull", &["ok", "1"], "")]), "");
+    let r = install_together(
+        &env,
+        (&three, &["--name", "left"]),
+        (&three, &["--name", "right"]),
+    );
+    assert_eq!(outcome(&r), ["NAME_CONFLICT", "ok"], "{r:?}");
+    let list = env.json(&["list"]);
+    let ids: Vec<&str> = list["data"]["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["service_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 2, "{list}");
+}
