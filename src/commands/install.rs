@@ -361,6 +361,7 @@ fn prepare(
         ));
     }
     let profile = common.profile;
+    crate::doctor_checks::require_stage_commands(config, profile)?;
     let spec = ServiceSpec {
         service_id: id.clone(),
         binary_path: common.binary.clone(),
