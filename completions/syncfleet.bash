@@ -1115,7 +1115,7 @@ _syncfleet() {
             return 0
             ;;
         syncfleet__subcmd__uninstall)
-            opts="-J -q -v -h -V --service --tag --all --json --robot --data-dir --config --color --quiet --verbose --help --version"
+            opts="-y -J -q -v -h -V --service --tag --all --yes --json --robot --data-dir --config --color --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -86,6 +86,7 @@ complete -c syncfleet -n "__fish_syncfleet_using_subcommand uninstall" -l color 
 always\t''
 never\t''"
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand uninstall" -l all -d 'Every installed service'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand uninstall" -s y -l yes -d 'Do not ask before uninstalling --all or --tag (required in robot mode and without a terminal)'
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand uninstall" -s J -l robot -l json -d 'Print one JSON document (the robot envelope) instead of human output'
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand uninstall" -s q -l quiet -d 'Print only errors and requested data'
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand uninstall" -s v -l verbose -d 'Log more to stderr (-v info, -vv debug)'

@@ -221,6 +221,9 @@ pub struct InstallArgs {
 pub struct UninstallArgs {
     #[command(flatten)]
     pub select: FleetSelector,
+    /// Do not ask before uninstalling --all or --tag (required in robot mode and without a terminal)
+    #[arg(long, short = 'y')]
+    pub yes: bool,
 }
 
 #[derive(Debug, Clone, Args)]

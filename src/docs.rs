@@ -54,18 +54,23 @@ Batches: --workspace DIR (repeatable) and --workspaces-from FILE (one directory 
     },
     CommandDoc {
         name: "uninstall",
-        description: "Disable the schedule and remove the scheduler artifacts, the manifest, the token env file and any wrapper script. The status file, the run history and the logs are kept, and so is the service's history in the registry. Uninstalling a service that is not installed is not an error. --all, --tag and several --service values uninstall a batch with one scheduler reload.",
+        description: "Disable the schedule and remove the scheduler artifacts, the manifest, the token env file and any wrapper script. The status file, the run history and the logs are kept, and so is the service's history in the registry. Uninstalling a service that is not installed is not an error. The artifacts go from every scheduler that has some for the service: the one its manifest records, and any second schedule left on another one. An orphan (artifacts whose manifest is gone: a killed first install, a manifest deleted by hand) is removed by --service ID and by --all. --all, --tag and several --service values uninstall a batch with one scheduler reload, one line per service and a `Done: N removed, M failed` tally; --all and --tag ask for confirmation on a terminal, and need --yes in robot mode or without a terminal.",
         examples: &[
             ("syncfleet uninstall", "uninstall the current workspace's service"),
-            ("syncfleet uninstall --service backend", "uninstall by name or id"),
-            ("syncfleet uninstall --tag team-a", "every service tagged team-a"),
-            ("syncfleet uninstall --all", "uninstall every service"),
+            ("syncfleet uninstall --service backend", "uninstall by name or id (also an orphan's id)"),
+            ("syncfleet uninstall --tag team-a", "every service tagged team-a (asks first)"),
+            ("syncfleet uninstall --all --yes", "every service and every orphan, without asking"),
         ],
         response: &[
             ("was_installed", "bool"),
             ("service_id", "string"),
+            ("platform", "string: the scheduler removed from first (the recorded one)"),
+            ("other_platforms", "[string]: further schedulers that had artifacts (omitted when none)"),
+            ("orphan", "bool: there was no manifest (omitted when false)"),
+            ("removed_schedules", "[string]: schedules stopped (omitted when none)"),
             ("removed_files", "[string]"),
             ("kept_files", "[string]"),
+            ("services, removed, failed", "batches: each result, how many were removed, and [{target, error}]"),
         ],
     },
     CommandDoc {
@@ -114,7 +119,7 @@ Batches: --workspace DIR (repeatable) and --workspaces-from FILE (one directory 
         name: "doctor",
         description: "Check the workspace config, the token (present, and valid through the config's token_check unless --offline), the binary, the data directory, the scheduler's prerequisites (systemctl --user reachable; lingering), and the service's install: drift, the scheduled binary, file modes, stale runs. Each check passes, warns or fails with a suggested action. --fix applies only safe remedies: create directories, correct file modes, reload the scheduler, rebuild the registry. doctor exits 10 when any check fails.
 
-Outside any workspace and without --service, doctor checks the whole fleet: the environment once, the registry (PRAGMA quick_check, pending imports), then every service: manifest present and readable, registry and files in agreement, artifacts present and undrifted, the scheduled binary still this syncfleet, file modes, stale runs, missed runs (none for more than twice the interval while not paused), history not yet imported.",
+Outside any workspace and without --service, doctor checks the whole fleet: the environment once, the registry (PRAGMA quick_check, pending imports), then every service: manifest present and readable, registry and files in agreement, artifacts present and undrifted, the scheduled binary still this syncfleet, file modes, stale runs, missed runs (none for more than twice the interval while not paused), history not yet imported; the workspace directory and config still in place (a moved workspace names `syncfleet move --service ID NEW_DIR`), every stage command of the profile found on the PATH recorded at install, permanent pauses (fail) and open circuit breakers (warn), a second schedule on another scheduler, and orphans: scheduler artifacts (unit, timer, plist, task, crontab block) whose manifest is gone, looked for on every scheduler. Each finding names the command that fixes it. --fix also removes orphans and second schedules. Single-service doctor checks the stage commands too.",
         examples: &[
             ("syncfleet doctor", "check everything"),
             ("syncfleet doctor --offline --fix", "no network; fix what is safe to fix"),

@@ -23,6 +23,7 @@ pub enum ErrorCode {
     SyncFailed,
     RegistryError,
     IoError,
+    CommandNotFound,
     ServiceError,
     ServiceCommandFailed,
     ServiceCorruptState,
@@ -31,7 +32,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in the order of the exit-status table.
-    pub const ALL: [ErrorCode; 17] = [
+    pub const ALL: [ErrorCode; 18] = [
         ErrorCode::InternalError,
         ErrorCode::InvalidArgument,
         ErrorCode::ConfigNotFound,
@@ -45,6 +46,7 @@ impl ErrorCode {
         ErrorCode::SyncFailed,
         ErrorCode::RegistryError,
         ErrorCode::IoError,
+        ErrorCode::CommandNotFound,
         ErrorCode::ServiceError,
         ErrorCode::ServiceCommandFailed,
         ErrorCode::ServiceCorruptState,
@@ -66,6 +68,7 @@ impl ErrorCode {
             ErrorCode::SyncFailed => "SYNC_FAILED",
             ErrorCode::RegistryError => "REGISTRY_ERROR",
             ErrorCode::IoError => "IO_ERROR",
+            ErrorCode::CommandNotFound => "COMMAND_NOT_FOUND",
             ErrorCode::ServiceError => "SERVICE_ERROR",
             ErrorCode::ServiceCommandFailed => "SERVICE_COMMAND_FAILED",
             ErrorCode::ServiceCorruptState => "SERVICE_CORRUPT_STATE",
@@ -90,6 +93,7 @@ impl ErrorCode {
             ErrorCode::SyncFailed => 11,
             ErrorCode::RegistryError => 12,
             ErrorCode::IoError => 13,
+            ErrorCode::CommandNotFound => 14,
             ErrorCode::ServiceError => 21,
             ErrorCode::ServiceCommandFailed => 22,
             ErrorCode::ServiceCorruptState => 23,
@@ -113,6 +117,7 @@ impl ErrorCode {
             ErrorCode::SyncFailed => "a manual sync failed in a core stage",
             ErrorCode::RegistryError => "the SQLite registry could not be used",
             ErrorCode::IoError => "a file could not be read or written",
+            ErrorCode::CommandNotFound => "a stage command of the workspace cannot be found or run",
             ErrorCode::ServiceError => "a service operation failed",
             ErrorCode::ServiceCommandFailed => {
                 "a scheduler command (systemctl, crontab, ...) failed"
@@ -149,6 +154,9 @@ impl ErrorCode {
                 "Rebuild the registry from the files with syncfleet reindex."
             }
             ErrorCode::IoError => "Check that the path exists and that you may write to it.",
+            ErrorCode::CommandNotFound => {
+                "Fix the stage's command in syncfleet.json, or install the program it names."
+            }
             ErrorCode::ServiceError => {
                 "Check the service with syncfleet status and syncfleet doctor."
             }

@@ -340,9 +340,9 @@ fn bulk_pause_resume_trigger_uninstall_by_tag_and_all() {
     assert_eq!(data_of(&r)["failed"], 1);
 
     let reloads = env.count_calls("daemon-reload");
-    let u = env.ok(&["uninstall", "--tag", "blue"]);
+    let u = env.ok(&["uninstall", "--tag", "blue", "--yes"]);
     assert_eq!(u["services"].as_array().unwrap().len(), 1);
-    let u = env.ok(&["uninstall", "--all"]);
+    let u = env.ok(&["uninstall", "--all", "--yes"]);
     assert_eq!(u["services"].as_array().unwrap().len(), 2);
     assert_eq!(
         env.count_calls("daemon-reload"),

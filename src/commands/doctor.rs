@@ -3,17 +3,22 @@
 //! remedies (create directories, correct modes, reload the scheduler).
 
 use crate::cli::DoctorArgs;
+use crate::commands::uninstall;
+use crate::config::{Profile, WorkspaceConfig};
 use crate::context::Context;
-use crate::doctor_checks::{Check, CheckStatus, overall};
+use crate::doctor_checks::{
+    Check, CheckId, CheckStatus, overall, stage_commands_check, unresolved_stages,
+};
 use crate::error::{ErrorCode, Result};
 use crate::fsutil;
 use crate::output::{Render, Ui};
 use crate::policy;
 use crate::process;
 use crate::registry::{ServiceEntry, ServiceFilter};
-use crate::scheduler::{self, Scheduler, SchedulerKind};
+use crate::scheduler::{self, Inventory, Scheduler, SchedulerKind};
 use crate::service::{self, Target};
 use crate::store::manifest::Manifest;
+use crate::store::status::{PauseKind, StatusFile};
 use serde::Serialize;
 use std::path::Path;
 use std::time::Duration;
@@ -129,15 +134,15 @@ pub fn environment_checks(ctx: &Context, backend: &dyn Scheduler, binary: &Path)
 fn binary_check(binary: &Path) -> Check {
     match fsutil::mode_of(binary) {
         Ok(mode) if mode & 0o111 != 0 => {
-            Check::pass("binary_path", format!("Binary: {}", binary.display()))
+            Check::pass(CheckId::BinaryPath, format!("Binary: {}", binary.display()))
         }
         Ok(_) => Check::fail(
-            "binary_path",
+            CheckId::BinaryPath,
             format!("{} is not executable", binary.display()),
             format!("chmod +x {}", binary.display()),
         ),
         Err(e) => Check::fail(
-            "binary_path",
+            CheckId::BinaryPath,
             format!("cannot read {}: {e}", binary.display()),
             "Reinstall syncfleet.",
         ),
@@ -147,7 +152,7 @@ fn binary_check(binary: &Path) -> Check {
 fn data_dir_check(root: &Path) -> Check {
     if !root.exists() {
         return Check::warn(
-            "data_directory",
+            CheckId::DataDirectory,
             format!(
                 "Data dir {} does not exist yet (install creates it)",
                 root.display()
@@ -161,7 +166,7 @@ fn data_dir_check(root: &Path) -> Check {
             let _ = std::fs::remove_file(&probe);
             match fsutil::mode_of(root) {
                 Ok(mode) if mode & 0o077 != 0 => Check::warn(
-                    "data_directory",
+                    CheckId::DataDirectory,
                     format!(
                         "Data dir {} is writable but readable by others (mode {mode:o})",
                         root.display()
@@ -169,13 +174,13 @@ fn data_dir_check(root: &Path) -> Check {
                     format!("chmod 700 {}", root.display()),
                 ),
                 _ => Check::pass(
-                    "data_directory",
+                    CheckId::DataDirectory,
                     format!("Data dir: {} (writable)", root.display()),
                 ),
             }
         }
         Err(e) => Check::fail(
-            "data_directory",
+            CheckId::DataDirectory,
             format!("Data dir {} is not writable: {e}", root.display()),
             "Fix its ownership/permissions or pass --data-dir.",
         ),
@@ -194,56 +199,29 @@ pub fn run(ctx: &Context, args: &DoctorArgs) -> Result<DoctorReport> {
     if args.service.is_none() && no_workspace {
         return Ok(fleet(ctx, args));
     }
-    let mut checks = Vec::new();
     let target = service::resolve(ctx, args.service.as_deref());
-    // Config and token checks need the workspace: the resolved one, or
-    // the installed service's config file.
-    let workspace = match &target {
-        Ok(Target {
-            workspace: Some(w), ..
-        }) => Ok(w.clone()),
-        Ok(Target {
-            manifest: Some(m), ..
-        }) => crate::config::WorkspaceConfig::load(Path::new(&m.config_path)),
-        Ok(_) => ctx.workspace(),
-        Err(e) => Err(e.clone()),
-    };
-    match &workspace {
-        Ok(w) => checks.push(Check::pass(
-            "config",
-            format!("Config loaded from {}", w.path.display()),
-        )),
-        Err(e) => checks.push(Check::fail(
-            "config",
-            e.message.clone(),
-            e.suggestion.clone().unwrap_or_default(),
-        )),
-    }
     let id = target.as_ref().ok().map(|t| t.id.clone());
-    if let Ok(w) = &workspace {
-        match (&w.token_env_var, &id) {
-            (None, _) => checks.push(Check::pass(
-                "token_present",
-                "No token needed (no token_env_var)",
-            )),
-            (Some(var), Some(id)) => {
-                checks.push(match crate::runner::resolve_token(ctx, id, Some(var)) {
-                    Ok(_) => Check::pass("token_present", format!("{var} is set")),
-                    Err(e) => {
-                        Check::fail("token_present", e.message, e.suggestion.unwrap_or_default())
-                    }
-                })
-            }
-            (Some(var), None) => checks.push(Check::fail(
-                "token_present",
-                format!("{var}: no service to read it for"),
-                "syncfleet install",
-            )),
-        }
-        checks.push(token_valid_check(ctx, w, id.as_deref(), args.offline));
-    }
-
     let manifest = target.as_ref().ok().and_then(|t| t.manifest.clone());
+    let workspace = workspace_of(ctx, &target);
+    let mut checks = vec![config_check(&workspace, manifest.as_ref())];
+    if let Ok(w) = &workspace {
+        checks.push(token_present_check(ctx, w, id.as_deref()));
+        checks.push(token_valid_check(ctx, w, id.as_deref(), args.offline));
+        checks.push(match &manifest {
+            Some(m) => installed_stage_commands_check(w, m),
+            // Not installed: what install would check and record.
+            None => stage_commands_check(
+                w,
+                Profile::Balanced,
+                std::env::var_os("PATH").as_deref(),
+                "this shell's PATH",
+                format!(
+                    "Fix the stage command in {} (or install the program), then: syncfleet install",
+                    w.path.display()
+                ),
+            ),
+        });
+    }
     let kind = manifest
         .as_ref()
         .and_then(|m| SchedulerKind::parse(&m.platform).ok())
@@ -256,6 +234,11 @@ pub fn run(ctx: &Context, args: &DoctorArgs) -> Result<DoctorReport> {
     }
     if let (Some(id), Some(b)) = (&id, &backend) {
         checks.extend(install_checks(ctx, id, manifest.as_ref(), b.as_ref()));
+        let inventory = Inventory::take(&ctx.env);
+        checks.extend(artifact_checks(ctx, id, manifest.as_ref(), &inventory));
+        if args.fix {
+            fix_artifacts(ctx, id, &mut checks, &inventory);
+        }
     }
     if args.fix {
         apply_fixes(ctx, &mut checks, id.as_deref(), backend.as_deref());
@@ -268,15 +251,101 @@ pub fn run(ctx: &Context, args: &DoctorArgs) -> Result<DoctorReport> {
     })
 }
 
-fn token_valid_check(
-    ctx: &Context,
-    w: &crate::config::WorkspaceConfig,
-    id: Option<&str>,
-    offline: bool,
-) -> Check {
+/// The workspace config the checks read: the resolved workspace's, or the
+/// installed service's config file.
+fn workspace_of(ctx: &Context, target: &Result<Target>) -> Result<WorkspaceConfig> {
+    match target {
+        Ok(Target {
+            workspace: Some(w), ..
+        }) => Ok(w.clone()),
+        Ok(Target {
+            manifest: Some(m), ..
+        }) => WorkspaceConfig::load(Path::new(&m.config_path)),
+        Ok(_) => ctx.workspace(),
+        Err(e) => Err(e.clone()),
+    }
+}
+
+fn config_check(workspace: &Result<WorkspaceConfig>, manifest: Option<&Manifest>) -> Check {
+    match (workspace, manifest) {
+        (Ok(w), _) => Check::pass(
+            CheckId::Config,
+            format!("Config loaded from {}", w.path.display()),
+        ),
+        // An installed service's config that is gone: its workspace moved
+        // or was deleted (creating a new config would not fix that).
+        (Err(e), Some(m)) if e.code == ErrorCode::ConfigNotFound => Check::fail(
+            CheckId::Config,
+            e.message.clone(),
+            moved_or_gone_action(&m.service_id),
+        ),
+        (Err(e), _) => Check::fail(
+            CheckId::Config,
+            e.message.clone(),
+            e.suggestion.clone().unwrap_or_default(),
+        ),
+    }
+}
+
+fn moved_or_gone_action(id: &str) -> String {
+    format!(
+        "If the workspace moved: syncfleet move --service {id} NEW_DIR; if it is gone: syncfleet uninstall --service {id}"
+    )
+}
+
+fn token_present_check(ctx: &Context, w: &WorkspaceConfig, id: Option<&str>) -> Check {
+    match (&w.token_env_var, id) {
+        (None, _) => Check::pass(CheckId::TokenPresent, "No token needed (no token_env_var)"),
+        (Some(var), Some(id)) => match crate::runner::resolve_token(ctx, id, Some(var)) {
+            Ok(_) => Check::pass(CheckId::TokenPresent, format!("{var} is set")),
+            Err(e) => Check::fail(
+                CheckId::TokenPresent,
+                e.message,
+                e.suggestion.unwrap_or_default(),
+            ),
+        },
+        (Some(var), None) => Check::fail(
+            CheckId::TokenPresent,
+            format!("{var}: no service to read it for"),
+            "syncfleet install",
+        ),
+    }
+}
+
+/// An installed service's stages, on the PATH its scheduled runs get.
+fn installed_stage_commands_check(w: &WorkspaceConfig, m: &Manifest) -> Check {
+    let profile = Profile::parse(&m.profile).unwrap_or_default();
+    let current = std::env::var_os("PATH");
+    let (path, origin) = match &m.stage_path {
+        Some(p) => (
+            Some(std::ffi::OsString::from(p)),
+            "the PATH recorded at install",
+        ),
+        // Installed before syncfleet recorded a PATH: this shell's is
+        // the best guess.
+        None => (current.clone(), "this shell's PATH (none was recorded)"),
+    };
+    let missing = unresolved_stages(w, profile, path.as_deref());
+    let found_here =
+        !missing.is_empty() && unresolved_stages(w, profile, current.as_deref()).is_empty();
+    let action = if found_here {
+        format!(
+            "They resolve on this shell's PATH: record it with syncfleet install --workspace {}",
+            m.workspace_root
+        )
+    } else {
+        format!(
+            "Fix the stage command in {} (or install the program and record your PATH with syncfleet install --workspace {})",
+            m.config_path, m.workspace_root
+        )
+    };
+    stage_commands_check(w, profile, path.as_deref(), origin, action)
+}
+
+fn token_valid_check(ctx: &Context, w: &WorkspaceConfig, id: Option<&str>, offline: bool) -> Check {
     let Some(cmd) = &w.token_check else {
         return Check {
-            name: "token_valid".into(),
+            name: CheckId::TokenValid.as_str().into(),
             status: CheckStatus::Skip,
             message: Some("No token_check configured".into()),
             action: None,
@@ -284,7 +353,7 @@ fn token_valid_check(
     };
     if offline {
         return Check {
-            name: "token_valid".into(),
+            name: CheckId::TokenValid.as_str().into(),
             status: CheckStatus::Skip,
             message: Some("token_check skipped (--offline)".into()),
             action: None,
@@ -305,9 +374,11 @@ fn token_valid_check(
         _ => s.to_string(),
     };
     match process::capture(&mut command, None, Duration::from_secs(30)) {
-        Ok(c) if c.success() => Check::pass("token_valid", "Token accepted (token_check passed)"),
+        Ok(c) if c.success() => {
+            Check::pass(CheckId::TokenValid, "Token accepted (token_check passed)")
+        }
         Ok(c) => Check::fail(
-            "token_valid",
+            CheckId::TokenValid,
             format!(
                 "token_check failed ({}): {}",
                 if c.timed_out {
@@ -320,7 +391,7 @@ fn token_valid_check(
             "Rotate the token, export it, and run: syncfleet install",
         ),
         Err(e) => Check::fail(
-            "token_valid",
+            CheckId::TokenValid,
             format!("cannot run token_check '{}': {e}", cmd[0]),
             "Fix `token_check` in syncfleet.json.",
         ),
@@ -338,33 +409,33 @@ fn install_checks(
     let Some(m) = manifest else {
         let read = Manifest::read(&manifest_path);
         checks.push(match read {
-            Err(e) => Check::fail("install_state", e.message, "syncfleet repair"),
-            _ => Check::pass("install_state", "No existing install detected"),
+            Err(e) => Check::fail(CheckId::InstallState, e.message, "syncfleet repair"),
+            _ => Check::pass(CheckId::InstallState, "No existing install detected"),
         });
         return checks;
     };
     let drift = crate::commands::status::drift(m, backend);
     if drift.any() {
         checks.push(Check::fail(
-            "install_state",
+            CheckId::InstallState,
             format!("Service {id} has drifted: {}", drift.details.join("; ")),
             "syncfleet install (regenerates the artifacts)",
         ));
     } else {
         checks.push(Check::pass(
-            "install_state",
+            CheckId::InstallState,
             format!("Service {id} installed and matching its manifest"),
         ));
     }
     if !Path::new(&m.binary_path).exists() {
         checks.push(Check::fail(
-            "scheduled_binary",
+            CheckId::ScheduledBinary,
             format!("the scheduled binary {} no longer exists", m.binary_path),
             "syncfleet install (from the binary you use now)",
         ));
     } else if Path::new(&m.binary_path).canonicalize().ok() != Some(binary_path()) {
         checks.push(Check::warn(
-            "scheduled_binary",
+            CheckId::ScheduledBinary,
             format!(
                 "the schedule runs {}, not this syncfleet ({})",
                 m.binary_path,
@@ -384,7 +455,7 @@ fn install_checks(
             && mode != want
         {
             checks.push(Check::fail(
-                "file_modes",
+                CheckId::FileModes,
                 format!("{} has mode {mode:o}, expected {want:o}", path.display()),
                 "syncfleet doctor --fix",
             ));
@@ -392,13 +463,17 @@ fn install_checks(
     }
     let (status, err) = service::read_status(ctx, id);
     if let Some(e) = err {
-        checks.push(Check::fail("status_file", e.message, "syncfleet repair"));
+        checks.push(Check::fail(
+            CheckId::StatusFile,
+            e.message,
+            "syncfleet repair",
+        ));
     }
     if let Some(run) = status.and_then(|s| s.current_run)
         && policy::is_stale_run(run.started_at_ms, process::pid_alive(run.pid), ctx.now_ms())
     {
         checks.push(Check::warn(
-            "stale_run",
+            CheckId::StaleRun,
             format!(
                 "a run (pid {}) started {} never finished",
                 run.pid,
@@ -417,27 +492,26 @@ fn apply_fixes(
     id: Option<&str>,
     backend: Option<&dyn Scheduler>,
 ) {
-    let mark_fixed = |checks: &mut Vec<Check>, name: &str, message: String| {
+    let mark_fixed = |checks: &mut Vec<Check>, which: CheckId, message: String| {
         for c in checks
             .iter_mut()
-            .filter(|c| c.name == name && c.status != CheckStatus::Pass)
+            .filter(|c| c.id() == Some(which) && c.status != CheckStatus::Pass)
         {
-            c.status = CheckStatus::Fixed;
-            c.message = Some(message.clone());
+            c.mark_fixed(message.clone());
         }
     };
     if checks
         .iter()
-        .any(|c| c.name == "data_directory" && c.status != CheckStatus::Pass)
+        .any(|c| c.id() == Some(CheckId::DataDirectory) && c.status != CheckStatus::Pass)
     {
         match fsutil::create_private_dir(ctx.data_dir.root()) {
             Ok(()) => mark_fixed(
                 checks,
-                "data_directory",
+                CheckId::DataDirectory,
                 format!("Created/secured {} (0700)", ctx.data_dir.root().display()),
             ),
             Err(e) => checks.push(Check::fail(
-                "fix_data_directory",
+                CheckId::FixDataDirectory,
                 format!("could not create {}: {e}", ctx.data_dir.root().display()),
                 "Create it by hand.",
             )),
@@ -459,7 +533,7 @@ fn apply_fixes(
         if !fixed.is_empty() {
             mark_fixed(
                 checks,
-                "file_modes",
+                CheckId::FileModes,
                 format!("Corrected modes: {}", fixed.join(", ")),
             );
         }
@@ -468,14 +542,13 @@ fn apply_fixes(
         && let Some((what, result)) = b.safe_fix()
     {
         checks.push(match result {
-            Ok(()) => Check {
-                name: "scheduler_reload".into(),
-                status: CheckStatus::Fixed,
-                message: Some(format!("Ran {what}")),
-                action: None,
-            },
+            Ok(()) => Check::new(
+                CheckId::SchedulerReload,
+                CheckStatus::Fixed,
+                format!("Ran {what}"),
+            ),
             Err(e) => Check::warn(
-                "scheduler_reload",
+                CheckId::SchedulerReload,
                 format!("{what} failed: {}", e.message),
                 "Check the scheduler with syncfleet doctor.",
             ),
@@ -483,24 +556,106 @@ fn apply_fixes(
     }
 }
 
-/// The fleet doctor (no `--service`, no workspace here): the environment
-/// once, the registry, then every service the files or the registry know.
-fn fleet(ctx: &Context, args: &DoctorArgs) -> DoctorReport {
-    // The prerequisites of every scheduler the fleet uses (and the OS
-    // default), each checked once.
-    let mut kinds: Vec<SchedulerKind> = SchedulerKind::default_for_os().into_iter().collect();
-    for m in service::installed(ctx) {
-        if let Ok(k) = SchedulerKind::parse(&m.platform)
-            && !kinds.contains(&k)
-        {
-            kinds.push(k);
+/// What the schedulers have of one service beyond its manifest: the
+/// artifacts of an orphan (no manifest), or a second schedule (artifacts
+/// on a scheduler other than the recorded one).
+fn artifact_checks(
+    ctx: &Context,
+    id: &str,
+    manifest: Option<&Manifest>,
+    inventory: &Inventory,
+) -> Vec<Check> {
+    let kinds = inventory.kinds_of(id);
+    let describe = |kinds: &[SchedulerKind]| {
+        kinds
+            .iter()
+            .map(|k| format!("{}: {}", k.as_str(), inventory.found(id, *k).join(", ")))
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    match manifest {
+        // A corrupt manifest is the manifest check's finding (repair).
+        None if ctx.data_dir.manifest_path(id).exists() => Vec::new(),
+        None if kinds.is_empty() => Vec::new(),
+        None => vec![Check::fail(
+            CheckId::Orphan,
+            format!(
+                "scheduler artifacts with no manifest (a killed install or a deleted manifest; they may still fire): {}",
+                describe(&kinds)
+            ),
+            format!("syncfleet uninstall --service {id} (or syncfleet doctor --fix)"),
+        )],
+        Some(m) => {
+            let others: Vec<SchedulerKind> = kinds
+                .into_iter()
+                .filter(|k| k.as_str() != m.platform)
+                .collect();
+            vec![if others.is_empty() {
+                Check::pass(
+                    CheckId::SecondSchedule,
+                    format!("Scheduled by {} only", m.platform),
+                )
+            } else {
+                Check::fail(
+                    CheckId::SecondSchedule,
+                    format!(
+                        "a second schedule besides its {} one, so it runs twice: {}",
+                        m.platform,
+                        describe(&others)
+                    ),
+                    format!(
+                        "syncfleet doctor --fix (removes them; the {} schedule stays)",
+                        m.platform
+                    ),
+                )
+            }]
         }
     }
-    let backends: Vec<Box<dyn Scheduler>> = kinds
-        .iter()
-        .map(|k| scheduler::backend(*k, &ctx.env))
-        .collect();
-    let backend = backends.first();
+}
+
+/// `doctor --fix` for the findings of `artifact_checks`: an orphan's
+/// artifacts go like `uninstall --service` removes them; a second
+/// schedule's go, the recorded schedule stays.
+fn fix_artifacts(ctx: &Context, id: &str, checks: &mut [Check], inventory: &Inventory) {
+    for c in checks.iter_mut().filter(|c| c.is_finding()) {
+        let outcome = match c.id() {
+            Some(CheckId::Orphan) => {
+                uninstall::remove_orphan(ctx, id, inventory).map(|r| match r {
+                    Some(r) => format!(
+                        "Removed the orphan's artifacts: {}",
+                        r.removed_schedules
+                            .iter()
+                            .chain(&r.removed_files)
+                            .cloned()
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                    None => "An install finished meanwhile: no orphan any more".to_string(),
+                })
+            }
+            Some(CheckId::SecondSchedule) => uninstall::remove_second_schedules(ctx, id, inventory)
+                .map(|removed| format!("Removed the second schedule: {}", removed.join(", "))),
+            _ => continue,
+        };
+        match outcome {
+            Ok(message) => c.mark_fixed(message),
+            Err(e) => {
+                c.message = Some(format!(
+                    "{} (the fix failed: {})",
+                    c.message.as_deref().unwrap_or(""),
+                    e.message
+                ));
+            }
+        }
+    }
+}
+
+/// The fleet doctor (no `--service`, no workspace here): the environment
+/// once, every scheduler with artifacts, the registry, then every service
+/// the files, the registry or the schedulers know.
+fn fleet(ctx: &Context, args: &DoctorArgs) -> DoctorReport {
+    let inventory = Inventory::take(&ctx.env);
+    let backends = fleet_backends(ctx, &inventory);
     let mut checks = vec![
         binary_check(&binary_path()),
         data_dir_check(ctx.data_dir.root()),
@@ -508,82 +663,24 @@ fn fleet(ctx: &Context, args: &DoctorArgs) -> DoctorReport {
     for b in &backends {
         checks.extend(b.prerequisites());
     }
-    let reindex = "syncfleet reindex (or doctor --fix)";
-    let registry = ctx.registry();
-    let mut entries: std::collections::HashMap<String, ServiceEntry> = Default::default();
-    let mut usable = false;
-    match registry {
-        Err(e) => checks.push(Check::fail(
-            "registry",
-            format!("the registry cannot be used: {}", e.message),
-            reindex,
-        )),
-        Ok(reg) => {
-            match reg.quick_check() {
-                Ok(p) if p.is_empty() => checks.push(Check::pass(
-                    "registry_integrity",
-                    "Registry passes quick_check",
-                )),
-                Ok(p) => checks.push(Check::fail(
-                    "registry_integrity",
-                    format!("registry quick_check: {}", p.join("; ")),
-                    reindex,
-                )),
-                Err(e) => checks.push(Check::fail("registry_integrity", e.message, reindex)),
-            }
-            // A registry created after the files (new, or lost) is only
-            // an empty index: filling it is what any reader does, and it
-            // changes no file of record.
-            let filled = match reg.is_filled() {
-                Ok(true) => Ok(()),
-                Ok(false) => crate::index::catch_up(reg, &ctx.data_dir, ctx.now_ms()).map(|_| ()),
-                Err(e) => Err(e),
-            };
-            match filled {
-                Ok(()) => usable = true,
-                Err(e) => checks.push(Check::fail(
-                    "registry_filled",
-                    format!(
-                        "the registry could not be built from the files: {}",
-                        e.message
-                    ),
-                    reindex,
-                )),
-            }
-            if let Ok(all) = reg.services(&ServiceFilter {
-                include_uninstalled: true,
-                ..Default::default()
-            }) {
-                entries = all.into_iter().map(|e| (e.service_id.clone(), e)).collect();
-            }
-        }
-    }
-    let pending = crate::index::pending_ids(&ctx.data_dir);
-    if !pending.is_empty() {
-        checks.push(Check::warn(
-            "pending_imports",
-            format!(
-                "{} services have history the registry has not imported yet",
-                pending.len()
-            ),
-            "Any history/list/report imports them; or: syncfleet reindex",
-        ));
-    }
+    checks.extend(listing_checks(ctx, &inventory));
+    let registry = registry_checks(ctx);
+    checks.extend(registry.checks);
+    checks.extend(pending_imports_check(ctx));
 
     let mut ids: std::collections::BTreeSet<String> =
         ctx.data_dir.service_ids().into_iter().collect();
-    ids.extend(entries.keys().cloned());
+    ids.extend(registry.entries.keys().cloned());
     let bar = crate::batch::progress(&ctx.ui, ids.len(), "doctor");
     let mut services = Vec::new();
     for id in &ids {
         bar.inc(1);
-        let entry = entries.get(id);
-        let mut c = service_checks(ctx, id, entry, usable, backend.map(|b| b.as_ref()));
+        let entry = registry.entries.get(id);
+        let mut c = service_checks(ctx, id, entry, registry.usable, &inventory);
         if args.fix {
+            fix_artifacts(ctx, id, &mut c, &inventory);
             apply_fixes(ctx, &mut c, Some(id), None);
         }
-        // A service that is gone everywhere but the registry has nothing
-        // left to check but its history.
         services.push(ServiceChecks {
             service_id: id.clone(),
             overall: overall(&c),
@@ -592,65 +689,7 @@ fn fleet(ctx: &Context, args: &DoctorArgs) -> DoctorReport {
     }
     bar.finish_and_clear();
     if args.fix {
-        let needs_reindex = checks
-            .iter()
-            .chain(services.iter().flat_map(|s| s.checks.iter()))
-            .any(|c| {
-                c.status != CheckStatus::Pass
-                    && matches!(
-                        c.name.as_str(),
-                        "registry"
-                            | "registry_integrity"
-                            | "registry_filled"
-                            | "pending_imports"
-                            | "registry_agreement"
-                            | "pending_import"
-                    )
-            });
-        if needs_reindex {
-            let rebuilt = crate::index::rebuild(&ctx.data_dir, ctx.now_ms());
-            let done = match rebuilt {
-                Ok(r) => {
-                    for s in &mut services {
-                        for c in s.checks.iter_mut().filter(|c| {
-                            c.status != CheckStatus::Pass
-                                && matches!(
-                                    c.name.as_str(),
-                                    "registry_agreement" | "pending_import"
-                                )
-                        }) {
-                            c.status = CheckStatus::Fixed;
-                        }
-                        s.overall = overall(&s.checks);
-                    }
-                    for c in checks.iter_mut().filter(|c| {
-                        c.status != CheckStatus::Pass && c.name.starts_with("registry")
-                            || c.name == "pending_imports"
-                    }) {
-                        c.status = CheckStatus::Fixed;
-                    }
-                    Check {
-                        name: "reindex".into(),
-                        status: CheckStatus::Fixed,
-                        message: Some(format!(
-                            "Rebuilt the registry from the files ({} services, {} runs){}",
-                            r.fill.services,
-                            r.fill.runs_total,
-                            r.corrupt_backup
-                                .map(|b| format!("; the corrupt one was moved to {b}"))
-                                .unwrap_or_default()
-                        )),
-                        action: None,
-                    }
-                }
-                Err(e) => Check::fail(
-                    "reindex",
-                    e.message,
-                    "Check the data directory permissions.",
-                ),
-            };
-            checks.push(done);
-        }
+        reindex_if_needed(ctx, &mut checks, &mut services);
         apply_fixes(ctx, &mut checks, None, None);
         for b in &backends {
             apply_fixes(ctx, &mut checks, None, Some(b.as_ref()));
@@ -670,107 +709,405 @@ fn fleet(ctx: &Context, args: &DoctorArgs) -> DoctorReport {
     }
 }
 
+/// Every scheduler the fleet may use: the OS default, those the manifests
+/// record, and those with artifacts (of orphans and second schedules too).
+fn fleet_backends(ctx: &Context, inventory: &Inventory) -> Vec<Box<dyn Scheduler>> {
+    let mut kinds: Vec<SchedulerKind> = SchedulerKind::default_for_os().into_iter().collect();
+    let recorded = service::installed(ctx)
+        .into_iter()
+        .filter_map(|m| SchedulerKind::parse(&m.platform).ok());
+    for k in recorded.chain(inventory.kinds_in_use()) {
+        if !kinds.contains(&k) {
+            kinds.push(k);
+        }
+    }
+    kinds
+        .iter()
+        .map(|k| scheduler::backend(*k, &ctx.env))
+        .collect()
+}
+
+/// Schedulers that could not be listed, and artifacts of services this
+/// data directory has no trace of (another `--data-dir`'s, or left after
+/// the data directory was deleted): reported, never removed unasked.
+fn listing_checks(ctx: &Context, inventory: &Inventory) -> Vec<Check> {
+    let mut checks: Vec<Check> = inventory
+        .errors
+        .iter()
+        .map(|(kind, e)| {
+            Check::warn(
+                CheckId::ArtifactListing,
+                format!(
+                    "cannot list the {} artifacts to look for orphans: {}",
+                    kind.as_str(),
+                    e.message
+                ),
+                e.suggestion.clone().unwrap_or_default(),
+            )
+        })
+        .collect();
+    for (id, found) in &inventory.by_service {
+        if ctx.data_dir.service_dir(id).is_dir() {
+            continue;
+        }
+        let what: Vec<String> = found
+            .iter()
+            .map(|(k, w)| format!("{}: {}", k.as_str(), w.join(", ")))
+            .collect();
+        checks.push(Check::warn(
+            CheckId::Orphan,
+            format!(
+                "artifacts of service {id}, which {} does not know (installed with another --data-dir, or its data was deleted): {}",
+                ctx.data_dir.root().display(),
+                what.join("; ")
+            ),
+            format!(
+                "If no other data directory uses it: syncfleet uninstall --service {id}"
+            ),
+        ));
+    }
+    checks
+}
+
+/// The registry as the fleet doctor found it.
+struct RegistryView {
+    checks: Vec<Check>,
+    entries: std::collections::HashMap<String, ServiceEntry>,
+    /// Filled and readable: its agreement with the files can be checked.
+    usable: bool,
+}
+
+const REINDEX: &str = "syncfleet reindex (or doctor --fix)";
+
+fn registry_checks(ctx: &Context) -> RegistryView {
+    let mut view = RegistryView {
+        checks: Vec::new(),
+        entries: Default::default(),
+        usable: false,
+    };
+    let reg = match ctx.registry() {
+        Ok(reg) => reg,
+        Err(e) => {
+            view.checks.push(Check::fail(
+                CheckId::Registry,
+                format!("the registry cannot be used: {}", e.message),
+                REINDEX,
+            ));
+            return view;
+        }
+    };
+    view.checks.push(match reg.quick_check() {
+        Ok(p) if p.is_empty() => {
+            Check::pass(CheckId::RegistryIntegrity, "Registry passes quick_check")
+        }
+        Ok(p) => Check::fail(
+            CheckId::RegistryIntegrity,
+            format!("registry quick_check: {}", p.join("; ")),
+            REINDEX,
+        ),
+        Err(e) => Check::fail(CheckId::RegistryIntegrity, e.message, REINDEX),
+    });
+    // A registry created after the files (new, or lost) is only an empty
+    // index: filling it is what any reader does, and it changes no file of
+    // record.
+    let filled = match reg.is_filled() {
+        Ok(true) => Ok(()),
+        Ok(false) => crate::index::catch_up(reg, &ctx.data_dir, ctx.now_ms()).map(|_| ()),
+        Err(e) => Err(e),
+    };
+    match filled {
+        Ok(()) => view.usable = true,
+        Err(e) => view.checks.push(Check::fail(
+            CheckId::RegistryFilled,
+            format!(
+                "the registry could not be built from the files: {}",
+                e.message
+            ),
+            REINDEX,
+        )),
+    }
+    if let Ok(all) = reg.services(&ServiceFilter {
+        include_uninstalled: true,
+        ..Default::default()
+    }) {
+        view.entries = all.into_iter().map(|e| (e.service_id.clone(), e)).collect();
+    }
+    view
+}
+
+fn pending_imports_check(ctx: &Context) -> Option<Check> {
+    let pending = crate::index::pending_ids(&ctx.data_dir);
+    (!pending.is_empty()).then(|| {
+        Check::warn(
+            CheckId::PendingImports,
+            format!(
+                "{} services have history the registry has not imported yet",
+                pending.len()
+            ),
+            "Any history/list/report imports them; or: syncfleet reindex",
+        )
+    })
+}
+
+/// `doctor --fix`: rebuild the registry when any registry finding calls
+/// for it, and mark those findings fixed.
+fn reindex_if_needed(ctx: &Context, checks: &mut Vec<Check>, services: &mut [ServiceChecks]) {
+    let needs_reindex = |c: &Check| c.is_finding() && c.id().is_some_and(CheckId::fixed_by_reindex);
+    let needed = checks
+        .iter()
+        .chain(services.iter().flat_map(|s| s.checks.iter()))
+        .any(needs_reindex);
+    if !needed {
+        return;
+    }
+    let done = match crate::index::rebuild(&ctx.data_dir, ctx.now_ms()) {
+        Ok(r) => {
+            for s in services.iter_mut() {
+                for c in s.checks.iter_mut().filter(|c| needs_reindex(c)) {
+                    c.status = CheckStatus::Fixed;
+                }
+                s.overall = overall(&s.checks);
+            }
+            for c in checks.iter_mut().filter(|c| needs_reindex(c)) {
+                c.status = CheckStatus::Fixed;
+            }
+            Check::new(
+                CheckId::Reindex,
+                CheckStatus::Fixed,
+                format!(
+                    "Rebuilt the registry from the files ({} services, {} runs){}",
+                    r.fill.services,
+                    r.fill.runs_total,
+                    r.corrupt_backup
+                        .map(|b| format!("; the corrupt one was moved to {b}"))
+                        .unwrap_or_default()
+                ),
+            )
+        }
+        Err(e) => Check::fail(
+            CheckId::Reindex,
+            e.message,
+            "Check the data directory permissions.",
+        ),
+    };
+    checks.push(done);
+}
+
 /// Everything the fleet doctor checks for one service.
 fn service_checks(
     ctx: &Context,
     id: &str,
     entry: Option<&ServiceEntry>,
     registry_usable: bool,
-    default_backend: Option<&dyn Scheduler>,
+    inventory: &Inventory,
 ) -> Vec<Check> {
-    let mut checks = Vec::new();
-    let reindex = "syncfleet reindex (or doctor --fix)";
-    let manifest = match Manifest::read(&ctx.data_dir.manifest_path(id)) {
-        Ok(m) => {
-            checks.push(match &m {
-                Some(_) => Check::pass("manifest", "Manifest present and readable"),
-                None => Check::pass("manifest", "Not installed (history kept)"),
-            });
-            m
-        }
-        Err(e) => {
-            checks.push(Check::fail(
-                "manifest",
-                e.message,
-                "syncfleet repair --service ".to_string() + id,
-            ));
-            None
-        }
-    };
+    let (manifest, mut checks) = manifest_check(ctx, id);
     if registry_usable {
-        let disagreement = match (&manifest, entry) {
-            (Some(_), None) => Some("installed, but missing from the registry".to_string()),
-            (Some(_), Some(e)) if !e.installed => {
-                Some("installed, but the registry says uninstalled".to_string())
-            }
-            (Some(m), Some(e)) => {
-                let differs: Vec<&str> = [
-                    (
-                        "spec_hash",
-                        e.spec_hash.as_deref() != Some(m.spec_hash.as_str()),
-                    ),
-                    ("interval", e.interval_seconds != Some(m.interval_seconds)),
-                    ("profile", e.profile.as_deref() != Some(m.profile.as_str())),
-                    (
-                        "platform",
-                        e.platform.as_deref() != Some(m.platform.as_str()),
-                    ),
-                    ("tags", e.tags != m.tags),
-                ]
-                .into_iter()
-                .filter_map(|(k, d)| d.then_some(k))
-                .collect();
-                (!differs.is_empty()).then(|| {
-                    format!(
-                        "the registry differs from the manifest in: {}",
-                        differs.join(", ")
-                    )
-                })
-            }
-            (None, Some(e)) if e.installed && !ctx.data_dir.manifest_path(id).exists() => {
-                Some("the registry says installed, but there is no manifest".to_string())
-            }
-            _ => None,
-        };
-        checks.push(match disagreement {
-            Some(d) => Check::fail("registry_agreement", d, reindex),
-            None => Check::pass("registry_agreement", "Registry and files agree"),
-        });
-        let size = std::fs::metadata(ctx.data_dir.runs_path(id))
-            .map(|m| m.len())
-            .unwrap_or(0);
-        let offset = entry.map_or(0, |e| e.runs_offset);
-        if size != offset {
-            checks.push(Check::warn(
-                "pending_import",
-                format!(
-                    "runs.jsonl has {} bytes the registry has not imported",
-                    size.abs_diff(offset)
-                ),
-                "Any history/list/report imports them; or: syncfleet reindex",
-            ));
-        }
+        checks.push(registry_agreement_check(ctx, id, manifest.as_ref(), entry));
+        checks.extend(pending_import_check(ctx, id, entry));
     }
+    checks.extend(artifact_checks(ctx, id, manifest.as_ref(), inventory));
     let Some(m) = manifest else {
         return checks;
     };
-    let backend = SchedulerKind::parse(&m.platform)
-        .ok()
-        .map(|k| scheduler::backend(k, &ctx.env));
-    match backend.as_deref().or(default_backend) {
-        Some(b) => checks.extend(install_checks(ctx, id, Some(&m), b)),
-        None => checks.push(Check::fail(
-            "install_state",
+    match SchedulerKind::parse(&m.platform) {
+        Ok(k) => checks.extend(install_checks(
+            ctx,
+            id,
+            Some(&m),
+            scheduler::backend(k, &ctx.env).as_ref(),
+        )),
+        Err(_) => checks.push(Check::fail(
+            CheckId::InstallState,
             format!(
                 "platform '{}' is not supported by this syncfleet",
                 m.platform
             ),
-            "Reinstall with a supported --scheduler.",
+            format!("syncfleet uninstall --service {id}, then install it again with a supported --scheduler"),
         )),
     }
-    // Missed runs: nothing for more than twice the interval, not paused.
+    checks.extend(workspace_checks(&m));
     let (status, _) = service::read_status(ctx, id);
     let status = status.unwrap_or_default();
+    checks.push(paused_check(&m, &status));
+    checks.push(missed_runs_check(ctx, &m, &status));
+    checks
+}
+
+fn manifest_check(ctx: &Context, id: &str) -> (Option<Manifest>, Vec<Check>) {
+    match Manifest::read(&ctx.data_dir.manifest_path(id)) {
+        Ok(m) => {
+            let check = match &m {
+                Some(_) => Check::pass(CheckId::Manifest, "Manifest present and readable"),
+                None => Check::pass(CheckId::Manifest, "Not installed (history kept)"),
+            };
+            (m, vec![check])
+        }
+        Err(e) => (
+            None,
+            vec![Check::fail(
+                CheckId::Manifest,
+                e.message,
+                format!("syncfleet repair --service {id}"),
+            )],
+        ),
+    }
+}
+
+fn registry_agreement_check(
+    ctx: &Context,
+    id: &str,
+    manifest: Option<&Manifest>,
+    entry: Option<&ServiceEntry>,
+) -> Check {
+    let disagreement = match (manifest, entry) {
+        (Some(_), None) => Some("installed, but missing from the registry".to_string()),
+        (Some(_), Some(e)) if !e.installed => {
+            Some("installed, but the registry says uninstalled".to_string())
+        }
+        (Some(m), Some(e)) => {
+            let differs: Vec<&str> = [
+                (
+                    "spec_hash",
+                    e.spec_hash.as_deref() != Some(m.spec_hash.as_str()),
+                ),
+                ("interval", e.interval_seconds != Some(m.interval_seconds)),
+                ("profile", e.profile.as_deref() != Some(m.profile.as_str())),
+                (
+                    "platform",
+                    e.platform.as_deref() != Some(m.platform.as_str()),
+                ),
+                ("tags", e.tags != m.tags),
+            ]
+            .into_iter()
+            .filter_map(|(k, d)| d.then_some(k))
+            .collect();
+            (!differs.is_empty()).then(|| {
+                format!(
+                    "the registry differs from the manifest in: {}",
+                    differs.join(", ")
+                )
+            })
+        }
+        (None, Some(e)) if e.installed && !ctx.data_dir.manifest_path(id).exists() => {
+            Some("the registry says installed, but there is no manifest".to_string())
+        }
+        _ => None,
+    };
+    match disagreement {
+        Some(d) => Check::fail(CheckId::RegistryAgreement, d, REINDEX),
+        None => Check::pass(CheckId::RegistryAgreement, "Registry and files agree"),
+    }
+}
+
+fn pending_import_check(ctx: &Context, id: &str, entry: Option<&ServiceEntry>) -> Option<Check> {
+    let size = std::fs::metadata(ctx.data_dir.runs_path(id))
+        .map(|m| m.len())
+        .unwrap_or(0);
+    let offset = entry.map_or(0, |e| e.runs_offset);
+    (size != offset).then(|| {
+        Check::warn(
+            CheckId::PendingImport,
+            format!(
+                "runs.jsonl has {} bytes the registry has not imported",
+                size.abs_diff(offset)
+            ),
+            "Any history/list/report imports them; or: syncfleet reindex",
+        )
+    })
+}
+
+/// The workspace an installed service syncs: still there, its config
+/// valid, and every stage command found where scheduled runs look.
+fn workspace_checks(m: &Manifest) -> Vec<Check> {
+    let id = &m.service_id;
+    let root = Path::new(&m.workspace_root);
+    let config = Path::new(&m.config_path);
+    if !root.is_dir() {
+        return vec![Check::fail(
+            CheckId::Workspace,
+            format!(
+                "the workspace directory {} is gone (moved or deleted)",
+                root.display()
+            ),
+            moved_or_gone_action(id),
+        )];
+    }
+    if !config.is_file() {
+        return vec![Check::fail(
+            CheckId::Workspace,
+            format!("the workspace config {} is missing", config.display()),
+            format!("Restore {}; {}", config.display(), moved_or_gone_action(id)),
+        )];
+    }
+    match WorkspaceConfig::load(config) {
+        Err(e) => vec![Check::fail(
+            CheckId::Workspace,
+            e.message,
+            format!(
+                "Fix {}, then check again: syncfleet doctor --service {id}",
+                config.display()
+            ),
+        )],
+        Ok(w) => vec![
+            Check::pass(
+                CheckId::Workspace,
+                format!("Workspace {} and its config are in place", root.display()),
+            ),
+            installed_stage_commands_check(&w, m),
+        ],
+    }
+}
+
+/// A pause that needs a person: a permanent error (it never resumes by
+/// itself) fails; an open circuit breaker warns (a probe run follows the
+/// cooldown); a pause made by hand is what was asked for.
+fn paused_check(m: &Manifest, status: &StatusFile) -> Check {
+    let id = &m.service_id;
+    let reason = status.paused_reason.clone().unwrap_or_default();
+    match status.pause_kind() {
+        None => Check::pass(CheckId::Paused, "Not paused"),
+        Some(PauseKind::Manual) => Check::pass(
+            CheckId::Paused,
+            format!("Paused by hand ({reason}); syncfleet resume --service {id} resumes it"),
+        ),
+        Some(PauseKind::CircuitBreaker) => Check::warn(
+            CheckId::Paused,
+            format!(
+                "the circuit breaker is open after {} transient failures in a row ({reason})",
+                status.consecutive_failures
+            ),
+            format!(
+                "See why: syncfleet logs --service {id}; a probe run follows the cooldown, or now: syncfleet resume --service {id}"
+            ),
+        ),
+        Some(PauseKind::Permanent) => {
+            let code = status.last_error_code.as_deref().unwrap_or("");
+            let fix = match code {
+                "TOKEN_NOT_SET" | "AUTH_FAILED" => format!(
+                    "Export a valid {}, then: syncfleet install --workspace {} && syncfleet resume --service {id}",
+                    m.token_env_var.as_deref().unwrap_or("token"),
+                    m.workspace_root
+                ),
+                "COMMAND_NOT_FOUND" | "CONFIG_INVALID" | "CONFIG_NOT_FOUND" => format!(
+                    "Fix {} (see the workspace and stage_commands checks), then: syncfleet resume --service {id}",
+                    m.config_path
+                ),
+                _ => format!(
+                    "See why: syncfleet logs --service {id}; after fixing it: syncfleet resume --service {id}"
+                ),
+            };
+            Check::fail(
+                CheckId::Paused,
+                format!("paused by a permanent error; no run happens until resumed ({reason})"),
+                fix,
+            )
+        }
+    }
+}
+
+/// Missed runs: nothing for more than twice the interval, not paused.
+fn missed_runs_check(ctx: &Context, m: &Manifest, status: &StatusFile) -> Check {
     let now = ctx.now_ms();
     let window = 2 * m.interval_seconds as i64 * 1000;
     let installed_ms = chrono::DateTime::parse_from_rfc3339(&m.installed_at_iso)
@@ -779,8 +1116,9 @@ fn service_checks(
     let last = status.last_run.as_ref().map(|r| r.timestamp_ms);
     let since = last.unwrap_or(installed_ms);
     if status.paused_reason.is_none() && now - since > window {
-        checks.push(Check::warn(
-            "missed_runs",
+        let id = &m.service_id;
+        Check::warn(
+            CheckId::MissedRuns,
             format!(
                 "no run since {} (more than twice the {} interval) while not paused",
                 last.map(crate::output::iso_ms)
@@ -790,9 +1128,8 @@ fn service_checks(
             format!(
                 "Check the schedule: syncfleet status --service {id}; syncfleet logs --service {id}"
             ),
-        ));
+        )
     } else {
-        checks.push(Check::pass("missed_runs", "Runs arrive on schedule"));
+        Check::pass(CheckId::MissedRuns, "Runs arrive on schedule")
     }
-    checks
 }

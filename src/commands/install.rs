@@ -493,6 +493,7 @@ fn prepare(
             settings.kind.as_str()
         ));
     }
+    crate::doctor_checks::require_stage_commands(config, settings.profile)?;
     let spec = ServiceSpec {
         service_id: id.clone(),
         binary_path: preflight.binary.clone(),
@@ -1093,8 +1094,12 @@ fn changes_from(
 /// wrapper script must go back to 0700, not the 0600 default).
 type Written = Vec<(PathBuf, Option<(Vec<u8>, u32)>)>;
 
-/// Write the env file and the artifacts. On failure, whatever was written
-/// goes back to what it was and the error is returned.
+/// Write the env file, the artifacts and then the manifest, before the
+/// scheduler is activated: a kill after activation then leaves a complete
+/// service, and a kill before it a service that fires nothing (which
+/// `install` completes and `uninstall` removes), never a schedule that
+/// fires with no manifest. On failure, whatever was written goes back to
+/// what it was and the error is returned; so does an activation failure.
 fn write_files(ctx: &Context, plan: &Plan) -> Result<Written> {
     let id = &plan.manifest.service_id;
     let service_dir = ctx.data_dir.service_dir(id);
@@ -1118,7 +1123,13 @@ fn write_files(ctx: &Context, plan: &Plan) -> Result<Written> {
         for a in &plan.artifacts {
             write(&a.path, &a.content, a.mode)?;
         }
-        Ok(())
+        let manifest = serde_json::to_string_pretty(&plan.manifest).map_err(|e| {
+            Error::new(
+                ErrorCode::InternalError,
+                format!("serialize the manifest: {e}"),
+            )
+        })? + "\n";
+        write(&ctx.data_dir.manifest_path(id), &manifest, 0o600)
     })();
     match result {
         Ok(()) => Ok(written),
@@ -1139,11 +1150,9 @@ fn roll_back(written: &Written) {
     }
 }
 
-/// After activation: the manifest (written last: it means "installed"),
-/// then the registry.
+/// After activation: the registry learns of the service (best-effort; the
+/// manifest is already written).
 fn record(ctx: &Context, plan: &Plan) -> Result<()> {
-    plan.manifest
-        .write_atomic(&ctx.data_dir.manifest_path(&plan.manifest.service_id))?;
     crate::index::installed(ctx, &plan.manifest);
     Ok(())
 }

@@ -1,18 +1,25 @@
 //! `syncfleet uninstall`: disable and remove the schedule, the manifest,
 //! the env file and the wrapper; keep status, runs and logs. Idempotent.
+//!
+//! The artifacts go from every scheduler that has some for the service:
+//! the one its manifest records, a second schedule left on another one, and
+//! those of an orphan (a killed first install, a manifest deleted by hand),
+//! which only the scheduler listings know.
 
 use crate::batch;
 use crate::cli::UninstallArgs;
 use crate::context::Context;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 use crate::fsutil;
+use crate::identity::is_valid_service_id;
 use crate::lock;
 use crate::output::{Render, Ui, tilde};
-use crate::scheduler::{self, SchedulerKind};
+use crate::scheduler::{self, Inventory, SchedulerKind};
 use crate::service;
 use crate::store::manifest::Manifest;
 use serde::Serialize;
-use std::path::PathBuf;
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 #[derive(Debug, Clone, Serialize)]
@@ -21,10 +28,27 @@ pub struct UninstallResult {
     pub service_id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub platform: Option<String>,
+    /// Schedulers other than `platform` the service also had artifacts on
+    /// (a second schedule, or an orphan on several).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub other_platforms: Vec<String>,
+    /// There was no manifest: the artifacts were an orphan's.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub orphan: bool,
+    /// Schedules stopped (timer, crontab block, agent, task).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub removed_schedules: Vec<String>,
     pub removed_files: Vec<String>,
     pub kept_files: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+}
+
+impl UninstallResult {
+    /// Every scheduler it was removed from.
+    fn platforms(&self) -> impl Iterator<Item = &String> {
+        self.platform.iter().chain(&self.other_platforms)
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -39,38 +63,58 @@ pub enum UninstallReport {
     One(UninstallResult),
     Many {
         services: Vec<UninstallResult>,
+        /// How many of `services` were installed and are now removed.
+        removed: usize,
         #[serde(skip_serializing_if = "Vec::is_empty")]
         failed: Vec<FailedItem>,
     },
 }
 
-fn human_one(r: &UninstallResult, ui: &Ui, home: &std::path::Path) -> String {
+fn human_one(r: &UninstallResult, ui: &Ui, home: &Path) -> String {
     if !r.was_installed {
         return format!(
             "Service {} is not installed. Nothing to do.\n",
             r.service_id
         );
     }
-    let mut out = format!(
-        "{}\n",
-        ui.bold(&format!("Service uninstalled ({}):", r.service_id))
-    );
+    let title = if r.orphan {
+        format!("Orphaned artifacts removed ({}):", r.service_id)
+    } else {
+        format!("Service uninstalled ({}):", r.service_id)
+    };
+    let mut out = format!("{}\n", ui.bold(&title));
     for w in &r.warnings {
         out.push_str(&format!("  {} {w}\n", ui.yellow("warning:")));
     }
+    for s in &r.removed_schedules {
+        out.push_str(&format!("  Stopped: {s}\n"));
+    }
     for f in &r.removed_files {
-        out.push_str(&format!(
-            "  Removed: {}\n",
-            tilde(std::path::Path::new(f), home)
-        ));
+        out.push_str(&format!("  Removed: {}\n", tilde(Path::new(f), home)));
     }
     for f in &r.kept_files {
-        out.push_str(&format!(
-            "  Kept:    {}\n",
-            tilde(std::path::Path::new(f), home)
-        ));
+        out.push_str(&format!("  Kept:    {}\n", tilde(Path::new(f), home)));
     }
     out
+}
+
+/// One line of a batch: what happened to one service.
+fn batch_line(r: &UninstallResult, ui: &Ui) -> String {
+    if !r.was_installed {
+        return format!("{} {} (not installed)", ui.dim("skipped"), r.service_id);
+    }
+    let platforms: Vec<&str> = r.platforms().map(String::as_str).collect();
+    let mut line = format!(
+        "{} {} ({}{})",
+        ui.green("removed"),
+        r.service_id,
+        if r.orphan { "orphan: " } else { "" },
+        platforms.join(", ")
+    );
+    for w in &r.warnings {
+        line.push_str(&format!("\n  {} {w}", ui.yellow("warning:")));
+    }
+    line
 }
 
 impl Render for UninstallReport {
@@ -80,13 +124,21 @@ impl Render for UninstallReport {
             .unwrap_or_default();
         match self {
             UninstallReport::One(r) => human_one(r, ui, &home),
-            UninstallReport::Many { services, failed }
-                if services.is_empty() && failed.is_empty() =>
-            {
+            UninstallReport::Many {
+                services, failed, ..
+            } if services.is_empty() && failed.is_empty() => {
                 "No services installed. Nothing to do.\n".into()
             }
-            UninstallReport::Many { services, failed } => {
-                let mut out: String = services.iter().map(|r| human_one(r, ui, &home)).collect();
+            UninstallReport::Many {
+                services,
+                removed,
+                failed,
+            } => {
+                let mut out = String::new();
+                for r in services {
+                    out.push_str(&batch_line(r, ui));
+                    out.push('\n');
+                }
                 for f in failed {
                     out.push_str(&format!(
                         "{} {}: {}\n",
@@ -94,7 +146,15 @@ impl Render for UninstallReport {
                         f.target,
                         f.error.message
                     ));
+                    if let Some(s) = &f.error.suggestion {
+                        out.push_str(&format!("  fix: {s}\n"));
+                    }
                 }
+                out.push_str(&format!(
+                    "\n{} {removed} removed, {} failed\n",
+                    ui.bold("Done:"),
+                    failed.len()
+                ));
                 out
             }
         }
@@ -111,38 +171,53 @@ impl Render for UninstallReport {
 }
 
 pub fn run(ctx: &Context, args: &UninstallArgs) -> Result<UninstallReport> {
-    let selected = service::select(ctx, &args.select);
+    let inventory = Inventory::take(&ctx.env);
     if !args.select.is_batch() {
-        let target = service::resolve(ctx, selected[0].as_deref())?;
-        return Ok(UninstallReport::One(uninstall_one(ctx, &target.id, true)?));
+        let id = target_id(ctx, args.select.services.first(), &inventory)?;
+        return Ok(UninstallReport::One(uninstall_one(
+            ctx, &id, &inventory, true,
+        )?));
     }
-    let targets: Vec<String> = selected.into_iter().flatten().collect();
+    let mut targets: Vec<String> = service::select(ctx, &args.select)
+        .into_iter()
+        .flatten()
+        .collect();
+    if args.select.all {
+        for id in orphan_ids(ctx, &inventory) {
+            if !targets.contains(&id) {
+                targets.push(id);
+            }
+        }
+    }
+    confirm(ctx, args, &targets)?;
     let mut batch = batch::for_each(&ctx.ui, "uninstall", &targets, |sel| {
-        let target = service::resolve(ctx, Some(sel))?;
-        uninstall_one(ctx, &target.id, false)
+        let id = target_id(ctx, Some(&sel.to_string()), &inventory)?;
+        uninstall_one(ctx, &id, &inventory, false)
     });
     // One scheduler reload for the whole batch.
-    let platforms: std::collections::BTreeSet<String> = batch
+    let kinds: std::collections::BTreeSet<SchedulerKind> = batch
         .items
         .iter()
-        .filter_map(|i| i.result.as_ref()?.platform.clone())
+        .filter_map(|i| i.result.as_ref())
+        .flat_map(|r| r.platforms())
+        .filter_map(|p| SchedulerKind::parse(p).ok())
         .collect();
-    for p in platforms {
-        if let Ok(kind) = SchedulerKind::parse(&p)
-            && let Err(e) = scheduler::backend(kind, &ctx.env).reload()
+    for kind in kinds {
+        if let Err(e) = scheduler::backend(kind, &ctx.env).reload()
             && let Some(r) = batch.items.iter_mut().find_map(|i| i.result.as_mut())
         {
             r.warnings
                 .push(format!("scheduler reload failed: {}", e.message));
         }
     }
+    let services: Vec<UninstallResult> = batch
+        .items
+        .iter()
+        .filter_map(|i| i.result.clone())
+        .collect();
     Ok(UninstallReport::Many {
-        services: batch
-            .items
-            .iter()
-            .filter_map(|i| i.result.as_ref())
-            .cloned()
-            .collect(),
+        removed: services.iter().filter(|r| r.was_installed).count(),
+        services,
         failed: batch
             .items
             .into_iter()
@@ -156,18 +231,182 @@ pub fn run(ctx: &Context, args: &UninstallArgs) -> Result<UninstallReport> {
     })
 }
 
+/// The service a selector names: an installed one, or a service id that
+/// only scheduler artifacts still know (an orphan whose data is gone too).
+fn target_id(ctx: &Context, selector: Option<&String>, inventory: &Inventory) -> Result<String> {
+    match service::resolve(ctx, selector.map(String::as_str)) {
+        Ok(t) => Ok(t.id),
+        Err(e) => match selector {
+            Some(id)
+                if e.code == ErrorCode::ServiceNotFound
+                    && is_valid_service_id(id)
+                    && !inventory.kinds_of(id).is_empty() =>
+            {
+                Ok(id.clone())
+            }
+            _ => Err(e),
+        },
+    }
+}
+
+/// Services of this data directory with scheduler artifacts but no
+/// manifest: a first install killed before it wrote the manifest, or a
+/// manifest deleted by hand. Its service directory is how an artifact is
+/// known to be this data directory's: artifacts of services with no
+/// directory here may belong to another `--data-dir`, and are only
+/// removed when named (`uninstall --service ID`).
+pub fn orphan_ids(ctx: &Context, inventory: &Inventory) -> Vec<String> {
+    inventory
+        .by_service
+        .keys()
+        .filter(|id| {
+            ctx.data_dir.service_dir(id).is_dir() && !ctx.data_dir.manifest_path(id).exists()
+        })
+        .cloned()
+        .collect()
+}
+
+/// `--all` and `--tag` remove many services at once: a person confirms on
+/// a terminal; a program (robot mode, stdin not a terminal) passes --yes.
+fn confirm(ctx: &Context, args: &UninstallArgs, targets: &[String]) -> Result<()> {
+    let sel = &args.select;
+    let many_at_once = sel.all || !sel.tags.is_empty();
+    if args.yes || !many_at_once {
+        return Ok(());
+    }
+    let selector = if sel.all {
+        "--all".to_string()
+    } else {
+        sel.tags
+            .iter()
+            .map(|t| format!("--tag {t}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let retry = format!("syncfleet uninstall {selector} --yes");
+    let interactive = !ctx.ui.robot && std::io::stdin().is_terminal();
+    if !interactive {
+        return Err(Error::invalid_argument(format!(
+            "uninstall {selector} removes {} services and needs confirmation, which {} cannot give",
+            targets.len(),
+            if ctx.ui.robot {
+                "robot mode"
+            } else {
+                "a non-interactive stdin"
+            }
+        ))
+        .with_suggestion(format!("Confirm with --yes: {retry}"))
+        .with_actions([retry]));
+    }
+    if targets.is_empty() {
+        return Ok(());
+    }
+    const SHOWN: usize = 5;
+    let mut names = targets
+        .iter()
+        .take(SHOWN)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if targets.len() > SHOWN {
+        names.push_str(&format!(" and {} more", targets.len() - SHOWN));
+    }
+    eprint!(
+        "Uninstall {} services ({names})? Their history is kept. [y/N] ",
+        targets.len()
+    );
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|e| Error::io("read", Path::new("<stdin>"), e))?;
+    if matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
+        Ok(())
+    } else {
+        Err(Error::invalid_argument(format!(
+            "not confirmed: nothing was uninstalled ({selector})"
+        ))
+        .with_suggestion(format!("To uninstall without asking: {retry}")))
+    }
+}
+
 /// Uninstall one service; `reload` = reload the scheduler now (a batch
 /// reloads once at the end instead).
-pub fn uninstall_one(ctx: &Context, id: &str, reload: bool) -> Result<UninstallResult> {
+pub fn uninstall_one(
+    ctx: &Context,
+    id: &str,
+    inventory: &Inventory,
+    reload: bool,
+) -> Result<UninstallResult> {
     let _admin = lock::acquire_within(
         &ctx.data_dir.admin_lock_path(id),
         Duration::from_secs(10),
         &format!("service {id}"),
     )?;
+    remove_locked(ctx, id, inventory, reload)
+}
+
+/// `doctor --fix` for an orphan: remove its artifacts unless an install
+/// finished (wrote its manifest) since the orphan was seen. None when it
+/// is no orphan any more.
+pub fn remove_orphan(
+    ctx: &Context,
+    id: &str,
+    inventory: &Inventory,
+) -> Result<Option<UninstallResult>> {
+    // An install in progress holds this lock until its manifest is written.
+    let _admin = lock::acquire_within(
+        &ctx.data_dir.admin_lock_path(id),
+        Duration::from_secs(10),
+        &format!("service {id}"),
+    )?;
+    if ctx.data_dir.manifest_path(id).exists() {
+        return Ok(None);
+    }
+    remove_locked(ctx, id, inventory, true).map(Some)
+}
+
+/// `doctor --fix` for a second schedule: remove the artifacts on every
+/// scheduler but the one the manifest records (read again under the lock).
+pub fn remove_second_schedules(
+    ctx: &Context,
+    id: &str,
+    inventory: &Inventory,
+) -> Result<Vec<String>> {
+    let _admin = lock::acquire_within(
+        &ctx.data_dir.admin_lock_path(id),
+        Duration::from_secs(10),
+        &format!("service {id}"),
+    )?;
+    let Some(manifest) = Manifest::read(&ctx.data_dir.manifest_path(id))? else {
+        return Ok(Vec::new());
+    };
+    let mut removed = Vec::new();
+    for kind in inventory.kinds_of(id) {
+        if kind.as_str() == manifest.platform {
+            continue;
+        }
+        let backend = scheduler::backend(kind, &ctx.env);
+        let r = backend.remove_artifacts(id)?;
+        let _ = backend.reload();
+        removed.extend(r.schedules.into_iter().chain(r.files));
+        removed.extend(r.warnings);
+    }
+    Ok(removed)
+}
+
+/// The removal itself, under the service's admin lock.
+fn remove_locked(
+    ctx: &Context,
+    id: &str,
+    inventory: &Inventory,
+    reload: bool,
+) -> Result<UninstallResult> {
     let manifest_path = ctx.data_dir.manifest_path(id);
     let mut warnings = Vec::new();
     // A corrupt manifest must not block uninstalling: the artifacts are
-    // found by id from the backend.
+    // found by id from the schedulers.
     let manifest = match Manifest::read(&manifest_path) {
         Ok(m) => m,
         Err(e) => {
@@ -178,49 +417,57 @@ pub fn uninstall_one(ctx: &Context, id: &str, reload: bool) -> Result<UninstallR
             None
         }
     };
-    let kind = manifest
+    let recorded = manifest
         .as_ref()
-        .and_then(|m| SchedulerKind::parse(&m.platform).ok())
-        .or_else(|| SchedulerKind::default_for_os().ok());
-    let mut removed = Vec::new();
-    let mut platform = None;
-    if let Some(kind) = kind {
-        let backend = scheduler::backend(kind, &ctx.env);
-        let artifacts: Vec<PathBuf> = backend
-            .artifact_paths(id)
+        .and_then(|m| SchedulerKind::parse(&m.platform).ok());
+    // The recorded scheduler first (deactivated even with its files gone),
+    // then every other one with artifacts of this id.
+    let mut kinds: Vec<SchedulerKind> = recorded.into_iter().collect();
+    kinds.extend(
+        inventory
+            .kinds_of(id)
             .into_iter()
-            .filter(|p| p.exists())
-            .collect();
-        if manifest.is_some() || !artifacts.is_empty() {
-            platform = Some(kind.as_str().to_string());
-            // Disabling an already-unloaded timer fails: the files still go.
-            if let Err(e) = backend.deactivate(id) {
-                warnings.push(format!("disable failed (continuing): {}", e.message));
-            }
-            for p in &artifacts {
-                if fsutil::remove_if_exists(p).map_err(|e| Error::io("remove", p, e))? {
-                    removed.push(p.display().to_string());
-                }
-            }
-            if reload && let Err(e) = backend.reload() {
-                warnings.push(format!("scheduler reload failed: {}", e.message));
-            }
+            .filter(|k| Some(*k) != recorded),
+    );
+    let mut result = UninstallResult {
+        was_installed: false,
+        service_id: id.to_string(),
+        platform: None,
+        other_platforms: Vec::new(),
+        orphan: manifest.is_none() && !manifest_path.exists() && !kinds.is_empty(),
+        removed_schedules: Vec::new(),
+        removed_files: Vec::new(),
+        kept_files: Vec::new(),
+        warnings: Vec::new(),
+    };
+    for kind in kinds {
+        let backend = scheduler::backend(kind, &ctx.env);
+        let removal = backend.remove_artifacts(id)?;
+        if reload && let Err(e) = backend.reload() {
+            warnings.push(format!("scheduler reload failed: {}", e.message));
         }
+        match result.platform {
+            None => result.platform = Some(kind.as_str().to_string()),
+            Some(_) => result.other_platforms.push(kind.as_str().to_string()),
+        }
+        result.removed_schedules.extend(removal.schedules);
+        result.removed_files.extend(removal.files);
+        warnings.extend(removal.warnings);
     }
-    let was_installed = manifest_path.exists() || !removed.is_empty();
+    result.was_installed = manifest_path.exists() || result.platform.is_some();
     for p in [
         manifest_path,
         ctx.data_dir.env_path(id),
         ctx.data_dir.wrapper_path(id),
     ] {
         if fsutil::remove_if_exists(&p).map_err(|e| Error::io("remove", &p, e))? {
-            removed.push(p.display().to_string());
+            result.removed_files.push(p.display().to_string());
         }
     }
-    if was_installed {
+    if result.was_installed {
         crate::index::uninstalled(ctx, id);
     }
-    let kept_files = [
+    result.kept_files = [
         ctx.data_dir.status_path(id),
         ctx.data_dir.runs_path(id),
         ctx.data_dir.logs_dir(id),
@@ -229,12 +476,6 @@ pub fn uninstall_one(ctx: &Context, id: &str, reload: bool) -> Result<UninstallR
     .filter(|p| p.exists())
     .map(|p| p.display().to_string())
     .collect();
-    Ok(UninstallResult {
-        was_installed,
-        service_id: id.to_string(),
-        platform,
-        removed_files: removed,
-        kept_files,
-        warnings,
-    })
+    result.warnings = warnings;
+    Ok(result)
 }

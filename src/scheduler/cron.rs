@@ -16,7 +16,8 @@
 
 use super::wrapper::{self, sh_quote, sh_split};
 use super::{
-    Artifact, PlatformState, Scheduler, SchedulerKind, ServiceSpec, TokenPlacement, check_spec,
+    Artifact, ArtifactListing, PlatformState, Scheduler, SchedulerKind, ServiceSpec,
+    TokenPlacement, check_spec, ids_in_dir,
 };
 use crate::doctor_checks::Check;
 use crate::error::{Error, ErrorCode, Result};
@@ -255,17 +256,31 @@ impl Cron {
     /// The user's crontab; empty when there is none (`crontab -l` then
     /// says "no crontab for USER" and exits 1).
     pub fn read_crontab(&self) -> Result<Vec<u8>> {
+        self.read_crontab_if_installed()?.ok_or_else(|| {
+            Error::command_failed(
+                &format!("{} -l", self.crontab),
+                None,
+                "the crontab program was not found",
+            )
+        })
+    }
+
+    /// `read_crontab`, or None when there is no crontab program here.
+    fn read_crontab_if_installed(&self) -> Result<Option<Vec<u8>>> {
         let shown = format!("{} -l", self.crontab);
-        let c = process::capture(
+        let c = match process::capture(
             std::process::Command::new(&self.crontab).arg("-l"),
             None,
             DEFAULT_TIMEOUT,
-        )
-        .map_err(|e| Error::command_failed(&shown, None, &e.to_string()))?;
+        ) {
+            Ok(c) => c,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::command_failed(&shown, None, &e.to_string())),
+        };
         if c.success() {
-            Ok(c.stdout_bytes)
+            Ok(Some(c.stdout_bytes))
         } else if !c.timed_out && c.stderr.contains("no crontab for") {
-            Ok(Vec::new())
+            Ok(Some(Vec::new()))
         } else {
             Err(Error::command_failed(&shown, c.code, &c.stderr))
         }
@@ -390,6 +405,37 @@ impl Scheduler for Cron {
             [only] => wrapper::installed_command(Path::new(only)),
             _ => Some(words),
         }
+    }
+
+    fn schedule_label(&self, service_id: &str) -> String {
+        format!("crontab block `{}`", begin_marker(service_id))
+    }
+
+    fn list_artifacts(&self) -> Result<ArtifactListing> {
+        let mut listing = ArtifactListing::new();
+        for line in self
+            .read_crontab_if_installed()?
+            .unwrap_or_default()
+            .split(|b| *b == b'\n')
+        {
+            if let Some(id) = std::str::from_utf8(line)
+                .ok()
+                .and_then(|l| l.strip_prefix("# BEGIN syncfleet "))
+                .filter(|id| crate::identity::is_valid_service_id(id))
+            {
+                listing
+                    .entry(id.to_string())
+                    .or_default()
+                    .push(self.schedule_label(id));
+            }
+        }
+        ids_in_dir(
+            &self.staging_dir,
+            BLOCK_FILE_PREFIX,
+            BLOCK_FILE_SUFFIX,
+            &mut listing,
+        );
+        Ok(listing)
     }
 
     fn read_installed(&self, path: &Path) -> Option<String> {

@@ -5,8 +5,8 @@
 //! Rendering is pure and tested on every OS; `launchctl` runs on macOS only.
 
 use super::{
-    Artifact, PlatformState, Scheduler, SchedulerKind, ServiceSpec, TokenPlacement, check_spec,
-    wrapper,
+    Artifact, ArtifactListing, PlatformState, Scheduler, SchedulerKind, ServiceSpec,
+    TokenPlacement, check_spec, ids_in_dir, wrapper,
 };
 use crate::doctor_checks::Check;
 use crate::error::Result;
@@ -304,6 +304,16 @@ impl Scheduler for Launchd {
             [only] => wrapper::installed_command(Path::new(only)),
             _ => Some(args),
         }
+    }
+
+    fn schedule_label(&self, service_id: &str) -> String {
+        format!("launchd agent {}", label(service_id))
+    }
+
+    fn list_artifacts(&self) -> Result<ArtifactListing> {
+        let mut listing = ArtifactListing::new();
+        ids_in_dir(&self.agents_dir, "dev.syncfleet.", ".plist", &mut listing);
+        Ok(listing)
     }
 
     fn prerequisites(&self) -> Vec<Check> {

@@ -13,9 +13,10 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::paths::Env;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SchedulerKind {
     Systemd,
@@ -203,6 +204,22 @@ impl PlatformState {
     }
 }
 
+/// What one backend has on this machine, by service id: a description of
+/// each artifact found (a file path, a crontab block, a task), whether or
+/// not a manifest knows the service.
+pub type ArtifactListing = BTreeMap<String, Vec<String>>;
+
+/// What removing one service's artifacts from one backend did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Removal {
+    /// The schedule that was stopped, for people (e.g. "crontab block …").
+    pub schedules: Vec<String>,
+    /// The files that were deleted.
+    pub files: Vec<String>,
+    /// What could not be done and may still be there.
+    pub warnings: Vec<String>,
+}
+
 pub trait Scheduler {
     fn kind(&self) -> SchedulerKind;
     /// Where this scheduler can put the token the user asked to place
@@ -234,6 +251,18 @@ pub trait Scheduler {
         std::fs::read_to_string(path).ok()
     }
     fn prerequisites(&self) -> Vec<Check>;
+    /// How a service's schedule is named on this scheduler, for people.
+    fn schedule_label(&self, service_id: &str) -> String;
+    /// Every service with an artifact of this backend here, manifest or
+    /// not (orphans of a killed install or a deleted manifest, second
+    /// schedules). A scheduler whose tool is not installed here has no
+    /// artifacts: that is an empty listing, not an error.
+    fn list_artifacts(&self) -> Result<ArtifactListing>;
+    /// Remove one service's artifacts knowing only its id: deactivate its
+    /// schedule, then delete its files. The caller reloads the scheduler.
+    fn remove_artifacts(&self, service_id: &str) -> Result<Removal> {
+        remove_artifacts_by_default(self, service_id)
+    }
     /// Safe repair doctor --fix may apply (e.g. daemon-reload).
     fn safe_fix(&self) -> Option<(String, Result<()>)> {
         None
@@ -246,6 +275,116 @@ pub fn backend(kind: SchedulerKind, env: &Env) -> Box<dyn Scheduler> {
         SchedulerKind::Launchd => Box::new(launchd::Launchd::new(env)),
         SchedulerKind::Schtasks => Box::new(schtasks::Schtasks::new(env)),
         SchedulerKind::Cron => Box::new(cron::Cron::new(env)),
+    }
+}
+
+/// `Scheduler::remove_artifacts` as most backends do it: deactivate the
+/// schedule, then delete the files `artifact_paths` names.
+pub fn remove_artifacts_by_default<S: Scheduler + ?Sized>(
+    backend: &S,
+    service_id: &str,
+) -> Result<Removal> {
+    let mut out = Removal::default();
+    let label = backend.schedule_label(service_id);
+    let was_scheduled = backend.state(service_id).loaded;
+    match backend.deactivate(service_id) {
+        Ok(()) if was_scheduled => out.schedules.push(label),
+        Ok(()) => {}
+        // Deactivating what is not scheduled fails on most schedulers:
+        // only a schedule that is still there afterwards matters.
+        Err(e) if was_scheduled || backend.state(service_id).loaded => out.warnings.push(format!(
+            "could not stop {label} (it may still fire): {}",
+            e.message
+        )),
+        Err(_) => {}
+    }
+    for p in backend.artifact_paths(service_id) {
+        if crate::fsutil::remove_if_exists(&p).map_err(|e| Error::io("remove", &p, e))? {
+            out.files.push(p.display().to_string());
+        }
+    }
+    Ok(out)
+}
+
+/// Every backend's artifacts on this machine, listed once for a fleet
+/// command (fleet doctor, `uninstall --all`).
+#[derive(Debug, Default)]
+pub struct Inventory {
+    /// Service id → the backends with its artifacts, and what each has.
+    pub by_service: BTreeMap<String, BTreeMap<SchedulerKind, Vec<String>>>,
+    /// Backends whose artifacts could not be listed, and why.
+    pub errors: Vec<(SchedulerKind, Error)>,
+}
+
+impl Inventory {
+    /// List every backend (each lists only what is on this machine).
+    pub fn take(env: &Env) -> Inventory {
+        let mut inventory = Inventory::default();
+        for kind in SchedulerKind::ALL {
+            match backend(kind, env).list_artifacts() {
+                Ok(listing) => {
+                    for (id, what) in listing {
+                        inventory
+                            .by_service
+                            .entry(id)
+                            .or_default()
+                            .insert(kind, what);
+                    }
+                }
+                Err(e) => inventory.errors.push((kind, e)),
+            }
+        }
+        inventory
+    }
+
+    /// The backends that have artifacts of this service.
+    pub fn kinds_of(&self, service_id: &str) -> Vec<SchedulerKind> {
+        self.by_service
+            .get(service_id)
+            .map(|m| m.keys().copied().collect())
+            .unwrap_or_default()
+    }
+
+    /// What a backend has of this service (empty when nothing).
+    pub fn found(&self, service_id: &str, kind: SchedulerKind) -> &[String] {
+        self.by_service
+            .get(service_id)
+            .and_then(|m| m.get(&kind))
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+    }
+
+    /// Every backend with an artifact of any service.
+    pub fn kinds_in_use(&self) -> Vec<SchedulerKind> {
+        let mut kinds: Vec<SchedulerKind> = self
+            .by_service
+            .values()
+            .flat_map(|m| m.keys().copied())
+            .collect();
+        kinds.sort();
+        kinds.dedup();
+        kinds
+    }
+}
+
+/// The ids a directory holds as `<prefix><id><suffix>` files (dangling
+/// symlinks included: an enable link whose unit is gone is a leftover
+/// too), with their paths; nothing when the directory does not exist.
+pub(crate) fn ids_in_dir(dir: &Path, prefix: &str, suffix: &str, into: &mut ArtifactListing) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut found: Vec<(String, PathBuf)> = entries
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            let id = name.strip_prefix(prefix)?.strip_suffix(suffix)?;
+            crate::identity::is_valid_service_id(id).then(|| (id.to_string(), e.path()))
+        })
+        .collect();
+    found.sort();
+    for (id, path) in found {
+        into.entry(id).or_default().push(path.display().to_string());
     }
 }
 

@@ -9,7 +9,8 @@
 //! has a file to compare.
 
 use super::{
-    Artifact, PlatformState, Scheduler, SchedulerKind, ServiceSpec, TokenPlacement, check_spec,
+    Artifact, ArtifactListing, PlatformState, Scheduler, SchedulerKind, ServiceSpec,
+    TokenPlacement, check_spec, ids_in_dir,
 };
 use crate::doctor_checks::Check;
 use crate::error::{Error, Result};
@@ -136,6 +137,24 @@ pub fn delete_args(service_id: &str) -> Vec<String> {
         task_name(service_id),
         "/f".into(),
     ]
+}
+
+/// Every task, one CSV row each (`TaskName` first).
+pub fn list_args() -> Vec<String> {
+    vec!["/query".into(), "/fo".into(), "CSV".into()]
+}
+
+/// The service ids of the `SyncFleet-<id>` tasks in a `schtasks /query
+/// /fo CSV` listing (header rows, repeated per folder, name no task).
+pub fn task_ids(listing: &str) -> Vec<String> {
+    parse_csv(listing)
+        .into_iter()
+        .filter_map(|row| {
+            let name = row.first()?.trim_start_matches('\\');
+            let id = name.strip_prefix("SyncFleet-")?;
+            crate::identity::is_valid_service_id(id).then(|| id.to_string())
+        })
+        .collect()
 }
 
 pub fn query_args(service_id: &str) -> Vec<String> {
@@ -353,6 +372,33 @@ impl Scheduler for Schtasks {
         Some(argv)
     }
 
+    fn schedule_label(&self, service_id: &str) -> String {
+        format!("scheduled task {}", task_name(service_id))
+    }
+
+    fn list_artifacts(&self) -> Result<ArtifactListing> {
+        let mut listing = ArtifactListing::new();
+        let shown = process::display_command(&self.schtasks, &list_args());
+        match process::capture(
+            std::process::Command::new(&self.schtasks).args(list_args()),
+            None,
+            DEFAULT_TIMEOUT,
+        ) {
+            Ok(c) if c.success() => {
+                for id in task_ids(&c.stdout) {
+                    let label = self.schedule_label(&id);
+                    listing.entry(id).or_default().push(label);
+                }
+            }
+            Ok(c) => return Err(Error::command_failed(&shown, c.code, &c.stderr)),
+            // No schtasks here (not Windows): no tasks.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::command_failed(&shown, None, &e.to_string())),
+        }
+        ids_in_dir(&self.staging_dir, "SyncFleet-", ".args", &mut listing);
+        Ok(listing)
+    }
+
     fn prerequisites(&self) -> Vec<Check> {
         match process::capture(
             std::process::Command::new(&self.schtasks).arg("/?"),
@@ -498,6 +544,12 @@ mod tests {
             t.task_to_run,
             "\"C:\\Program Files\\sf.exe\" --robot run --service-id abc123"
         );
+    }
+
+    #[test]
+    fn task_listing_names_only_syncfleet_tasks() {
+        let listing = "\r\n\"TaskName\",\"Next Run Time\",\"Status\"\r\n\"\\SyncFleet-abc123\",\"N/A\",\"Ready\"\r\n\"\\Other\",\"N/A\",\"Ready\"\r\n\"TaskName\",\"Next Run Time\",\"Status\"\r\n\"\\SyncFleet-my-name\",\"N/A\",\"Ready\"\r\n\"\\SyncFleet-Bad/Id\",\"N/A\",\"Ready\"\r\n";
+        assert_eq!(task_ids(listing), ["abc123", "my-name"]);
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! `syncfleet-<id>.timer` in `$XDG_CONFIG_HOME/systemd/user`.
 
 use super::{
-    Artifact, PlatformState, Scheduler, SchedulerKind, ServiceSpec, TokenPlacement, check_spec,
+    Artifact, ArtifactListing, PlatformState, Removal, Scheduler, SchedulerKind, ServiceSpec,
+    TokenPlacement, check_spec, ids_in_dir,
 };
 use crate::doctor_checks::Check;
 use crate::error::{Error, Result};
@@ -74,6 +75,14 @@ impl Systemd {
 
     pub fn unit_path(&self, service_id: &str, suffix: &str) -> PathBuf {
         self.unit_dir.join(unit_name(service_id, suffix))
+    }
+
+    /// The link `enable` makes; `disable` removes it, but one left behind
+    /// (its unit file deleted by hand) still names the service.
+    fn wants_link(&self, service_id: &str) -> PathBuf {
+        self.unit_dir
+            .join("timers.target.wants")
+            .join(unit_name(service_id, "timer"))
     }
 
     fn systemctl(&self, args: &[&str]) -> Result<process::Captured> {
@@ -383,6 +392,44 @@ impl Scheduler for Systemd {
 
     fn safe_fix(&self) -> Option<(String, Result<()>)> {
         Some(("systemctl --user daemon-reload".into(), self.reload()))
+    }
+
+    fn schedule_label(&self, service_id: &str) -> String {
+        format!("systemd timer {}", unit_name(service_id, "timer"))
+    }
+
+    fn list_artifacts(&self) -> Result<ArtifactListing> {
+        let mut listing = ArtifactListing::new();
+        for suffix in [".service", ".timer"] {
+            ids_in_dir(&self.unit_dir, "syncfleet-", suffix, &mut listing);
+        }
+        ids_in_dir(
+            &self.unit_dir.join("timers.target.wants"),
+            "syncfleet-",
+            ".timer",
+            &mut listing,
+        );
+        Ok(listing)
+    }
+
+    fn remove_artifacts(&self, service_id: &str) -> Result<Removal> {
+        let mut out = super::remove_artifacts_by_default(self, service_id)?;
+        // A timer whose unit file is gone cannot be disabled, but a loaded
+        // one still fires until it is stopped.
+        if !out.warnings.is_empty()
+            && self
+                .systemctl(&["stop", &unit_name(service_id, "timer")])
+                .is_ok()
+            && !self.state(service_id).loaded
+        {
+            out.warnings.clear();
+            out.schedules.push(self.schedule_label(service_id));
+        }
+        let link = self.wants_link(service_id);
+        if crate::fsutil::remove_if_exists(&link).map_err(|e| Error::io("remove", &link, e))? {
+            out.files.push(link.display().to_string());
+        }
+        Ok(out)
     }
 }
 
