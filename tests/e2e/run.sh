@@ -20,7 +20,8 @@
 # (E2E_STRICT=1 turns SKIPs into a failure).
 # Needs: bash, jq, setpriv, cron (apt-get install cron; installed here when
 # missing), systemd (for the systemd part). E2E_USER (default sfe2e),
-# E2E_KEEP=1 keeps the state directory.
+# E2E_KEEP=1 keeps the state directory; E2E_ONLY="systemd cron fleet switch"
+# runs only the named suites.
 # shellcheck disable=SC2317 # helpers are called through "$@" and arrays
 set -euo pipefail
 
@@ -62,7 +63,9 @@ cleanup() {
     trap - EXIT INT TERM
     # Remove what syncfleet may have left if a suite died half-way.
     if [[ $SD_UP == 1 ]]; then
-        "$SD" as-user "$STATE/sd" -- systemctl --user disable --now syncfleet-demo.timer >/dev/null 2>&1
+        for t in demo fa fb fc fd sw; do
+            "$SD" as-user "$STATE/sd" -- systemctl --user disable --now "syncfleet-$t.timer" >/dev/null 2>&1
+        done
         "$SD" stop "$STATE/sd"
     fi
     if [[ $CRONTAB_SAVED == 1 ]]; then
@@ -74,9 +77,8 @@ cleanup() {
     fi
     [[ $CRON_UP == 1 ]] && "$CRON" stop "$STATE/cron"
     if [[ -n $ROOT ]]; then
-        rm -f "$HOME_U/.config/systemd/user/syncfleet-demo.service" \
-            "$HOME_U/.config/systemd/user/syncfleet-demo.timer" \
-            "$HOME_U/.config/syncfleet/cron/syncfleet-demo.cron"
+        rm -f "$HOME_U"/.config/systemd/user/syncfleet-{demo,fa,fb,fc,fd,sw}.{service,timer} \
+            "$HOME_U"/.config/syncfleet/cron/syncfleet-{demo,sw}.cron
         [[ ${E2E_KEEP:-0} == 1 ]] || rm -rf -- "$ROOT"
     fi
     if [[ ${E2E_KEEP:-0} == 1 ]]; then say "state kept in $STATE and $ROOT"; else rm -rf -- "$STATE"; fi
@@ -299,8 +301,9 @@ systemd_suite() {
     # as-user passes SYNCFLEET_* through and keeps the caller's cwd.
     export SYNCFLEET_DATA_DIR=$data SYNCFLEET_E2E_SHORT_INTERVALS=1 SYNCFLEET_E2E_TOKEN=$TOKEN
     cd "$ws"
-    # First firing: OnActiveSec=30s (+ up to 3s random); the next one 60s
-    # after the previous run ended.
+    # First firing: at once when the manager has run for over
+    # OnStartupSec= (30 s + a per-service offset), else that long after it
+    # started; the next one 60s after the previous run ended.
     suite systemd "$data" "$ws" 90 100 "$SD" as-user "$STATE/sd" --
 }
 
@@ -335,6 +338,114 @@ cron_suite() {
     suite cron "$CRON_DATA" "$ws" 150 130 asu_cron "$ws"
 }
 
+# --- fleet suites: changing one service never touches another ------------------
+# make_simple_workspace SUITE NAME: a workspace whose one stage succeeds;
+# prints its path.
+make_simple_workspace() {
+    local ws="$ROOT/$1/$2"
+    mkdir -p "$ws"
+    printf '{"name": "%s", "stages": [{"name": "noop", "command": ["/bin/true"]}]}\n' "$2" >"$ws/syncfleet.json"
+    chown -R "$U:$(id -g "$U")" "$ROOT/$1"
+    printf '%s' "$ws"
+}
+# sf_in WS ARGS...: syncfleet --robot as the test user, in WS, on the
+# user manager (SYNCFLEET_DATA_DIR from the caller's environment).
+sf_in() {
+    local ws=$1
+    shift
+    (cd "$ws" && "$SD" as-user "$STATE/sd" -- "$ROOT/bin/syncfleet" --robot "$@" 2>>"$STATE/fleet.err")
+}
+runs_of() { nlines "$SYNCFLEET_DATA_DIR/services/$1/runs.jsonl"; }
+all_ran_once() {
+    local id
+    for id in "$@"; do (($(runs_of "$id") >= 1)) || return 1; done
+}
+
+# Install three services on the real user manager, let each run once, then
+# install, reconfigure and remove others: none of the three may run again
+# in the next two minutes (their interval is 5m). Each install and
+# uninstall runs a daemon-reload, which re-fired every OnActiveSec= timer.
+fleet_suite() {
+    set +e
+    export SYNCFLEET_DATA_DIR="$ROOT/fleet/data"
+    local id out t counts_before counts_after
+    mkdir -p "$ROOT/fleet"
+    for id in fa fb fc fd; do make_simple_workspace fleet "$id" >/dev/null; done
+    t=$SECONDS
+    for id in fa fb fc; do
+        out=$(sf_in "$ROOT/fleet/$id" install --interval 5m)
+        [[ $(jq -r .ok <<<"$out") == true ]] || { result fleet install-three FAIL "$id: $out"; return; }
+    done
+    if wait_until 100 all_ran_once fa fb fc; then
+        result fleet first-runs PASS "three services installed; each ran once within $((SECONDS - t))s of install"
+    else
+        result fleet first-runs FAIL "runs after 100s: fa $(runs_of fa), fb $(runs_of fb), fc $(runs_of fc)"
+        return
+    fi
+    sleep 3 # let the last first run finish writing
+    counts_before="$(runs_of fa) $(runs_of fb) $(runs_of fc)"
+    out=$(sf_in "$ROOT/fleet/fd" install --interval 5m)
+    [[ $(jq -r .ok <<<"$out") == true ]] || result fleet install-fourth FAIL "$out"
+    t=$SECONDS
+    if wait_until 60 all_ran_once fd; then
+        result fleet fourth-first-run PASS "a service installed on a running manager ran $((SECONDS - t))s after install"
+    else
+        result fleet fourth-first-run FAIL "the fourth service did not run within 60s: $("$SD" as-user "$STATE/sd" -- systemctl --user show -p ActiveState -p NextElapseUSecMonotonic -p LastTriggerUSec syncfleet-fd.timer 2>&1 | tr '\n' ' '); manager up $("$SD" as-user "$STATE/sd" -- systemctl --user show -p UserspaceTimestampMonotonic --value 2>&1)us; uptime $(cut -d' ' -f1 /proc/uptime)s; $(tail -c 300 "$SYNCFLEET_DATA_DIR/services/fd/logs/scheduler-stderr.log" 2>/dev/null)"
+    fi
+    out=$(sf_in "$ROOT/fleet/fb" install --interval 6m)
+    [[ $(jq -r '.data.changes | join(",")' <<<"$out") == interval ]] ||
+        result fleet reconfigure FAIL "install --interval 6m on fb: $out"
+    out=$(sf_in "$ROOT/fleet/fd" uninstall)
+    [[ $(jq -r .ok <<<"$out") == true ]] || result fleet uninstall-fourth FAIL "$out"
+    sleep 120
+    counts_after="$(runs_of fa) $(runs_of fb) $(runs_of fc)"
+    if [[ $counts_after == "$counts_before" ]]; then
+        result fleet no-extra-runs PASS "runs of fa fb fc stayed '$counts_before' for 120s after installing, reconfiguring and uninstalling others"
+    else
+        result fleet no-extra-runs FAIL "runs of fa fb fc went from '$counts_before' to '$counts_after'"
+    fi
+    for id in fa fb fc; do sf_in "$ROOT/fleet/$id" uninstall >/dev/null; done
+    if "$SD" as-user "$STATE/sd" -- systemctl --user list-timers --all --no-pager 2>&1 | grep -q 'syncfleet-f[a-d]'; then
+        result fleet cleanup FAIL "timers left: $("$SD" as-user "$STATE/sd" -- systemctl --user list-timers --all --no-pager 2>&1 | grep syncfleet-f)"
+    fi
+}
+
+# One service moved between the real cron daemon's crontab and the real
+# user manager: one schedule at any time, none after uninstall.
+switch_suite() {
+    set +e
+    export SYNCFLEET_DATA_DIR="$ROOT/switch/data"
+    local ws out
+    ws=$(make_simple_workspace switch sw)
+    block() { crontab -u "$U" -l 2>/dev/null | grep -c '^# BEGIN syncfleet sw$'; }
+    timer() { "$SD" as-user "$STATE/sd" -- systemctl --user show -p LoadState --value syncfleet-sw.timer 2>/dev/null; }
+    out=$(sf_in "$ws" install --scheduler cron --interval 5m)
+    out=$(sf_in "$ws" install)
+    if [[ $(jq -r '.data.platform + " " + (.data.no_change | tostring)' <<<"$out") == "cron true" && $(block) == 1 && $(timer) == not-found ]]; then
+        result switch reinstall-keeps-cron PASS "a reinstall without --scheduler stays on cron; no systemd timer"
+    else
+        result switch reinstall-keeps-cron FAIL "$(jq -c '.data | {platform, no_change, changes} // .error' <<<"$out"); crontab blocks $(block); timer $(timer)"
+    fi
+    out=$(sf_in "$ws" install --scheduler systemd)
+    if [[ $(jq -r .ok <<<"$out") == true && $(block) == 0 && $(timer) == loaded ]]; then
+        result switch cron-to-systemd PASS "crontab block removed, timer loaded"
+    else
+        result switch cron-to-systemd FAIL "$(jq -c '.data.changes // .error' <<<"$out"); crontab blocks $(block); timer $(timer)"
+    fi
+    out=$(sf_in "$ws" install --scheduler cron)
+    if [[ $(jq -r .ok <<<"$out") == true && $(block) == 1 && $(timer) == not-found ]]; then
+        result switch systemd-to-cron PASS "timer gone, one crontab block"
+    else
+        result switch systemd-to-cron FAIL "$(jq -c '.data.changes // .error' <<<"$out"); crontab blocks $(block); timer $(timer)"
+    fi
+    out=$(sf_in "$ws" uninstall)
+    if [[ $(jq -r .ok <<<"$out") == true && $(block) == 0 && $(timer) == not-found ]]; then
+        result switch uninstall PASS "no crontab block, no timer"
+    else
+        result switch uninstall FAIL "$out; crontab blocks $(block); timer $(timer)"
+    fi
+}
+
 # --- main -------------------------------------------------------------------------
 if [[ ! -x /usr/sbin/cron ]] && command -v apt-get >/dev/null; then
     say "installing cron (apt-get)"
@@ -366,22 +477,37 @@ launch() {
     return 1
 }
 
+want() { [[ -z ${E2E_ONLY:-} || " $E2E_ONLY " == *" $1 "* ]]; }
+
 if launch systemd "systemd user manager" "$SD" "$U" "$STATE/sd"; then
     SD_UP=1
-    (systemd_suite) >"$STATE/systemd.out" 2>&1 &
-    pids+=($!)
+    if want systemd; then
+        (systemd_suite) >"$STATE/systemd.out" 2>&1 &
+        pids+=($!)
+    fi
 fi
 if launch cron "cron daemon" "$CRON" "$STATE/cron"; then
     CRON_UP=1
     if crontab -u "$U" -l >"$STATE/crontab.saved" 2>/dev/null; then CRONTAB_HAD=1; fi
     CRONTAB_SAVED=1
-    (cron_suite) >"$STATE/cron.out" 2>&1 &
+    if want cron; then
+        (cron_suite) >"$STATE/cron.out" 2>&1 &
+        pids+=($!)
+    fi
+fi
+
+if [[ $SD_UP == 1 ]] && want fleet; then
+    (fleet_suite) >"$STATE/fleet.out" 2>&1 &
     pids+=($!)
 fi
 
 say "suites running (${#pids[@]}); this takes a few minutes"
 for p in "${pids[@]}"; do wait "$p" || true; done
-for f in systemd cron; do
+# After the cron suite: both edit the test user's crontab.
+if [[ $SD_UP == 1 && $CRON_UP == 1 ]] && want switch; then
+    (switch_suite) >"$STATE/switch.out" 2>&1
+fi
+for f in systemd cron fleet switch; do
     if [[ -s $STATE/$f.out ]] && grep -qv '^\(PASS\|FAIL\|SKIP\) ' "$STATE/$f.out"; then
         say "$f suite diagnostics:"
         grep -v '^\(PASS\|FAIL\|SKIP\) ' "$STATE/$f.out" | tail -n 20 >&2
