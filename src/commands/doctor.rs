@@ -327,6 +327,16 @@ fn token_valid_check(
     }
 }
 
+/// The fix line for an error: its exact command when it names one, else
+/// its suggestion (a manifest from a newer syncfleet: upgrade).
+fn fix_for(e: &crate::error::Error) -> String {
+    e.actions
+        .first()
+        .or(e.suggestion.as_ref())
+        .cloned()
+        .unwrap_or_default()
+}
+
 fn install_checks(
     ctx: &Context,
     id: &str,
@@ -334,11 +344,9 @@ fn install_checks(
     backend: &dyn Scheduler,
 ) -> Vec<Check> {
     let mut checks = Vec::new();
-    let manifest_path = ctx.data_dir.manifest_path(id);
     let Some(m) = manifest else {
-        let read = Manifest::read(&manifest_path);
-        checks.push(match read {
-            Err(e) => Check::fail("install_state", e.message, "syncfleet repair"),
+        checks.push(match service::read_manifest(ctx, id) {
+            Err(e) => Check::fail("install_state", e.message.clone(), fix_for(&e)),
             _ => Check::pass("install_state", "No existing install detected"),
         });
         return checks;
@@ -680,7 +688,7 @@ fn service_checks(
 ) -> Vec<Check> {
     let mut checks = Vec::new();
     let reindex = "syncfleet reindex (or doctor --fix)";
-    let manifest = match Manifest::read(&ctx.data_dir.manifest_path(id)) {
+    let manifest = match service::read_manifest(ctx, id) {
         Ok(m) => {
             checks.push(match &m {
                 Some(_) => Check::pass("manifest", "Manifest present and readable"),
@@ -689,11 +697,7 @@ fn service_checks(
             m
         }
         Err(e) => {
-            checks.push(Check::fail(
-                "manifest",
-                e.message,
-                "syncfleet repair --service ".to_string() + id,
-            ));
+            checks.push(Check::fail("manifest", e.message.clone(), fix_for(&e)));
             None
         }
     };

@@ -301,10 +301,13 @@ fn preflight(ctx: &Context, common: &mut Common) -> Result<()> {
     Ok(())
 }
 
-/// The service id, name and identity of a workspace.
+/// The service id, name and identity of a workspace. An unnamed service
+/// keeps the id it was installed with even when its identity changed
+/// since (`move` re-attached it to a new directory).
 fn identify(
     args: &InstallArgs,
     config: &WorkspaceConfig,
+    known: &[Manifest],
 ) -> Result<(String, Option<String>, String)> {
     let identity = identity_hash(config);
     let name = match args.name.as_deref().or(config.name.as_deref()) {
@@ -314,7 +317,11 @@ fn identify(
         ),
         None => None,
     };
-    let id = name.clone().unwrap_or_else(|| identity.clone());
+    let moved = known
+        .iter()
+        .find(|m| m.name.is_none() && m.identity_hash == identity)
+        .map(|m| m.service_id.clone());
+    let id = name.clone().or(moved).unwrap_or_else(|| identity.clone());
     Ok((id, name, identity))
 }
 
@@ -488,8 +495,77 @@ fn install_one(
     config: WorkspaceConfig,
 ) -> Result<InstallReport> {
     let mut common = common(ctx, args)?;
-    let ids = identify(args, &config)?;
-    check_collisions(&installed(ctx), &ids.0, &ids.2)?;
+    let known = installed(ctx);
+    let ids = identify(args, &config, &known)?;
+    check_collisions(&known, &ids.0, &ids.2)?;
+    install_identified(ctx, args, &mut common, config, ids)
+}
+
+/// `move`'s entry point: install the service of `existing` again for its
+/// workspace's new place (`config`), keeping its id, its name and every
+/// setting the manifest records (interval, profile, scheduler, token
+/// source), through the same planning, writing, activation and recording
+/// as `install`. The identity hash is the new place's. Refuses a place
+/// that another service already has (NAME_CONFLICT).
+pub fn reattach(
+    ctx: &Context,
+    existing: &Manifest,
+    config: WorkspaceConfig,
+) -> Result<InstallReport> {
+    let id = existing.service_id.clone();
+    let kind = SchedulerKind::parse(&existing.platform)?;
+    let manifest_path = ctx.data_dir.manifest_path(&id);
+    let profile =
+        Profile::parse(&existing.profile).map_err(|e| Error::corrupt_state(&manifest_path, e))?;
+    let args = InstallArgs {
+        workspaces: Vec::new(),
+        workspaces_from: None,
+        interval: format_interval(existing.interval_seconds),
+        profile: match profile {
+            Profile::Fast => ProfileArg::Fast,
+            Profile::Balanced => ProfileArg::Balanced,
+            Profile::Full => ProfileArg::Full,
+        },
+        token_source: match existing.token_source.as_str() {
+            "embedded" => TokenSourceArg::Embedded,
+            _ => TokenSourceArg::EnvFile,
+        },
+        name: existing.name.clone(),
+        scheduler: None,
+        dry_run: false,
+    };
+    // The recorded interval as is: it passed install's bounds once.
+    let mut common = Common {
+        interval_seconds: existing.interval_seconds,
+        profile,
+        kind,
+        backend: scheduler::backend(kind, &ctx.env),
+        binary: PathBuf::new(),
+        warnings: Vec::new(),
+    };
+    let identity = identity_hash(&config);
+    let others: Vec<Manifest> = installed(ctx)
+        .into_iter()
+        .filter(|m| m.service_id != id)
+        .collect();
+    check_collisions(&others, &id, &identity)?;
+    install_identified(
+        ctx,
+        &args,
+        &mut common,
+        config,
+        (id, existing.name.clone(), identity),
+    )
+}
+
+/// Install one workspace whose id, name and identity are settled.
+fn install_identified(
+    ctx: &Context,
+    args: &InstallArgs,
+    common: &mut Common,
+    config: WorkspaceConfig,
+    ids: (String, Option<String>, String),
+) -> Result<InstallReport> {
     let id = ids.0.clone();
     let _admin = if args.dry_run {
         None
@@ -498,8 +574,8 @@ fn install_one(
     };
     // The token first: a missing token is the likelier, cheaper failure.
     resolve_token(ctx, &id, config.token_env_var.as_deref())?;
-    preflight(ctx, &mut common)?;
-    let (report, plan) = prepare(ctx, args, &common, &config, ids)?;
+    preflight(ctx, common)?;
+    let (report, plan) = prepare(ctx, args, common, &config, ids)?;
     if args.dry_run || plan.no_change {
         return Ok(report);
     }
@@ -534,7 +610,7 @@ fn install_batch(
         bar.inc(1);
         let one = (|| {
             let config = load_workspace(ws)?;
-            let ids = identify(args, &config)?;
+            let ids = identify(args, &config, &known)?;
             if !seen.insert(ids.0.clone()) {
                 return Err(Error::invalid_argument(format!(
                     "workspace {} is listed more than once in this batch",
@@ -710,6 +786,12 @@ fn plan(
             ("platform", old.platform != manifest.platform),
             ("projects", old.project_urls != manifest.project_urls),
             ("PATH for stages", old.stage_path != manifest.stage_path),
+            (
+                "workspace",
+                old.workspace_root != manifest.workspace_root
+                    || old.config_path != manifest.config_path
+                    || old.identity_hash != manifest.identity_hash,
+            ),
         ];
         for (label, differs) in settings {
             diff(&mut changes, label, differs);

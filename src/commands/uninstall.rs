@@ -111,7 +111,7 @@ impl Render for UninstallReport {
 }
 
 pub fn run(ctx: &Context, args: &UninstallArgs) -> Result<UninstallReport> {
-    let selected = service::select(ctx, &args.select);
+    let selected = service::select(ctx, &args.select)?;
     if !args.select.is_batch() {
         let target = service::resolve(ctx, selected[0].as_deref())?;
         return Ok(UninstallReport::One(uninstall_one(ctx, &target.id, true)?));
