@@ -16,6 +16,9 @@ _syncfleet() {
             ",$1")
                 cmd="syncfleet"
                 ;;
+            syncfleet,__complete)
+                cmd="syncfleet__subcmd____complete"
+                ;;
             syncfleet,completions)
                 cmd="syncfleet__subcmd__completions"
                 ;;
@@ -39,6 +42,9 @@ _syncfleet() {
                 ;;
             syncfleet,logs)
                 cmd="syncfleet__subcmd__logs"
+                ;;
+            syncfleet,move)
+                cmd="syncfleet__subcmd__move"
                 ;;
             syncfleet,pause)
                 cmd="syncfleet__subcmd__pause"
@@ -76,6 +82,9 @@ _syncfleet() {
             syncfleet,uninstall)
                 cmd="syncfleet__subcmd__uninstall"
                 ;;
+            syncfleet__subcmd__help,__complete)
+                cmd="syncfleet__subcmd__help__subcmd____complete"
+                ;;
             syncfleet__subcmd__help,completions)
                 cmd="syncfleet__subcmd__help__subcmd__completions"
                 ;;
@@ -99,6 +108,9 @@ _syncfleet() {
                 ;;
             syncfleet__subcmd__help,logs)
                 cmd="syncfleet__subcmd__help__subcmd__logs"
+                ;;
+            syncfleet__subcmd__help,move)
+                cmd="syncfleet__subcmd__help__subcmd__move"
                 ;;
             syncfleet__subcmd__help,pause)
                 cmd="syncfleet__subcmd__help__subcmd__pause"
@@ -143,8 +155,34 @@ _syncfleet() {
 
     case "${cmd}" in
         syncfleet)
-            opts="-J -q -v -h -V --json --robot --data-dir --config --color --quiet --verbose --help --version install uninstall list status logs doctor pause resume trigger repair sync history report prune reindex init completions robot-docs run help"
+            opts="-J -q -v -h -V --json --robot --data-dir --config --color --quiet --verbose --help --version install uninstall list status logs doctor pause resume trigger move repair sync history report prune reindex init completions robot-docs run __complete help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        syncfleet__subcmd____complete)
+            opts="-J -q -v -h -V --json --robot --data-dir --config --color --quiet --verbose --help --version services tags"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -225,8 +263,22 @@ _syncfleet() {
             return 0
             ;;
         syncfleet__subcmd__help)
-            opts="install uninstall list status logs doctor pause resume trigger repair sync history report prune reindex init completions robot-docs run help"
+            opts="install uninstall list status logs doctor pause resume trigger move repair sync history report prune reindex init completions robot-docs run __complete help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        syncfleet__subcmd__help__subcmd____complete)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -337,6 +389,20 @@ _syncfleet() {
             return 0
             ;;
         syncfleet__subcmd__help__subcmd__logs)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        syncfleet__subcmd__help__subcmd__move)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -760,6 +826,36 @@ _syncfleet() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        syncfleet__subcmd__move)
+            opts="-J -q -v -h -V --service --json --robot --data-dir --config --color --quiet --verbose --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --service)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         syncfleet__subcmd__pause)
             opts="-J -q -v -h -V --reason --service --tag --all --json --robot --data-dir --config --color --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -1151,8 +1247,20 @@ _syncfleet() {
     esac
 }
 
+# Service ids, names and tags come from the fleet at completion time.
+_syncfleet_fleet() {
+    local cur="${COMP_WORDS[COMP_CWORD]}" prev="${COMP_WORDS[COMP_CWORD-1]}" what
+    case "${prev}" in
+        --service) what=services ;;
+        --tag) what=tags ;;
+        *) _syncfleet "$@"; return ;;
+    esac
+    local IFS=$'\n'
+    COMPREPLY=($(compgen -W "$("${COMP_WORDS[0]}" __complete "${what}" 2>/dev/null)" -- "${cur}"))
+}
+
 if [[ "${BASH_VERSINFO[0]}" -eq 4 && "${BASH_VERSINFO[1]}" -ge 4 || "${BASH_VERSINFO[0]}" -gt 4 ]]; then
-    complete -F _syncfleet -o nosort -o bashdefault -o default syncfleet
+    complete -F _syncfleet_fleet -o nosort -o bashdefault -o default syncfleet
 else
-    complete -F _syncfleet -o bashdefault -o default syncfleet
+    complete -F _syncfleet_fleet -o bashdefault -o default syncfleet
 fi

@@ -42,7 +42,8 @@ complete -c syncfleet -n "__fish_syncfleet_needs_command" -f -a "logs" -d 'Show 
 complete -c syncfleet -n "__fish_syncfleet_needs_command" -f -a "doctor" -d 'Check the environment and a service\'s install, and optionally fix safe problems'
 complete -c syncfleet -n "__fish_syncfleet_needs_command" -f -a "pause" -d 'Pause scheduled runs without uninstalling'
 complete -c syncfleet -n "__fish_syncfleet_needs_command" -f -a "resume" -d 'Clear a pause (manual, permanent error or circuit breaker) and the failure count'
-complete -c syncfleet -n "__fish_syncfleet_needs_command" -f -a "trigger" -d 'Run the service now, through the same policy as a scheduled run'
+complete -c syncfleet -n "__fish_syncfleet_needs_command" -f -a "trigger" -d 'Run the service now, through the same policy as a scheduled run (exits 11 when the run fails)'
+complete -c syncfleet -n "__fish_syncfleet_needs_command" -f -a "move" -d 'Re-attach a service to its workspace\'s new directory after the workspace was moved'
 complete -c syncfleet -n "__fish_syncfleet_needs_command" -f -a "repair" -d 'Back up corrupt state files and reinitialize them'
 complete -c syncfleet -n "__fish_syncfleet_needs_command" -f -a "sync" -d 'Run the workspace\'s pipeline now, without any service policy'
 complete -c syncfleet -n "__fish_syncfleet_needs_command" -f -a "history" -d 'Show past runs from the registry'
@@ -53,6 +54,7 @@ complete -c syncfleet -n "__fish_syncfleet_needs_command" -f -a "init" -d 'Write
 complete -c syncfleet -n "__fish_syncfleet_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c syncfleet -n "__fish_syncfleet_needs_command" -f -a "robot-docs" -d 'Describe every command, flag and response shape as JSON (for programs)'
 complete -c syncfleet -n "__fish_syncfleet_needs_command" -f -a "run" -d 'One scheduled run (invoked by the scheduler)'
+complete -c syncfleet -n "__fish_syncfleet_needs_command" -f -a "__complete" -d 'Print the service ids, names or tags the completion scripts offer'
 complete -c syncfleet -n "__fish_syncfleet_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand install" -l workspace -d 'Install the workspace in this directory (or this syncfleet.json); repeat for a batch' -r -F
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand install" -l workspaces-from -d 'Read workspace directories from FILE, one a line (`-`: stdin; # comments)' -r -F
@@ -78,8 +80,8 @@ complete -c syncfleet -n "__fish_syncfleet_using_subcommand install" -s q -l qui
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand install" -s v -l verbose -d 'Log more to stderr (-v info, -vv debug)'
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand install" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand install" -s V -l version -d 'Print version'
-complete -c syncfleet -n "__fish_syncfleet_using_subcommand uninstall" -l service -d 'Service id or name; repeat for several (default: the service of the current workspace)' -r
-complete -c syncfleet -n "__fish_syncfleet_using_subcommand uninstall" -l tag -d 'Every installed service with this tag (repeatable: any of them)' -r
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand uninstall" -l service -d 'Service id, name or unique id prefix; repeat for several (default: the service of the current workspace)' -r -f -a "(syncfleet __complete services 2>/dev/null)"
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand uninstall" -l tag -d 'Every installed service with this tag (repeatable: any of them; a tag no service has is an error)' -r -f -a "(syncfleet __complete tags 2>/dev/null)"
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand uninstall" -l data-dir -d 'Data directory (default: $XDG_DATA_HOME/syncfleet or ~/.local/share/syncfleet)' -r -F
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand uninstall" -l config -d 'Workspace config file (default: syncfleet.json found upward from the current directory)' -r -F
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand uninstall" -l color -d 'When to use colour in human output' -r -f -a "auto\t''
@@ -93,7 +95,7 @@ complete -c syncfleet -n "__fish_syncfleet_using_subcommand uninstall" -s v -l v
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand uninstall" -s h -l help -d 'Print help'
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand uninstall" -s V -l version -d 'Print version'
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand list" -l state -d 'Only services in this scheduler state (idle, running, degraded, backoff, half_open, paused…)' -r
-complete -c syncfleet -n "__fish_syncfleet_using_subcommand list" -l tag -d 'Only services with this tag' -r
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand list" -l tag -d 'Only services with this tag' -r -f -a "(syncfleet __complete tags 2>/dev/null)"
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand list" -l profile -d 'Only services installed with this profile' -r -f -a "fast\t''
 balanced\t''
 full\t''"
@@ -113,7 +115,7 @@ complete -c syncfleet -n "__fish_syncfleet_using_subcommand list" -s q -l quiet 
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand list" -s v -l verbose -d 'Log more to stderr (-v info, -vv debug)'
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand list" -s h -l help -d 'Print help'
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand list" -s V -l version -d 'Print version'
-complete -c syncfleet -n "__fish_syncfleet_using_subcommand status" -l service -d 'Service id or name (default: the service of the current workspace)' -r
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand status" -l service -d 'Service id, name or unique id prefix (default: the service of the current workspace)' -r -f -a "(syncfleet __complete services 2>/dev/null)"
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand status" -l data-dir -d 'Data directory (default: $XDG_DATA_HOME/syncfleet or ~/.local/share/syncfleet)' -r -F
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand status" -l config -d 'Workspace config file (default: syncfleet.json found upward from the current directory)' -r -F
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand status" -l color -d 'When to use colour in human output' -r -f -a "auto\t''
@@ -125,7 +127,7 @@ complete -c syncfleet -n "__fish_syncfleet_using_subcommand status" -s v -l verb
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand status" -s h -l help -d 'Print help'
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand status" -s V -l version -d 'Print version'
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand logs" -l tail -d 'Show the last N lines (default 100)' -r
-complete -c syncfleet -n "__fish_syncfleet_using_subcommand logs" -l service -d 'Service id or name (default: the service of the current workspace)' -r
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand logs" -l service -d 'Service id, name or unique id prefix (default: the service of the current workspace)' -r -f -a "(syncfleet __complete services 2>/dev/null)"
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand logs" -l data-dir -d 'Data directory (default: $XDG_DATA_HOME/syncfleet or ~/.local/share/syncfleet)' -r -F
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand logs" -l config -d 'Workspace config file (default: syncfleet.json found upward from the current directory)' -r -F
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand logs" -l color -d 'When to use colour in human output' -r -f -a "auto\t''
@@ -138,7 +140,7 @@ complete -c syncfleet -n "__fish_syncfleet_using_subcommand logs" -s q -l quiet 
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand logs" -s v -l verbose -d 'Log more to stderr (-v info, -vv debug)'
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand logs" -s h -l help -d 'Print help'
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand logs" -s V -l version -d 'Print version'
-complete -c syncfleet -n "__fish_syncfleet_using_subcommand doctor" -l service -d 'Service id or name (default: the service of the current workspace)' -r
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand doctor" -l service -d 'Service id, name or unique id prefix (default: the service of the current workspace)' -r -f -a "(syncfleet __complete services 2>/dev/null)"
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand doctor" -l data-dir -d 'Data directory (default: $XDG_DATA_HOME/syncfleet or ~/.local/share/syncfleet)' -r -F
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand doctor" -l config -d 'Workspace config file (default: syncfleet.json found upward from the current directory)' -r -F
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand doctor" -l color -d 'When to use colour in human output' -r -f -a "auto\t''
@@ -151,9 +153,9 @@ complete -c syncfleet -n "__fish_syncfleet_using_subcommand doctor" -s q -l quie
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand doctor" -s v -l verbose -d 'Log more to stderr (-v info, -vv debug)'
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand doctor" -s h -l help -d 'Print help'
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand doctor" -s V -l version -d 'Print version'
-complete -c syncfleet -n "__fish_syncfleet_using_subcommand pause" -l reason -d 'Why (shown by status)' -r
-complete -c syncfleet -n "__fish_syncfleet_using_subcommand pause" -l service -d 'Service id or name; repeat for several (default: the service of the current workspace)' -r
-complete -c syncfleet -n "__fish_syncfleet_using_subcommand pause" -l tag -d 'Every installed service with this tag (repeatable: any of them)' -r
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand pause" -l reason -d 'Why (shown by status; without it, an already paused service keeps its reason)' -r
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand pause" -l service -d 'Service id, name or unique id prefix; repeat for several (default: the service of the current workspace)' -r -f -a "(syncfleet __complete services 2>/dev/null)"
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand pause" -l tag -d 'Every installed service with this tag (repeatable: any of them; a tag no service has is an error)' -r -f -a "(syncfleet __complete tags 2>/dev/null)"
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand pause" -l data-dir -d 'Data directory (default: $XDG_DATA_HOME/syncfleet or ~/.local/share/syncfleet)' -r -F
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand pause" -l config -d 'Workspace config file (default: syncfleet.json found upward from the current directory)' -r -F
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand pause" -l color -d 'When to use colour in human output' -r -f -a "auto\t''
@@ -165,8 +167,8 @@ complete -c syncfleet -n "__fish_syncfleet_using_subcommand pause" -s q -l quiet
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand pause" -s v -l verbose -d 'Log more to stderr (-v info, -vv debug)'
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand pause" -s h -l help -d 'Print help'
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand pause" -s V -l version -d 'Print version'
-complete -c syncfleet -n "__fish_syncfleet_using_subcommand resume" -l service -d 'Service id or name; repeat for several (default: the service of the current workspace)' -r
-complete -c syncfleet -n "__fish_syncfleet_using_subcommand resume" -l tag -d 'Every installed service with this tag (repeatable: any of them)' -r
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand resume" -l service -d 'Service id, name or unique id prefix; repeat for several (default: the service of the current workspace)' -r -f -a "(syncfleet __complete services 2>/dev/null)"
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand resume" -l tag -d 'Every installed service with this tag (repeatable: any of them; a tag no service has is an error)' -r -f -a "(syncfleet __complete tags 2>/dev/null)"
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand resume" -l data-dir -d 'Data directory (default: $XDG_DATA_HOME/syncfleet or ~/.local/share/syncfleet)' -r -F
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand resume" -l config -d 'Workspace config file (default: syncfleet.json found upward from the current directory)' -r -F
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand resume" -l color -d 'When to use colour in human output' -r -f -a "auto\t''
@@ -178,8 +180,8 @@ complete -c syncfleet -n "__fish_syncfleet_using_subcommand resume" -s q -l quie
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand resume" -s v -l verbose -d 'Log more to stderr (-v info, -vv debug)'
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand resume" -s h -l help -d 'Print help'
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand resume" -s V -l version -d 'Print version'
-complete -c syncfleet -n "__fish_syncfleet_using_subcommand trigger" -l service -d 'Service id or name; repeat for several (default: the service of the current workspace)' -r
-complete -c syncfleet -n "__fish_syncfleet_using_subcommand trigger" -l tag -d 'Every installed service with this tag (repeatable: any of them)' -r
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand trigger" -l service -d 'Service id, name or unique id prefix; repeat for several (default: the service of the current workspace)' -r -f -a "(syncfleet __complete services 2>/dev/null)"
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand trigger" -l tag -d 'Every installed service with this tag (repeatable: any of them; a tag no service has is an error)' -r -f -a "(syncfleet __complete tags 2>/dev/null)"
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand trigger" -l data-dir -d 'Data directory (default: $XDG_DATA_HOME/syncfleet or ~/.local/share/syncfleet)' -r -F
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand trigger" -l config -d 'Workspace config file (default: syncfleet.json found upward from the current directory)' -r -F
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand trigger" -l color -d 'When to use colour in human output' -r -f -a "auto\t''
@@ -192,7 +194,18 @@ complete -c syncfleet -n "__fish_syncfleet_using_subcommand trigger" -s q -l qui
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand trigger" -s v -l verbose -d 'Log more to stderr (-v info, -vv debug)'
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand trigger" -s h -l help -d 'Print help'
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand trigger" -s V -l version -d 'Print version'
-complete -c syncfleet -n "__fish_syncfleet_using_subcommand repair" -l service -d 'Service id or name (default: the service of the current workspace)' -r
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand move" -l service -d 'The moved service: id, name or unique id prefix' -r -f -a "(syncfleet __complete services 2>/dev/null)"
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand move" -l data-dir -d 'Data directory (default: $XDG_DATA_HOME/syncfleet or ~/.local/share/syncfleet)' -r -F
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand move" -l config -d 'Workspace config file (default: syncfleet.json found upward from the current directory)' -r -F
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand move" -l color -d 'When to use colour in human output' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand move" -s J -l robot -l json -d 'Print one JSON document (the robot envelope) instead of human output'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand move" -s q -l quiet -d 'Print only errors and requested data'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand move" -s v -l verbose -d 'Log more to stderr (-v info, -vv debug)'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand move" -s h -l help -d 'Print help'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand move" -s V -l version -d 'Print version'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand repair" -l service -d 'Service id, name or unique id prefix (default: the service of the current workspace)' -r -f -a "(syncfleet __complete services 2>/dev/null)"
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand repair" -l data-dir -d 'Data directory (default: $XDG_DATA_HOME/syncfleet or ~/.local/share/syncfleet)' -r -F
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand repair" -l config -d 'Workspace config file (default: syncfleet.json found upward from the current directory)' -r -F
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand repair" -l color -d 'When to use colour in human output' -r -f -a "auto\t''
@@ -216,7 +229,7 @@ complete -c syncfleet -n "__fish_syncfleet_using_subcommand sync" -s q -l quiet 
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand sync" -s v -l verbose -d 'Log more to stderr (-v info, -vv debug)'
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand sync" -s h -l help -d 'Print help'
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand sync" -s V -l version -d 'Print version'
-complete -c syncfleet -n "__fish_syncfleet_using_subcommand history" -l service -d 'Only this service (id or name); repeatable' -r
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand history" -l service -d 'Only this service (id, name or unique id prefix); repeatable' -r -f -a "(syncfleet __complete services 2>/dev/null)"
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand history" -l since -d 'Runs started at or after: a duration ago (7d, 12h, 30m) or an RFC 3339 time' -r
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand history" -l until -d 'Runs started before: a duration ago or an RFC 3339 time' -r
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand history" -l outcome -d 'Only runs with this outcome' -r -f -a "success\t''
@@ -240,7 +253,7 @@ complete -c syncfleet -n "__fish_syncfleet_using_subcommand history" -s q -l qui
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand history" -s v -l verbose -d 'Log more to stderr (-v info, -vv debug)'
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand history" -s h -l help -d 'Print help'
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand history" -s V -l version -d 'Print version'
-complete -c syncfleet -n "__fish_syncfleet_using_subcommand report" -l service -d 'Only this service (id or name); repeatable' -r
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand report" -l service -d 'Only this service (id, name or unique id prefix); repeatable' -r -f -a "(syncfleet __complete services 2>/dev/null)"
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand report" -l since -d 'Start of the window: a duration ago (30d, 12h) or an RFC 3339 time' -r
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand report" -l until -d 'End of the window (default: now)' -r
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand report" -l by -d 'Add a trend table by day or by week, with a sparkline per service' -r -f -a "day\t''
@@ -286,7 +299,7 @@ complete -c syncfleet -n "__fish_syncfleet_using_subcommand init" -l optional-st
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand init" -l preset -d 'Start from a preset instead of --stage flags' -r -f -a "lore\t'The four lore stages: issues and mrs (core), docs, embeddings'"
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand init" -l token-env-var -d 'The environment variable holding the token stages need' -r
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand init" -l name -d 'Default service name ([a-z0-9-], at most 32)' -r
-complete -c syncfleet -n "__fish_syncfleet_using_subcommand init" -l tag -d 'A tag for fleet filters; repeatable' -r
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand init" -l tag -d 'A tag for fleet filters; repeatable' -r -f -a "(syncfleet __complete tags 2>/dev/null)"
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand init" -l data-dir -d 'Data directory (default: $XDG_DATA_HOME/syncfleet or ~/.local/share/syncfleet)' -r -F
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand init" -l config -d 'Workspace config file (default: syncfleet.json found upward from the current directory)' -r -F
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand init" -l color -d 'When to use colour in human output' -r -f -a "auto\t''
@@ -329,23 +342,35 @@ complete -c syncfleet -n "__fish_syncfleet_using_subcommand run" -s q -l quiet -
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand run" -s v -l verbose -d 'Log more to stderr (-v info, -vv debug)'
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand run" -s h -l help -d 'Print help'
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand run" -s V -l version -d 'Print version'
-complete -c syncfleet -n "__fish_syncfleet_using_subcommand help; and not __fish_seen_subcommand_from install uninstall list status logs doctor pause resume trigger repair sync history report prune reindex init completions robot-docs run help" -f -a "install" -d 'Install (or update) the scheduled sync service of a workspace'
-complete -c syncfleet -n "__fish_syncfleet_using_subcommand help; and not __fish_seen_subcommand_from install uninstall list status logs doctor pause resume trigger repair sync history report prune reindex init completions robot-docs run help" -f -a "uninstall" -d 'Remove a service\'s schedule, manifest and token file (history is kept)'
-complete -c syncfleet -n "__fish_syncfleet_using_subcommand help; and not __fish_seen_subcommand_from install uninstall list status logs doctor pause resume trigger repair sync history report prune reindex init completions robot-docs run help" -f -a "list" -d 'List installed services'
-complete -c syncfleet -n "__fish_syncfleet_using_subcommand help; and not __fish_seen_subcommand_from install uninstall list status logs doctor pause resume trigger repair sync history report prune reindex init completions robot-docs run help" -f -a "status" -d 'Show a service\'s install state, scheduler state, last run and drift'
-complete -c syncfleet -n "__fish_syncfleet_using_subcommand help; and not __fish_seen_subcommand_from install uninstall list status logs doctor pause resume trigger repair sync history report prune reindex init completions robot-docs run help" -f -a "logs" -d 'Show the service log'
-complete -c syncfleet -n "__fish_syncfleet_using_subcommand help; and not __fish_seen_subcommand_from install uninstall list status logs doctor pause resume trigger repair sync history report prune reindex init completions robot-docs run help" -f -a "doctor" -d 'Check the environment and a service\'s install, and optionally fix safe problems'
-complete -c syncfleet -n "__fish_syncfleet_using_subcommand help; and not __fish_seen_subcommand_from install uninstall list status logs doctor pause resume trigger repair sync history report prune reindex init completions robot-docs run help" -f -a "pause" -d 'Pause scheduled runs without uninstalling'
-complete -c syncfleet -n "__fish_syncfleet_using_subcommand help; and not __fish_seen_subcommand_from install uninstall list status logs doctor pause resume trigger repair sync history report prune reindex init completions robot-docs run help" -f -a "resume" -d 'Clear a pause (manual, permanent error or circuit breaker) and the failure count'
-complete -c syncfleet -n "__fish_syncfleet_using_subcommand help; and not __fish_seen_subcommand_from install uninstall list status logs doctor pause resume trigger repair sync history report prune reindex init completions robot-docs run help" -f -a "trigger" -d 'Run the service now, through the same policy as a scheduled run'
-complete -c syncfleet -n "__fish_syncfleet_using_subcommand help; and not __fish_seen_subcommand_from install uninstall list status logs doctor pause resume trigger repair sync history report prune reindex init completions robot-docs run help" -f -a "repair" -d 'Back up corrupt state files and reinitialize them'
-complete -c syncfleet -n "__fish_syncfleet_using_subcommand help; and not __fish_seen_subcommand_from install uninstall list status logs doctor pause resume trigger repair sync history report prune reindex init completions robot-docs run help" -f -a "sync" -d 'Run the workspace\'s pipeline now, without any service policy'
-complete -c syncfleet -n "__fish_syncfleet_using_subcommand help; and not __fish_seen_subcommand_from install uninstall list status logs doctor pause resume trigger repair sync history report prune reindex init completions robot-docs run help" -f -a "history" -d 'Show past runs from the registry'
-complete -c syncfleet -n "__fish_syncfleet_using_subcommand help; and not __fish_seen_subcommand_from install uninstall list status logs doctor pause resume trigger repair sync history report prune reindex init completions robot-docs run help" -f -a "report" -d 'Success rates, durations, failure streaks and trends over a window'
-complete -c syncfleet -n "__fish_syncfleet_using_subcommand help; and not __fish_seen_subcommand_from install uninstall list status logs doctor pause resume trigger repair sync history report prune reindex init completions robot-docs run help" -f -a "prune" -d 'Remove old runs from the registry and the history files'
-complete -c syncfleet -n "__fish_syncfleet_using_subcommand help; and not __fish_seen_subcommand_from install uninstall list status logs doctor pause resume trigger repair sync history report prune reindex init completions robot-docs run help" -f -a "reindex" -d 'Rebuild the registry from the service files'
-complete -c syncfleet -n "__fish_syncfleet_using_subcommand help; and not __fish_seen_subcommand_from install uninstall list status logs doctor pause resume trigger repair sync history report prune reindex init completions robot-docs run help" -f -a "init" -d 'Write a starter syncfleet.json for the current directory'
-complete -c syncfleet -n "__fish_syncfleet_using_subcommand help; and not __fish_seen_subcommand_from install uninstall list status logs doctor pause resume trigger repair sync history report prune reindex init completions robot-docs run help" -f -a "completions" -d 'Print a shell completion script'
-complete -c syncfleet -n "__fish_syncfleet_using_subcommand help; and not __fish_seen_subcommand_from install uninstall list status logs doctor pause resume trigger repair sync history report prune reindex init completions robot-docs run help" -f -a "robot-docs" -d 'Describe every command, flag and response shape as JSON (for programs)'
-complete -c syncfleet -n "__fish_syncfleet_using_subcommand help; and not __fish_seen_subcommand_from install uninstall list status logs doctor pause resume trigger repair sync history report prune reindex init completions robot-docs run help" -f -a "run" -d 'One scheduled run (invoked by the scheduler)'
-complete -c syncfleet -n "__fish_syncfleet_using_subcommand help; and not __fish_seen_subcommand_from install uninstall list status logs doctor pause resume trigger repair sync history report prune reindex init completions robot-docs run help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand __complete" -l data-dir -d 'Data directory (default: $XDG_DATA_HOME/syncfleet or ~/.local/share/syncfleet)' -r -F
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand __complete" -l config -d 'Workspace config file (default: syncfleet.json found upward from the current directory)' -r -F
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand __complete" -l color -d 'When to use colour in human output' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand __complete" -s J -l robot -l json -d 'Print one JSON document (the robot envelope) instead of human output'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand __complete" -s q -l quiet -d 'Print only errors and requested data'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand __complete" -s v -l verbose -d 'Log more to stderr (-v info, -vv debug)'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand __complete" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand __complete" -s V -l version -d 'Print version'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand help; and not __fish_seen_subcommand_from install uninstall list status logs doctor pause resume trigger move repair sync history report prune reindex init completions robot-docs run __complete help" -f -a "install" -d 'Install (or update) the scheduled sync service of a workspace'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand help; and not __fish_seen_subcommand_from install uninstall list status logs doctor pause resume trigger move repair sync history report prune reindex init completions robot-docs run __complete help" -f -a "uninstall" -d 'Remove a service\'s schedule, manifest and token file (history is kept)'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand help; and not __fish_seen_subcommand_from install uninstall list status logs doctor pause resume trigger move repair sync history report prune reindex init completions robot-docs run __complete help" -f -a "list" -d 'List installed services'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand help; and not __fish_seen_subcommand_from install uninstall list status logs doctor pause resume trigger move repair sync history report prune reindex init completions robot-docs run __complete help" -f -a "status" -d 'Show a service\'s install state, scheduler state, last run and drift'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand help; and not __fish_seen_subcommand_from install uninstall list status logs doctor pause resume trigger move repair sync history report prune reindex init completions robot-docs run __complete help" -f -a "logs" -d 'Show the service log'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand help; and not __fish_seen_subcommand_from install uninstall list status logs doctor pause resume trigger move repair sync history report prune reindex init completions robot-docs run __complete help" -f -a "doctor" -d 'Check the environment and a service\'s install, and optionally fix safe problems'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand help; and not __fish_seen_subcommand_from install uninstall list status logs doctor pause resume trigger move repair sync history report prune reindex init completions robot-docs run __complete help" -f -a "pause" -d 'Pause scheduled runs without uninstalling'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand help; and not __fish_seen_subcommand_from install uninstall list status logs doctor pause resume trigger move repair sync history report prune reindex init completions robot-docs run __complete help" -f -a "resume" -d 'Clear a pause (manual, permanent error or circuit breaker) and the failure count'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand help; and not __fish_seen_subcommand_from install uninstall list status logs doctor pause resume trigger move repair sync history report prune reindex init completions robot-docs run __complete help" -f -a "trigger" -d 'Run the service now, through the same policy as a scheduled run (exits 11 when the run fails)'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand help; and not __fish_seen_subcommand_from install uninstall list status logs doctor pause resume trigger move repair sync history report prune reindex init completions robot-docs run __complete help" -f -a "move" -d 'Re-attach a service to its workspace\'s new directory after the workspace was moved'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand help; and not __fish_seen_subcommand_from install uninstall list status logs doctor pause resume trigger move repair sync history report prune reindex init completions robot-docs run __complete help" -f -a "repair" -d 'Back up corrupt state files and reinitialize them'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand help; and not __fish_seen_subcommand_from install uninstall list status logs doctor pause resume trigger move repair sync history report prune reindex init completions robot-docs run __complete help" -f -a "sync" -d 'Run the workspace\'s pipeline now, without any service policy'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand help; and not __fish_seen_subcommand_from install uninstall list status logs doctor pause resume trigger move repair sync history report prune reindex init completions robot-docs run __complete help" -f -a "history" -d 'Show past runs from the registry'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand help; and not __fish_seen_subcommand_from install uninstall list status logs doctor pause resume trigger move repair sync history report prune reindex init completions robot-docs run __complete help" -f -a "report" -d 'Success rates, durations, failure streaks and trends over a window'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand help; and not __fish_seen_subcommand_from install uninstall list status logs doctor pause resume trigger move repair sync history report prune reindex init completions robot-docs run __complete help" -f -a "prune" -d 'Remove old runs from the registry and the history files'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand help; and not __fish_seen_subcommand_from install uninstall list status logs doctor pause resume trigger move repair sync history report prune reindex init completions robot-docs run __complete help" -f -a "reindex" -d 'Rebuild the registry from the service files'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand help; and not __fish_seen_subcommand_from install uninstall list status logs doctor pause resume trigger move repair sync history report prune reindex init completions robot-docs run __complete help" -f -a "init" -d 'Write a starter syncfleet.json for the current directory'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand help; and not __fish_seen_subcommand_from install uninstall list status logs doctor pause resume trigger move repair sync history report prune reindex init completions robot-docs run __complete help" -f -a "completions" -d 'Print a shell completion script'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand help; and not __fish_seen_subcommand_from install uninstall list status logs doctor pause resume trigger move repair sync history report prune reindex init completions robot-docs run __complete help" -f -a "robot-docs" -d 'Describe every command, flag and response shape as JSON (for programs)'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand help; and not __fish_seen_subcommand_from install uninstall list status logs doctor pause resume trigger move repair sync history report prune reindex init completions robot-docs run __complete help" -f -a "run" -d 'One scheduled run (invoked by the scheduler)'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand help; and not __fish_seen_subcommand_from install uninstall list status logs doctor pause resume trigger move repair sync history report prune reindex init completions robot-docs run __complete help" -f -a "__complete" -d 'Print the service ids, names or tags the completion scripts offer'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand help; and not __fish_seen_subcommand_from install uninstall list status logs doctor pause resume trigger move repair sync history report prune reindex init completions robot-docs run __complete help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -104,6 +104,22 @@ impl<T: Render> Batch<T> {
     }
 }
 
+impl<T: Render> Batch<T> {
+    /// The first item's non-zero exit status, a failed item's or a
+    /// result's own (a triggered run that failed), in order.
+    pub fn items_exit_code(&self) -> u8 {
+        self.items
+            .iter()
+            .map(|i| match (&i.error, &i.result) {
+                (Some(e), _) => e.exit_code(),
+                (None, Some(r)) => r.exit_code(),
+                (None, None) => 0,
+            })
+            .find(|code| *code != 0)
+            .unwrap_or(0)
+    }
+}
+
 impl<T: Render> Render for Batch<T> {
     fn human(&self, ui: &Ui) -> String {
         let mut out = self.human_items(ui);
@@ -116,7 +132,7 @@ impl<T: Render> Render for Batch<T> {
         out
     }
     fn exit_code(&self) -> u8 {
-        self.failure_exit_code()
+        self.items_exit_code()
     }
 }
 

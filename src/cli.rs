@@ -135,8 +135,10 @@ pub enum Command {
     Pause(PauseArgs),
     /// Clear a pause (manual, permanent error or circuit breaker) and the failure count
     Resume(ResumeArgs),
-    /// Run the service now, through the same policy as a scheduled run
+    /// Run the service now, through the same policy as a scheduled run (exits 11 when the run fails)
     Trigger(TriggerArgs),
+    /// Re-attach a service to its workspace's new directory after the workspace was moved
+    Move(MoveArgs),
     /// Back up corrupt state files and reinitialize them
     Repair(ServiceSelector),
     /// Run the workspace's pipeline now, without any service policy
@@ -158,11 +160,14 @@ pub enum Command {
     /// One scheduled run (invoked by the scheduler)
     #[command(hide = true)]
     Run(RunArgs),
+    /// Print the service ids, names or tags the completion scripts offer
+    #[command(name = "__complete", hide = true)]
+    Complete(CompleteArgs),
 }
 
 #[derive(Debug, Clone, Args)]
 pub struct ServiceSelector {
-    /// Service id or name (default: the service of the current workspace)
+    /// Service id, name or unique id prefix (default: the service of the current workspace)
     #[arg(long, value_name = "ID|NAME")]
     pub service: Option<String>,
 }
@@ -171,10 +176,10 @@ pub struct ServiceSelector {
 /// `--tag`, or `--all`; none = the service of the current workspace.
 #[derive(Debug, Clone, Default, Args)]
 pub struct FleetSelector {
-    /// Service id or name; repeat for several (default: the service of the current workspace)
+    /// Service id, name or unique id prefix; repeat for several (default: the service of the current workspace)
     #[arg(long = "service", value_name = "ID|NAME")]
     pub services: Vec<String>,
-    /// Every installed service with this tag (repeatable: any of them)
+    /// Every installed service with this tag (repeatable: any of them; a tag no service has is an error)
     #[arg(long = "tag", value_name = "TAG", conflicts_with = "services")]
     pub tags: Vec<String>,
     /// Every installed service
@@ -259,7 +264,7 @@ pub struct ListArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct HistoryArgs {
-    /// Only this service (id or name); repeatable
+    /// Only this service (id, name or unique id prefix); repeatable
     #[arg(long = "service", value_name = "ID|NAME")]
     pub services: Vec<String>,
     /// Runs started at or after: a duration ago (7d, 12h, 30m) or an RFC 3339 time
@@ -287,7 +292,7 @@ pub struct HistoryArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct ReportArgs {
-    /// Only this service (id or name); repeatable
+    /// Only this service (id, name or unique id prefix); repeatable
     #[arg(long = "service", value_name = "ID|NAME")]
     pub services: Vec<String>,
     /// Start of the window: a duration ago (30d, 12h) or an RFC 3339 time
@@ -328,7 +333,7 @@ pub struct LogsArgs {
     /// Open the log in $VISUAL, $EDITOR or less
     #[arg(long)]
     pub open: bool,
-    /// Service id or name (default: the service of the current workspace)
+    /// Service id, name or unique id prefix (default: the service of the current workspace)
     #[arg(long, value_name = "ID|NAME")]
     pub service: Option<String>,
 }
@@ -341,14 +346,14 @@ pub struct DoctorArgs {
     /// Apply safe fixes: create directories, correct file modes, reload the scheduler
     #[arg(long)]
     pub fix: bool,
-    /// Service id or name (default: the service of the current workspace)
+    /// Service id, name or unique id prefix (default: the service of the current workspace)
     #[arg(long, value_name = "ID|NAME")]
     pub service: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]
 pub struct PauseArgs {
-    /// Why (shown by status)
+    /// Why (shown by status; without it, an already paused service keeps its reason)
     #[arg(long, value_name = "TEXT")]
     pub reason: Option<String>,
     #[command(flatten)]
@@ -362,6 +367,16 @@ pub struct TriggerArgs {
     pub ignore_backoff: bool,
     #[command(flatten)]
     pub select: FleetSelector,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct MoveArgs {
+    /// The moved service: id, name or unique id prefix
+    #[arg(long, value_name = "ID|NAME")]
+    pub service: String,
+    /// The workspace's new directory (the one holding its syncfleet.json)
+    #[arg(value_name = "NEW_DIR")]
+    pub new_dir: PathBuf,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -417,6 +432,21 @@ pub struct CompletionsArgs {
     /// The shell to complete for
     #[arg(value_enum)]
     pub shell: ShellArg,
+}
+
+/// What `__complete` prints, one a line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CompleteWhat {
+    /// Installed services' ids and names
+    Services,
+    /// Installed services' tags
+    Tags,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CompleteArgs {
+    #[arg(value_enum)]
+    pub what: CompleteWhat,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -526,6 +556,31 @@ mod tests {
         assert!(
             matches!(parse(&["run", "--service-id", "abc"]).command, Command::Run(RunArgs { ref service_id }) if service_id == "abc")
         );
+    }
+
+    #[test]
+    fn move_needs_a_service_and_a_directory() {
+        match parse(&["move", "--service", "abc", "/new/place"]).command {
+            Command::Move(a) => {
+                assert_eq!(a.service, "abc");
+                assert_eq!(a.new_dir, std::path::Path::new("/new/place"));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(Cli::try_parse_from(["syncfleet", "move", "/new/place"]).is_err());
+        assert!(Cli::try_parse_from(["syncfleet", "move", "--service", "abc"]).is_err());
+    }
+
+    #[test]
+    fn the_completion_helper_is_hidden() {
+        let help = Cli::command().render_help().to_string();
+        assert!(!help.contains("__complete"), "{help}");
+        assert!(matches!(
+            parse(&["__complete", "tags"]).command,
+            Command::Complete(CompleteArgs {
+                what: CompleteWhat::Tags
+            })
+        ));
     }
 
     #[test]

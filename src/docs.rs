@@ -15,7 +15,7 @@ pub struct CommandDoc {
 pub const OVERVIEW: &str = "\
 syncfleet keeps every workspace in sync on a schedule. A workspace is a directory with a syncfleet.json that lists the commands (stages) that sync it. For each workspace, syncfleet install creates an OS-native scheduled service (a systemd user timer) that runs syncfleet's own run command, which applies a real policy: core and optional stages, transient and permanent error classification, exponential backoff with full jitter, a circuit breaker with half-open probes, pause and resume, and stale-run detection.
 
-Commands that act on one service pick it with --service ID|NAME, or take the service of the workspace found upward from the current directory (like git finds .git), or of --config FILE.
+Commands that act on one service pick it with --service ID|NAME (an id, a name, or a unique prefix of an id), or take the service of the workspace found upward from the current directory (like git finds .git), or of --config FILE.
 
 With --robot (or --json, -J, SYNCFLEET_ROBOT=1) every command prints exactly one JSON document on stdout: {\"ok\":true,\"data\":...,\"meta\":{\"elapsed_ms\":N}} or {\"ok\":false,\"error\":{\"code\",\"message\",\"suggestion\",\"actions\"}}. Human output goes to stdout, warnings and progress to stderr.";
 
@@ -89,7 +89,7 @@ Batches: --workspace DIR (repeatable) and --workspaces-from FILE (one directory 
     },
     CommandDoc {
         name: "status",
-        description: "Show whether the service is installed, what the scheduler reports, the scheduler state (idle, running, running_stale, degraded, backoff, half_open, paused, not_installed), the last run with its stage results, the recent runs, the backoff window, the pause reason, and drift: the timer not loaded (platform), an artifact edited or missing (spec), or a different scheduled command (command). status always exits 0.",
+        description: "Show whether the service is installed, what the scheduler reports, the scheduler state (idle, running, running_stale, degraded, backoff, half_open, paused, not_installed), the last run with its stage results, the recent runs, the backoff window, the pause reason, and drift: the timer not loaded (platform), an artifact edited or missing (spec), or a different scheduled command (command). A workspace whose directory moved says so: status inside the moved workspace names the service it was installed as and prints the exact syncfleet move command that re-attaches it, and status of a service whose workspace is gone marks the workspace (gone) with the same command. A manifest or status file written by a newer syncfleet is an error (exit 23) saying to upgrade. Otherwise status exits 0.",
         examples: &[
             ("syncfleet status", "the current workspace's service"),
             ("syncfleet -J status --service backend | jq .data.scheduler_state", "one field for a script"),
@@ -103,6 +103,8 @@ Batches: --workspace DIR (repeatable) and --workspaces-from FILE (one directory 
             ("backoff", "{consecutive_failures, next_retry_iso, remaining_seconds}|null"),
             ("paused_reason", "string|null"),
             ("drift", "{platform_drift, spec_drift, command_drift, details?}|null"),
+            ("workspace_missing", "bool (only when true: the workspace's syncfleet.json is gone)"),
+            ("moved_from", "[{service_id, previous_workspace_root, command}] (not installed here, but probably moved from there)"),
         ],
     },
     CommandDoc {
@@ -133,12 +135,12 @@ Outside any workspace and without --service, doctor checks the whole fleet: the 
     },
     CommandDoc {
         name: "pause",
-        description: "Pause scheduled runs without uninstalling: the timer still fires, and each run exits at once, counted as skipped. A pause made during a run outlives the run. --all, --tag and several --service values pause a batch (one result each).",
+        description: "Pause scheduled runs without uninstalling: the timer still fires, and each run exits at once, counted as skipped. A pause made during a run outlives the run. Pausing a paused service again without --reason keeps the first reason (an AUTH_FAILED pause stays one); with --reason the reason is replaced. --all, --tag and several --service values pause a batch (one result each); a --tag no installed service has is an error (SERVICE_NOT_FOUND) that lists the known tags.",
         examples: &[
             ("syncfleet pause --reason \"GitLab maintenance window\"", "pause with a reason shown by status"),
             ("syncfleet pause --all --reason maintenance", "pause the whole fleet"),
         ],
-        response: &[("service_id", "string"), ("paused", "bool"), ("reason", "string"), ("already_paused", "bool")],
+        response: &[("service_id", "string"), ("paused", "bool"), ("reason", "string"), ("already_paused", "bool"), ("reason_updated", "bool")],
     },
     CommandDoc {
         name: "resume",
@@ -148,11 +150,14 @@ Outside any workspace and without --service, doctor checks the whole fleet: the 
     },
     CommandDoc {
         name: "trigger",
-        description: "Run the service now through exactly the policy of a scheduled run: a pause still applies (use resume), and so does a backoff window unless --ignore-backoff is given. The result is recorded like any run.",
+        description: "Run the service now through exactly the policy of a scheduled run: a pause still applies (use resume), and so does a backoff window unless --ignore-backoff is given. The result is recorded like any run.
+
+Exit status: trigger exits 11 (SYNC_FAILED) when the run failed, so scripts can tell; a run skipped by a backoff window or a pause exits 0. A batch (--all, --tag, several --service) exits with the first failure's status. The scheduler's own run command always exits 0, whatever the outcome: syncfleet's policy, not the scheduler, decides retries.",
         examples: &[
             ("syncfleet trigger", "run now"),
             ("syncfleet trigger --ignore-backoff", "run now even while backing off"),
             ("syncfleet trigger --tag nightly", "run every service tagged nightly, one after the other"),
+            ("syncfleet -J trigger --service api | jq .data.outcome", "exits 11 when the run failed; the outcome for a script"),
         ],
         response: &[
             ("action", "string: sync_completed|skipped|paused"),
@@ -164,8 +169,28 @@ Outside any workspace and without --service, doctor checks the whole fleet: the 
         ],
     },
     CommandDoc {
+        name: "move",
+        description: "Re-attach a service to its workspace after the workspace directory moved (mv ~/src/a ~/src/b). NEW_DIR is the workspace's new directory, the one holding its syncfleet.json. The service keeps its id, its name, its history and status (a pause stays), and its settings: interval, profile, scheduler and token source. The manifest gets the new workspace_root and config_path and a recomputed identity hash, the registry follows, and the scheduler artifacts are rendered again and reactivated exactly as install does.
+
+move refuses a NEW_DIR without a syncfleet.json (CONFIG_NOT_FOUND) and one that already is the workspace of another service (NAME_CONFLICT). Moving a service to where it already is changes nothing (no_change). status, inside a moved workspace or on a service whose workspace is gone, prints the exact move command.",
+        examples: &[
+            ("syncfleet move --service a1b2c3d4e5f6 ~/src/b", "after mv ~/src/a ~/src/b"),
+            ("syncfleet move --service backend .", "re-attach the service named backend to the current directory"),
+        ],
+        response: &[
+            ("service_id", "string (unchanged)"),
+            ("previous_workspace_root", "string"),
+            ("workspace_root", "string"),
+            ("config_path", "string"),
+            ("identity_hash", "string (recomputed)"),
+            ("no_change", "bool"),
+            ("service_files", "[string]"),
+            ("paused_reason", "string (when still paused)"),
+        ],
+    },
+    CommandDoc {
         name: "repair",
-        description: "Check the manifest and status files. A corrupt file is renamed to <name>.corrupt.<timestamp>, never deleted; the status file is reinitialized; a corrupt manifest means reinstalling (install).",
+        description: "Check the manifest and status files. A corrupt file is renamed to <name>.corrupt.<timestamp>, never deleted; the status file is reinitialized; a corrupt manifest means reinstalling (install). repair works by the service id even when the manifest cannot be read. A file written by a newer syncfleet is not corrupt: repair refuses it with the same error as every other command (upgrade syncfleet) and leaves it untouched.",
         examples: &[("syncfleet repair", "after a SERVICE_CORRUPT_STATE error"), ("syncfleet repair --service a1b2c3d4e5f6", "by id, when the manifest cannot be read")],
         response: &[("repaired", "bool"), ("actions", "[{file, action, backup?}]"), ("needs_reinstall", "bool")],
     },

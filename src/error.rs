@@ -114,7 +114,9 @@ impl ErrorCode {
             ErrorCode::NameConflict => "the --name is taken by a service of another workspace",
             ErrorCode::Locked => "another run holds the pipeline lock",
             ErrorCode::DoctorFailed => "doctor found at least one failing check",
-            ErrorCode::SyncFailed => "a manual sync failed in a core stage",
+            ErrorCode::SyncFailed => {
+                "a sync or trigger run failed (the scheduler's run still exits 0)"
+            }
             ErrorCode::RegistryError => "the SQLite registry could not be used",
             ErrorCode::IoError => "a file could not be read or written",
             ErrorCode::CommandNotFound => "a stage command of the workspace cannot be found or run",
@@ -176,6 +178,8 @@ impl fmt::Display for ErrorCode {
         f.write_str(self.as_str())
     }
 }
+
+const NEWER_SCHEMA_MARK: &str = "was written by a newer syncfleet";
 
 /// An error as the user sees it.
 #[derive(Debug, Clone, Serialize)]
@@ -244,6 +248,28 @@ impl Error {
         )
         .with_suggestion("Run `syncfleet repair` (it backs the file up, never deletes it), then reinstall if told to.")
         .with_actions(["syncfleet repair", "syncfleet install"])
+    }
+
+    /// A state file written by a newer syncfleet: the one error every
+    /// command gives for it, pointing at an upgrade (never at `repair`,
+    /// which must leave such a file alone).
+    pub fn newer_schema(path: &std::path::Path, found: u32, understood: u32) -> Self {
+        Error::new(
+            ErrorCode::ServiceCorruptState,
+            format!(
+                "{} {NEWER_SCHEMA_MARK} (schema_version {found}; this syncfleet {} understands up to {understood})",
+                path.display(),
+                env!("CARGO_PKG_VERSION")
+            ),
+        )
+        .with_suggestion(
+            "This syncfleet is older than the one that wrote the file: upgrade syncfleet, then rerun (the file is left untouched).",
+        )
+    }
+
+    /// Whether this is [`Error::newer_schema`]: such a file is not corrupt.
+    pub fn is_newer_schema(&self) -> bool {
+        self.code == ErrorCode::ServiceCorruptState && self.message.contains(NEWER_SCHEMA_MARK)
     }
 
     pub fn service_error(message: impl Into<String>) -> Self {

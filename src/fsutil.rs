@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 /// file is never visible with wider permissions.
 pub fn write_atomic_mode(path: &Path, content: &[u8], mode: u32) -> io::Result<()> {
     let dir = parent_dir(path);
-    fs::create_dir_all(&dir)?;
+    create_dirs(&dir)?;
     let mut tmp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(&dir)?;
     set_mode(tmp.path(), mode)?;
     tmp.write_all(content)?;
@@ -27,7 +27,7 @@ pub fn write_atomic(path: &Path, content: &[u8]) -> io::Result<()> {
 
 /// Append one line and fsync, creating the file (0600) when missing.
 pub fn append_line_synced(path: &Path, line: &str) -> io::Result<()> {
-    fs::create_dir_all(parent_dir(path))?;
+    create_dirs(&parent_dir(path))?;
     let mut file = open_append(path)?;
     let mut buf = String::with_capacity(line.len() + 1);
     buf.push_str(line);
@@ -90,9 +90,25 @@ pub fn mode_of(path: &Path) -> io::Result<u32> {
     }
 }
 
-/// Create a directory (and parents) and restrict it to its owner.
+/// Create a directory and its missing parents, each owner-only (0700)
+/// from the start: the one way syncfleet creates directories, so the data
+/// directory is 0700 whichever command happens to create it first (a lock,
+/// a log or a state file deep inside it creates it as a parent).
+pub fn create_dirs(dir: &Path) -> io::Result<()> {
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir)
+}
+
+/// Create a directory (and parents) and restrict it to its owner, also
+/// when it already existed.
 pub fn create_private_dir(dir: &Path) -> io::Result<()> {
-    fs::create_dir_all(dir)?;
+    create_dirs(dir)?;
     set_mode(dir, 0o700)
 }
 
@@ -134,6 +150,21 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names.len(), 1);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn created_directories_are_owner_only_and_existing_ones_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        set_mode(dir.path(), 0o755).unwrap();
+        let deep = dir.path().join("a/b/c");
+        write_atomic(&deep.join("f"), b"x").unwrap();
+        for d in ["a", "a/b", "a/b/c"] {
+            assert_eq!(mode_of(&dir.path().join(d)).unwrap(), 0o700, "{d}");
+        }
+        append_line_synced(&dir.path().join("l/runs.jsonl"), "x").unwrap();
+        assert_eq!(mode_of(&dir.path().join("l")).unwrap(), 0o700);
+        assert_eq!(mode_of(dir.path()).unwrap(), 0o755);
     }
 
     #[test]

@@ -129,7 +129,12 @@ pub fn refresh_service(
                 Some(_) => {}
                 None => reg.ensure_service(id)?,
             },
-            Err(e) => tracing::warn!(service = id, error = %e.message, "manifest unreadable; registry row kept"),
+            Err(e) => tracing::warn!(
+                service = id,
+                "{} {} (its registry row is kept)",
+                e.message,
+                e.suggestion.as_deref().unwrap_or_default()
+            ),
         }
         if let Ok(Some(status)) = StatusFile::read(&data_dir.status_path(id)) {
             reg.update_status(id, &status, None)?;

@@ -78,6 +78,7 @@ pub fn run<I: IntoIterator<Item = OsString>>(args: I) -> ExitCode {
         Command::Pause(a) => dispatch!(commands::pause::run(&ctx, a)),
         Command::Resume(a) => dispatch!(commands::resume::run(&ctx, a)),
         Command::Trigger(a) => dispatch!(commands::trigger::run(&ctx, a)),
+        Command::Move(a) => dispatch!(commands::relocate::run(&ctx, a)),
         Command::Repair(a) => dispatch!(commands::repair::run(&ctx, a)),
         Command::Sync(a) => dispatch!(commands::sync::run(&ctx, a)),
         Command::History(a) => dispatch!(commands::history::run(&ctx, a)),
@@ -90,6 +91,12 @@ pub fn run<I: IntoIterator<Item = OsString>>(args: I) -> ExitCode {
             // A script, not a report: raw bytes on stdout, even with --robot.
             use std::io::Write;
             let _ = std::io::stdout().write_all(&commands::completions::script(a.shell));
+            ExitCode::SUCCESS
+        }
+        Command::Complete(a) => {
+            // Words for the shell, never an envelope: even --robot prints them raw.
+            use std::io::Write;
+            let _ = std::io::stdout().write_all(commands::completions::values(&ctx, a).as_bytes());
             ExitCode::SUCCESS
         }
         Command::Run(a) => {

@@ -29,7 +29,7 @@ impl Drop for LockGuard {
 
 fn open_lock_file(path: &Path) -> Result<File> {
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, e))?;
+        crate::fsutil::create_dirs(dir).map_err(|e| Error::io("create", dir, e))?;
     }
     let mut options = OpenOptions::new();
     options.read(true).write(true).create(true).truncate(false);

@@ -34,7 +34,7 @@ impl ServiceLog {
     /// A log that cannot be opened is not fatal: the run goes on unlogged.
     pub fn open(path: &Path, secrets: Vec<String>) -> ServiceLog {
         if let Some(dir) = path.parent() {
-            let _ = std::fs::create_dir_all(dir);
+            let _ = crate::fsutil::create_dirs(dir);
         }
         rotate_if_needed(path, LOG_ROTATE_BYTES, LOG_KEEP);
         let file = crate::fsutil::open_append(path)

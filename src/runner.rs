@@ -194,9 +194,10 @@ impl Render for RunReport {
     }
 
     fn exit_code(&self) -> u8 {
-        // Only a manual sync reports failure through its exit status: the
-        // scheduled paths always exit 0 (syncfleet owns the retry policy).
-        if self.trigger == Trigger::Manual && self.outcome == Some(Outcome::Failed) {
+        // A person's run (`sync`, `trigger`) reports failure through its
+        // exit status; the scheduler's `run` always exits 0 (syncfleet owns
+        // the retry policy).
+        if self.trigger != Trigger::Scheduled && self.outcome == Some(Outcome::Failed) {
             ErrorCode::SyncFailed.exit_code()
         } else {
             0
@@ -284,7 +285,7 @@ pub fn execute(
     ignore_backoff: bool,
 ) -> Result<RunReport> {
     let started = Instant::now();
-    let manifest = Manifest::read(&ctx.data_dir.manifest_path(id))?.ok_or_else(|| {
+    let manifest = crate::service::read_manifest(ctx, id)?.ok_or_else(|| {
         Error::new(
             ErrorCode::ServiceNotFound,
             format!("service '{id}' is not installed (no manifest)"),

@@ -17,7 +17,7 @@ fn pause_resume_cycle_without_touching_the_scheduler() {
     let p = env.json_in(&ws, &["pause", "--reason", "GitLab maintenance window"]);
     assert_eq!(
         p["data"],
-        json!({"service_id": id, "paused": true, "reason": "GitLab maintenance window", "already_paused": false})
+        json!({"service_id": id, "paused": true, "reason": "GitLab maintenance window", "already_paused": false, "reason_updated": false})
     );
     let p2 = env.json_in(&ws, &["pause", "--reason", "longer"]);
     assert_eq!(p2["data"]["already_paused"], true);
@@ -124,11 +124,16 @@ fn newer_schema_is_refused_with_an_upgrade_hint() {
             .unwrap()
             .contains("upgrade syncfleet")
     );
-    assert_eq!(
-        env.json_in(&ws, &["repair"])["data"]["repaired"],
-        false,
-        "a newer file is not corrupt"
+    // A newer file is not corrupt: repair says the same and touches nothing.
+    let r = env.run_in(&ws, &["-J", "repair"]);
+    assert_eq!(r.code, 23);
+    assert!(
+        r.json()["error"]["suggestion"]
+            .as_str()
+            .unwrap()
+            .contains("upgrade syncfleet")
     );
+    assert_eq!(env.status_file(&id)["schema_version"], 99);
 }
 
 #[test]

@@ -12,6 +12,7 @@ trait Fleet {
     fn ws(&self, name: &str, tags: &[&str], command: &[&str]) -> PathBuf;
     fn cmd(&self, args: &[&str]) -> std::process::Command;
     fn ok(&self, args: &[&str]) -> Value;
+    fn triggered(&self, args: &[&str]) -> Value;
     fn count_calls(&self, needle: &str) -> usize;
     fn install_all(&self, dirs: &[PathBuf]) -> Vec<String>;
     fn write_exe(&self, rel: &str, text: &str);
@@ -43,6 +44,22 @@ impl Fleet for TestEnv {
         let r = self.run(&full);
         let d = data_of(&r);
         assert_eq!(r.code, 0, "{args:?}: {}", r.stdout);
+        d
+    }
+
+    /// A `trigger` that ran: exit 11 exactly when its run failed.
+    fn triggered(&self, args: &[&str]) -> Value {
+        let mut full = vec!["--robot", "trigger"];
+        full.extend_from_slice(args);
+        let r = self.run(&full);
+        let d = data_of(&r);
+        let failed = d["outcome"] == "failed";
+        assert_eq!(
+            r.code,
+            if failed { 11 } else { 0 },
+            "{args:?}: {}",
+            r.stdout
+        );
         d
     }
 
@@ -441,7 +458,7 @@ fn history_filters_report_trend_and_prune() {
     let ids = env.install_all(&[ok, bad]);
     for _ in 0..3 {
         for id in &ids {
-            env.ok(&["trigger", "--service", id, "--ignore-backoff"]);
+            env.triggered(&["--service", id, "--ignore-backoff"]);
         }
     }
     let failed = env.ok(&["history", "--outcome", "failed", "--format", "table"]);
@@ -653,7 +670,7 @@ fn tokens_never_enter_the_registry() {
     .to_string();
     let dir = env.workspace("t", &stages, "\"token_env_var\": \"SF_TOKEN\"");
     let ids = env.install_all(&[dir]);
-    env.ok(&["trigger", "--service", &ids[0]]);
+    env.triggered(&["--service", &ids[0]]);
     env.ok(&["history", "--stages"]);
     env.ok(&["reindex"]);
     for name in ["registry.db", "registry.db-wal"] {

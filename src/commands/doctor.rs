@@ -398,6 +398,16 @@ fn token_valid_check(ctx: &Context, w: &WorkspaceConfig, id: Option<&str>, offli
     }
 }
 
+/// The fix line for an error: its exact command when it names one, else
+/// its suggestion (a manifest from a newer syncfleet: upgrade).
+fn fix_for(e: &crate::error::Error) -> String {
+    e.actions
+        .first()
+        .or(e.suggestion.as_ref())
+        .cloned()
+        .unwrap_or_default()
+}
+
 fn install_checks(
     ctx: &Context,
     id: &str,
@@ -405,11 +415,9 @@ fn install_checks(
     backend: &dyn Scheduler,
 ) -> Vec<Check> {
     let mut checks = Vec::new();
-    let manifest_path = ctx.data_dir.manifest_path(id);
     let Some(m) = manifest else {
-        let read = Manifest::read(&manifest_path);
-        checks.push(match read {
-            Err(e) => Check::fail(CheckId::InstallState, e.message, "syncfleet repair"),
+        checks.push(match service::read_manifest(ctx, id) {
+            Err(e) => Check::fail(CheckId::InstallState, e.message.clone(), fix_for(&e)),
             _ => Check::pass(CheckId::InstallState, "No existing install detected"),
         });
         return checks;
@@ -935,7 +943,7 @@ fn service_checks(
 }
 
 fn manifest_check(ctx: &Context, id: &str) -> (Option<Manifest>, Vec<Check>) {
-    match Manifest::read(&ctx.data_dir.manifest_path(id)) {
+    match service::read_manifest(ctx, id) {
         Ok(m) => {
             let check = match &m {
                 Some(_) => Check::pass(CheckId::Manifest, "Manifest present and readable"),
@@ -947,8 +955,8 @@ fn manifest_check(ctx: &Context, id: &str) -> (Option<Manifest>, Vec<Check>) {
             None,
             vec![Check::fail(
                 CheckId::Manifest,
-                e.message,
-                format!("syncfleet repair --service {id}"),
+                e.message.clone(),
+                fix_for(&e),
             )],
         ),
     }

@@ -635,13 +635,60 @@ fn install_one(
     let fleet = installed(ctx);
     let identity = identify(args, &config, &fleet)?;
     check_collisions(&fleet, &identity)?;
+    install_identified(ctx, args, &requested, config, identity)
+}
+
+/// `move`'s entry point: install the service of `existing` again for its
+/// workspace's new place (`config`), keeping its id, its name and every
+/// setting the manifest records (interval, profile, scheduler, token
+/// source), through the same planning, writing, activation and recording
+/// as `install`. The identity hash is the new place's. Refuses a place
+/// that another service already has (NAME_CONFLICT).
+pub fn reattach(
+    ctx: &Context,
+    existing: &Manifest,
+    config: WorkspaceConfig,
+) -> Result<InstallReport> {
+    let _fleet = fleet_install_lock(ctx)?;
+    let identity = Identity {
+        id: existing.service_id.clone(),
+        name: existing.name.clone(),
+        hash: identity_hash(&config),
+    };
+    let others: Vec<Manifest> = installed(ctx)
+        .into_iter()
+        .filter(|m| m.service_id != identity.id)
+        .collect();
+    check_collisions(&others, &identity)?;
+    let keep_everything = InstallArgs {
+        workspaces: Vec::new(),
+        workspaces_from: None,
+        interval: None,
+        profile: None,
+        token_source: None,
+        name: None,
+        scheduler: None,
+        dry_run: false,
+    };
+    let requested = Requested::from_args(&keep_everything)?;
+    install_identified(ctx, &keep_everything, &requested, config, identity)
+}
+
+/// Install one workspace whose identity is settled and checked.
+fn install_identified(
+    ctx: &Context,
+    args: &InstallArgs,
+    requested: &Requested,
+    config: WorkspaceConfig,
+    identity: Identity,
+) -> Result<InstallReport> {
     let _admin = if args.dry_run {
         None
     } else {
         Some(admin_lock(ctx, &identity.id)?)
     };
     let mut preflight = Preflight::new()?;
-    let (report, plan) = prepare(ctx, args, &requested, &mut preflight, &config, identity)?;
+    let (report, plan) = prepare(ctx, args, requested, &mut preflight, &config, identity)?;
     if args.dry_run || plan.no_change {
         return Ok(report);
     }
@@ -1043,6 +1090,21 @@ fn changes_from(
         old.project_urls.join(","),
         new.project_urls.join(","),
     );
+    // `move`: a scheduler whose files do not hold the path still needs its
+    // manifest rewritten.
+    setting(
+        "workspace",
+        old.workspace_root.clone(),
+        new.workspace_root.clone(),
+    );
+    setting(
+        "config_path",
+        old.config_path.clone(),
+        new.config_path.clone(),
+    );
+    if old.identity_hash != new.identity_hash && old.workspace_root == new.workspace_root {
+        changes.push(Change::event("identity"));
+    }
     // The PATH can be long: say that it changed, not what it was.
     if old.stage_path != new.stage_path {
         changes.push(Change::event("PATH for stages"));

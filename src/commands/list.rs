@@ -282,19 +282,32 @@ pub fn run(ctx: &Context, args: &ListArgs) -> Result<ListReport> {
         ),
         None => (
             "files",
-            crate::service::installed(ctx)
-                .iter()
-                .filter(|m| filter.tag.as_ref().is_none_or(|t| m.tags.contains(t)))
-                .filter(|m| filter.profile.as_ref().is_none_or(|p| &m.profile == p))
-                .filter(|m| filter.platform.as_ref().is_none_or(|p| &m.platform == p))
-                .map(|m| from_files(ctx, m))
-                .chain(
-                    args.all
-                        .then(|| uninstalled_from_files(ctx))
-                        .into_iter()
-                        .flatten(),
-                )
-                .collect(),
+            {
+                let found = crate::service::scan(ctx);
+                // The one reading's error for each manifest that cannot be
+                // read, as every other command would say it.
+                warnings.extend(found.unreadable.iter().map(|u| {
+                    format!(
+                        "service {} is not listed: {}. {}",
+                        u.id,
+                        u.error.message,
+                        u.error.suggestion.as_deref().unwrap_or_default()
+                    )
+                }));
+                found.manifests
+            }
+            .iter()
+            .filter(|m| filter.tag.as_ref().is_none_or(|t| m.tags.contains(t)))
+            .filter(|m| filter.profile.as_ref().is_none_or(|p| &m.profile == p))
+            .filter(|m| filter.platform.as_ref().is_none_or(|p| &m.platform == p))
+            .map(|m| from_files(ctx, m))
+            .chain(
+                args.all
+                    .then(|| uninstalled_from_files(ctx))
+                    .into_iter()
+                    .flatten(),
+            )
+            .collect(),
         ),
     };
     if let Some(state) = state {

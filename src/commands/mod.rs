@@ -11,6 +11,7 @@ pub mod logs;
 pub mod pause;
 pub mod prune;
 pub mod reindex;
+pub mod relocate;
 pub mod repair;
 pub mod report;
 pub mod resume;

@@ -19,6 +19,9 @@ pub struct PauseReport {
     pub paused: bool,
     pub reason: String,
     pub already_paused: bool,
+    /// An already paused service got the new `--reason`; without one, the
+    /// first reason stays.
+    pub reason_updated: bool,
 }
 
 impl Render for PauseReport {
@@ -26,10 +29,10 @@ impl Render for PauseReport {
         Some(format!(
             "{} {}: {}",
             self.service_id,
-            if self.already_paused {
-                "already paused"
-            } else {
-                "paused"
+            match (self.already_paused, self.reason_updated) {
+                (false, _) => "paused",
+                (true, false) => "already paused",
+                (true, true) => "already paused; reason updated",
             },
             self.reason
         ))
@@ -40,10 +43,10 @@ impl Render for PauseReport {
             "{}\n  Reason: {}\n  Resume with: syncfleet resume{}\n",
             ui.bold(&format!(
                 "Service {} ({}):",
-                if self.already_paused {
-                    "was already paused; reason updated"
-                } else {
-                    "paused"
+                match (self.already_paused, self.reason_updated) {
+                    (false, _) => "paused",
+                    (true, false) => "was already paused; reason kept",
+                    (true, true) => "was already paused; reason updated",
                 },
                 self.service_id
             )),
@@ -58,7 +61,7 @@ impl Render for PauseReport {
 }
 
 pub fn run(ctx: &Context, args: &PauseArgs) -> Result<OneOrMany<PauseReport>> {
-    let selected = service::select(ctx, &args.select);
+    let selected = service::select(ctx, &args.select)?;
     if !args.select.is_batch() {
         return pause_one(ctx, args, selected[0].as_deref()).map(OneOrMany::One);
     }
@@ -86,18 +89,26 @@ fn pause_one(ctx: &Context, args: &PauseArgs, selector: Option<&str>) -> Result<
         Duration::from_secs(10),
         &format!("service {id}"),
     )?;
-    let reason = args
-        .reason
-        .clone()
-        .filter(|r| !r.trim().is_empty())
-        .unwrap_or_else(|| "Manually paused".into());
+    let given = args.reason.clone().filter(|r| !r.trim().is_empty());
     let now = ctx.now_ms();
     let policy = policy_of(&manifest);
     let status_path = ctx.data_dir.status_path(&id);
     update_status(ctx, &id, OnCorrupt::Fail, |s| {
+        if let (Some(first), None) = (&s.paused_reason, &given) {
+            // Pausing a paused service again without a reason must not
+            // hide why it was paused (an AUTH_FAILED, a maintenance note).
+            return Ok(PauseReport {
+                service_id: id.clone(),
+                paused: true,
+                reason: first.clone(),
+                already_paused: true,
+                reason_updated: false,
+            });
+        }
         let already_paused = s.paused_reason.is_some();
         policy::check_transition(policy::policy_state(s, &policy, now), PolicyState::Paused)
             .map_err(|e| Error::corrupt_state(&status_path, e))?;
+        let reason = given.clone().unwrap_or_else(|| "Manually paused".into());
         s.paused_reason = Some(reason.clone());
         s.pause_kind = Some(PauseKind::Manual);
         s.paused_at_ms = Some(now);
@@ -105,8 +116,9 @@ fn pause_one(ctx: &Context, args: &PauseArgs, selector: Option<&str>) -> Result<
         Ok(PauseReport {
             service_id: id.clone(),
             paused: true,
-            reason: reason.clone(),
+            reason,
             already_paused,
+            reason_updated: already_paused,
         })
     })
 }

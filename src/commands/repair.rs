@@ -8,7 +8,6 @@ use crate::error::{ErrorCode, Result};
 use crate::lock;
 use crate::output::{Render, Ui};
 use crate::service;
-use crate::store::manifest::Manifest;
 use crate::store::status::StatusFile;
 use crate::store::{back_up_corrupt, write_json};
 use serde::Serialize;
@@ -60,31 +59,36 @@ impl Render for RepairReport {
     }
 }
 
-fn is_corrupt(e: &crate::error::Error) -> bool {
-    e.code == ErrorCode::ServiceCorruptState && !e.message.contains("understands up to")
+/// Corrupt, as opposed to missing, fine, or written by a newer syncfleet
+/// (which repair must leave alone: see `run`).
+fn is_corrupt<T>(read: &Result<Option<T>>) -> bool {
+    matches!(read, Err(e) if e.code == ErrorCode::ServiceCorruptState && !e.is_newer_schema())
 }
 
 pub fn run(ctx: &Context, args: &ServiceSelector) -> Result<RepairReport> {
-    // A corrupt manifest cannot be resolved by name; by id, or from the
-    // workspace, it can.
-    let target = service::resolve(ctx, args.service.as_deref());
-    let id = match (&target, &args.service) {
-        (Ok(t), _) => t.id.clone(),
-        (Err(_), Some(sel)) if crate::identity::is_valid_service_id(sel) => sel.clone(),
-        (Err(e), _) => return Err(e.clone()),
-    };
+    // The id alone: repair is for the services whose files cannot be read.
+    let (id, _) = service::resolve_id(ctx, args.service.as_deref())?;
     let _admin = lock::acquire_within(
         &ctx.data_dir.admin_lock_path(&id),
         Duration::from_secs(10),
         &format!("service {id}"),
     )?;
+    let manifest = service::read_manifest(ctx, &id);
+    let status = StatusFile::read(&ctx.data_dir.status_path(&id));
+    // A file from a newer syncfleet is not corrupt: say what every other
+    // command says, and touch nothing.
+    for read in [manifest.as_ref().map(|_| ()), status.as_ref().map(|_| ())] {
+        if let Err(e) = read
+            && e.is_newer_schema()
+        {
+            return Err(e.clone());
+        }
+    }
     let now_secs = ctx.now_ms() / 1000;
     let mut actions = Vec::new();
     let mut needs_reinstall = false;
     let manifest_path = ctx.data_dir.manifest_path(&id);
-    if let Err(e) = Manifest::read(&manifest_path)
-        && is_corrupt(&e)
-    {
+    if is_corrupt(&manifest) {
         let backup = back_up_corrupt(&manifest_path, now_secs)?;
         actions.push(RepairAction {
             file: manifest_path.display().to_string(),
@@ -94,9 +98,7 @@ pub fn run(ctx: &Context, args: &ServiceSelector) -> Result<RepairReport> {
         needs_reinstall = true;
     }
     let status_path = ctx.data_dir.status_path(&id);
-    if let Err(e) = StatusFile::read(&status_path)
-        && is_corrupt(&e)
-    {
+    if is_corrupt(&status) {
         let backup = back_up_corrupt(&status_path, now_secs)?;
         let fresh = StatusFile {
             updated_at_iso: ctx.now_iso(),

@@ -74,7 +74,7 @@ impl Render for ResumeReport {
 }
 
 pub fn run(ctx: &Context, args: &ResumeArgs) -> Result<OneOrMany<ResumeReport>> {
-    let selected = service::select(ctx, &args.select);
+    let selected = service::select(ctx, &args.select)?;
     if !args.select.is_batch() {
         return resume_one(ctx, selected[0].as_deref()).map(OneOrMany::One);
     }

@@ -151,6 +151,27 @@ pub struct StatusReport {
     /// Set when status.json could not be read.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status_error: Option<String>,
+    /// What fixes `status_error`: `syncfleet repair` for a corrupt file,
+    /// an upgrade for one written by a newer syncfleet.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status_error_fix: Option<String>,
+    /// The installed service's workspace (its syncfleet.json) is gone:
+    /// moved or deleted.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub workspace_missing: bool,
+    /// This workspace is not installed, but these services' workspaces are
+    /// gone and look like it: it was probably moved from there.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub moved_from: Vec<MovedFrom>,
+}
+
+/// A service this workspace was probably moved away from, and the command
+/// that re-attaches it here.
+#[derive(Debug, Serialize)]
+pub struct MovedFrom {
+    pub service_id: String,
+    pub previous_workspace_root: String,
+    pub command: String,
 }
 
 pub fn run(ctx: &Context, args: &ServiceSelector) -> Result<StatusReport> {
@@ -211,7 +232,29 @@ pub fn run(ctx: &Context, args: &ServiceSelector) -> Result<StatusReport> {
         )),
         _ => None,
     };
+    let workspace_missing = manifest.as_ref().is_some_and(service::workspace_missing);
+    let moved_from = match (&manifest, &target.workspace) {
+        (None, Some(w)) => service::moved_from(ctx, w)
+            .into_iter()
+            .map(|m| MovedFrom {
+                command: service::move_command(&m.service_id, &w.root.display().to_string()),
+                service_id: m.service_id,
+                previous_workspace_root: m.workspace_root,
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    let status_error_fix = status_err.as_ref().map(|e| {
+        if e.is_newer_schema() {
+            e.suggestion.clone().unwrap_or_default()
+        } else {
+            format!("syncfleet repair --service {id}")
+        }
+    });
     Ok(StatusReport {
+        workspace_missing,
+        moved_from,
+        status_error_fix,
         installed: manifest.is_some(),
         service_id: id,
         name: manifest.as_ref().and_then(|m| m.name.clone()),
@@ -277,7 +320,11 @@ impl Render for StatusReport {
             if self.installed { "yes" } else { "no" },
         );
         if let Some(w) = &self.workspace_root {
-            field(&mut out, "Workspace:", w);
+            if self.workspace_missing {
+                field(&mut out, "Workspace:", &ui.red(&format!("{w} (gone)")));
+            } else {
+                field(&mut out, "Workspace:", w);
+            }
         }
         if let Some(p) = &self.platform {
             field(&mut out, "Platform:", p);
@@ -395,8 +442,17 @@ impl Render for StatusReport {
         }
         if let Some(e) = &self.status_error {
             out.push_str(&format!(
-                "  {} {e}\n  Fix: syncfleet repair\n",
-                ui.red("Status file:")
+                "  {} {e}\n  Fix: {}\n",
+                ui.red("Status file:"),
+                self.status_error_fix
+                    .as_deref()
+                    .unwrap_or("syncfleet repair")
+            ));
+        }
+        if self.workspace_missing {
+            out.push_str(&format!(
+                "  The workspace is gone (moved or deleted). If it moved, re-attach it: {}\n",
+                crate::service::move_command(&self.service_id, "<new dir>")
             ));
         }
         match &self.last_sync {
@@ -449,7 +505,17 @@ impl Render for StatusReport {
             }
         }
         if !self.installed {
-            out.push_str("\nNot installed. Install it with: syncfleet install\n");
+            if self.moved_from.is_empty() {
+                out.push_str("\nNot installed. Install it with: syncfleet install\n");
+            } else {
+                out.push_str("\nNot installed here, but this workspace looks moved:\n");
+                for m in &self.moved_from {
+                    out.push_str(&format!(
+                        "  service {} was installed at {}, which is gone.\n  Re-attach it here: {}\n",
+                        m.service_id, m.previous_workspace_root, m.command
+                    ));
+                }
+            }
         }
         out
     }

@@ -10,7 +10,7 @@ use crate::service;
 use crate::store::status::Trigger;
 
 pub fn run(ctx: &Context, args: &TriggerArgs) -> Result<OneOrMany<RunReport>> {
-    let selected = service::select(ctx, &args.select);
+    let selected = service::select(ctx, &args.select)?;
     if !args.select.is_batch() {
         return trigger_one(ctx, args, selected[0].as_deref()).map(OneOrMany::One);
     }

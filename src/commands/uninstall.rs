@@ -178,7 +178,7 @@ pub fn run(ctx: &Context, args: &UninstallArgs) -> Result<UninstallReport> {
             ctx, &id, &inventory, true,
         )?));
     }
-    let mut targets: Vec<String> = service::select(ctx, &args.select)
+    let mut targets: Vec<String> = service::select(ctx, &args.select)?
         .into_iter()
         .flatten()
         .collect();

@@ -37,17 +37,7 @@ pub fn read_versioned<T: Versioned>(path: &Path) -> Result<Option<T>> {
         .ok_or_else(|| Error::corrupt_state(path, "missing `schema_version`"))?;
     let version = u32::try_from(version).unwrap_or(u32::MAX);
     if version > T::CURRENT_VERSION {
-        return Err(Error::new(
-            ErrorCode::ServiceCorruptState,
-            format!(
-                "{} has schema_version {version}, but this syncfleet understands up to {}",
-                path.display(),
-                T::CURRENT_VERSION
-            ),
-        )
-        .with_suggestion(
-            "It was written by a newer syncfleet: upgrade syncfleet (the file is left untouched).",
-        ));
+        return Err(Error::newer_schema(path, version, T::CURRENT_VERSION));
     }
     if version == 0 {
         return Err(Error::corrupt_state(path, "schema_version 0 is not valid"));
