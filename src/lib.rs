@@ -22,6 +22,7 @@ pub mod paths;
 pub mod pipeline;
 pub mod policy;
 pub mod process;
+pub mod redact;
 pub mod registry;
 pub mod runner;
 pub mod scheduler;

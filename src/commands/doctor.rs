@@ -228,7 +228,17 @@ pub fn run(ctx: &Context, args: &DoctorArgs) -> Result<DoctorReport> {
             )),
             (Some(var), Some(id)) => {
                 checks.push(match crate::runner::resolve_token(ctx, id, Some(var)) {
-                    Ok(_) => Check::pass("token_present", format!("{var} is set")),
+                    Ok(Some((_, value))) => {
+                        match crate::redact::short_secret_warning(var, &value) {
+                            Some(warning) => Check::warn(
+                                "token_present",
+                                warning,
+                                format!("Export a longer {var}, then run: syncfleet install"),
+                            ),
+                            None => Check::pass("token_present", format!("{var} is set")),
+                        }
+                    }
+                    Ok(None) => Check::pass("token_present", format!("{var} is set")),
                     Err(e) => {
                         Check::fail("token_present", e.message, e.suggestion.unwrap_or_default())
                     }
@@ -300,11 +310,12 @@ fn token_valid_check(
     if let Some((k, v)) = &token {
         command.env(k, v);
     }
-    let redact = |s: &str| match &token {
-        Some((_, v)) if !v.is_empty() => s.replace(v.as_str(), "[REDACTED]"),
-        _ => s.to_string(),
+    let redactor = crate::redact::Redactor::new(token.iter().map(|(_, v)| v.clone()));
+    let options = process::Options {
+        guard: true,
+        ..process::Options::new(Duration::from_secs(30))
     };
-    match process::capture(&mut command, None, Duration::from_secs(30)) {
+    match process::capture_with(&mut command, &options) {
         Ok(c) if c.success() => Check::pass("token_valid", "Token accepted (token_check passed)"),
         Ok(c) => Check::fail(
             "token_valid",
@@ -315,7 +326,11 @@ fn token_valid_check(
                 } else {
                     format!("exit {}", c.code.unwrap_or(-1))
                 },
-                redact(c.stderr.lines().last().unwrap_or("").trim())
+                redactor.redact_then_truncate(
+                    c.stderr.lines().last().unwrap_or("").trim(),
+                    c.truncated,
+                    4096
+                )
             ),
             "Rotate the token, export it, and run: syncfleet install",
         ),

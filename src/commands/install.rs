@@ -338,6 +338,11 @@ fn prepare(
 ) -> Result<(InstallReport, Plan)> {
     let token = resolve_token(ctx, &id, config.token_env_var.as_deref())?;
     let mut warnings = common.warnings.clone();
+    warnings.extend(
+        token
+            .as_ref()
+            .and_then(|(var, value)| crate::redact::short_secret_warning(var, value)),
+    );
     let wanted = match (&token, args.token_source) {
         (None, _) => TokenPlacement::None,
         (Some((var, _)), TokenSourceArg::EnvFile) => TokenPlacement::EnvFile {
