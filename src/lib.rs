@@ -10,6 +10,7 @@ pub mod context;
 pub mod docs;
 pub mod doctor_checks;
 pub mod duration;
+pub mod envfile;
 pub mod error;
 pub mod fsutil;
 pub mod hooks;

@@ -212,15 +212,10 @@ fn canonical_binary() -> Result<PathBuf> {
         .map_err(|e| Error::service_error(format!("cannot resolve the syncfleet binary path: {e}")))
 }
 
-/// Stage env file content; refuses values an env file cannot hold.
+/// Stage env file content, quoted so that systemd reads back exactly the
+/// token (see `envfile`); refuses values an env file cannot hold.
 fn env_file_content(var: &str, value: &str) -> Result<String> {
-    if value.contains(['\0', '\n', '\r']) {
-        return Err(Error::invalid_argument(format!(
-            "{var} contains a NUL, CR or LF character, which an env file cannot hold safely"
-        ))
-        .with_suggestion("Remove the control characters from the token."));
-    }
-    Ok(format!("{var}={value}\n"))
+    crate::envfile::render(var, value)
 }
 
 /// The file-level plan of an install, before anything is written.
@@ -845,7 +840,7 @@ mod tests {
         );
         assert_eq!(
             env_file_content("T", "tok&en<'$\"").unwrap(),
-            "T=tok&en<'$\"\n"
+            "T=\"tok&en<'\\$\\\"\"\n"
         );
     }
 }
