@@ -64,6 +64,8 @@ fn unquote_generator_value(v: &str) -> String {
     out
 }
 
+/// Each token goes through `install` (the env file it really writes) and
+/// then through systemd's own env-file parser.
 #[test]
 fn systemds_env_file_parser_reads_back_every_awkward_token() {
     if !Path::new(GENERATOR).is_file() {
@@ -76,43 +78,45 @@ fn systemds_env_file_parser_reads_back_every_awkward_token() {
         );
         return;
     }
-    let tmp = tempfile::tempdir().unwrap();
-    let conf = tmp.path().join("config/environment.d");
+    let mut env = TestEnv::new();
+    let ws = env.workspace(
+        "gen",
+        &stages(&[stage("pull", &["ok"], "")]),
+        r#""token_env_var": "SF_TOK""#,
+    );
+    let generator_home = env.path("generator-home");
+    let conf = generator_home.join("config/environment.d");
     std::fs::create_dir_all(&conf).unwrap();
     let mut compared = 0;
-    for (i, token) in AWKWARD.iter().enumerate() {
+    for token in AWKWARD {
         if expanded_by_environment_d(token) {
             eprintln!("not through the generator (environment.d expands `$`): {token:?}");
             continue;
         }
-        let var = format!("SF_TOKEN_{i}");
-        let content = syncfleet::envfile::render(&var, token).unwrap();
-        std::fs::write(conf.join(format!("{i:02}.conf")), &content).unwrap();
-        compared += 1;
-    }
-    let out = Command::new(GENERATOR)
-        .env_clear()
-        .env("HOME", tmp.path())
-        .env("XDG_CONFIG_HOME", tmp.path().join("config"))
-        .env("PATH", "/usr/bin:/bin")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
-    let printed = String::from_utf8(out.stdout).unwrap();
-    for (i, token) in AWKWARD.iter().enumerate() {
-        if expanded_by_environment_d(token) {
-            continue;
-        }
-        let prefix = format!("SF_TOKEN_{i}=");
+        env.set_env("SF_TOK", token);
+        let v = env.json_in(&ws, &["install"]);
+        assert_eq!(v["ok"], true, "{v}");
+        let id = v["data"]["service_id"].as_str().unwrap();
+        std::fs::copy(env.service_dir(id).join("env"), conf.join("50-token.conf")).unwrap();
+        let out = Command::new(GENERATOR)
+            .env_clear()
+            .env("HOME", &generator_home)
+            .env("XDG_CONFIG_HOME", generator_home.join("config"))
+            .env("PATH", "/usr/bin:/bin")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        let printed = String::from_utf8(out.stdout).unwrap();
         let line = printed
             .lines()
-            .find(|l| l.starts_with(&prefix))
-            .unwrap_or_else(|| panic!("{prefix} missing from:\n{printed}"));
+            .find(|l| l.starts_with("SF_TOK="))
+            .unwrap_or_else(|| panic!("SF_TOK missing for {token:?} from:\n{printed}"));
         assert_eq!(
-            unquote_generator_value(&line[prefix.len()..]),
+            unquote_generator_value(&line["SF_TOK=".len()..]),
             *token,
             "systemd read back something else for {token:?} (line {line:?})"
         );
+        compared += 1;
     }
     assert!(compared >= 15, "the corpus must mostly go through systemd");
 }
