@@ -145,21 +145,27 @@ impl WorkspaceConfig {
 
     /// Load from an explicit path (from `--config`/`SYNCFLEET_CONFIG`).
     pub fn load(path: &Path) -> Result<WorkspaceConfig> {
-        let bytes = match std::fs::read(path) {
+        let bytes = match read_config_file(path) {
             Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err(ConfigRead::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(not_found(&format!(
                     "config file {} does not exist",
                     path.display()
                 )));
             }
-            Err(e) if e.kind() == std::io::ErrorKind::IsADirectory => {
+            Err(ConfigRead::Io(e)) if e.kind() == std::io::ErrorKind::IsADirectory => {
                 return Err(not_found(&format!(
                     "{} is a directory; pass the syncfleet.json file inside it",
                     path.display()
                 )));
             }
-            Err(e) => return Err(Error::io("read", path, e)),
+            Err(ConfigRead::Io(e)) => return Err(Error::io("read", path, e)),
+            Err(ConfigRead::Invalid(why)) => {
+                return Err(Error::config_invalid(path, why).with_suggestion(format!(
+                    "Pass a regular JSON file of at most {} KiB, e.g. --config path/to/{CONFIG_FILE_NAME}.",
+                    MAX_CONFIG_BYTES / 1024
+                )));
+            }
         };
         let canonical = path
             .canonicalize()
@@ -186,6 +192,57 @@ impl WorkspaceConfig {
             ))),
         }
     }
+}
+
+/// Largest config file read. A workspace config is a few KiB; the bound
+/// keeps `--config /dev/zero` or a runaway file from eating memory.
+pub const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
+
+enum ConfigRead {
+    Io(std::io::Error),
+    Invalid(String),
+}
+
+/// The bytes of a config file, which must be a regular file of at most
+/// `MAX_CONFIG_BYTES`. Opened without blocking, so a FIFO (or a device)
+/// is refused instead of waiting for a writer.
+fn read_config_file(path: &Path) -> std::result::Result<Vec<u8>, ConfigRead> {
+    use std::io::Read;
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK);
+    }
+    let file = options.open(path).map_err(ConfigRead::Io)?;
+    let meta = file.metadata().map_err(ConfigRead::Io)?;
+    if meta.is_dir() {
+        return Err(ConfigRead::Io(std::io::ErrorKind::IsADirectory.into()));
+    }
+    if !meta.is_file() {
+        return Err(ConfigRead::Invalid(
+            "is not a regular file (a device, FIFO or socket cannot be a config)".into(),
+        ));
+    }
+    let too_big = || {
+        ConfigRead::Invalid(format!(
+            "is larger than {} KiB; a syncfleet config is a small JSON file",
+            MAX_CONFIG_BYTES / 1024
+        ))
+    };
+    if meta.len() > MAX_CONFIG_BYTES {
+        return Err(too_big());
+    }
+    let mut bytes = Vec::new();
+    // The file may grow after the size check: read one byte past the limit.
+    file.take(MAX_CONFIG_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(ConfigRead::Io)?;
+    if bytes.len() as u64 > MAX_CONFIG_BYTES {
+        return Err(too_big());
+    }
+    Ok(bytes)
 }
 
 pub fn find_upward(start: &Path) -> Option<PathBuf> {
@@ -484,6 +541,43 @@ mod tests {
         assert_eq!(e.code, ErrorCode::ConfigNotFound);
         let e = WorkspaceConfig::discover(dir.path()).unwrap_err();
         assert_eq!(e.code, ErrorCode::ConfigNotFound);
+    }
+
+    #[test]
+    fn only_bounded_regular_files_are_read() {
+        for special in ["/dev/zero", "/dev/null"] {
+            let e = WorkspaceConfig::load(Path::new(special)).unwrap_err();
+            assert_eq!(e.code, ErrorCode::ConfigInvalid, "{special}: {e}");
+            assert!(e.message.contains("not a regular file"), "{}", e.message);
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let big = dir.path().join(CONFIG_FILE_NAME);
+        std::fs::write(&big, vec![b' '; MAX_CONFIG_BYTES as usize + 1]).unwrap();
+        let e = WorkspaceConfig::load(&big).unwrap_err();
+        assert_eq!(e.code, ErrorCode::ConfigInvalid);
+        assert!(e.message.contains("larger than 1024 KiB"), "{}", e.message);
+        assert!(
+            e.suggestion
+                .as_deref()
+                .unwrap()
+                .contains("regular JSON file")
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_is_refused_without_waiting_for_a_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join(CONFIG_FILE_NAME);
+        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        #[allow(unsafe_code)]
+        let rc = unsafe { libc::mkfifo(c.as_ptr(), 0o600) };
+        assert_eq!(rc, 0);
+        let started = std::time::Instant::now();
+        let e = WorkspaceConfig::load(&fifo).unwrap_err();
+        assert_eq!(e.code, ErrorCode::ConfigInvalid, "{e}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
     }
 
     #[test]

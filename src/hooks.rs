@@ -11,6 +11,9 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
+/// Bytes of a hook's stderr kept for the log line about it.
+const HOOK_STDERR_KEPT: usize = 64 * 1024;
+
 /// What a hook is told about the event.
 pub struct EventDetails<'a> {
     pub service_id: &'a str,
@@ -83,20 +86,42 @@ pub fn fire(hooks: &Hooks, events: &[Event], details: &EventDetails, log: &Servi
             details.consecutive_failures.to_string(),
         );
         let stamp = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-        match process::capture(&mut command, None, Duration::from_millis(hooks.timeout_ms)) {
-            Ok(c) if c.success() => {
+        let options = process::Options {
+            guard: true,
+            ..process::Options::new(Duration::from_millis(hooks.timeout_ms))
+        };
+        // Only stderr's last line is logged; stdout is not kept at all.
+        match process::spawn(
+            &mut command,
+            &options,
+            process::Discard,
+            process::Head::new(HOOK_STDERR_KEPT),
+        ) {
+            Ok(f) if f.code == Some(0) && !f.timed_out => {
                 log.line(&format!("{stamp} hook {name} ({}) succeeded", argv[0]))
             }
-            Ok(c) => log.line(&format!(
-                "{stamp} hook {name} ({}) failed ({}): {}",
-                argv[0],
-                if c.timed_out {
-                    format!("timed out after {} ms and was killed", hooks.timeout_ms)
+            Ok(f) => {
+                let (stderr, cut) = f.stderr;
+                let stderr = String::from_utf8_lossy(&stderr);
+                let last = stderr.lines().last().unwrap_or("").trim();
+                let last = if cut {
+                    log.redactor().redact_cut(last)
                 } else {
-                    format!("exit {}", c.code.unwrap_or(-1))
-                },
-                c.stderr.lines().last().unwrap_or("").trim()
-            )),
+                    last.to_string()
+                };
+                log.line(&format!(
+                    "{stamp} hook {name} ({}) failed ({}): {last}",
+                    argv[0],
+                    if f.timed_out {
+                        format!("timed out after {} ms and was killed", hooks.timeout_ms)
+                    } else {
+                        match (f.code, f.signal) {
+                            (Some(code), _) => format!("exit {code}"),
+                            (None, signal) => format!("killed by signal {}", signal.unwrap_or(0)),
+                        }
+                    },
+                ))
+            }
             Err(e) => log.line(&format!(
                 "{stamp} hook {name} could not start '{}': {e}",
                 argv[0]

@@ -7,26 +7,61 @@
 use crate::classify::{self, StageExit};
 use crate::config::{Profile, Stage, WorkspaceConfig};
 use crate::policy::{JitterRng, is_permanent_code};
+use crate::process::{self, Sink};
+use crate::redact::Redactor;
 use crate::store::status::StageResult;
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::path::Path;
-use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex, mpsc};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// The service log rotates at this size, keeping LOG_KEEP old files.
+/// The service log rotates at this size, keeping LOG_KEEP old files; also
+/// during a run, so one run cannot grow it without bound.
 pub const LOG_ROTATE_BYTES: u64 = 10 * 1024 * 1024;
 pub const LOG_KEEP: u32 = 5;
-const REDACTED: &str = "[REDACTED]";
 /// Longest line kept for classification and messages.
 const MAX_LINE: usize = 4096;
+/// A line longer than this reaches the log in pieces of this size: a stage
+/// printing one huge line never makes syncfleet hold it whole.
+const LOG_PIECE: usize = 64 * 1024;
+/// Output logged per stream and attempt of a stage; the rest is counted,
+/// not logged, so one chatty stage cannot rotate earlier runs away.
+pub const STAGE_LOG_CAP: u64 = 4 * 1024 * 1024;
 
 /// Shared, line-oriented writer to the service log; redacts secrets.
 #[derive(Clone)]
 pub struct ServiceLog {
-    file: Option<Arc<Mutex<File>>>,
-    secrets: Arc<Vec<String>>,
+    file: Option<Arc<Mutex<LogFile>>>,
+    redactor: Arc<Redactor>,
+}
+
+struct LogFile {
+    path: PathBuf,
+    file: File,
+    size: u64,
+}
+
+impl LogFile {
+    /// Rotate before a write would take the file over the limit.
+    fn write_line(&mut self, line: &[u8]) {
+        if self.size > 0 && self.size + line.len() as u64 > LOG_ROTATE_BYTES {
+            rotate_if_needed(&self.path, 0, LOG_KEEP);
+            match crate::fsutil::open_append(&self.path) {
+                Ok(f) => {
+                    self.file = f;
+                    self.size = 0;
+                }
+                Err(e) => {
+                    tracing::warn!(path = %self.path.display(), error = %e, "cannot reopen service log after rotation");
+                }
+            }
+        }
+        if self.file.write_all(line).is_ok() {
+            self.size += line.len() as u64;
+        }
+    }
 }
 
 impl ServiceLog {
@@ -42,24 +77,33 @@ impl ServiceLog {
                 |e| tracing::warn!(path = %path.display(), error = %e, "cannot open service log"),
             )
             .ok()
-            .map(|f| Arc::new(Mutex::new(f)));
+            .map(|file| {
+                let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+                Arc::new(Mutex::new(LogFile {
+                    path: path.to_path_buf(),
+                    file,
+                    size,
+                }))
+            });
         ServiceLog {
             file,
-            secrets: Arc::new(secrets.into_iter().filter(|s| !s.is_empty()).collect()),
+            redactor: Arc::new(Redactor::new(secrets)),
         }
     }
 
     pub fn disabled() -> ServiceLog {
         ServiceLog {
             file: None,
-            secrets: Arc::new(Vec::new()),
+            redactor: Arc::new(Redactor::default()),
         }
     }
 
+    pub fn redactor(&self) -> &Redactor {
+        &self.redactor
+    }
+
     pub fn redact(&self, text: &str) -> String {
-        self.secrets.iter().fold(text.to_string(), |acc, secret| {
-            acc.replace(secret.as_str(), REDACTED)
-        })
+        self.redactor.redact(text)
     }
 
     pub fn line(&self, text: &str) {
@@ -67,7 +111,7 @@ impl ServiceLog {
             let mut line = self.redact(text);
             line.push('\n');
             if let Ok(mut f) = file.lock() {
-                let _ = f.write_all(line.as_bytes());
+                f.write_line(line.as_bytes());
             }
         }
     }
@@ -213,9 +257,45 @@ impl PipelineRun<'_> {
         result
     }
 
-    /// Spawn the stage, stream its output to the log, enforce the timeout.
-    /// Returns how it ended and its last non-empty stdout/stderr lines.
+    /// Run the stage through the one spawn helper: its output streamed to
+    /// the log, its process group guarded and killed at the timeout.
+    /// Returns how it ended and its last non-empty stdout/stderr lines,
+    /// redacted and then cut to `MAX_LINE`.
     fn spawn_and_wait(&self, stage: &Stage) -> (StageExit, Option<String>, Option<String>) {
+        let mut command = self.stage_command(stage);
+        let options = process::Options {
+            guard: true,
+            ..process::Options::new(Duration::from_millis(stage.timeout_ms))
+        };
+        let output = |stream| StageOutput::new(self.log.clone(), &stage.name, stream);
+        let finished = match process::spawn(&mut command, &options, output("out"), output("err")) {
+            Ok(f) => f,
+            Err(e) => {
+                let reason = format!("cannot run '{}': {e}", stage.command[0]);
+                self.log.line(&format!("{} {reason}", now_iso()));
+                return (StageExit::SpawnFailed(reason), None, None);
+            }
+        };
+        let exit = if finished.timed_out {
+            self.log.line(&format!(
+                "{} stage {} timed out after {} ms; killed its process group",
+                now_iso(),
+                stage.name,
+                stage.timeout_ms
+            ));
+            StageExit::TimedOut {
+                after_ms: stage.timeout_ms,
+            }
+        } else {
+            match (finished.code, finished.signal) {
+                (Some(code), _) => StageExit::Exited(code),
+                (None, signal) => StageExit::Signaled(signal.unwrap_or(0)),
+            }
+        };
+        (exit, finished.stdout, finished.stderr)
+    }
+
+    fn stage_command(&self, stage: &Stage) -> Command {
         // "./script" means the workspace's script, whatever our own cwd.
         let program = Path::new(&stage.command[0]);
         let program = if program.is_relative() && program.components().count() > 1 {
@@ -230,168 +310,157 @@ impl PipelineRun<'_> {
             .env("SYNCFLEET_SERVICE_ID", self.service_id)
             .env("SYNCFLEET_STAGE", &stage.name)
             .env("SYNCFLEET_PROFILE", self.profile.as_str())
-            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        isolate(&mut command);
-        let mut child = match command.spawn() {
-            Ok(c) => c,
-            Err(e) => {
-                let reason = format!("cannot run '{}': {e}", stage.command[0]);
-                self.log.line(&format!("{} {reason}", now_iso()));
-                return (StageExit::SpawnFailed(reason), None, None);
-            }
-        };
-        let pid = child.id();
-        let (done_tx, done_rx) = mpsc::channel::<()>();
-        let readers: Vec<_> = [
-            child
-                .stdout
-                .take()
-                .map(|p| Box::new(p) as Box<dyn Read + Send>),
-            child
-                .stderr
-                .take()
-                .map(|p| Box::new(p) as Box<dyn Read + Send>),
-        ]
-        .into_iter()
-        .zip(["out", "err"])
-        .map(|(pipe, stream)| {
-            let log = self.log.clone();
-            let name = stage.name.clone();
-            let done = done_tx.clone();
-            let (last_tx, last_rx) = mpsc::channel::<Option<String>>();
-            std::thread::spawn(move || {
-                let last = pipe
-                    .map(|p| stream_lines(p, &log, &name, stream))
-                    .unwrap_or(None);
-                let _ = last_tx.send(last);
-                let _ = done.send(());
-            });
-            last_rx
-        })
-        .collect();
-        drop(done_tx);
-
-        let (status_tx, status_rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let _ = status_tx.send(child.wait());
-        });
-        let timeout = Duration::from_millis(stage.timeout_ms);
-        let exit = match status_rx.recv_timeout(timeout) {
-            Ok(status) => exit_of(status),
-            Err(_) => {
-                crate::process::kill_process_group(pid);
-                let _ = status_rx.recv();
-                self.log.line(&format!(
-                    "{} stage {} timed out after {} ms; killed its process group",
-                    now_iso(),
-                    stage.name,
-                    stage.timeout_ms
-                ));
-                StageExit::TimedOut {
-                    after_ms: stage.timeout_ms,
-                }
-            }
-        };
-        // A daemonized grandchild may keep a pipe open forever: give the
-        // readers a moment, then classify with what they have.
-        let deadline = Instant::now() + Duration::from_secs(2);
-        let mut pending = 2;
-        while pending > 0 {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if done_rx.recv_timeout(left).is_err() {
-                break;
-            }
-            pending -= 1;
-        }
-        let mut lasts = readers.into_iter().map(|rx| rx.try_recv().ok().flatten());
-        let last_out = lasts.next().flatten().map(|l| self.log.redact(&l));
-        let last_err = lasts.next().flatten().map(|l| self.log.redact(&l));
-        (exit, last_out, last_err)
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        command
     }
 }
 
-fn stream_lines(
-    pipe: Box<dyn Read + Send>,
-    log: &ServiceLog,
-    stage: &str,
-    stream: &str,
-) -> Option<String> {
-    let mut reader = BufReader::new(pipe);
-    let mut last = None;
-    let mut buf = Vec::new();
-    loop {
-        buf.clear();
-        match reader.read_until(b'\n', &mut buf) {
-            Ok(0) | Err(_) => break,
-            Ok(_) => {
-                let text = String::from_utf8_lossy(&buf);
-                let text = text.trim_end_matches(['\n', '\r']);
-                log.line(&format!("[{stage}:{stream}] {text}"));
-                if !text.trim().is_empty() {
-                    let mut kept = text.to_string();
-                    if kept.len() > MAX_LINE {
-                        let mut cut = MAX_LINE;
-                        while !kept.is_char_boundary(cut) {
-                            cut -= 1;
-                        }
-                        kept.truncate(cut);
-                    }
-                    last = Some(kept);
-                }
-            }
-        }
-    }
-    last
+/// One output stream of a stage attempt: lines to the service log (long
+/// lines in pieces, the stream capped at `STAGE_LOG_CAP`), and the head of
+/// the last non-empty line kept for classification. Memory stays bounded
+/// whatever the stage prints.
+struct StageOutput {
+    log: ServiceLog,
+    prefix: String,
+    /// Not yet logged: the current line, up to `LOG_PIECE` bytes.
+    pending: Vec<u8>,
+    /// A piece of the current line was already logged.
+    continued: bool,
+    logged: u64,
+    omitted: u64,
+    current: LineHead,
+    last: Option<LineHead>,
 }
 
-fn exit_of(status: std::io::Result<std::process::ExitStatus>) -> StageExit {
-    match status {
-        Ok(s) => match s.code() {
-            Some(code) => StageExit::Exited(code),
-            None => {
-                #[cfg(unix)]
-                {
-                    use std::os::unix::process::ExitStatusExt;
-                    StageExit::Signaled(s.signal().unwrap_or(0))
-                }
-                #[cfg(not(unix))]
-                StageExit::Signaled(0)
+/// The first bytes of a line (enough for `MAX_LINE` after redaction),
+/// whether it was longer, and whether it has any visible text.
+#[derive(Default, Clone)]
+struct LineHead {
+    bytes: Vec<u8>,
+    cut: bool,
+    has_text: bool,
+}
+
+impl StageOutput {
+    fn new(log: ServiceLog, stage: &str, stream: &str) -> StageOutput {
+        StageOutput {
+            log,
+            prefix: format!("[{stage}:{stream}]"),
+            pending: Vec::new(),
+            continued: false,
+            logged: 0,
+            omitted: 0,
+            current: LineHead::default(),
+            last: None,
+        }
+    }
+
+    /// Bytes of a line kept for classification: a secret straddling
+    /// `MAX_LINE` must be whole in the head to be redacted.
+    fn head_limit(&self) -> usize {
+        MAX_LINE + self.log.redactor().longest()
+    }
+
+    fn segment(&mut self, part: &[u8], ends_line: bool) {
+        let room = self.head_limit().saturating_sub(self.current.bytes.len());
+        self.current
+            .bytes
+            .extend_from_slice(&part[..room.min(part.len())]);
+        self.current.cut |= part.len() > room;
+        self.current.has_text |= part.iter().any(|b| !b.is_ascii_whitespace());
+        if self.logged < STAGE_LOG_CAP {
+            self.pending.extend_from_slice(part);
+            while self.pending.len() >= LOG_PIECE {
+                self.log_piece();
             }
-        },
-        Err(e) => StageExit::SpawnFailed(format!("wait failed: {e}")),
+        } else {
+            self.omitted += part.len() as u64 + u64::from(ends_line);
+        }
+        if ends_line {
+            self.end_line();
+        }
+    }
+
+    /// Log the first `LOG_PIECE` bytes of an unfinished line. Redacted
+    /// first; a tail that may be the start of a secret is held back for
+    /// the next piece, so a secret split between pieces is still caught.
+    fn log_piece(&mut self) {
+        let mut cut = LOG_PIECE.min(self.pending.len());
+        // Not inside a UTF-8 sequence.
+        while cut > 0 && cut < self.pending.len() && (self.pending[cut] & 0xC0) == 0x80 {
+            cut -= 1;
+        }
+        let text = String::from_utf8_lossy(&self.pending[..cut]).into_owned();
+        let mut redacted = self.log.redact(&text);
+        let held = self.log.redactor().partial_suffix_len(&redacted);
+        let carry = redacted.split_off(redacted.len() - held);
+        self.write_log(&redacted);
+        let mut rest = carry.into_bytes();
+        rest.extend_from_slice(&self.pending[cut..]);
+        self.pending = rest;
+        self.continued = true;
+    }
+
+    fn end_line(&mut self) {
+        if self.logged < STAGE_LOG_CAP || !self.pending.is_empty() {
+            let text = String::from_utf8_lossy(&self.pending).into_owned();
+            self.write_log(text.trim_end_matches(['\n', '\r']));
+        }
+        self.pending.clear();
+        self.continued = false;
+        let line = std::mem::take(&mut self.current);
+        if line.has_text {
+            self.last = Some(line);
+        }
+    }
+
+    fn write_log(&mut self, text: &str) {
+        let mark = if self.continued { "+" } else { "" };
+        self.logged += text.len() as u64 + 1;
+        self.log.line(&format!("{}{mark} {text}", self.prefix));
+        if self.logged >= STAGE_LOG_CAP {
+            self.log.line(&format!(
+                "{} (output beyond {} MiB is not logged)",
+                self.prefix,
+                STAGE_LOG_CAP / (1024 * 1024)
+            ));
+        }
     }
 }
 
-/// Own process group (so a timeout kills the stage's children too), and on
-/// Linux a parent-death signal: a runner killed with SIGKILL must not leave
-/// its stage running into the next run.
-fn isolate(command: &mut Command) {
-    #[cfg(unix)]
-    {
-        use std::os::unix::process::CommandExt;
-        command.process_group(0);
-    }
-    #[cfg(target_os = "linux")]
-    {
-        use std::os::unix::process::CommandExt;
-        // SAFETY: prctl(PR_SET_PDEATHSIG) is async-signal-safe and touches
-        // no memory of the parent.
-        #[allow(unsafe_code)]
-        unsafe {
-            command.pre_exec(|| {
-                libc::prctl(
-                    libc::PR_SET_PDEATHSIG,
-                    libc::SIGKILL as libc::c_ulong,
-                    0,
-                    0,
-                    0,
-                );
-                Ok(())
-            });
+impl Sink for StageOutput {
+    /// The last non-empty line: redacted, then cut to `MAX_LINE`.
+    type Output = Option<String>;
+
+    fn write(&mut self, mut chunk: &[u8]) {
+        while let Some(nl) = chunk.iter().position(|&b| b == b'\n') {
+            self.segment(&chunk[..nl], true);
+            chunk = &chunk[nl + 1..];
         }
+        if !chunk.is_empty() {
+            self.segment(chunk, false);
+        }
+    }
+
+    fn finish(&mut self) -> Option<String> {
+        if !self.current.bytes.is_empty() || !self.pending.is_empty() {
+            self.end_line();
+        }
+        if self.omitted > 0 {
+            self.log.line(&format!(
+                "{} {} bytes of output not logged",
+                self.prefix, self.omitted
+            ));
+            self.omitted = 0;
+        }
+        let line = self.last.take()?;
+        let text = String::from_utf8_lossy(&line.bytes);
+        let text = text.trim_end_matches(['\n', '\r']);
+        Some(
+            self.log
+                .redactor()
+                .redact_then_truncate(text, line.cut, MAX_LINE),
+        )
     }
 }
 
@@ -422,7 +491,7 @@ mod tests {
             config: cfg,
             profile,
             service_id: "svc",
-            env: vec![("SECRET_TOKEN".into(), "s3cr3t".into())],
+            env: vec![("SECRET_TOKEN".into(), "s3cr3t-t0ken".into())],
             log,
         }
         .run(&mut Fixed(0.5))
@@ -541,12 +610,104 @@ mod tests {
             r#"[{"name": "leak", "command": ["sh", "-c", "echo token is $SECRET_TOKEN; echo bad $SECRET_TOKEN >&2; exit 77"]}]"#,
         );
         let log_path = dir.path().join("service.log");
-        let log = ServiceLog::open(&log_path, vec!["s3cr3t".into()]);
+        let log = ServiceLog::open(&log_path, vec!["s3cr3t-t0ken".into()]);
         let results = run(&cfg, &log, Profile::Fast);
         assert_eq!(results[0].error.as_deref(), Some("bad [REDACTED]"));
         let text = std::fs::read_to_string(&log_path).unwrap();
-        assert!(!text.contains("s3cr3t"), "{text}");
+        assert!(!text.contains("s3cr3t-t0ken"), "{text}");
         assert!(text.contains("token is [REDACTED]"));
+    }
+
+    /// Feed `text` to a stage output sink in chunks of `chunk` bytes.
+    fn sink_output(log: &ServiceLog, text: &[u8], chunk: usize) -> Option<String> {
+        let mut sink = StageOutput::new(log.clone(), "s", "err");
+        for part in text.chunks(chunk) {
+            sink.write(part);
+        }
+        sink.finish()
+    }
+
+    #[test]
+    fn a_secret_straddling_the_line_limit_leaks_no_prefix() {
+        let dir = tempfile::tempdir().unwrap();
+        let token = "glpat-0123456789abcdef";
+        let log_path = dir.path().join("service.log");
+        let log = ServiceLog::open(&log_path, vec![token.to_string()]);
+        for start in MAX_LINE - token.len()..=MAX_LINE + 1 {
+            let line = format!("{}{token}{}\n", "x".repeat(start), "y".repeat(3000));
+            let kept = sink_output(&log, line.as_bytes(), 1000).unwrap();
+            assert!(kept.len() <= MAX_LINE);
+            for n in 6..=token.len() {
+                assert!(!kept.contains(&token[..n]), "start {start}: {kept}");
+            }
+        }
+        let text = std::fs::read_to_string(&log_path).unwrap();
+        assert!(!text.contains(&token[..6]), "the log leaks a prefix");
+    }
+
+    #[test]
+    fn a_secret_split_between_log_pieces_is_still_redacted() {
+        let dir = tempfile::tempdir().unwrap();
+        let token = "glpat-0123456789abcdef";
+        let log_path = dir.path().join("service.log");
+        let log = ServiceLog::open(&log_path, vec![token.to_string()]);
+        // One line, longer than a piece, with the token across each
+        // possible piece boundary position nearby.
+        for offset in 0..token.len() {
+            let line = format!(
+                "{}{token}{}\n",
+                "x".repeat(LOG_PIECE - offset),
+                "y".repeat(LOG_PIECE)
+            );
+            sink_output(&log, line.as_bytes(), 7919);
+        }
+        let text = std::fs::read_to_string(&log_path).unwrap();
+        assert!(
+            !text.contains(&token[..6]),
+            "a piece boundary leaks a prefix"
+        );
+        assert_eq!(text.matches("[REDACTED]").count(), token.len());
+        assert!(text.contains("[s:err]+ "), "continuation pieces are marked");
+    }
+
+    #[test]
+    fn a_huge_line_is_logged_up_to_the_cap_and_kept_short() {
+        let dir = tempfile::tempdir().unwrap();
+        let log_path = dir.path().join("service.log");
+        let log = ServiceLog::open(&log_path, vec![]);
+        let mut sink = StageOutput::new(log.clone(), "s", "out");
+        let chunk = vec![b'z'; 64 * 1024];
+        for _ in 0..(3 * STAGE_LOG_CAP as usize / chunk.len()) {
+            sink.write(&chunk);
+            assert!(sink.pending.len() <= 2 * LOG_PIECE);
+            assert!(sink.current.bytes.len() <= MAX_LINE);
+        }
+        sink.write(b"\nlast words\n");
+        assert_eq!(sink.finish().as_deref(), Some("last words"));
+        let size = std::fs::metadata(&log_path).unwrap().len();
+        assert!(
+            size < STAGE_LOG_CAP + 2 * LOG_PIECE as u64,
+            "log grew to {size}"
+        );
+        let text = std::fs::read_to_string(&log_path).unwrap();
+        assert!(text.contains("is not logged"), "the cap is said");
+        assert!(text.contains("bytes of output not logged"));
+    }
+
+    #[test]
+    fn the_log_rotates_during_a_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let log_path = dir.path().join("service.log");
+        let log = ServiceLog::open(&log_path, vec![]);
+        let line = "w".repeat(1024 * 1024);
+        for _ in 0..25 {
+            log.line(&line);
+        }
+        for p in [log_path.clone(), dir.path().join("service.log.1")] {
+            let size = std::fs::metadata(&p).unwrap().len();
+            assert!(size <= LOG_ROTATE_BYTES, "{} is {size}", p.display());
+        }
+        assert!(dir.path().join("service.log.2").exists());
     }
 
     #[test]

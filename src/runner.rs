@@ -252,13 +252,10 @@ pub fn resolve_token(
     if let Some(value) = std::env::var(var).ok().filter(|v| !v.is_empty()) {
         return Ok(Some((var.to_string(), value)));
     }
-    let prefix = format!("{var}=");
+    // Read as systemd's EnvironmentFile= reads it: one parser for both.
     let from_file = std::fs::read_to_string(ctx.data_dir.env_path(id))
         .ok()
-        .and_then(|text| {
-            text.lines()
-                .find_map(|l| l.strip_prefix(&prefix).map(str::to_string))
-        })
+        .and_then(|text| crate::envfile::read_value(&text, var))
         .filter(|v| !v.is_empty());
     match from_file {
         Some(value) => Ok(Some((var.to_string(), value))),

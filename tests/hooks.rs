@@ -108,3 +108,37 @@ fn a_failing_or_hanging_hook_is_logged_and_changes_nothing() {
         "{log}"
     );
 }
+
+#[test]
+fn a_daemonising_hook_does_not_hang_the_run() {
+    let env = TestEnv::new();
+    let pidfile = env.path("daemon.pid");
+    // The daemon leaves the hook's process group and session but keeps
+    // the hook's stdout and stderr open.
+    let hooks = format!(
+        r#""hooks": {{"failure": ["sh", "-c", "setsid sh -c 'echo $$ > \"$1.tmp\"; mv \"$1.tmp\" \"$1\"; exec sleep 60' sh \"$0\" & while [ ! -s \"$0\" ]; do sleep 0.05; done; echo notified", {}], "timeout": "20s"}}"#,
+        serde_json::to_string(pidfile.to_str().unwrap()).unwrap()
+    );
+    let ws = env.workspace("hd", &stages(&[stage("pull", &["fail"], "")]), &hooks);
+    let id = env.json_in(&ws, &["install"])["data"]["service_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let started = Instant::now();
+    let r = env.run(&["-J", "run", "--service-id", &id]);
+    let elapsed = started.elapsed();
+    let daemon = pid_from_file(&pidfile);
+    let daemon_was_running = process_running(daemon);
+    kill_pid(daemon);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        daemon_was_running,
+        "the test's daemon must still hold the pipes"
+    );
+    assert!(
+        elapsed < Duration::from_secs(8),
+        "run took {elapsed:?} with a daemonised hook"
+    );
+    let log = std::fs::read_to_string(env.service_dir(&id).join("logs/service.log")).unwrap();
+    assert!(log.contains("hook failure (sh) succeeded"), "{log}");
+}

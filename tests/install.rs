@@ -54,7 +54,7 @@ fn install_writes_units_env_and_manifest_then_is_idempotent() {
     let env_file = env.service_dir(&id).join("env");
     assert_eq!(
         std::fs::read_to_string(&env_file).unwrap(),
-        "GITLAB_TOKEN=glpat-secret-value\n"
+        "GITLAB_TOKEN=\"glpat-secret-value\"\n"
     );
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(
@@ -122,7 +122,7 @@ fn install_writes_units_env_and_manifest_then_is_idempotent() {
     assert!(!rotated.stdout.contains("glpat"));
     assert_eq!(
         std::fs::read_to_string(&env_file).unwrap(),
-        "GITLAB_TOKEN=glpat-rotated\n"
+        "GITLAB_TOKEN=\"glpat-rotated\"\n"
     );
 
     // status sees it installed and undrifted.

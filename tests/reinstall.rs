@@ -84,7 +84,7 @@ fn a_reinstall_without_flags_keeps_every_installed_setting() {
     assert!(!rotated.stdout.contains("glpat"));
     assert_eq!(
         std::fs::read_to_string(env.service_dir("keeper").join("env")).unwrap(),
-        "GITLAB_TOKEN=glpat-rotated-token-value\n"
+        "GITLAB_TOKEN=\"glpat-rotated-token-value\"\n"
     );
 
     // One flag changes one setting, and the result says from what to what.

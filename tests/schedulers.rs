@@ -199,28 +199,29 @@ fn launchd_plists_load_with_plistlib_and_keep_every_value() {
     }
 }
 
-/// A stand-in for the syncfleet binary that checks what the wrapper hands
-/// it: the exact token, the data directory and the arguments.
+/// A stand-in for the syncfleet binary that checks what it is handed: the
+/// exact token when one is embedded (`expected-token`), else no token
+/// variable at all (the run reads the env file itself, see
+/// tests/secrets.rs), the data directory and the arguments.
 const CHECKER: &str = r#"#!/bin/sh
-expected_token=$(cat "$(dirname "$0")/expected-token")
-[ "$GITLAB_TOKEN" = "$expected_token" ] || { echo "token differs: [$GITLAB_TOKEN]" >&2; exit 3; }
+if [ -e "$(dirname "$0")/expected-token" ]; then
+    expected_token=$(cat "$(dirname "$0")/expected-token")
+    [ "$GITLAB_TOKEN" = "$expected_token" ] || { echo "token differs: [$GITLAB_TOKEN]" >&2; exit 3; }
+else
+    [ -z "${GITLAB_TOKEN+set}" ] || { echo "a token variable reached the run" >&2; exit 3; }
+fi
 [ "$SYNCFLEET_DATA_DIR" = "$(cat "$(dirname "$0")/expected-data-dir")" ] || { echo "data dir differs" >&2; exit 4; }
 [ "$*" = "--robot run --service-id abc123" ] || { echo "args differ: $*" >&2; exit 5; }
 echo checked
 "#;
 
 #[test]
-fn wrapper_passes_sh_n_and_hands_over_the_exact_token() {
+fn wrapper_passes_sh_n_and_leaves_the_token_to_the_run() {
     let tmp = tempfile::tempdir().unwrap();
     let checker = tmp.path().join("checker.sh");
     fs::write(&checker, CHECKER).unwrap();
     syncfleet::fsutil::set_mode(&checker, 0o755).unwrap();
     let a = awkward(env_file(), &checker, AWKWARD);
-    fs::write(
-        a.spec.binary_path.parent().unwrap().join("expected-token"),
-        TOKEN,
-    )
-    .unwrap();
     fs::write(
         a.spec
             .binary_path
@@ -245,7 +246,10 @@ fn wrapper_passes_sh_n_and_hands_over_the_exact_token() {
         .unwrap();
     assert!(syntax.status.success(), "sh -n: {syntax:?}");
     let run = Command::new(&wrapper.path)
-        .env_remove("GITLAB_TOKEN")
+        .env(
+            "GITLAB_TOKEN",
+            "stale value from the scheduler's environment",
+        )
         .env_remove("SYNCFLEET_DATA_DIR")
         .output()
         .unwrap();
@@ -282,7 +286,11 @@ fn cron_blocks_round_trip_through_crontab_and_run_the_command() {
     for token in [env_file(), embedded()] {
         let a = awkward(token.clone(), &checker, AWKWARD);
         let bin_dir = a.spec.binary_path.parent().unwrap();
-        fs::write(bin_dir.join("expected-token"), TOKEN).unwrap();
+        if matches!(a.spec.token, TokenPlacement::Embedded { .. }) {
+            fs::write(bin_dir.join("expected-token"), TOKEN).unwrap();
+        } else {
+            let _ = fs::remove_file(bin_dir.join("expected-token"));
+        }
         fs::write(
             bin_dir.join("expected-data-dir"),
             a.spec.data_dir.to_str().unwrap(),

@@ -297,7 +297,15 @@ fn token_present_check(ctx: &Context, w: &WorkspaceConfig, id: Option<&str>) -> 
     match (&w.token_env_var, id) {
         (None, _) => Check::pass(CheckId::TokenPresent, "No token needed (no token_env_var)"),
         (Some(var), Some(id)) => match crate::runner::resolve_token(ctx, id, Some(var)) {
-            Ok(_) => Check::pass(CheckId::TokenPresent, format!("{var} is set")),
+            Ok(Some((_, value))) => match crate::redact::short_secret_warning(var, &value) {
+                Some(warning) => Check::warn(
+                    CheckId::TokenPresent,
+                    warning,
+                    format!("Export a longer {var}, then run: syncfleet install"),
+                ),
+                None => Check::pass(CheckId::TokenPresent, format!("{var} is set")),
+            },
+            Ok(None) => Check::pass(CheckId::TokenPresent, format!("{var} is set")),
             Err(e) => Check::fail(
                 CheckId::TokenPresent,
                 e.message,
@@ -369,11 +377,12 @@ fn token_valid_check(ctx: &Context, w: &WorkspaceConfig, id: Option<&str>, offli
     if let Some((k, v)) = &token {
         command.env(k, v);
     }
-    let redact = |s: &str| match &token {
-        Some((_, v)) if !v.is_empty() => s.replace(v.as_str(), "[REDACTED]"),
-        _ => s.to_string(),
+    let redactor = crate::redact::Redactor::new(token.iter().map(|(_, v)| v.clone()));
+    let options = process::Options {
+        guard: true,
+        ..process::Options::new(Duration::from_secs(30))
     };
-    match process::capture(&mut command, None, Duration::from_secs(30)) {
+    match process::capture_with(&mut command, &options) {
         Ok(c) if c.success() => {
             Check::pass(CheckId::TokenValid, "Token accepted (token_check passed)")
         }
@@ -386,7 +395,11 @@ fn token_valid_check(ctx: &Context, w: &WorkspaceConfig, id: Option<&str>, offli
                 } else {
                     format!("exit {}", c.code.unwrap_or(-1))
                 },
-                redact(c.stderr.lines().last().unwrap_or("").trim())
+                redactor.redact_then_truncate(
+                    c.stderr.lines().last().unwrap_or("").trim(),
+                    c.truncated,
+                    4096
+                )
             ),
             "Rotate the token, export it, and run: syncfleet install",
         ),

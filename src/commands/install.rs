@@ -313,15 +313,10 @@ fn canonical_binary() -> Result<PathBuf> {
         .map_err(|e| Error::service_error(format!("cannot resolve the syncfleet binary path: {e}")))
 }
 
-/// Stage env file content; refuses values an env file cannot hold.
+/// Stage env file content, quoted so that systemd reads back exactly the
+/// token (see `envfile`); refuses values an env file cannot hold.
 fn env_file_content(var: &str, value: &str) -> Result<String> {
-    if value.contains(['\0', '\n', '\r']) {
-        return Err(Error::invalid_argument(format!(
-            "{var} contains a NUL, CR or LF character, which an env file cannot hold safely"
-        ))
-        .with_suggestion("Remove the control characters from the token."));
-    }
-    Ok(format!("{var}={value}\n"))
+    crate::envfile::render(var, value)
 }
 
 /// The file-level plan of an install, before anything is written.
@@ -472,6 +467,11 @@ fn prepare(
     // The token first: a missing token is the likelier, cheaper failure.
     let token = resolve_token(ctx, &id, config.token_env_var.as_deref())?;
     let mut warnings = preflight.check(ctx, backend.as_ref())?;
+    warnings.extend(
+        token
+            .as_ref()
+            .and_then(|(var, value)| crate::redact::short_secret_warning(var, value)),
+    );
     let wanted = match (&token, settings.token_source) {
         (None, _) => TokenPlacement::None,
         (Some((var, _)), TokenSourceArg::EnvFile) => TokenPlacement::EnvFile {
@@ -1239,7 +1239,7 @@ mod tests {
         );
         assert_eq!(
             env_file_content("T", "tok&en<'$\"").unwrap(),
-            "T=tok&en<'$\"\n"
+            "T=\"tok&en<'\\$\\\"\"\n"
         );
     }
 }
