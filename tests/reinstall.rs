@@ -57,6 +57,12 @@ fn a_reinstall_without_flags_keeps_every_installed_setting() {
         ],
     );
     assert_eq!(first["ok"], true, "{first}");
+    // The fake user manager has run for long: OnStartupSec= has passed,
+    // so the timer fires as soon as it is enabled.
+    assert_eq!(
+        first["data"]["first_run"],
+        "within a few seconds, then 2h after each run ends"
+    );
 
     // No flags, no --name: the same service, nothing changed.
     let again = env.json_in(&ws, &["install"]);

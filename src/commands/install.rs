@@ -543,7 +543,7 @@ fn prepare(
         token_source: plan.manifest.token_source.clone(),
         token_file,
         no_change: plan.no_change,
-        first_run: backend.first_run(settings.interval_seconds),
+        first_run: backend.first_run(&spec),
         changes: plan.changes.iter().map(|c| c.what.clone()).collect(),
         changed: plan.changes.clone(),
         dry_run: args.dry_run,

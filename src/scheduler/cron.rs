@@ -327,7 +327,8 @@ impl Scheduler for Cron {
         SchedulerKind::Cron
     }
 
-    fn first_run(&self, interval_seconds: u64) -> String {
+    fn first_run(&self, spec: &ServiceSpec) -> String {
+        let interval_seconds = spec.interval_seconds;
         format!(
             "at the next time the schedule `{}` matches",
             schedule(interval_seconds).unwrap_or_default()

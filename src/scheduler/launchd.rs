@@ -230,7 +230,7 @@ impl Scheduler for Launchd {
         SchedulerKind::Launchd
     }
 
-    fn first_run(&self, _interval_seconds: u64) -> String {
+    fn first_run(&self, _spec: &ServiceSpec) -> String {
         "right away (RunAtLoad)".into()
     }
 

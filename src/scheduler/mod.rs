@@ -228,7 +228,7 @@ pub trait Scheduler {
         wanted
     }
     /// When the first scheduled run happens after install, for people.
-    fn first_run(&self, interval_seconds: u64) -> String;
+    fn first_run(&self, spec: &ServiceSpec) -> String;
     /// Render the artifacts for a service (pure).
     fn render(&self, spec: &ServiceSpec) -> Result<Vec<Artifact>>;
     /// Paths of the artifacts a service of this id has, rendered or not.

@@ -293,7 +293,8 @@ impl Scheduler for Schtasks {
         }
     }
 
-    fn first_run(&self, interval_seconds: u64) -> String {
+    fn first_run(&self, spec: &ServiceSpec) -> String {
+        let interval_seconds = spec.interval_seconds;
         format!(
             "in about {}",
             crate::duration::format_interval(interval_seconds)

@@ -94,7 +94,7 @@ readonly HOME_U
 ROOT=$HOME_U/syncfleet-e2e
 rm -rf -- "$ROOT"
 install -d -o "$U" -g "$(id -g "$U")" -m 0755 "$ROOT" "$ROOT/bin"
-# The binary where the user (and the sandboxed unit: PrivateTmp hides
+# The binary where the user (and its scheduled units; PrivateTmp would hide
 # /tmp) can execute it.
 install -o "$U" -g "$(id -g "$U")" -m 0755 "$SRC_BIN" "$ROOT/bin/syncfleet"
 
@@ -443,6 +443,27 @@ switch_suite() {
         result switch uninstall PASS "no crontab block, no timer"
     else
         result switch uninstall FAIL "$out; crontab blocks $(block); timer $(timer)"
+    fi
+    # Orphans: a schedule whose manifest is gone (deleted by hand, or a
+    # first install killed half-way) is found and removed.
+    local finding
+    sf_in "$ws" install --scheduler systemd >/dev/null
+    rm -f "$SYNCFLEET_DATA_DIR/services/sw/manifest.json"
+    out=$(sf_in "$ws" doctor --offline)
+    finding=$(jq -r '[.. | objects | select(.name? == "orphan" and .status? == "fail") | .action] | first // empty' <<<"$out" 2>/dev/null)
+    sf_in "$ws" doctor --offline --fix >/dev/null
+    if [[ $finding == "syncfleet uninstall --service sw"* && $(timer) == not-found ]]; then
+        result switch orphan-systemd PASS "doctor: '$finding'; doctor --fix removed the timer"
+    else
+        result switch orphan-systemd FAIL "finding '${finding}'; timer $(timer); $(head -c 400 <<<"$out")"
+    fi
+    sf_in "$ws" install --scheduler cron >/dev/null
+    rm -f "$SYNCFLEET_DATA_DIR/services/sw/manifest.json"
+    out=$(sf_in "$ws" uninstall --all --yes)
+    if [[ $(jq -r .ok <<<"$out") == true && $(block) == 0 && $(timer) == not-found ]]; then
+        result switch orphan-cron PASS "uninstall --all removed the orphaned crontab block"
+    else
+        result switch orphan-cron FAIL "$out; crontab blocks $(block)"
     fi
 }
 
