@@ -159,9 +159,9 @@ Outside any workspace and without --service, doctor checks the whole fleet: the 
     },
     CommandDoc {
         name: "repair",
-        description: "Check the manifest and status files. A corrupt file is renamed to <name>.corrupt.<timestamp>, never deleted; the status file is reinitialized; a corrupt manifest means reinstalling (install).",
+        description: "Check the manifest, the status file and the run history. A corrupt file is renamed to <name>.corrupt.<timestamp>, never deleted. The status file is reinitialized from the registry's cached state, so a pause, a backoff and the failure streak survive (a fresh state when the registry does not know the service). Lines of runs.jsonl that are not readable runs (not UTF-8, not JSON, not a run record) are moved, byte for byte, to runs.jsonl.bad-<timestamp>, and the file is rewritten atomically with every other line; records from a newer syncfleet stay. A corrupt manifest means reinstalling (install).",
         examples: &[("syncfleet repair", "after a SERVICE_CORRUPT_STATE error"), ("syncfleet repair --service a1b2c3d4e5f6", "by id, when the manifest cannot be read")],
-        response: &[("repaired", "bool"), ("actions", "[{file, action, backup?}]"), ("needs_reinstall", "bool")],
+        response: &[("repaired", "bool"), ("actions", "[{file, action: cleared|reinitialized|lines_moved_aside, backup?, restored_from_registry?, paused_reason?, lines_moved?, lines_kept?}]"), ("needs_reinstall", "bool")],
     },
     CommandDoc {
         name: "sync",
@@ -202,9 +202,9 @@ Outside any workspace and without --service, doctor checks the whole fleet: the 
     },
     CommandDoc {
         name: "reindex",
-        description: "Rebuild the registry (registry.db) from the service files: manifests, status files and run histories. It is safe to run at any time and to repeat (run ids are unique). A registry that cannot be opened or fails its integrity check is moved aside to registry.db.corrupt.<timestamp> first, never deleted.",
+        description: "Rebuild the registry (registry.db) from the service files: manifests, status files and run histories. It is safe to run at any time and to repeat (run ids are unique). A registry that cannot be opened or fails its integrity check is moved aside to registry.db.corrupt.<timestamp> first, never deleted. Lines of a runs.jsonl that are not readable runs are skipped and counted, never fatal (repair moves them aside).",
         examples: &[("syncfleet reindex", "after a REGISTRY_ERROR, or when doctor says so")],
-        response: &[("services", "number: service directories read"), ("installed", "number"), ("runs_imported", "number: new runs"), ("runs_total", "number"), ("corrupt_backup", "string (when the old registry was moved aside)")],
+        response: &[("services", "number: service directories read"), ("installed", "number"), ("runs_imported", "number: new runs"), ("runs_total", "number"), ("lines_skipped", "number: history lines that are not readable runs"), ("bad_lines", "[{service_id, not_utf8, not_json, not_a_run, newer_schema}] (services with skipped lines)"), ("corrupt_backup", "string (when the old registry was moved aside)")],
     },
     CommandDoc {
         name: "init",

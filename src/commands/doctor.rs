@@ -13,6 +13,7 @@ use crate::process;
 use crate::registry::{ServiceEntry, ServiceFilter};
 use crate::scheduler::{self, Scheduler, SchedulerKind};
 use crate::service::{self, Target};
+use crate::store::health;
 use crate::store::manifest::Manifest;
 use serde::Serialize;
 use std::path::Path;
@@ -251,11 +252,15 @@ pub fn run(ctx: &Context, args: &DoctorArgs) -> Result<DoctorReport> {
     let backend = kind.map(|k| scheduler::backend(k, &ctx.env));
     checks.push(binary_check(&binary_path()));
     checks.push(data_dir_check(ctx.data_dir.root()));
+    checks.push(health::temp_files_check(&ctx.data_dir));
     if let Some(b) = &backend {
         checks.extend(b.prerequisites());
     }
     if let (Some(id), Some(b)) = (&id, &backend) {
         checks.extend(install_checks(ctx, id, manifest.as_ref(), b.as_ref()));
+    }
+    if let Some(id) = &id {
+        checks.push(health::runs_file_check(&ctx.data_dir, id));
     }
     if args.fix {
         apply_fixes(ctx, &mut checks, id.as_deref(), backend.as_deref());
@@ -392,7 +397,12 @@ fn install_checks(
     }
     let (status, err) = service::read_status(ctx, id);
     if let Some(e) = err {
-        checks.push(Check::fail("status_file", e.message, "syncfleet repair"));
+        let fix = if crate::store::is_newer_schema(&e) {
+            e.suggestion.unwrap_or_default()
+        } else {
+            format!("syncfleet repair --service {id}")
+        };
+        checks.push(Check::fail("status_file", e.message, fix));
     }
     if let Some(run) = status.and_then(|s| s.current_run)
         && policy::is_stale_run(run.started_at_ms, process::pid_alive(run.pid), ctx.now_ms())
@@ -417,6 +427,7 @@ fn apply_fixes(
     id: Option<&str>,
     backend: Option<&dyn Scheduler>,
 ) {
+    health::fix_temp_files(&ctx.data_dir, checks);
     let mark_fixed = |checks: &mut Vec<Check>, name: &str, message: String| {
         for c in checks
             .iter_mut()
@@ -504,6 +515,7 @@ fn fleet(ctx: &Context, args: &DoctorArgs) -> DoctorReport {
     let mut checks = vec![
         binary_check(&binary_path()),
         data_dir_check(ctx.data_dir.root()),
+        health::temp_files_check(&ctx.data_dir),
     ];
     for b in &backends {
         checks.extend(b.prerequisites());
@@ -697,6 +709,7 @@ fn service_checks(
             None
         }
     };
+    checks.push(health::runs_file_check(&ctx.data_dir, id));
     if registry_usable {
         let disagreement = match (&manifest, entry) {
             (Some(_), None) => Some("installed, but missing from the registry".to_string()),

@@ -1,0 +1,228 @@
+//! Nothing lost: bad bytes in the history, torn appends, unreadable or
+//! newer state files and a failing registry never hide or drop a run, and
+//! every such fault is reported with the command that fixes it.
+
+mod common;
+use common::*;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+fn install(env: &TestEnv, ws: &Path) -> String {
+    let out = env.json_in(ws, &["install"]);
+    assert_eq!(out["ok"], true, "{out}");
+    out["data"]["service_id"].as_str().unwrap().to_string()
+}
+
+fn run(env: &TestEnv, id: &str) -> Value {
+    let r = env.run(&["run", "--service-id", id]);
+    assert_eq!(r.code, 0, "run always exits 0: {}", r.stderr);
+    r.json()
+}
+
+/// `-J` command that must succeed; its data.
+fn ok(env: &TestEnv, args: &[&str]) -> Value {
+    let v = env.json(args);
+    assert_eq!(v["ok"], true, "{args:?}: {v}");
+    v["data"].clone()
+}
+
+fn history_len(env: &TestEnv) -> usize {
+    ok(env, &["history", "--limit", "1000"])["runs"]
+        .as_array()
+        .unwrap()
+        .len()
+}
+
+fn runs_path(env: &TestEnv, id: &str) -> PathBuf {
+    env.service_dir(id).join("runs.jsonl")
+}
+
+fn append_raw(path: &Path, bytes: &[u8]) {
+    use std::io::Write;
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(path)
+        .unwrap()
+        .write_all(bytes)
+        .unwrap();
+}
+
+fn check<'a>(doctor: &'a Value, name: &str) -> &'a Value {
+    doctor["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no check {name}: {doctor}"))
+}
+
+const BAD_LINES: &[u8] = b"\xff\xfe not UTF-8 \xc3\x28\n{\"not\": json\n{\"schema_version\": 7, \"from\": \"the future\"}\n";
+
+#[test]
+fn bad_history_lines_are_skipped_everywhere_reported_and_moved_aside_by_repair() {
+    let env = TestEnv::new();
+    let a = install(
+        &env,
+        &env.workspace("a", &stages(&[stage("pull", &["ok"], "")]), ""),
+    );
+    let b = install(
+        &env,
+        &env.workspace("b", &stages(&[stage("pull", &["ok"], "")]), ""),
+    );
+    for id in [&a, &a, &b] {
+        assert_eq!(run(&env, id)["data"]["outcome"], "success");
+    }
+    append_raw(&runs_path(&env, &a), BAD_LINES);
+
+    // reindex: every run of every service, the bad lines counted.
+    let r = ok(&env, &["reindex"]);
+    assert_eq!(r["runs_total"], 3, "{r}");
+    assert_eq!(r["lines_skipped"], 3);
+    assert_eq!(r["bad_lines"][0]["service_id"], a.as_str());
+    assert_eq!(r["bad_lines"][0]["not_utf8"], 1);
+    assert_eq!(r["bad_lines"][0]["not_json"], 1);
+    assert_eq!(r["bad_lines"][0]["newer_schema"], 1);
+    let human = env.run(&["reindex"]).ok();
+    assert!(
+        human
+            .stdout
+            .contains(&format!("fix: syncfleet repair --service {a}")),
+        "{}",
+        human.stdout
+    );
+
+    // A registry filled from scratch, and an import past the bad lines.
+    std::fs::remove_file(env.data_dir().join("registry.db")).unwrap();
+    assert_eq!(history_len(&env), 3);
+    assert_eq!(run(&env, &a)["data"]["outcome"], "success");
+    assert_eq!(history_len(&env), 4);
+    assert_eq!(ok(&env, &["report"])["fleet"]["runs"], 4);
+
+    // doctor names the service, the count and the fix.
+    let d = ok(&env, &["doctor", "--offline", "--service", &a]);
+    let c = check(&d, "history_lines");
+    assert_eq!(c["status"], "warn", "{c}");
+    assert!(
+        c["message"]
+            .as_str()
+            .unwrap()
+            .contains("3 unreadable lines"),
+        "{c}"
+    );
+    assert!(
+        c["action"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("syncfleet repair --service {a}")),
+        "{c}"
+    );
+    let fleet = ok(&env, &["doctor", "--offline"]);
+    let svc = fleet["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["service_id"] == a.as_str())
+        .unwrap();
+    assert_eq!(check(svc, "history_lines")["status"], "warn");
+
+    // repair moves the corrupt lines aside, verbatim, and keeps every run
+    // and the newer record.
+    let rep = ok(&env, &["repair", "--service", &a]);
+    assert_eq!(rep["repaired"], true, "{rep}");
+    let action = &rep["actions"][0];
+    assert_eq!(action["action"], "lines_moved_aside");
+    assert_eq!(action["lines_moved"], 2);
+    assert_eq!(action["lines_kept"], 4);
+    let backup = PathBuf::from(action["backup"].as_str().unwrap());
+    assert!(
+        backup
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("runs.jsonl.bad-")
+    );
+    assert_eq!(
+        std::fs::read(&backup).unwrap(),
+        b"\xff\xfe not UTF-8 \xc3\x28\n{\"not\": json\n"
+    );
+    let text = std::fs::read_to_string(runs_path(&env, &a)).unwrap();
+    assert_eq!(text.lines().count(), 4);
+    assert!(text.contains("the future"), "a newer record is not corrupt");
+    assert_eq!(history_len(&env), 4);
+    let d = ok(&env, &["doctor", "--offline", "--service", &a]);
+    assert!(
+        check(&d, "history_lines")["message"]
+            .as_str()
+            .unwrap()
+            .contains("newer syncfleet")
+    );
+    // Twice: nothing more to do.
+    assert_eq!(ok(&env, &["repair", "--service", &a])["repaired"], false);
+    // A full rebuild after the repair agrees.
+    assert_eq!(ok(&env, &["reindex"])["runs_total"], 4);
+}
+
+#[test]
+fn a_torn_last_line_does_not_swallow_the_next_run() {
+    let env = TestEnv::new();
+    let id = install(
+        &env,
+        &env.workspace("t", &stages(&[stage("pull", &["ok"], "")]), ""),
+    );
+    run(&env, &id);
+    // A crash mid-append leaves half a record and no newline.
+    append_raw(
+        &runs_path(&env, &id),
+        br#"{"run_id":"0190-torn","service_id":"#,
+    );
+    let next = run(&env, &id)["data"]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let text = std::fs::read_to_string(runs_path(&env, &id)).unwrap();
+    let last: Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert_eq!(last["run_id"], next.as_str(), "the new record is whole");
+    let h = ok(&env, &["history"]);
+    assert_eq!(h["runs"].as_array().unwrap().len(), 2);
+    assert_eq!(h["runs"][0]["run_id"], next.as_str());
+    // The fragment is one bad line: reported, and repair sets it aside.
+    let rep = ok(&env, &["repair", "--service", &id]);
+    assert_eq!(rep["actions"][0]["lines_moved"], 1, "{rep}");
+    assert_eq!(history_len(&env), 2);
+}
+
+/// Hold the registry's write lock from another connection: every write
+/// waits out its busy timeout and fails, reads still get through.
+fn hold_registry(env: &TestEnv) -> rusqlite::Connection {
+    let conn = rusqlite::Connection::open(env.data_dir().join("registry.db")).unwrap();
+    conn.execute_batch("BEGIN EXCLUSIVE; INSERT INTO meta VALUES ('hold', '1');")
+        .unwrap();
+    conn
+}
+
+#[test]
+fn a_failing_registry_never_hides_runs() {
+    let env = TestEnv::new();
+    let id = install(
+        &env,
+        &env.workspace("f", &stages(&[stage("pull", &["ok"], "")]), ""),
+    );
+    run(&env, &id);
+    assert_eq!(history_len(&env), 1);
+    let holder = hold_registry(&env);
+    // The run works; the registry write fails and leaves a marker.
+    assert_eq!(run(&env, &id)["data"]["outcome"], "success");
+    assert!(env.pending_marker(&id));
+    // The import fails: history says so, and the marker stays.
+    let r = env.run(&["-J", "history"]);
+    assert_eq!(r.code, 12, "{}", r.stdout);
+    assert_eq!(r.json()["error"]["code"], "REGISTRY_ERROR");
+    assert!(
+        env.pending_marker(&id),
+        "the marker outlives a failed import"
+    );
+    drop(holder);
+    // Fixed: every run is there, and the marker went with its import.
+    assert_eq!(history_len(&env), 2);
+    assert!(!env.pending_marker(&id));
+}
