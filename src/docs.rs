@@ -142,7 +142,7 @@ Outside any workspace and without --service, doctor checks the whole fleet: the 
     },
     CommandDoc {
         name: "trigger",
-        description: "Run the service now through exactly the policy of a scheduled run: a pause still applies (use resume), and so does a backoff window unless --ignore-backoff is given. The result is recorded like any run.",
+        description: "Run the service now through exactly the policy of a scheduled run: a pause still applies (use resume), and so does a backoff window unless --ignore-backoff is given. The result is recorded like any run. A status file that cannot be read stops the run before any stage with SERVICE_CORRUPT_STATE (exit 23), because it may hold a pause or a backoff: a corrupt one waits for repair, one from a newer syncfleet for an upgrade; the file is left untouched and the refusal is written to the service log.",
         examples: &[
             ("syncfleet trigger", "run now"),
             ("syncfleet trigger --ignore-backoff", "run now even while backing off"),

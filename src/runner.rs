@@ -267,6 +267,42 @@ pub fn resolve_token(
     }
 }
 
+/// The gate's answer to a status.json it cannot read: no stage runs, and
+/// the file is left as it is, because it may hold a pause, a backoff or an
+/// open circuit breaker that running blind would ignore. A newer schema
+/// waits for an upgrade; a corrupt file for `repair` (which backs it up
+/// and restores the state from the registry). The refusal goes to the
+/// service log, and `status` and `doctor` show the unreadable file.
+fn refuse_unreadable_status(ctx: &Context, id: &str, e: Error) -> Error {
+    let (why, fix) = if crate::store::is_newer_schema(&e) {
+        (
+            "it was written by a newer syncfleet",
+            "Upgrade syncfleet (the file is left untouched); runs are skipped until then."
+                .to_string(),
+        )
+    } else {
+        (
+            "it is corrupt",
+            format!(
+                "Run `syncfleet repair --service {id}`: it backs the file up and restores the pause and backoff from the registry; runs are skipped until then."
+            ),
+        )
+    };
+    ServiceLog::open(&ctx.data_dir.service_log_path(id), Vec::new()).line(&format!(
+        "{} run skipped: status.json cannot be read ({why}): {}",
+        iso_ms(ctx.now_ms()),
+        e.message
+    ));
+    Error {
+        message: format!(
+            "run skipped, nothing was run: {}; {why}, and running without it could ignore a pause or a backoff",
+            e.message
+        ),
+        ..e
+    }
+    .with_suggestion(fix)
+}
+
 /// A run that failed before any stage (config or token problem).
 fn preflight_failure(error: &Error) -> (Vec<StageResult>, Option<String>, Option<String>) {
     (
@@ -300,7 +336,7 @@ pub fn execute(
         policy::gate(status, &policy, ctx.now_ms(), ignore_backoff)
     };
     let skip = |gate: Gate| -> Result<RunReport> {
-        update_status(ctx, id, OnCorrupt::BackUpAndReset, |s| {
+        update_status(ctx, id, OnCorrupt::Fail, |s| {
             Ok(match &gate {
                 Gate::Paused {
                     reason,
@@ -334,10 +370,10 @@ pub fn execute(
         })
     };
     let status_path = ctx.data_dir.status_path(id);
-    let peek = crate::store::status::StatusFile::read(&status_path)
-        .ok()
-        .flatten()
-        .unwrap_or_default();
+    let peek = match crate::store::status::StatusFile::read(&status_path) {
+        Ok(status) => status.unwrap_or_default(),
+        Err(e) => return Err(refuse_unreadable_status(ctx, id, e)),
+    };
     if let g @ (Gate::Paused { .. } | Gate::Backoff { .. }) = gate_now(&peek) {
         return skip(g);
     }
@@ -346,7 +382,7 @@ pub fn execute(
     let Some(_pipeline) =
         lock::try_acquire(&ctx.data_dir.pipeline_lock_path(&manifest.lock_group))?
     else {
-        return update_status(ctx, id, OnCorrupt::BackUpAndReset, |s| {
+        return update_status(ctx, id, OnCorrupt::Fail, |s| {
             s.skipped.locked += 1;
             let mut r = RunReport::skipped(id, trigger, "locked", s.consecutive_failures);
             r.message = Some(format!(
@@ -361,7 +397,7 @@ pub fn execute(
     // note a crashed previous run, and mark this one in flight.
     let run_id = new_run_id(ctx.now_ms());
     let start_ms = ctx.now_ms();
-    let begin = update_status(ctx, id, OnCorrupt::BackUpAndReset, |s| {
+    let begin = update_status(ctx, id, OnCorrupt::Fail, |s| {
         let gate = gate_now(s);
         let probe = match gate {
             Gate::Proceed { probe } => probe,
@@ -467,7 +503,7 @@ pub fn execute(
         ));
     }
     let end_ms = ctx.now_ms();
-    let (applied, after) = update_status(ctx, id, OnCorrupt::BackUpAndReset, |s| {
+    let (applied, after) = update_status(ctx, id, OnCorrupt::Fail, |s| {
         // Our own marker goes; someone else's (impossible under the lock) stays.
         if s.current_run
             .as_ref()

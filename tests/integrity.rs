@@ -226,3 +226,133 @@ fn a_failing_registry_never_hides_runs() {
     assert_eq!(history_len(&env), 2);
     assert!(!env.pending_marker(&id));
 }
+
+fn status_bytes(env: &TestEnv, id: &str) -> Vec<u8> {
+    std::fs::read(env.service_dir(id).join("status.json")).unwrap()
+}
+
+fn service_log(env: &TestEnv, id: &str) -> String {
+    std::fs::read_to_string(env.service_dir(id).join("logs/service.log")).unwrap_or_default()
+}
+
+#[test]
+fn a_newer_status_file_is_refused_untouched_and_nothing_runs() {
+    let env = TestEnv::new();
+    let ran = env.path("stage-ran");
+    let ws = env.workspace(
+        "new",
+        &stages(&[stage("pull", &["touch", ran.to_str().unwrap()], "")]),
+        "",
+    );
+    let id = install(&env, &ws);
+    let status = serde_json::json!({
+        "schema_version": 99, "updated_at_iso": "2030-01-01T00:00:00Z",
+        "paused_reason": "maintenance", "pause_kind": "manual", "new_field": [1, 2]
+    });
+    env.write_status(&id, &status);
+    let before = status_bytes(&env, &id);
+    let r = run(&env, &id);
+    assert_eq!(r["ok"], false, "{r}");
+    assert_eq!(r["error"]["code"], "SERVICE_CORRUPT_STATE");
+    assert!(
+        r["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("run skipped"),
+        "{r}"
+    );
+    assert!(
+        r["error"]["suggestion"]
+            .as_str()
+            .unwrap()
+            .contains("Upgrade syncfleet"),
+        "{r}"
+    );
+    let t = env.run_in(&ws, &["-J", "trigger"]);
+    assert_eq!(t.code, 23, "{}", t.stdout);
+    assert!(!ran.exists(), "no stage ran");
+    assert_eq!(status_bytes(&env, &id), before, "the file is untouched");
+    assert!(!runs_path(&env, &id).exists(), "no run was recorded");
+    let names: Vec<String> = std::fs::read_dir(env.service_dir(&id))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(!names.iter().any(|n| n.contains("corrupt")), "{names:?}");
+    // Visible where people look.
+    assert!(service_log(&env, &id).contains("run skipped"));
+    let st = ok(&env, &["status", "--service", &id]);
+    assert!(
+        st["status_error"]
+            .as_str()
+            .unwrap()
+            .contains("schema_version 99"),
+        "{st}"
+    );
+    let d = ok(&env, &["doctor", "--offline", "--service", &id]);
+    let c = check(&d, "status_file");
+    assert_eq!(c["status"], "fail");
+    assert!(
+        c["action"].as_str().unwrap().contains("upgrade syncfleet"),
+        "{c}"
+    );
+    assert_eq!(ok(&env, &["repair", "--service", &id])["repaired"], false);
+    assert_eq!(status_bytes(&env, &id), before);
+}
+
+#[test]
+fn a_corrupt_status_file_keeps_the_service_paused_until_repair_restores_the_pause() {
+    let env = TestEnv::new();
+    let ran = env.path("stage-ran");
+    let ws = env.workspace(
+        "cor",
+        &stages(&[stage("pull", &["touch", ran.to_str().unwrap()], "")]),
+        "",
+    );
+    let id = install(&env, &ws);
+    ok(
+        &env,
+        &["pause", "--service", &id, "--reason", "GitLab maintenance"],
+    );
+    std::fs::write(env.service_dir(&id).join("status.json"), "{\"schema_vers").unwrap();
+    let r = run(&env, &id);
+    assert_eq!(r["ok"], false, "{r}");
+    assert_eq!(r["error"]["code"], "SERVICE_CORRUPT_STATE");
+    assert!(
+        r["error"]["suggestion"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("syncfleet repair --service {id}")),
+        "{r}"
+    );
+    assert!(!ran.exists(), "the run did not go ahead blind");
+    assert_eq!(
+        status_bytes(&env, &id),
+        b"{\"schema_vers",
+        "renaming is repair's job"
+    );
+    assert!(service_log(&env, &id).contains("it is corrupt"));
+    let d = ok(&env, &["doctor", "--offline", "--service", &id]);
+    assert_eq!(
+        check(&d, "status_file")["action"],
+        format!("syncfleet repair --service {id}").as_str()
+    );
+
+    // repair backs it up and brings the pause back from the registry.
+    let rep = ok(&env, &["repair", "--service", &id]);
+    let action = &rep["actions"][0];
+    assert_eq!(action["action"], "reinitialized", "{rep}");
+    assert_eq!(action["restored_from_registry"], true);
+    assert_eq!(action["paused_reason"], "GitLab maintenance");
+    assert_eq!(
+        std::fs::read(action["backup"].as_str().unwrap()).unwrap(),
+        b"{\"schema_vers"
+    );
+    let human = env.run(&["repair", "--service", &id]).ok().stdout;
+    assert!(human.contains("No repair needed"), "{human}");
+    let r = run(&env, &id);
+    assert_eq!(r["data"]["action"], "paused", "{r}");
+    assert!(!ran.exists());
+    ok(&env, &["resume", "--service", &id]);
+    assert_eq!(run(&env, &id)["data"]["outcome"], "success");
+    assert!(ran.exists());
+}
