@@ -356,3 +356,33 @@ fn a_corrupt_status_file_keeps_the_service_paused_until_repair_restores_the_paus
     assert_eq!(run(&env, &id)["data"]["outcome"], "success");
     assert!(ran.exists());
 }
+
+#[test]
+fn reindex_on_a_registry_that_is_no_file_names_the_problem_and_the_real_fix() {
+    let env = TestEnv::new();
+    let id = install(
+        &env,
+        &env.workspace("r", &stages(&[stage("pull", &["ok"], "")]), ""),
+    );
+    run(&env, &id);
+    let db = env.data_dir().join("registry.db");
+    for side in ["registry.db", "registry.db-wal", "registry.db-shm"] {
+        let _ = std::fs::remove_file(env.data_dir().join(side));
+    }
+    std::fs::create_dir(&db).unwrap();
+    let r = env.run(&["-J", "reindex"]);
+    assert_eq!(r.code, 12, "{}", r.stdout);
+    let e = r.json()["error"].clone();
+    assert!(
+        e["message"].as_str().unwrap().contains("is a directory"),
+        "{e}"
+    );
+    let fix = e["suggestion"].as_str().unwrap();
+    assert!(!fix.contains("reindex"), "{fix}");
+    assert!(fix.contains(&format!("mv {}", db.display())), "{fix}");
+    let human = env.run(&["reindex"]);
+    assert!(!human.stderr.contains("reindex"), "{}", human.stderr);
+    // The fix it names works.
+    std::fs::rename(&db, env.data_dir().join("registry.db.aside")).unwrap();
+    assert_eq!(history_len(&env), 1);
+}

@@ -528,7 +528,7 @@ fn fleet(ctx: &Context, args: &DoctorArgs) -> DoctorReport {
         Err(e) => checks.push(Check::fail(
             "registry",
             format!("the registry cannot be used: {}", e.message),
-            reindex,
+            e.suggestion.as_deref().unwrap_or(reindex),
         )),
         Ok(reg) => {
             match reg.quick_check() {
