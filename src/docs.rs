@@ -171,7 +171,7 @@ Outside any workspace and without --service, doctor checks the whole fleet: the 
     },
     CommandDoc {
         name: "history",
-        description: "Show past runs from the registry, newest first: when, which service, how it was started (scheduled, trigger or manual), the outcome, the duration and the error code. Runs the registry missed (it was locked or unusable during the run) are imported from the history files first. Filters: --service (repeatable), --since and --until (a duration ago like 7d or 12h, or an RFC 3339 time), --outcome, --trigger, --limit. --stages adds each run's stage results.",
+        description: "Show past runs from the registry, newest first: when, which service, how it was started (scheduled, trigger or manual), the outcome, the duration and the error code. Runs the registry missed (it was locked or unusable during the run) are imported from the history files first; lines of a history file that are not readable runs are skipped, never fatal. A run that was killed or crashed is shown with the outcome crashed once the next run of its service finds it. Filters: --service (repeatable), --since and --until (a duration ago like 7d or 12h, or an RFC 3339 time), --outcome, --trigger, --limit. --stages adds each run's stage results.",
         examples: &[
             ("syncfleet history --since 7d --outcome failed", "the failures of the last week"),
             ("syncfleet history --service backend --stages --limit 5", "the last five runs of one service, with stages"),
@@ -181,7 +181,7 @@ Outside any workspace and without --service, doctor checks the whole fleet: the 
     },
     CommandDoc {
         name: "report",
-        description: "Summarize runs over a window (default the last 30 days), per service and for the whole fleet: the number of runs; success, degraded and failed counts and rates; p50 and p95 duration; the longest failure streak; the mean time to recover (from the first failure of a streak to the next good run); the last failure and its error code; and the invocations that were skipped (backoff, paused, locked). --by day or --by week adds a trend: a sparkline per service (the share of good runs per bucket, ▁ none to █ all) and a fleet trend table.",
+        description: "Summarize runs over a window (default the last 30 days), per service and for the whole fleet: the number of runs; success, degraded and failed counts and rates (failed includes crashed runs: killed or crashed runs, found stale by the next run, counted apart too and left out of the durations); p50 and p95 duration; the longest failure streak; the mean time to recover (from the first failure of a streak to the next good run); the last failure and its error code; and the invocations that were skipped (backoff, paused, locked). --by day or --by week adds a trend: a sparkline per service (the share of good runs per bucket, ▁ none to █ all) and a fleet trend table.",
         examples: &[
             ("syncfleet report", "the last 30 days"),
             ("syncfleet report --since 7d --by day", "last week, with a daily trend"),
@@ -191,7 +191,7 @@ Outside any workspace and without --service, doctor checks the whole fleet: the 
             ("since_iso, until_iso", "string"),
             ("buckets", "[string] (with --by): the first day (UTC) of each trend bucket"),
             ("fleet", "stats (service_id \"fleet\")"),
-            ("services", "[{service_id, runs, success, degraded, failed, success_rate, degraded_rate, failure_rate, p50_duration_ms?, p95_duration_ms?, longest_failure_streak, mean_time_to_recover_ms?, last_failure_iso?, last_failure_code?, skipped: {backoff, paused, locked}, trend?: [[runs, success, degraded, failed]] aligned with buckets, sparkline?}]"),
+            ("services", "[{service_id, runs, success, degraded, failed, crashed (a part of failed), success_rate, degraded_rate, failure_rate, p50_duration_ms?, p95_duration_ms?, longest_failure_streak, mean_time_to_recover_ms?, last_failure_iso?, last_failure_code?, skipped: {backoff, paused, locked}, trend?: [[runs, success, degraded, failed]] aligned with buckets, sparkline?}]"),
         ],
     },
     CommandDoc {

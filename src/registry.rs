@@ -271,6 +271,7 @@ fn parse_outcome(s: Option<&str>) -> Option<Outcome> {
         Some("success") => Some(Outcome::Success),
         Some("degraded") => Some(Outcome::Degraded),
         Some("failed") => Some(Outcome::Failed),
+        Some("crashed") => Some(Outcome::Crashed),
         _ => None,
     }
 }
@@ -677,6 +678,7 @@ impl Registry {
                     started_at_ms,
                     pid,
                     run_id: None,
+                    trigger: None,
                 }),
                 _ => None,
             },
@@ -771,6 +773,7 @@ impl Registry {
                         started_at_ms,
                         pid,
                         run_id: None,
+                        trigger: None,
                     }),
                     _ => None,
                 },
@@ -1169,6 +1172,69 @@ mod tests {
         let e = Registry::open(&path).err().expect("corrupt");
         assert_eq!(e.code, ErrorCode::RegistryError);
         assert!(e.suggestion.unwrap().contains("syncfleet reindex"));
+    }
+
+    #[test]
+    fn the_crashed_outcome_migration_keeps_every_run_and_stage() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("registry.db");
+        {
+            let mut conn = Connection::open(&path).unwrap();
+            conn.execute_batch("PRAGMA foreign_keys = ON").unwrap();
+            embedded::migrations::runner()
+                .set_target(refinery::Target::Version(1))
+                .run(&mut conn)
+                .unwrap();
+            conn.execute_batch(
+                "INSERT INTO services (service_id) VALUES ('s');
+                 INSERT INTO runs VALUES ('s', 1, 'r1', 'scheduled', 5, 'success', NULL, NULL, NULL);
+                 INSERT INTO runs VALUES ('s', 2, 'r2', 'manual', 7, 'failed', 'X', 'boom', 'fast');
+                 INSERT INTO stage_results (run_id, seq, stage, success, optional)
+                     VALUES ('r1', 0, 'pull', 1, 0), ('r1', 1, 'docs', 0, 1), ('r2', 0, 'pull', 0, 0);",
+            )
+            .unwrap();
+            assert!(
+                conn.execute(
+                    "INSERT INTO runs VALUES ('s', 3, 'r3', 'scheduled', 0, 'crashed', NULL, NULL, NULL)",
+                    [],
+                )
+                .is_err(),
+                "v1 refuses the new outcome"
+            );
+        }
+        let reg = Registry::open(&path).unwrap();
+        assert_eq!(reg.count_runs(None).unwrap(), 2);
+        assert_eq!(reg.stages_of("r1").unwrap().len(), 2);
+        assert_eq!(reg.stages_of("r2").unwrap()[0].stage, "pull");
+        let old = reg.history(&HistoryQuery::default()).unwrap();
+        assert_eq!(old[0].error_message.as_deref(), Some("boom"));
+        let mut crashed = run_of("s", 3, Outcome::Crashed);
+        crashed.stage_results.clear();
+        assert_eq!(reg.insert_runs("s", &[crashed]).unwrap(), 1);
+        let only = reg
+            .history(&HistoryQuery {
+                outcome: Some("crashed".into()),
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(only.len(), 1);
+        assert!(reg.quick_check().unwrap().is_empty());
+        let fk: Vec<String> = reg
+            .conn
+            .prepare("PRAGMA foreign_key_check")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert!(fk.is_empty(), "{fk:?}");
+        // Deleting a run still takes its stages along.
+        reg.prune("s", 100, 0).unwrap();
+        let stages: i64 = reg
+            .conn
+            .query_row("SELECT COUNT(*) FROM stage_results", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(stages, 0);
     }
 
     #[test]

@@ -91,7 +91,7 @@ impl Render for RunReport {
                 match o {
                     Outcome::Success => ui.green(o.as_str()),
                     Outcome::Degraded => ui.yellow(o.as_str()),
-                    Outcome::Failed => ui.red(o.as_str()),
+                    Outcome::Failed | Outcome::Crashed => ui.red(o.as_str()),
                 },
                 format_elapsed(self.duration_seconds.unwrap_or(0.0)),
                 if self.action == "paused" {
@@ -303,6 +303,47 @@ fn refuse_unreadable_status(ctx: &Context, id: &str, e: Error) -> Error {
     .with_suggestion(fix)
 }
 
+/// A run whose in-flight marker outlived it, as its history record.
+/// How long it ran is unknown: its duration is 0 (reports leave crashed
+/// runs out of the duration percentiles).
+pub fn crashed_run(id: &str, c: &CurrentRun, detected_ms: i64) -> RunRecord {
+    RunRecord {
+        run_id: c
+            .run_id
+            .clone()
+            .unwrap_or_else(|| format!("{:013x}-crashed", c.started_at_ms)),
+        service_id: id.to_string(),
+        trigger: c.trigger.unwrap_or(Trigger::Scheduled),
+        timestamp_iso: iso_ms(c.started_at_ms),
+        timestamp_ms: c.started_at_ms,
+        duration_seconds: 0.0,
+        outcome: Outcome::Crashed,
+        profile: None,
+        stage_results: Vec::new(),
+        error_code: Some("CRASHED".into()),
+        error_message: Some(format!(
+            "the run (pid {}) ended without recording a result: it was killed or crashed (found at {})",
+            c.pid,
+            iso_ms(detected_ms)
+        )),
+    }
+}
+
+/// Record a stale run in runs.jsonl as crashed, so history and report
+/// show it; unless the run did record itself and died just before
+/// clearing its marker.
+fn record_crashed(ctx: &Context, id: &str, c: &CurrentRun, detected_ms: i64) {
+    let path = ctx.data_dir.runs_path(id);
+    if let Some(run_id) = &c.run_id
+        && runs::read_all(&path).is_ok_and(|(done, _)| done.iter().any(|r| &r.run_id == run_id))
+    {
+        return;
+    }
+    if let Err(e) = runs::append(&path, &crashed_run(id, c, detected_ms)) {
+        tracing::warn!(error = %e.message, "could not record the crashed run in runs.jsonl");
+    }
+}
+
 /// A run that failed before any stage (config or token problem).
 fn preflight_failure(error: &Error) -> (Vec<StageResult>, Option<String>, Option<String>) {
     (
@@ -406,21 +447,28 @@ pub fn execute(
         let from = policy::policy_state(s, &policy, start_ms);
         policy::check_transition(from, policy::PolicyState::Running)
             .map_err(|e| Error::corrupt_state(&status_path, e))?;
-        let stale = s.current_run.take().map(|c| StaleRun {
-            pid: c.pid,
-            started_at_iso: iso_ms(c.started_at_ms),
-        });
+        let previous = s.current_run.take();
         s.current_run = Some(CurrentRun {
             started_at_ms: start_ms,
             pid: std::process::id(),
             run_id: Some(run_id.clone()),
+            trigger: Some(trigger),
         });
-        Ok(Ok((probe, stale)))
+        Ok(Ok((probe, previous)))
     })?;
-    let (probe, stale) = match begin {
+    let (probe, previous) = match begin {
         Ok(v) => v,
         Err(gate) => return skip(gate),
     };
+    // A marker left by an earlier run: that run held the pipeline lock we
+    // hold now, so it is gone without having recorded a result.
+    let stale = previous.map(|c| {
+        record_crashed(ctx, id, &c, start_ms);
+        StaleRun {
+            pid: c.pid,
+            started_at_iso: iso_ms(c.started_at_ms),
+        }
+    });
 
     // Step 7: the pipeline (config and token are read now, so a broken
     // config or a missing token is a classified, permanent failure).

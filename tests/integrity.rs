@@ -386,3 +386,62 @@ fn reindex_on_a_registry_that_is_no_file_names_the_problem_and_the_real_fix() {
     std::fs::rename(&db, env.data_dir().join("registry.db.aside")).unwrap();
     assert_eq!(history_len(&env), 1);
 }
+
+#[test]
+fn a_killed_run_is_recorded_as_crashed_and_shows_in_history_and_report() {
+    let env = TestEnv::new();
+    let id = install(
+        &env,
+        &env.workspace("k", &stages(&[stage("pull", &["ok"], "")]), ""),
+    );
+    let first = run(&env, &id)["data"]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // What a run killed mid-pipeline leaves: its in-flight marker.
+    let mut status = env.status_file(&id);
+    let started = status["last_run"]["timestamp_ms"].as_i64().unwrap() + 1;
+    status["current_run"] = serde_json::json!({
+        "started_at_ms": started, "pid": 999_999, "run_id": "killed-run", "trigger": "trigger"
+    });
+    env.write_status(&id, &status);
+    let next = run(&env, &id)["data"].clone();
+    assert_eq!(next["previous_run_stale"]["pid"], 999_999, "{next}");
+    assert_eq!(next["outcome"], "success");
+
+    let h = ok(&env, &["history", "--outcome", "crashed"]);
+    let crashed = &h["runs"][0];
+    assert_eq!(crashed["run_id"], "killed-run", "{h}");
+    assert_eq!(crashed["outcome"], "crashed");
+    assert_eq!(crashed["trigger"], "trigger");
+    assert_eq!(crashed["started_at_ms"], started);
+    assert_eq!(crashed["error_code"], "CRASHED");
+    assert!(
+        crashed["error_message"]
+            .as_str()
+            .unwrap()
+            .contains("pid 999999")
+    );
+    assert_eq!(history_len(&env), 3);
+    let table = env.run(&["history"]).ok().stdout;
+    assert!(table.contains("crashed"), "{table}");
+    let report = ok(&env, &["report"]);
+    assert_eq!(report["fleet"]["runs"], 3);
+    assert_eq!(report["fleet"]["crashed"], 1);
+    assert_eq!(report["fleet"]["failed"], 1);
+    assert_eq!(report["fleet"]["last_failure_code"], "CRASHED");
+    // A full rebuild from the files finds it too.
+    assert_eq!(ok(&env, &["reindex"])["runs_total"], 3);
+
+    // A run that recorded itself and died before clearing its marker is
+    // not recorded twice.
+    let mut status = env.status_file(&id);
+    status["current_run"] = serde_json::json!({
+        "started_at_ms": started, "pid": 999_998, "run_id": first
+    });
+    env.write_status(&id, &status);
+    run(&env, &id);
+    assert_eq!(history_len(&env), 4, "only the new run was added");
+    let lines = std::fs::read_to_string(runs_path(&env, &id)).unwrap();
+    assert_eq!(lines.matches(&first).count(), 1);
+}
