@@ -445,3 +445,48 @@ fn a_killed_run_is_recorded_as_crashed_and_shows_in_history_and_report() {
     let lines = std::fs::read_to_string(runs_path(&env, &id)).unwrap();
     assert_eq!(lines.matches(&first).count(), 1);
 }
+
+#[test]
+fn usage_errors_in_robot_mode_are_the_json_envelope_on_stdout() {
+    let mut env = TestEnv::new();
+    for args in [
+        &["-J", "frobnicate"][..],
+        &["--robot", "list", "--bogus"],
+        &["history", "--outcome", "nope", "--json"],
+        &["-vJ", "report", "--by", "hour"],
+    ] {
+        let r = env.run(args);
+        assert_eq!(r.code, 2, "{args:?}");
+        let v = r.json();
+        assert_eq!(v["ok"], false, "{args:?}: {v}");
+        assert_eq!(v["error"]["code"], "INVALID_ARGUMENT");
+        assert!(!v["error"]["message"].as_str().unwrap().is_empty());
+        assert!(
+            v["error"]["suggestion"]
+                .as_str()
+                .unwrap()
+                .contains("--help")
+        );
+    }
+    let r = env.run(&["history", "--outcome", "nope", "-J"]);
+    assert!(
+        r.json()["error"]["suggestion"]
+            .as_str()
+            .unwrap()
+            .contains("crashed")
+    );
+    // Outside robot mode clap's text stays on stderr.
+    let r = env.run(&["frobnicate"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stdout.is_empty());
+    assert!(r.stderr.contains("unrecognized subcommand"));
+    // Help is what was asked for, even with -J.
+    let r = env.run(&["-J", "--help"]);
+    assert_eq!(r.code, 0);
+    assert!(r.stdout.contains("Usage"));
+    env.set_env("SYNCFLEET_ROBOT", "1");
+    let r = env.run(&["frobnicate"]);
+    assert_eq!((r.code, r.json()["ok"].clone()), (2, Value::Bool(false)));
+    env.set_env("SYNCFLEET_ROBOT", "0");
+    assert!(env.run(&["frobnicate"]).stdout.is_empty());
+}
