@@ -24,7 +24,7 @@ pub const COMMANDS: &[CommandDoc] = &[
         name: "install",
         description: "Install or update the scheduled service of the current workspace. install validates the workspace config, runs the doctor checks as a pre-flight (any failing check aborts), stores the token named by token_env_var in a 0600 env file, renders the scheduler artifacts, activates them, and only then writes the manifest: a failure leaves nothing behind.
 
-Running install again is safe: with nothing changed it reports no_change; otherwise it reports what changed (interval, profile, token, drifted artifacts...). This is also how a token is rotated: export the new value and run install.
+Running install again is safe: with nothing changed it reports no_change; otherwise it reports what changed (interval, profile, token, drifted artifacts...). This is also how a token is rotated: export the new value and run install. A --name (or the config's name) becomes the service id in a-z, 0-9 and '-': Latin letters with diacritics are transliterated (é to e, ß to ss) and the result names the change in a warning; a letter of another script is refused.
 
 --dry-run validates everything and shows the artifacts and the commands it would run, writing and running nothing; tokens are never shown.
 

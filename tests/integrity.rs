@@ -490,3 +490,114 @@ fn usage_errors_in_robot_mode_are_the_json_envelope_on_stdout() {
     env.set_env("SYNCFLEET_ROBOT", "0");
     assert!(env.run(&["frobnicate"]).stdout.is_empty());
 }
+
+#[test]
+fn a_nul_in_a_stage_argument_is_refused_by_install_not_at_run_time() {
+    let env = TestEnv::new();
+    let ws = env.workspace(
+        "nul",
+        &stages(&[stage("pull", &["ok", "1\\u00002"], "")]),
+        "",
+    );
+    let r = env.run_in(&ws, &["-J", "install"]);
+    assert_eq!(r.code, 4, "{}", r.stdout);
+    let e = r.json()["error"].clone();
+    assert_eq!(e["code"], "CONFIG_INVALID");
+    let m = e["message"].as_str().unwrap();
+    assert!(m.contains("`stages[0].command[2]` of stage 'pull'"), "{m}");
+    assert!(
+        !env.data_dir().join("services").exists()
+            || std::fs::read_dir(env.data_dir().join("services"))
+                .unwrap()
+                .next()
+                .is_none(),
+        "nothing was installed"
+    );
+}
+
+#[test]
+fn a_name_with_diacritics_is_transliterated_and_the_install_says_so() {
+    let env = TestEnv::new();
+    let ws = env.workspace("dia", &stages(&[stage("pull", &["ok"], "")]), "");
+    let out = env.json_in(&ws, &["install", "--name", "ŝérvice"]);
+    assert_eq!(out["ok"], true, "{out}");
+    assert_eq!(out["data"]["service_id"], "service");
+    let warnings = out["data"]["warnings"].to_string();
+    assert!(
+        warnings.contains("'ŝérvice' was transliterated to 'service' (ŝ→s, é→e)"),
+        "{warnings}"
+    );
+    let human = env.run_in(&ws, &["install", "--name", "ŝérvice"]).ok();
+    assert!(human.stdout.contains("transliterated"), "{}", human.stdout);
+    // No ASCII spelling: refused, nothing cut away.
+    let ws2 = env.workspace("cjk", &stages(&[stage("pull", &["ok"], "")]), "");
+    let r = env.run_in(&ws2, &["-J", "install", "--name", "服务"]);
+    assert_eq!(r.code, 2, "{}", r.stdout);
+    assert!(
+        r.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no ASCII spelling")
+    );
+}
+
+#[test]
+fn doctor_reports_leftover_temp_files_and_fix_removes_only_old_ones() {
+    let env = TestEnv::new();
+    let id = install(
+        &env,
+        &env.workspace("tmp", &stages(&[stage("pull", &["ok"], "")]), ""),
+    );
+    let old = env.service_dir(&id).join(".tmp-Ab12Cd");
+    let young = env.data_dir().join(".tmp-Ef34Gh");
+    for p in [&old, &young] {
+        std::fs::write(p, b"half a status file").unwrap();
+    }
+    let two_hours_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
+    std::fs::File::options()
+        .write(true)
+        .open(&old)
+        .unwrap()
+        .set_times(std::fs::FileTimes::new().set_modified(two_hours_ago))
+        .unwrap();
+    let d = ok(&env, &["doctor", "--offline", "--service", &id]);
+    let c = check(&d, "temp_files");
+    assert_eq!(c["status"], "warn", "{c}");
+    assert!(
+        c["message"].as_str().unwrap().contains(".tmp-Ab12Cd"),
+        "{c}"
+    );
+    assert!(
+        !c["message"].as_str().unwrap().contains(".tmp-Ef34Gh"),
+        "{c}"
+    );
+    assert_eq!(
+        c["action"]
+            .as_str()
+            .unwrap()
+            .split(' ')
+            .take(3)
+            .collect::<Vec<_>>(),
+        ["syncfleet", "doctor", "--fix"]
+    );
+    // The fleet doctor reports it too, and --fix removes it.
+    assert_eq!(
+        check(&ok(&env, &["doctor", "--offline"]), "temp_files")["status"],
+        "warn"
+    );
+    let fixed = env.json(&["doctor", "--offline", "--fix"]);
+    assert_eq!(
+        check(&fixed["data"], "temp_files")["status"],
+        "fixed",
+        "{fixed}"
+    );
+    assert!(!old.exists());
+    assert!(
+        young.exists(),
+        "a young temp file may belong to a live writer"
+    );
+    assert_eq!(
+        check(&ok(&env, &["doctor", "--offline"]), "temp_files")["status"],
+        "pass"
+    );
+}

@@ -338,6 +338,12 @@ fn prepare(
 ) -> Result<(InstallReport, Plan)> {
     let token = resolve_token(ctx, &id, config.token_env_var.as_deref())?;
     let mut warnings = common.warnings.clone();
+    warnings.extend(
+        args.name
+            .as_deref()
+            .or(config.name.as_deref())
+            .and_then(crate::identity::rename_note),
+    );
     let wanted = match (&token, args.token_source) {
         (None, _) => TokenPlacement::None,
         (Some((var, _)), TokenSourceArg::EnvFile) => TokenPlacement::EnvFile {
