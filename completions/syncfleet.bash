@@ -604,7 +604,7 @@ _syncfleet() {
                     return 0
                     ;;
                 --outcome)
-                    COMPREPLY=($(compgen -W "success degraded failed" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "success degraded failed crashed" -- "${cur}"))
                     return 0
                     ;;
                 --trigger)

@@ -234,7 +234,8 @@ complete -c syncfleet -n "__fish_syncfleet_using_subcommand history" -l since -d
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand history" -l until -d 'Runs started before: a duration ago or an RFC 3339 time' -r
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand history" -l outcome -d 'Only runs with this outcome' -r -f -a "success\t''
 degraded\t''
-failed\t''"
+failed\t''
+crashed\t'Runs that ended without recording a result (killed, crashed)'"
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand history" -l trigger -d 'Only runs started this way' -r -f -a "scheduled\t''
 trigger\t''
 manual\t''"
@@ -251,7 +252,7 @@ complete -c syncfleet -n "__fish_syncfleet_using_subcommand history" -l stages -
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand history" -s J -l robot -l json -d 'Print one JSON document (the robot envelope) instead of human output'
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand history" -s q -l quiet -d 'Print only errors and requested data'
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand history" -s v -l verbose -d 'Log more to stderr (-v info, -vv debug)'
-complete -c syncfleet -n "__fish_syncfleet_using_subcommand history" -s h -l help -d 'Print help'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand history" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand history" -s V -l version -d 'Print version'
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand report" -l service -d 'Only this service (id, name or unique id prefix); repeatable' -r -f -a "(syncfleet __complete services 2>/dev/null)"
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand report" -l since -d 'Start of the window: a duration ago (30d, 12h) or an RFC 3339 time' -r

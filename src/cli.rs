@@ -102,6 +102,8 @@ pub enum OutcomeArg {
     Success,
     Degraded,
     Failed,
+    /// Runs that ended without recording a result (killed, crashed)
+    Crashed,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -296,6 +296,12 @@ fn parse(bytes: &[u8], path: PathBuf, root: PathBuf) -> Result<WorkspaceConfig> 
                 "`{key}.command` is empty: give the program and its arguments, e.g. [\"git\", \"pull\"]"
             )));
         }
+        if let Some(j) = nul_position(&s.command) {
+            return Err(invalid(format!(
+                "`{key}.command[{j}]` of stage '{}' contains a NUL character (\\u0000), which no program or argument can carry: remove it",
+                s.name
+            )));
+        }
         let profile = match &s.profile {
             Some(p) => Profile::parse(p).map_err(|e| invalid(format!("`{key}.profile`: {e}")))?,
             None => Profile::Fast,
@@ -337,6 +343,11 @@ fn parse(bytes: &[u8], path: PathBuf, root: PathBuf) -> Result<WorkspaceConfig> 
         return Err(invalid(
             "`token_check` is empty: give a command, e.g. [\"glab\", \"auth\", \"status\"]".into(),
         ));
+    }
+    if let Some(j) = raw.token_check.as_deref().and_then(nul_position) {
+        return Err(invalid(format!(
+            "`token_check[{j}]` contains a NUL character (\\u0000), which no program or argument can carry: remove it"
+        )));
     }
     if let Some(group) = &raw.lock_group
         && group.trim().is_empty()
@@ -390,6 +401,11 @@ fn parse(bytes: &[u8], path: PathBuf, root: PathBuf) -> Result<WorkspaceConfig> 
                     "`hooks.{key}` is empty: give a command or remove the key"
                 )));
             }
+            if let Some(j) = cmd.as_deref().and_then(nul_position) {
+                return Err(invalid(format!(
+                    "`hooks.{key}[{j}]` contains a NUL character (\\u0000), which no program or argument can carry: remove it"
+                )));
+            }
         }
         let timeout_ms = match &h.timeout {
             Some(t) => {
@@ -422,6 +438,12 @@ fn parse(bytes: &[u8], path: PathBuf, root: PathBuf) -> Result<WorkspaceConfig> 
 
 /// A portable environment variable name: letters, digits and `_`, not
 /// starting with a digit (also what sh can assign and sed can match).
+/// The index of the first argv element holding a NUL: the OS takes argv
+/// as C strings, so such a command could only fail when it runs.
+fn nul_position(argv: &[String]) -> Option<usize> {
+    argv.iter().position(|a| a.contains('\0'))
+}
+
 pub fn is_env_var_name(var: &str) -> bool {
     !var.is_empty()
         && !var.starts_with(|c: char| c.is_ascii_digit())
@@ -522,6 +544,23 @@ mod tests {
         assert!(m.contains("unique"), "{m}");
         let m = err_message(r#"{"stages": [{"name": "a", "command": ["x"], "optional": true}]}"#);
         assert!(m.contains("core"), "{m}");
+    }
+
+    #[test]
+    fn a_nul_in_any_command_is_invalid_and_names_where() {
+        let m = err_message(r#"{"stages": [{"name": "pull", "command": ["git", "pu\u0000ll"]}]}"#);
+        assert!(m.contains("`stages[0].command[1]` of stage 'pull'"), "{m}");
+        assert!(m.contains("NUL"), "{m}");
+        let m = err_message(r#"{"stages": [{"name": "a", "command": ["\u0000"]}]}"#);
+        assert!(m.contains("`stages[0].command[0]`"), "{m}");
+        let m = err_message(
+            r#"{"stages": [{"name": "a", "command": ["x"]}], "token_check": ["glab", "a\u0000"]}"#,
+        );
+        assert!(m.contains("`token_check[1]`"), "{m}");
+        let m = err_message(
+            r#"{"stages": [{"name": "a", "command": ["x"]}], "hooks": {"failure": ["n\u0000"]}}"#,
+        );
+        assert!(m.contains("`hooks.failure[0]`"), "{m}");
     }
 
     #[test]

@@ -24,7 +24,7 @@ pub const COMMANDS: &[CommandDoc] = &[
         name: "install",
         description: "Install or update the scheduled service of the current workspace. install validates the workspace config, runs the doctor checks as a pre-flight (any failing check aborts), stores the token named by token_env_var in a 0600 env file, renders the scheduler artifacts, activates them, and only then writes the manifest: a failure leaves nothing behind.
 
-Running install again is safe: every setting no flag names (--interval, --profile, --scheduler, --token-source, --name) keeps its installed value. With nothing changed it reports no_change; otherwise it reports what changed, each setting with its old and new value (interval, profile, platform, token, drifted artifacts...). This is also how a token is rotated: export the new value and run install; nothing else changes. --scheduler on an installed service moves it: the new schedule is activated, then the old scheduler's artifacts are disabled and removed, so exactly one schedule exists; if they cannot be removed, the new schedule is undone and the service stays where it was. Installs of one data directory take turns, so two parallel installs never claim one name or one workspace twice (the second gets NAME_CONFLICT).
+Running install again is safe: every setting no flag names (--interval, --profile, --scheduler, --token-source, --name) keeps its installed value. With nothing changed it reports no_change; otherwise it reports what changed, each setting with its old and new value (interval, profile, platform, token, drifted artifacts...). This is also how a token is rotated: export the new value and run install; nothing else changes. --scheduler on an installed service moves it: the new schedule is activated, then the old scheduler's artifacts are disabled and removed, so exactly one schedule exists; if they cannot be removed, the new schedule is undone and the service stays where it was. Installs of one data directory take turns, so two parallel installs never claim one name or one workspace twice (the second gets NAME_CONFLICT). A --name (or the config's name) becomes the service id in a-z, 0-9 and '-': Latin letters with diacritics are transliterated (é to e, ß to ss) and the result names the change in a warning; a letter of another script is refused.
 
 --dry-run validates everything and shows the artifacts and the commands it would run, writing and running nothing; tokens are never shown.
 
@@ -119,7 +119,7 @@ Batches: --workspace DIR (repeatable) and --workspaces-from FILE (one directory 
     },
     CommandDoc {
         name: "doctor",
-        description: "Check the workspace config, the token (present, and valid through the config's token_check unless --offline), the binary, the data directory, the scheduler's prerequisites (systemctl --user reachable; lingering), and the service's install: drift, the scheduled binary, file modes, stale runs. Each check passes, warns or fails with a suggested action. --fix applies only safe remedies: create directories, correct file modes, reload the scheduler, rebuild the registry. doctor exits 10 when any check fails.
+        description: "Check the workspace config, the token (present, and valid through the config's token_check unless --offline), the binary, the data directory, the scheduler's prerequisites (systemctl --user reachable; lingering), and the service's install: drift, the scheduled binary, file modes, stale runs; lines of its runs.jsonl that are not readable runs (fix: repair); and temporary files left by interrupted writes. Each check passes, warns or fails with a suggested action. --fix applies only safe remedies: create directories, correct file modes, reload the scheduler, rebuild the registry, remove temporary files older than an hour (younger ones may belong to a writer still running). doctor exits 10 when any check fails.
 
 Outside any workspace and without --service, doctor checks the whole fleet: the environment once, the registry (PRAGMA quick_check, pending imports), then every service: manifest present and readable, registry and files in agreement, artifacts present and undrifted, the scheduled binary still this syncfleet, file modes, stale runs, missed runs (none for more than twice the interval while not paused), history not yet imported; the workspace directory and config still in place (a moved workspace names `syncfleet move --service ID NEW_DIR`), every stage command of the profile found on the PATH recorded at install, permanent pauses (fail) and open circuit breakers (warn), a second schedule on another scheduler, and orphans: scheduler artifacts (unit, timer, plist, task, crontab block) whose manifest is gone, looked for on every scheduler. Each finding names the command that fixes it. --fix also removes orphans and second schedules. Single-service doctor checks the stage commands too.",
         examples: &[
@@ -150,7 +150,7 @@ Outside any workspace and without --service, doctor checks the whole fleet: the 
     },
     CommandDoc {
         name: "trigger",
-        description: "Run the service now through exactly the policy of a scheduled run: a pause still applies (use resume), and so does a backoff window unless --ignore-backoff is given. The result is recorded like any run.
+        description: "Run the service now through exactly the policy of a scheduled run: a pause still applies (use resume), and so does a backoff window unless --ignore-backoff is given. The result is recorded like any run. A status file that cannot be read stops the run before any stage with SERVICE_CORRUPT_STATE (exit 23), because it may hold a pause or a backoff: a corrupt one waits for repair, one from a newer syncfleet for an upgrade; the file is left untouched and the refusal is written to the service log.
 
 Exit status: trigger exits 11 (SYNC_FAILED) when the run failed, so scripts can tell; a run skipped by a backoff window or a pause exits 0. A batch (--all, --tag, several --service) exits with the first failure's status. The scheduler's own run command always exits 0, whatever the outcome: syncfleet's policy, not the scheduler, decides retries.",
         examples: &[
@@ -190,9 +190,9 @@ move refuses a NEW_DIR without a syncfleet.json (CONFIG_NOT_FOUND) and one that 
     },
     CommandDoc {
         name: "repair",
-        description: "Check the manifest and status files. A corrupt file is renamed to <name>.corrupt.<timestamp>, never deleted; the status file is reinitialized; a corrupt manifest means reinstalling (install). repair works by the service id even when the manifest cannot be read. A file written by a newer syncfleet is not corrupt: repair refuses it with the same error as every other command (upgrade syncfleet) and leaves it untouched.",
+        description: "Check the manifest, the status file and the run history. A corrupt file is renamed to <name>.corrupt.<timestamp>, never deleted. The status file is reinitialized from the registry's cached state, so a pause, a backoff and the failure streak survive (a fresh state when the registry does not know the service). Lines of runs.jsonl that are not readable runs (not UTF-8, not JSON, not a run record) are moved, byte for byte, to runs.jsonl.bad-<timestamp>, and the file is rewritten atomically with every other line; records from a newer syncfleet stay. A corrupt manifest means reinstalling (install). repair works by the service id even when the manifest cannot be read. A file written by a newer syncfleet is not corrupt: repair refuses it with the same error as every other command (upgrade syncfleet) and leaves it untouched.",
         examples: &[("syncfleet repair", "after a SERVICE_CORRUPT_STATE error"), ("syncfleet repair --service a1b2c3d4e5f6", "by id, when the manifest cannot be read")],
-        response: &[("repaired", "bool"), ("actions", "[{file, action, backup?}]"), ("needs_reinstall", "bool")],
+        response: &[("repaired", "bool"), ("actions", "[{file, action: cleared|reinitialized|lines_moved_aside, backup?, restored_from_registry?, paused_reason?, lines_moved?, lines_kept?}]"), ("needs_reinstall", "bool")],
     },
     CommandDoc {
         name: "sync",
@@ -202,7 +202,7 @@ move refuses a NEW_DIR without a syncfleet.json (CONFIG_NOT_FOUND) and one that 
     },
     CommandDoc {
         name: "history",
-        description: "Show past runs from the registry, newest first: when, which service, how it was started (scheduled, trigger or manual), the outcome, the duration and the error code. Runs the registry missed (it was locked or unusable during the run) are imported from the history files first. Filters: --service (repeatable), --since and --until (a duration ago like 7d or 12h, or an RFC 3339 time), --outcome, --trigger, --limit. --stages adds each run's stage results.",
+        description: "Show past runs from the registry, newest first: when, which service, how it was started (scheduled, trigger or manual), the outcome, the duration and the error code. Runs the registry missed (it was locked or unusable during the run) are imported from the history files first; lines of a history file that are not readable runs are skipped, never fatal. A run that was killed or crashed is shown with the outcome crashed once the next run of its service finds it. Filters: --service (repeatable), --since and --until (a duration ago like 7d or 12h, or an RFC 3339 time), --outcome, --trigger, --limit. --stages adds each run's stage results.",
         examples: &[
             ("syncfleet history --since 7d --outcome failed", "the failures of the last week"),
             ("syncfleet history --service backend --stages --limit 5", "the last five runs of one service, with stages"),
@@ -212,7 +212,7 @@ move refuses a NEW_DIR without a syncfleet.json (CONFIG_NOT_FOUND) and one that 
     },
     CommandDoc {
         name: "report",
-        description: "Summarize runs over a window (default the last 30 days), per service and for the whole fleet: the number of runs; success, degraded and failed counts and rates; p50 and p95 duration; the longest failure streak; the mean time to recover (from the first failure of a streak to the next good run); the last failure and its error code; and the invocations that were skipped (backoff, paused, locked). --by day or --by week adds a trend: a sparkline per service (the share of good runs per bucket, ▁ none to █ all) and a fleet trend table.",
+        description: "Summarize runs over a window (default the last 30 days), per service and for the whole fleet: the number of runs; success, degraded and failed counts and rates (failed includes crashed runs: killed or crashed runs, found stale by the next run, counted apart too and left out of the durations); p50 and p95 duration; the longest failure streak; the mean time to recover (from the first failure of a streak to the next good run); the last failure and its error code; and the invocations that were skipped (backoff, paused, locked). --by day or --by week adds a trend: a sparkline per service (the share of good runs per bucket, ▁ none to █ all) and a fleet trend table.",
         examples: &[
             ("syncfleet report", "the last 30 days"),
             ("syncfleet report --since 7d --by day", "last week, with a daily trend"),
@@ -222,7 +222,7 @@ move refuses a NEW_DIR without a syncfleet.json (CONFIG_NOT_FOUND) and one that 
             ("since_iso, until_iso", "string"),
             ("buckets", "[string] (with --by): the first day (UTC) of each trend bucket"),
             ("fleet", "stats (service_id \"fleet\")"),
-            ("services", "[{service_id, runs, success, degraded, failed, success_rate, degraded_rate, failure_rate, p50_duration_ms?, p95_duration_ms?, longest_failure_streak, mean_time_to_recover_ms?, last_failure_iso?, last_failure_code?, skipped: {backoff, paused, locked}, trend?: [[runs, success, degraded, failed]] aligned with buckets, sparkline?}]"),
+            ("services", "[{service_id, runs, success, degraded, failed, crashed (a part of failed), success_rate, degraded_rate, failure_rate, p50_duration_ms?, p95_duration_ms?, longest_failure_streak, mean_time_to_recover_ms?, last_failure_iso?, last_failure_code?, skipped: {backoff, paused, locked}, trend?: [[runs, success, degraded, failed]] aligned with buckets, sparkline?}]"),
         ],
     },
     CommandDoc {
@@ -233,9 +233,9 @@ move refuses a NEW_DIR without a syncfleet.json (CONFIG_NOT_FOUND) and one that 
     },
     CommandDoc {
         name: "reindex",
-        description: "Rebuild the registry (registry.db) from the service files: manifests, status files and run histories. It is safe to run at any time and to repeat (run ids are unique). A registry that cannot be opened or fails its integrity check is moved aside to registry.db.corrupt.<timestamp> first, never deleted.",
+        description: "Rebuild the registry (registry.db) from the service files: manifests, status files and run histories. It is safe to run at any time and to repeat (run ids are unique). A registry that cannot be opened or fails its integrity check is moved aside to registry.db.corrupt.<timestamp> first, never deleted. Lines of a runs.jsonl that are not readable runs are skipped and counted, never fatal (repair moves them aside).",
         examples: &[("syncfleet reindex", "after a REGISTRY_ERROR, or when doctor says so")],
-        response: &[("services", "number: service directories read"), ("installed", "number"), ("runs_imported", "number: new runs"), ("runs_total", "number"), ("corrupt_backup", "string (when the old registry was moved aside)")],
+        response: &[("services", "number: service directories read"), ("installed", "number"), ("runs_imported", "number: new runs"), ("runs_total", "number"), ("lines_skipped", "number: history lines that are not readable runs"), ("bad_lines", "[{service_id, not_utf8, not_json, not_a_run, newer_schema}] (services with skipped lines)"), ("corrupt_backup", "string (when the old registry was moved aside)")],
     },
     CommandDoc {
         name: "init",

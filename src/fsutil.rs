@@ -25,20 +25,48 @@ pub fn write_atomic(path: &Path, content: &[u8]) -> io::Result<()> {
     write_atomic_mode(path, content, 0o600)
 }
 
-/// Append one line and fsync, creating the file (0600) when missing.
+/// Append one line and fsync, creating the file (0600) when missing. The
+/// line always starts on a fresh line: when the file ends in a torn line
+/// (a crash mid-append), a newline ends that fragment first, so the new
+/// record is never glued onto it and lost with it.
 pub fn append_line_synced(path: &Path, line: &str) -> io::Result<()> {
     create_dirs(&parent_dir(path))?;
     let mut file = open_append(path)?;
-    let mut buf = String::with_capacity(line.len() + 1);
+    let mut buf = String::with_capacity(line.len() + 2);
+    if !ends_with_newline_or_empty(&file)? {
+        buf.push('\n');
+    }
     buf.push_str(line);
     buf.push('\n');
     file.write_all(buf.as_bytes())?;
     file.sync_data()
 }
 
+fn ends_with_newline_or_empty(file: &File) -> io::Result<bool> {
+    let len = file.metadata()?.len();
+    if len == 0 {
+        return Ok(true);
+    }
+    let mut last = [0u8; 1];
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileExt;
+        file.read_exact_at(&mut last, len - 1)?;
+    }
+    #[cfg(not(unix))]
+    {
+        use std::io::{Read, Seek, SeekFrom};
+        let mut f = file;
+        f.seek(SeekFrom::Start(len - 1))?;
+        f.read_exact(&mut last)?;
+    }
+    Ok(last[0] == b'\n')
+}
+
 pub fn open_append(path: &Path) -> io::Result<File> {
     let mut options = OpenOptions::new();
-    options.create(true).append(true);
+    // Read access too: an appender of lines checks the last byte.
+    options.create(true).append(true).read(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
@@ -174,6 +202,14 @@ mod tests {
         append_line_synced(&path, "a").unwrap();
         append_line_synced(&path, "b").unwrap();
         assert_eq!(fs::read_to_string(&path).unwrap(), "a\nb\n");
+        // A torn last line (no newline) is ended before the next line.
+        fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .and_then(|mut f| f.write_all(b"tor"))
+            .unwrap();
+        append_line_synced(&path, "c").unwrap();
+        assert_eq!(fs::read_to_string(&path).unwrap(), "a\nb\ntor\nc\n");
         assert!(remove_if_exists(&path).unwrap());
         assert!(!remove_if_exists(&path).unwrap());
         assert!(read_optional(&path).unwrap().is_none());

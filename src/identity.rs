@@ -30,19 +30,72 @@ pub fn compute_service_id(
     hex::encode(&hasher.finalize()[..6])
 }
 
-/// Sanitize a user-provided name to `[a-z0-9-]`, at most 32 chars.
-pub fn sanitize_service_name(name: &str) -> Result<String, String> {
-    let sanitized: String = name
-        .to_lowercase()
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect();
+/// A `--name` as a service id, and what it took to get there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SanitizedName {
+    pub name: String,
+    /// Letters spelled in ASCII, in order of appearance: (letter, spelling).
+    pub transliterated: Vec<(char, &'static str)>,
+}
+
+/// The ASCII spelling of a lowercase Latin letter with a diacritic, or of
+/// a Latin ligature or special letter (Latin-1 and Latin Extended-A, with
+/// the Romanian comma letters); "" for a combining mark (decomposed
+/// input: e + U+0301). None for anything else.
+fn ascii_spelling(c: char) -> Option<&'static str> {
+    Some(match c {
+        '\u{0300}'..='\u{036f}' => "",
+        'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' | 'ā' | 'ă' | 'ą' => "a",
+        'æ' => "ae",
+        'ç' | 'ć' | 'ĉ' | 'ċ' | 'č' => "c",
+        'ď' | 'đ' | 'ð' => "d",
+        'è' | 'é' | 'ê' | 'ë' | 'ē' | 'ĕ' | 'ė' | 'ę' | 'ě' => "e",
+        'ĝ' | 'ğ' | 'ġ' | 'ģ' => "g",
+        'ĥ' | 'ħ' => "h",
+        'ì' | 'í' | 'î' | 'ï' | 'ĩ' | 'ī' | 'ĭ' | 'į' | 'ı' => "i",
+        'ĳ' => "ij",
+        'ĵ' => "j",
+        'ķ' | 'ĸ' => "k",
+        'ĺ' | 'ļ' | 'ľ' | 'ŀ' | 'ł' => "l",
+        'ñ' | 'ń' | 'ņ' | 'ň' | 'ŉ' | 'ŋ' => "n",
+        'ò' | 'ó' | 'ô' | 'õ' | 'ö' | 'ø' | 'ō' | 'ŏ' | 'ő' => "o",
+        'œ' => "oe",
+        'ŕ' | 'ŗ' | 'ř' => "r",
+        'ś' | 'ŝ' | 'ş' | 'š' | 'ș' | 'ſ' => "s",
+        'ß' => "ss",
+        'ţ' | 'ť' | 'ŧ' | 'ț' => "t",
+        'þ' => "th",
+        'ù' | 'ú' | 'û' | 'ü' | 'ũ' | 'ū' | 'ŭ' | 'ů' | 'ű' | 'ų' => "u",
+        'ŵ' => "w",
+        'ý' | 'ÿ' | 'ŷ' => "y",
+        'ź' | 'ż' | 'ž' => "z",
+        _ => return None,
+    })
+}
+
+/// Sanitize a user-provided name to `[a-z0-9-]`, at most 32 chars:
+/// lowercase; Latin letters with diacritics spelled in ASCII (é → e,
+/// ŝ → s, ß → ss); anything else that is not a letter or digit (spaces,
+/// punctuation, symbols) becomes '-'. A letter or digit of another script
+/// has no ASCII spelling and is refused rather than dropped, so a name is
+/// never silently cut down to a different one.
+pub fn sanitize_name_detailed(name: &str) -> Result<SanitizedName, String> {
+    let mut sanitized = String::with_capacity(name.len());
+    let mut transliterated = Vec::new();
+    for c in name.to_lowercase().chars() {
+        if c.is_ascii_alphanumeric() || c == '-' {
+            sanitized.push(c);
+        } else if let Some(ascii) = ascii_spelling(c) {
+            sanitized.push_str(ascii);
+            transliterated.push((c, ascii));
+        } else if c.is_alphanumeric() {
+            return Err(format!(
+                "service name '{name}' has '{c}', which has no ASCII spelling; service names use a-z, 0-9 and '-': choose one with --name (or `name` in syncfleet.json)"
+            ));
+        } else {
+            sanitized.push('-');
+        }
+    }
     let trimmed = sanitized.trim_matches('-').to_string();
     if trimmed.is_empty() {
         return Err(format!(
@@ -55,7 +108,52 @@ pub fn sanitize_service_name(name: &str) -> Result<String, String> {
             trimmed.len()
         ));
     }
-    Ok(trimmed)
+    Ok(SanitizedName {
+        name: trimmed,
+        transliterated,
+    })
+}
+
+/// `sanitize_name_detailed`, just the name.
+pub fn sanitize_service_name(name: &str) -> Result<String, String> {
+    sanitize_name_detailed(name).map(|s| s.name)
+}
+
+/// What to tell the user when their name is used in another spelling:
+/// transliterated letters (from what to what), or other changes beyond
+/// lowercasing. None when the name is used as given.
+pub fn rename_note(given: &str) -> Option<String> {
+    let s = sanitize_name_detailed(given).ok()?;
+    if !s.transliterated.is_empty() {
+        let mut seen = Vec::new();
+        let pairs: Vec<String> = s
+            .transliterated
+            .iter()
+            .filter(|(c, _)| {
+                let new = !seen.contains(c);
+                seen.push(*c);
+                new
+            })
+            .map(|(c, ascii)| {
+                if ascii.is_empty() {
+                    format!("U+{:04X} dropped", u32::from(*c))
+                } else {
+                    format!("{c}→{ascii}")
+                }
+            })
+            .collect();
+        return Some(format!(
+            "service name '{given}' was transliterated to '{}' ({}): service names use a-z, 0-9 and '-'",
+            s.name,
+            pairs.join(", ")
+        ));
+    }
+    (s.name != given.to_lowercase()).then(|| {
+        format!(
+            "service name '{given}' is used as '{}': service names use a-z, 0-9 and '-'",
+            s.name
+        )
+    })
 }
 
 /// Whether a string can be a service id (hash or sanitized name); used to
@@ -153,7 +251,39 @@ mod tests {
     fn sanitize_service_name_special_chars() {
         // The plan's example keeps a trailing dash; a name never needs one.
         assert_eq!(sanitize_service_name("my project!").unwrap(), "my-project");
-        assert_eq!(sanitize_service_name("Ünïcode box").unwrap(), "n-code-box");
+        assert_eq!(sanitize_service_name("Ünïcode box").unwrap(), "unicode-box");
+    }
+
+    #[test]
+    fn latin_diacritics_are_transliterated_and_reported() {
+        let s = sanitize_name_detailed("ŝérvice").unwrap();
+        assert_eq!(s.name, "service");
+        assert_eq!(s.transliterated, [('ŝ', "s"), ('é', "e")]);
+        assert_eq!(sanitize_service_name("Straße").unwrap(), "strasse");
+        assert_eq!(sanitize_service_name("ŒUVRE Łódź").unwrap(), "oeuvre-lodz");
+        assert_eq!(sanitize_service_name("Ærøskøbing").unwrap(), "aeroskobing");
+        // Decomposed input: the combining accent goes, its letter stays.
+        assert_eq!(sanitize_service_name("cafe\u{301}").unwrap(), "cafe");
+        assert_eq!(
+            rename_note("ŝérvice").unwrap(),
+            "service name 'ŝérvice' was transliterated to 'service' (ŝ→s, é→e): service names use a-z, 0-9 and '-'"
+        );
+        assert!(
+            rename_note("my project!")
+                .unwrap()
+                .contains("is used as 'my-project'")
+        );
+        assert_eq!(rename_note("MyProject"), None, "lowercasing is no news");
+        assert_eq!(rename_note("svc"), None);
+    }
+
+    #[test]
+    fn letters_without_an_ascii_spelling_are_refused_not_dropped() {
+        let e = sanitize_service_name("服务-sync").unwrap_err();
+        assert!(e.contains("'服'") && e.contains("no ASCII spelling"), "{e}");
+        assert!(sanitize_service_name("данные").is_err());
+        // Symbols are separators like ASCII punctuation.
+        assert_eq!(sanitize_service_name("a—b ✓").unwrap(), "a-b");
     }
 
     #[test]

@@ -16,26 +16,65 @@ use crate::store::runs;
 use crate::store::status::StatusFile;
 use serde::Serialize;
 
-/// Record that `id`'s registry entry may be behind its files.
+/// Record that `id`'s registry entry may be behind its files. Every
+/// marker gets a name of its own (`<id>.<unique>`): a reader removes
+/// exactly the markers it saw before its import committed, so a marker
+/// written during that import survives for the next reader.
 pub fn mark_pending(data_dir: &DataDir, id: &str) {
     let dir = data_dir.registry_pending_dir();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let name = format!(
+        "{id}.{nanos:x}-{}-{:08x}",
+        std::process::id(),
+        rand::random::<u32>()
+    );
     let made =
-        fsutil::create_private_dir(&dir).and_then(|_| fsutil::write_atomic(&dir.join(id), b""));
+        fsutil::create_private_dir(&dir).and_then(|_| fsutil::write_atomic(&dir.join(name), b""));
     if let Err(e) = made {
         tracing::warn!(error = %e, "could not write the registry-pending marker");
     }
 }
 
+/// Every pending-import marker as (service id, path), by id. A bare `<id>`
+/// is a marker from before markers had unique names.
+fn pending_markers(data_dir: &DataDir) -> Vec<(String, std::path::PathBuf)> {
+    let mut markers: Vec<(String, std::path::PathBuf)> =
+        std::fs::read_dir(data_dir.registry_pending_dir())
+            .into_iter()
+            .flatten()
+            .filter_map(|e| {
+                let e = e.ok()?;
+                let name = e.file_name().into_string().ok()?;
+                if name.starts_with('.') {
+                    return None;
+                }
+                let id = name.split('.').next().unwrap_or_default().to_string();
+                Some((id, e.path()))
+            })
+            .collect();
+    markers.sort();
+    markers
+}
+
 /// Ids with a pending-import marker.
 pub fn pending_ids(data_dir: &DataDir) -> Vec<String> {
-    let mut ids: Vec<String> = std::fs::read_dir(data_dir.registry_pending_dir())
+    let mut ids: Vec<String> = pending_markers(data_dir)
         .into_iter()
-        .flatten()
-        .filter_map(|e| e.ok()?.file_name().into_string().ok())
-        .filter(|n| !n.starts_with('.'))
+        .map(|(id, _)| id)
         .collect();
-    ids.sort();
+    ids.dedup();
     ids
+}
+
+fn remove_markers<'a>(markers: impl IntoIterator<Item = &'a std::path::PathBuf>) {
+    for path in markers {
+        if let Err(e) = fsutil::remove_if_exists(path) {
+            tracing::warn!(path = %path.display(), error = %e, "could not remove an imported registry-pending marker");
+        }
+    }
 }
 
 /// Run a registry write best-effort: on any failure, warn and leave a
@@ -48,25 +87,47 @@ pub fn best_effort(ctx: &Context, id: &str, what: &str, f: impl FnOnce(&Registry
     }
 }
 
+/// What an import read from a runs.jsonl.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Imported {
+    /// Runs new to the registry.
+    pub runs: usize,
+    /// Lines that were not readable runs (skipped, never fatal).
+    pub skipped: runs::Skipped,
+}
+
 /// Import the service's runs.jsonl past the registry's marker. Cheap when
-/// nothing is new (one stat, one indexed read). Returns the new runs.
-pub fn import_runs(reg: &Registry, data_dir: &DataDir, id: &str) -> Result<usize> {
+/// nothing is new (one stat, one indexed read). Bad lines are skipped and
+/// counted (with a warning that names the fix), never an error.
+pub fn import_runs(reg: &Registry, data_dir: &DataDir, id: &str) -> Result<Imported> {
     let path = data_dir.runs_path(id);
     let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
     reg.write(|reg| {
         let mut offset = reg.runs_offset(id)?.unwrap_or(0);
         if size == offset {
-            return Ok(0);
+            return Ok(Imported::default());
         }
         if size < offset {
             // Rewritten behind our back (restored, compacted elsewhere):
             // read it all again; run ids keep it idempotent.
             offset = 0;
         }
-        let (records, _skipped, end) = runs::read_from(&path, offset)?;
+        let (records, skipped, end) = runs::read_from(&path, offset)?;
+        if skipped.total() > 0 {
+            tracing::warn!(
+                service = id,
+                "{} has {} unreadable lines ({}), skipped; `syncfleet doctor` reports them, `syncfleet repair --service {id}` moves the corrupt ones aside",
+                path.display(),
+                skipped.total(),
+                skipped.describe()
+            );
+        }
         let new = reg.insert_runs(id, &records)?;
         reg.set_runs_offset(id, end)?;
-        Ok(new)
+        Ok(Imported {
+            runs: new,
+            skipped,
+        })
     })
 }
 
@@ -101,24 +162,26 @@ pub fn uninstalled(ctx: &Context, id: &str) {
     });
 }
 
-/// After repair (or anything else that changed files wholesale).
+/// After repair (or anything else that changed files wholesale): runs.jsonl
+/// may have been rewritten, so its import marker means nothing any more
+/// and the history is re-read from the start (run ids keep it idempotent).
 pub fn refreshed(ctx: &Context, id: &str) {
     best_effort(ctx, id, "refresh", |reg| {
-        refresh_service(reg, &ctx.data_dir, id, ctx.now_ms(), false).map(|_| ())
+        refresh_service(reg, &ctx.data_dir, id, ctx.now_ms(), true).map(|_| ())
     });
 }
 
 /// Bring one service's row in step with its files: install state from the
 /// manifest, cached state from status.json, runs from runs.jsonl (from the
 /// marker, or from the start with `full`). Unreadable files leave the row
-/// as it was. Returns the runs imported.
+/// as it was. Returns what the import read.
 pub fn refresh_service(
     reg: &Registry,
     data_dir: &DataDir,
     id: &str,
     now_ms: i64,
     full: bool,
-) -> Result<usize> {
+) -> Result<Imported> {
     reg.write(|reg| {
         match Manifest::read(&data_dir.manifest_path(id)) {
             Ok(Some(m)) => reg.upsert_manifest(&m)?,
@@ -155,17 +218,41 @@ pub fn open_for_reading(ctx: &Context) -> Result<&Registry> {
 }
 
 /// Import what the pending markers name; fill a registry never filled.
+/// A marker goes only once its import has committed: a failing registry
+/// leaves it for the next reader, so no run is ever hidden by a failure.
+/// (Call it outside any `Registry::write`, or "committed" would be a lie.)
 pub fn catch_up(reg: &Registry, data_dir: &DataDir, now_ms: i64) -> Result<usize> {
     if !reg.is_filled()? {
         return fill(reg, data_dir, now_ms, false).map(|r| r.runs_imported);
     }
+    let markers = pending_markers(data_dir);
     let mut imported = 0;
-    for id in pending_ids(data_dir) {
-        // Marker first: a write that fails after this re-creates it.
-        let _ = fsutil::remove_if_exists(&data_dir.registry_pending_dir().join(&id));
-        imported += refresh_service(reg, data_dir, &id, now_ms, false)?;
+    let mut first_error = None;
+    for group in markers.chunk_by(|a, b| a.0 == b.0) {
+        let id = &group[0].0;
+        match refresh_service(reg, data_dir, id, now_ms, false) {
+            Ok(done) => {
+                imported += done.runs;
+                remove_markers(group.iter().map(|(_, path)| path));
+            }
+            Err(e) => {
+                tracing::warn!(service = %id, error = %e.message, "pending registry import failed; its marker stays");
+                first_error.get_or_insert(e);
+            }
+        }
     }
-    Ok(imported)
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(imported),
+    }
+}
+
+/// A service whose runs.jsonl has lines that are not readable runs.
+#[derive(Debug, Clone, Serialize)]
+pub struct BadLines {
+    pub service_id: String,
+    #[serde(flatten)]
+    pub skipped: runs::Skipped,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -174,23 +261,35 @@ pub struct FillReport {
     pub installed: usize,
     pub runs_imported: usize,
     pub runs_total: u64,
+    /// Lines skipped because they are not readable runs, in all services.
+    pub lines_skipped: usize,
+    /// The services with skipped lines, by reason.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub bad_lines: Vec<BadLines>,
 }
 
 /// Import every service directory; services the registry knows without a
 /// directory are marked uninstalled (their history stays).
 fn fill(reg: &Registry, data_dir: &DataDir, now_ms: i64, full: bool) -> Result<FillReport> {
     let ids = data_dir.service_ids();
-    // Markers written before now are covered by this import.
-    for id in pending_ids(data_dir) {
-        let _ = fsutil::remove_if_exists(&data_dir.registry_pending_dir().join(&id));
-    }
+    // Markers written before now are covered by this import; they go once
+    // it has committed.
+    let markers = pending_markers(data_dir);
     let mut report = FillReport {
         services: ids.len(),
         ..FillReport::default()
     };
     reg.write(|reg| {
         for id in &ids {
-            report.runs_imported += refresh_service(reg, data_dir, id, now_ms, full)?;
+            let done = refresh_service(reg, data_dir, id, now_ms, full)?;
+            report.runs_imported += done.runs;
+            if done.skipped.total() > 0 {
+                report.lines_skipped += done.skipped.total();
+                report.bad_lines.push(BadLines {
+                    service_id: id.clone(),
+                    skipped: done.skipped,
+                });
+            }
         }
         let on_disk: std::collections::HashSet<&String> = ids.iter().collect();
         for id in reg.service_ids()? {
@@ -200,6 +299,7 @@ fn fill(reg: &Registry, data_dir: &DataDir, now_ms: i64, full: bool) -> Result<F
         }
         reg.set_filled(&crate::output::iso_ms(now_ms))
     })?;
+    remove_markers(markers.iter().map(|(_, path)| path));
     report.installed = reg
         .services(&crate::registry::ServiceFilter::default())?
         .len();
@@ -333,6 +433,6 @@ mod tests {
         let mut r = make_run(50_000, Outcome::Success);
         r.run_id = "fresh".into();
         runs::append(&data.runs_path("aaa"), &r).unwrap();
-        assert_eq!(import_runs(&reg, &data, "aaa").unwrap(), 1);
+        assert_eq!(import_runs(&reg, &data, "aaa").unwrap().runs, 1);
     }
 }

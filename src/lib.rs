@@ -41,12 +41,10 @@ use std::time::Instant;
 /// Parse arguments, run the command, render, and return the exit status.
 pub fn run<I: IntoIterator<Item = OsString>>(args: I) -> ExitCode {
     let started = Instant::now();
-    let cli = match Cli::try_parse_from(args) {
+    let args: Vec<OsString> = args.into_iter().collect();
+    let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
-        Err(e) => {
-            let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
-        }
+        Err(e) => return clap_error(&args, &e, started),
     };
     init_tracing(&cli);
     let mut ctx = Context::new(cli.global.clone());
@@ -108,6 +106,56 @@ pub fn run<I: IntoIterator<Item = OsString>>(args: I) -> ExitCode {
             ExitCode::SUCCESS
         }
     }
+}
+
+/// clap's own exits: help and version print as clap renders them; a usage
+/// error does too, except in robot mode, where it is the JSON error
+/// envelope on stdout like every other error (exit 2 either way).
+fn clap_error(args: &[OsString], e: &clap::Error, started: Instant) -> ExitCode {
+    if !e.use_stderr() || !robot_requested(args) {
+        let _ = e.print();
+        return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+    }
+    let text = e.render().to_string();
+    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+    let message = lines
+        .next()
+        .map(|l| l.strip_prefix("error: ").unwrap_or(l).to_string())
+        .unwrap_or_else(|| "invalid arguments".into());
+    let rest: Vec<&str> = lines.collect();
+    let mut error = error::Error::invalid_argument(message);
+    if !rest.is_empty() {
+        error = error.with_suggestion(rest.join("; "));
+    }
+    let ui = output::Ui::new(true, cli::ColorChoice::Never, false);
+    emit_error(&ui, started, &error)
+}
+
+/// Whether the arguments or the environment ask for robot mode, read
+/// without clap (whose parse just failed): --robot, --json, -J (alone or
+/// in a cluster of short flags) before any `--`, or SYNCFLEET_ROBOT set to
+/// anything but a false value (clap's FalseyValueParser words).
+fn robot_requested(args: &[OsString]) -> bool {
+    let flag = args
+        .iter()
+        .skip(1)
+        .filter_map(|a| a.to_str())
+        .take_while(|a| *a != "--")
+        .any(|a| {
+            a == "--robot"
+                || a == "--json"
+                || (a.starts_with('-')
+                    && !a.starts_with("--")
+                    && a[1..].chars().all(|c| c.is_ascii_alphabetic())
+                    && a.contains('J'))
+        });
+    let env = std::env::var("SYNCFLEET_ROBOT").is_ok_and(|v| {
+        !matches!(
+            v.to_ascii_lowercase().as_str(),
+            "" | "n" | "no" | "f" | "false" | "off" | "0"
+        )
+    });
+    flag || env
 }
 
 fn init_tracing(cli: &Cli) {

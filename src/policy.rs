@@ -376,6 +376,8 @@ pub fn policy_state(status: &StatusFile, policy: &Policy, now_ms: i64) -> Policy
         Some(Outcome::Degraded) => PolicyState::Degraded,
         // A failed run with no failure streak only comes from old files.
         Some(Outcome::Failed) => PolicyState::Backoff,
+        // Crashed runs live only in the history, never in last_run.
+        Some(Outcome::Crashed) => PolicyState::Idle,
     }
 }
 
@@ -1021,6 +1023,7 @@ mod tests {
                 started_at_ms: T0,
                 pid: 42,
                 run_id: None,
+                trigger: None,
             }),
             ..StatusFile::default()
         };

@@ -142,14 +142,102 @@ pub struct RunRow {
 }
 
 fn registry_error(path: &Path, what: &str, e: impl std::fmt::Display) -> Error {
-    Error::new(
+    let message = format!("registry {}: {what}: {e}", path.display());
+    if message.contains("readonly") {
+        // Rebuilding cannot help a file we may not write; nothing is lost
+        // meanwhile (the files hold every run, pending imports wait).
+        let dir = crate::fsutil::parent_dir(path);
+        return Error::new(ErrorCode::RegistryError, message)
+            .with_suggestion(format!(
+                "The registry is read-only: give your user write access to {} and its directory {} (e.g. chmod u+w), then retry; runs it missed are imported then.",
+                path.display(),
+                dir.display()
+            ))
+            .with_actions(["syncfleet doctor"]);
+    }
+    Error::new(ErrorCode::RegistryError, message)
+        .with_suggestion(
+            "Rebuild it from the service files: syncfleet reindex (a corrupt file is moved aside first); `syncfleet doctor` checks it.",
+        )
+        .with_actions(["syncfleet reindex", "syncfleet doctor"])
+}
+
+/// What a file type is, in words.
+fn kind_of(meta: &std::fs::Metadata) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        let t = meta.file_type();
+        if t.is_char_device() {
+            return "a character device";
+        }
+        if t.is_block_device() {
+            return "a block device";
+        }
+        if t.is_fifo() {
+            return "a named pipe";
+        }
+        if t.is_socket() {
+            return "a socket";
+        }
+    }
+    if meta.is_dir() {
+        "a directory"
+    } else {
+        "not a regular file"
+    }
+}
+
+/// The registry path must be a regular file, a link to one, or absent
+/// (it is created then). Anything else (a directory, a link to /dev/null)
+/// is refused before SQLite or a chmod touches it, with the fix: moving
+/// it aside, after which the next command builds a new registry from the
+/// files; `reindex` would only fail on it again.
+fn check_registry_path(path: &Path) -> Result<()> {
+    let link = match std::fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Error::io("inspect", path, e)),
+    };
+    let is_link = link.file_type().is_symlink();
+    let what = if is_link {
+        let target = std::fs::read_link(path)
+            .map(|t| t.display().to_string())
+            .unwrap_or_else(|_| "?".into());
+        match std::fs::metadata(path) {
+            Ok(m) if m.is_file() => return Ok(()),
+            Ok(m) => format!("a symlink to {target} ({})", kind_of(&m)),
+            Err(_) => format!("a symlink to {target}, which does not exist"),
+        }
+    } else if link.is_file() {
+        return Ok(());
+    } else {
+        kind_of(&link).to_string()
+    };
+    let p = path.display();
+    let (fix, action) = if is_link {
+        (
+            format!(
+                "Remove the link (it points at no database): rm {p}; the next syncfleet command creates a new registry and fills it from the service files."
+            ),
+            format!("rm {p}"),
+        )
+    } else {
+        (
+            format!(
+                "Move it out of the way: mv {p} {p}.aside; the next syncfleet command creates a new registry and fills it from the service files."
+            ),
+            format!("mv {p} {p}.aside"),
+        )
+    };
+    Err(Error::new(
         ErrorCode::RegistryError,
-        format!("registry {}: {what}: {e}", path.display()),
+        // Worded apart from SQLite's "not a database": reindex moves a
+        // damaged database aside, but what is here is not its to move.
+        format!("registry {p} is {what}, where the registry's database file belongs"),
     )
-    .with_suggestion(
-        "Rebuild it from the service files: syncfleet reindex (a corrupt file is moved aside first); `syncfleet doctor` checks it.",
-    )
-    .with_actions(["syncfleet reindex", "syncfleet doctor"])
+    .with_suggestion(fix)
+    .with_actions([action]))
 }
 
 /// The service filter as SQL conditions (appended, with ORDER BY) and
@@ -183,6 +271,7 @@ fn parse_outcome(s: Option<&str>) -> Option<Outcome> {
         Some("success") => Some(Outcome::Success),
         Some("degraded") => Some(Outcome::Degraded),
         Some("failed") => Some(Outcome::Failed),
+        Some("crashed") => Some(Outcome::Crashed),
         _ => None,
     }
 }
@@ -231,6 +320,7 @@ impl Registry {
         if !dir.exists() {
             crate::fsutil::create_private_dir(&dir).map_err(|e| Error::io("create", &dir, e))?;
         }
+        check_registry_path(path)?;
         let conn = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE
@@ -238,7 +328,10 @@ impl Registry {
                 | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(|e| registry_error(path, "open", e))?;
-        crate::fsutil::set_mode(path, 0o600).ok();
+        // Never through a link: the mode of its target is not ours to set.
+        if std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file()) {
+            crate::fsutil::set_mode(path, 0o600).ok();
+        }
         Registry::setup(conn, path, busy, true)
     }
 
@@ -585,6 +678,7 @@ impl Registry {
                     started_at_ms,
                     pid,
                     run_id: None,
+                    trigger: None,
                 }),
                 _ => None,
             },
@@ -679,6 +773,7 @@ impl Registry {
                         started_at_ms,
                         pid,
                         run_id: None,
+                        trigger: None,
                     }),
                     _ => None,
                 },
@@ -1077,6 +1172,138 @@ mod tests {
         let e = Registry::open(&path).err().expect("corrupt");
         assert_eq!(e.code, ErrorCode::RegistryError);
         assert!(e.suggestion.unwrap().contains("syncfleet reindex"));
+    }
+
+    #[test]
+    fn the_crashed_outcome_migration_keeps_every_run_and_stage() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("registry.db");
+        {
+            let mut conn = Connection::open(&path).unwrap();
+            conn.execute_batch("PRAGMA foreign_keys = ON").unwrap();
+            embedded::migrations::runner()
+                .set_target(refinery::Target::Version(1))
+                .run(&mut conn)
+                .unwrap();
+            conn.execute_batch(
+                "INSERT INTO services (service_id) VALUES ('s');
+                 INSERT INTO runs VALUES ('s', 1, 'r1', 'scheduled', 5, 'success', NULL, NULL, NULL);
+                 INSERT INTO runs VALUES ('s', 2, 'r2', 'manual', 7, 'failed', 'X', 'boom', 'fast');
+                 INSERT INTO stage_results (run_id, seq, stage, success, optional)
+                     VALUES ('r1', 0, 'pull', 1, 0), ('r1', 1, 'docs', 0, 1), ('r2', 0, 'pull', 0, 0);",
+            )
+            .unwrap();
+            assert!(
+                conn.execute(
+                    "INSERT INTO runs VALUES ('s', 3, 'r3', 'scheduled', 0, 'crashed', NULL, NULL, NULL)",
+                    [],
+                )
+                .is_err(),
+                "v1 refuses the new outcome"
+            );
+        }
+        let reg = Registry::open(&path).unwrap();
+        assert_eq!(reg.count_runs(None).unwrap(), 2);
+        assert_eq!(reg.stages_of("r1").unwrap().len(), 2);
+        assert_eq!(reg.stages_of("r2").unwrap()[0].stage, "pull");
+        let old = reg.history(&HistoryQuery::default()).unwrap();
+        assert_eq!(old[0].error_message.as_deref(), Some("boom"));
+        let mut crashed = run_of("s", 3, Outcome::Crashed);
+        crashed.stage_results.clear();
+        assert_eq!(reg.insert_runs("s", &[crashed]).unwrap(), 1);
+        let only = reg
+            .history(&HistoryQuery {
+                outcome: Some("crashed".into()),
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(only.len(), 1);
+        assert!(reg.quick_check().unwrap().is_empty());
+        let fk: Vec<String> = reg
+            .conn
+            .prepare("PRAGMA foreign_key_check")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert!(fk.is_empty(), "{fk:?}");
+        // Deleting a run still takes its stages along.
+        reg.prune("s", 100, 0).unwrap();
+        let stages: i64 = reg
+            .conn
+            .query_row("SELECT COUNT(*) FROM stage_results", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(stages, 0);
+    }
+
+    #[test]
+    fn a_read_only_registry_points_at_permissions_not_at_reindex() {
+        let e = registry_error(
+            Path::new("/d/registry.db"),
+            "begin",
+            "attempt to write a readonly database",
+        );
+        let fix = e.suggestion.unwrap();
+        assert!(fix.contains("write access to /d/registry.db"), "{fix}");
+        assert!(!fix.contains("reindex"), "{fix}");
+    }
+
+    #[test]
+    fn a_registry_path_that_is_no_file_is_named_with_the_real_fix() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("registry.db");
+        std::fs::create_dir(&path).unwrap();
+        let e = Registry::open(&path).err().expect("a directory");
+        assert_eq!(e.code, ErrorCode::RegistryError);
+        assert!(
+            e.message
+                .contains("is a directory, where the registry's database file belongs"),
+            "{}",
+            e.message
+        );
+        let fix = e.suggestion.unwrap();
+        assert!(fix.contains(&format!("mv {}", path.display())), "{fix}");
+        assert!(
+            !fix.contains("reindex"),
+            "reindex would fail the same way: {fix}"
+        );
+        std::fs::remove_dir(&path).unwrap();
+
+        // A link to something that is not a file (here a directory and a
+        // named pipe; /dev/null takes the same path) is refused before
+        // anything opens or chmods its target.
+        let elsewhere = dir.path().join("elsewhere");
+        std::fs::create_dir(&elsewhere).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, &path).unwrap();
+        let e = Registry::open(&path).err().expect("a link to a directory");
+        assert!(e.message.contains("a symlink to"), "{}", e.message);
+        assert!(
+            e.suggestion
+                .unwrap()
+                .contains(&format!("rm {}", path.display()))
+        );
+        std::fs::remove_file(&path).unwrap();
+        let fifo = dir.path().join("fifo");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        if made.is_ok_and(|s| s.success()) {
+            std::os::unix::fs::symlink(&fifo, &path).unwrap();
+            let before = crate::fsutil::mode_of(&fifo).unwrap();
+            let e = Registry::open(&path).err().expect("a link to a pipe");
+            assert!(e.message.contains("(a named pipe)"), "{}", e.message);
+            assert_eq!(
+                crate::fsutil::mode_of(&fifo).unwrap(),
+                before,
+                "target untouched"
+            );
+            std::fs::remove_file(&path).unwrap();
+        }
+
+        // A link to a regular file is a registry like any other.
+        let real = dir.path().join("real.db");
+        std::os::unix::fs::symlink(&real, &path).unwrap();
+        std::fs::write(&real, b"").unwrap();
+        Registry::open(&path).unwrap();
     }
 
     #[test]

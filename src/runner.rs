@@ -91,7 +91,7 @@ impl Render for RunReport {
                 match o {
                     Outcome::Success => ui.green(o.as_str()),
                     Outcome::Degraded => ui.yellow(o.as_str()),
-                    Outcome::Failed => ui.red(o.as_str()),
+                    Outcome::Failed | Outcome::Crashed => ui.red(o.as_str()),
                 },
                 format_elapsed(self.duration_seconds.unwrap_or(0.0)),
                 if self.action == "paused" {
@@ -265,6 +265,83 @@ pub fn resolve_token(
     }
 }
 
+/// The gate's answer to a status.json it cannot read: no stage runs, and
+/// the file is left as it is, because it may hold a pause, a backoff or an
+/// open circuit breaker that running blind would ignore. A newer schema
+/// waits for an upgrade; a corrupt file for `repair` (which backs it up
+/// and restores the state from the registry). The refusal goes to the
+/// service log, and `status` and `doctor` show the unreadable file.
+fn refuse_unreadable_status(ctx: &Context, id: &str, e: Error) -> Error {
+    let (why, fix) = if crate::store::is_newer_schema(&e) {
+        (
+            "it was written by a newer syncfleet",
+            "Upgrade syncfleet (the file is left untouched); runs are skipped until then."
+                .to_string(),
+        )
+    } else {
+        (
+            "it is corrupt",
+            format!(
+                "Run `syncfleet repair --service {id}`: it backs the file up and restores the pause and backoff from the registry; runs are skipped until then."
+            ),
+        )
+    };
+    ServiceLog::open(&ctx.data_dir.service_log_path(id), Vec::new()).line(&format!(
+        "{} run skipped: status.json cannot be read ({why}): {}",
+        iso_ms(ctx.now_ms()),
+        e.message
+    ));
+    Error {
+        message: format!(
+            "run skipped, nothing was run: {}; {why}, and running without it could ignore a pause or a backoff",
+            e.message
+        ),
+        ..e
+    }
+    .with_suggestion(fix)
+}
+
+/// A run whose in-flight marker outlived it, as its history record.
+/// How long it ran is unknown: its duration is 0 (reports leave crashed
+/// runs out of the duration percentiles).
+pub fn crashed_run(id: &str, c: &CurrentRun, detected_ms: i64) -> RunRecord {
+    RunRecord {
+        run_id: c
+            .run_id
+            .clone()
+            .unwrap_or_else(|| format!("{:013x}-crashed", c.started_at_ms)),
+        service_id: id.to_string(),
+        trigger: c.trigger.unwrap_or(Trigger::Scheduled),
+        timestamp_iso: iso_ms(c.started_at_ms),
+        timestamp_ms: c.started_at_ms,
+        duration_seconds: 0.0,
+        outcome: Outcome::Crashed,
+        profile: None,
+        stage_results: Vec::new(),
+        error_code: Some("CRASHED".into()),
+        error_message: Some(format!(
+            "the run (pid {}) ended without recording a result: it was killed or crashed (found at {})",
+            c.pid,
+            iso_ms(detected_ms)
+        )),
+    }
+}
+
+/// Record a stale run in runs.jsonl as crashed, so history and report
+/// show it; unless the run did record itself and died just before
+/// clearing its marker.
+fn record_crashed(ctx: &Context, id: &str, c: &CurrentRun, detected_ms: i64) {
+    let path = ctx.data_dir.runs_path(id);
+    if let Some(run_id) = &c.run_id
+        && runs::read_all(&path).is_ok_and(|(done, _)| done.iter().any(|r| &r.run_id == run_id))
+    {
+        return;
+    }
+    if let Err(e) = runs::append(&path, &crashed_run(id, c, detected_ms)) {
+        tracing::warn!(error = %e.message, "could not record the crashed run in runs.jsonl");
+    }
+}
+
 /// A run that failed before any stage (config or token problem).
 fn preflight_failure(error: &Error) -> (Vec<StageResult>, Option<String>, Option<String>) {
     (
@@ -298,7 +375,7 @@ pub fn execute(
         policy::gate(status, &policy, ctx.now_ms(), ignore_backoff)
     };
     let skip = |gate: Gate| -> Result<RunReport> {
-        update_status(ctx, id, OnCorrupt::BackUpAndReset, |s| {
+        update_status(ctx, id, OnCorrupt::Fail, |s| {
             Ok(match &gate {
                 Gate::Paused {
                     reason,
@@ -332,10 +409,10 @@ pub fn execute(
         })
     };
     let status_path = ctx.data_dir.status_path(id);
-    let peek = crate::store::status::StatusFile::read(&status_path)
-        .ok()
-        .flatten()
-        .unwrap_or_default();
+    let peek = match crate::store::status::StatusFile::read(&status_path) {
+        Ok(status) => status.unwrap_or_default(),
+        Err(e) => return Err(refuse_unreadable_status(ctx, id, e)),
+    };
     if let g @ (Gate::Paused { .. } | Gate::Backoff { .. }) = gate_now(&peek) {
         return skip(g);
     }
@@ -344,7 +421,7 @@ pub fn execute(
     let Some(_pipeline) =
         lock::try_acquire(&ctx.data_dir.pipeline_lock_path(&manifest.lock_group))?
     else {
-        return update_status(ctx, id, OnCorrupt::BackUpAndReset, |s| {
+        return update_status(ctx, id, OnCorrupt::Fail, |s| {
             s.skipped.locked += 1;
             let mut r = RunReport::skipped(id, trigger, "locked", s.consecutive_failures);
             r.message = Some(format!(
@@ -359,7 +436,7 @@ pub fn execute(
     // note a crashed previous run, and mark this one in flight.
     let run_id = new_run_id(ctx.now_ms());
     let start_ms = ctx.now_ms();
-    let begin = update_status(ctx, id, OnCorrupt::BackUpAndReset, |s| {
+    let begin = update_status(ctx, id, OnCorrupt::Fail, |s| {
         let gate = gate_now(s);
         let probe = match gate {
             Gate::Proceed { probe } => probe,
@@ -368,21 +445,28 @@ pub fn execute(
         let from = policy::policy_state(s, &policy, start_ms);
         policy::check_transition(from, policy::PolicyState::Running)
             .map_err(|e| Error::corrupt_state(&status_path, e))?;
-        let stale = s.current_run.take().map(|c| StaleRun {
-            pid: c.pid,
-            started_at_iso: iso_ms(c.started_at_ms),
-        });
+        let previous = s.current_run.take();
         s.current_run = Some(CurrentRun {
             started_at_ms: start_ms,
             pid: std::process::id(),
             run_id: Some(run_id.clone()),
+            trigger: Some(trigger),
         });
-        Ok(Ok((probe, stale)))
+        Ok(Ok((probe, previous)))
     })?;
-    let (probe, stale) = match begin {
+    let (probe, previous) = match begin {
         Ok(v) => v,
         Err(gate) => return skip(gate),
     };
+    // A marker left by an earlier run: that run held the pipeline lock we
+    // hold now, so it is gone without having recorded a result.
+    let stale = previous.map(|c| {
+        record_crashed(ctx, id, &c, start_ms);
+        StaleRun {
+            pid: c.pid,
+            started_at_iso: iso_ms(c.started_at_ms),
+        }
+    });
 
     // Step 7: the pipeline (config and token are read now, so a broken
     // config or a missing token is a classified, permanent failure).
@@ -465,7 +549,7 @@ pub fn execute(
         ));
     }
     let end_ms = ctx.now_ms();
-    let (applied, after) = update_status(ctx, id, OnCorrupt::BackUpAndReset, |s| {
+    let (applied, after) = update_status(ctx, id, OnCorrupt::Fail, |s| {
         // Our own marker goes; someone else's (impossible under the lock) stays.
         if s.current_run
             .as_ref()

@@ -387,12 +387,10 @@ pub fn moved_from(ctx: &Context, config: &WorkspaceConfig) -> Vec<Manifest> {
     if alike.is_empty() { gone } else { alike }
 }
 
-/// What to do when status.json is corrupt.
+/// What to do when status.json is corrupt. Only `repair` renames a
+/// corrupt file: a fresh state would drop a pause or a backoff.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OnCorrupt {
-    /// Back the file up and start from a fresh status (the run path: a
-    /// sync result matters more than the old state).
-    BackUpAndReset,
     /// Refuse, pointing at `syncfleet repair`.
     Fail,
 }
@@ -415,19 +413,10 @@ pub fn update_status<T>(
     let lock_path = ctx.data_dir.locks_dir().join(format!("status-{id}.lock"));
     let _guard = lock::acquire_within(&lock_path, Duration::from_secs(10), "the status file")?;
     let path = ctx.data_dir.status_path(id);
-    let mut status = match StatusFile::read(&path) {
-        Ok(s) => s.unwrap_or_default(),
-        Err(e)
-            if on_corrupt == OnCorrupt::BackUpAndReset
-                && e.code == ErrorCode::ServiceCorruptState
-                && path.exists() =>
-        {
-            let backup = crate::store::back_up_corrupt(&path, ctx.now_ms() / 1000)?;
-            tracing::warn!(backup = %backup.display(), "corrupt status file backed up; starting fresh");
-            StatusFile::default()
-        }
-        Err(e) => return Err(e),
-    };
+    // Irrefutable while refusing is the only policy; a new variant must
+    // decide here what it does with a corrupt file.
+    let OnCorrupt::Fail = on_corrupt;
+    let mut status = StatusFile::read(&path)?.unwrap_or_default();
     let out = f(&mut status)?;
     status.write_atomic(&path, &ctx.now_iso())?;
     crate::index::status_written(ctx, id, &status);

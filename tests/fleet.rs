@@ -223,12 +223,7 @@ fn list_formats_filters_and_fallback_to_manifests() {
     // marker for the next reader.
     let run = env.ok(&["trigger", "--service", &ids[1]]);
     assert_eq!(run["outcome"], "success");
-    assert!(
-        env.data_dir()
-            .join("registry-pending")
-            .join(&ids[1])
-            .exists()
-    );
+    assert!(env.pending_marker(&ids[1]));
     // doctor says how to fix it, and reindex does.
     let doctor = env.run(&["--robot", "doctor", "--offline"]);
     assert!(
@@ -261,12 +256,12 @@ fn runs_land_in_the_registry_and_missed_ones_are_imported_by_the_next_reader() {
     assert_eq!(run.code, 0);
     assert_eq!(data_of(&run)["outcome"], "success");
     drop(holder);
-    assert!(env.data_dir().join("registry-pending").join(id).exists());
+    assert!(env.pending_marker(id));
     // The next reader imports it.
     let h = env.ok(&["history", "--service", id, "--stages"]);
     assert_eq!(h["runs"].as_array().unwrap().len(), 2);
     assert_eq!(h["runs"][0]["stages"][0]["stage"], "work");
-    assert!(!env.data_dir().join("registry-pending").join(id).exists());
+    assert!(!env.pending_marker(id));
 
     // Manual syncs are recorded too.
     let r = env

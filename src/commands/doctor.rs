@@ -17,6 +17,7 @@ use crate::process;
 use crate::registry::{ServiceEntry, ServiceFilter};
 use crate::scheduler::{self, Inventory, Scheduler, SchedulerKind};
 use crate::service::{self, Target};
+use crate::store::health;
 use crate::store::manifest::Manifest;
 use crate::store::status::{PauseKind, StatusFile};
 use serde::Serialize;
@@ -229,6 +230,7 @@ pub fn run(ctx: &Context, args: &DoctorArgs) -> Result<DoctorReport> {
     let backend = kind.map(|k| scheduler::backend(k, &ctx.env));
     checks.push(binary_check(&binary_path()));
     checks.push(data_dir_check(ctx.data_dir.root()));
+    checks.push(health::temp_files_check(&ctx.data_dir));
     if let Some(b) = &backend {
         checks.extend(b.prerequisites());
     }
@@ -239,6 +241,9 @@ pub fn run(ctx: &Context, args: &DoctorArgs) -> Result<DoctorReport> {
         if args.fix {
             fix_artifacts(ctx, id, &mut checks, &inventory);
         }
+    }
+    if let Some(id) = &id {
+        checks.push(health::runs_file_check(&ctx.data_dir, id));
     }
     if args.fix {
         apply_fixes(ctx, &mut checks, id.as_deref(), backend.as_deref());
@@ -484,11 +489,12 @@ fn install_checks(
     }
     let (status, err) = service::read_status(ctx, id);
     if let Some(e) = err {
-        checks.push(Check::fail(
-            CheckId::StatusFile,
-            e.message,
-            "syncfleet repair",
-        ));
+        let fix = if crate::store::is_newer_schema(&e) {
+            e.suggestion.unwrap_or_default()
+        } else {
+            format!("syncfleet repair --service {id}")
+        };
+        checks.push(Check::fail(CheckId::StatusFile, e.message, fix));
     }
     if let Some(run) = status.and_then(|s| s.current_run)
         && policy::is_stale_run(run.started_at_ms, process::pid_alive(run.pid), ctx.now_ms())
@@ -513,6 +519,7 @@ fn apply_fixes(
     id: Option<&str>,
     backend: Option<&dyn Scheduler>,
 ) {
+    health::fix_temp_files(&ctx.data_dir, checks);
     let mark_fixed = |checks: &mut Vec<Check>, which: CheckId, message: String| {
         for c in checks
             .iter_mut()
@@ -680,6 +687,7 @@ fn fleet(ctx: &Context, args: &DoctorArgs) -> DoctorReport {
     let mut checks = vec![
         binary_check(&binary_path()),
         data_dir_check(ctx.data_dir.root()),
+        health::temp_files_check(&ctx.data_dir),
     ];
     for b in &backends {
         checks.extend(b.prerequisites());
@@ -812,7 +820,7 @@ fn registry_checks(ctx: &Context) -> RegistryView {
             view.checks.push(Check::fail(
                 CheckId::Registry,
                 format!("the registry cannot be used: {}", e.message),
-                REINDEX,
+                e.suggestion.as_deref().unwrap_or(REINDEX),
             ));
             return view;
         }
@@ -923,6 +931,7 @@ fn service_checks(
     inventory: &Inventory,
 ) -> Vec<Check> {
     let (manifest, mut checks) = manifest_check(ctx, id);
+    checks.push(health::runs_file_check(&ctx.data_dir, id));
     if registry_usable {
         checks.push(registry_agreement_check(ctx, id, manifest.as_ref(), entry));
         checks.extend(pending_import_check(ctx, id, entry));

@@ -113,6 +113,7 @@ pub fn outcome_name(o: OutcomeArg) -> &'static str {
         OutcomeArg::Success => "success",
         OutcomeArg::Degraded => "degraded",
         OutcomeArg::Failed => "failed",
+        OutcomeArg::Crashed => "crashed",
     }
 }
 

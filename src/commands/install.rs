@@ -472,6 +472,12 @@ fn prepare(
             .as_ref()
             .and_then(|(var, value)| crate::redact::short_secret_warning(var, value)),
     );
+    warnings.extend(
+        args.name
+            .as_deref()
+            .or(config.name.as_deref())
+            .and_then(crate::identity::rename_note),
+    );
     let wanted = match (&token, settings.token_source) {
         (None, _) => TokenPlacement::None,
         (Some((var, _)), TokenSourceArg::EnvFile) => TokenPlacement::EnvFile {

@@ -10,7 +10,6 @@ use crate::error::{Error, Result};
 use crate::fsutil;
 use crate::lock;
 use crate::output::{Render, Ui, iso_ms};
-use crate::store::status::RunRecord;
 use serde::Serialize;
 use std::time::Duration;
 
@@ -57,19 +56,14 @@ impl Render for PruneReport {
 }
 
 /// Which lines of a history file stay: runs at or after the cutoff, the
-/// `keep` most recent, and lines that do not parse (never drop what we do
-/// not understand).
-pub fn lines_to_keep(text: &str, cutoff_ms: i64, keep: usize) -> (Vec<&str>, usize) {
-    let lines: Vec<(&str, Option<i64>)> = text
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| {
-            (
-                l,
-                serde_json::from_str::<RunRecord>(l)
-                    .ok()
-                    .map(|r| r.timestamp_ms),
-            )
+/// `keep` most recent, and lines that are not readable runs, byte for byte
+/// (never drop or re-encode what we do not understand: `repair` owns them).
+pub fn lines_to_keep(bytes: &[u8], cutoff_ms: i64, keep: usize) -> (Vec<&[u8]>, usize) {
+    let lines: Vec<(&[u8], Option<i64>)> = crate::store::runs::split_lines(bytes)
+        .filter_map(|l| match crate::store::runs::classify(l) {
+            crate::store::runs::Line::Blank => None,
+            crate::store::runs::Line::Run(r) => Some((l, Some(r.timestamp_ms))),
+            crate::store::runs::Line::Bad(_) => Some((l, None)),
         })
         .collect();
     let mut times: Vec<i64> = lines.iter().filter_map(|(_, t)| *t).collect();
@@ -120,19 +114,17 @@ pub fn run(ctx: &Context, args: &PruneArgs) -> Result<PruneReport> {
                 &format!("the pipeline of lock group '{group}'"),
             )?)
         };
-        let text = match fsutil::read_optional(&path).map_err(|e| Error::io("read", &path, e))? {
-            Some(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
-            None => String::new(),
-        };
-        let (kept, removed) = lines_to_keep(&text, cutoff, KEEP_RECENT);
+        let bytes = fsutil::read_optional(&path)
+            .map_err(|e| Error::io("read", &path, e))?
+            .unwrap_or_default();
+        let (kept, removed) = lines_to_keep(&bytes, cutoff, KEEP_RECENT);
         if removed == 0 {
             continue;
         }
         if !args.dry_run {
-            let mut content = kept.join("\n");
-            content.push('\n');
-            fsutil::write_atomic(&path, content.as_bytes())
-                .map_err(|e| Error::io("write", &path, e))?;
+            let mut content = kept.join(&b'\n');
+            content.push(b'\n');
+            fsutil::write_atomic(&path, &content).map_err(|e| Error::io("write", &path, e))?;
             reg.write(|reg| {
                 reg.prune(id, cutoff, KEEP_RECENT)?;
                 // The file was rewritten: re-read it from the start (run
@@ -169,15 +161,18 @@ mod tests {
             text.push('\n');
         }
         text.push_str("not json\n");
+        let mut text = text.into_bytes();
+        text.extend_from_slice(b"\xff not utf-8\n");
         // Cutoff 550: runs 0..=500 are old, but 3 most recent must stay anyway.
         let (kept, removed) = lines_to_keep(&text, 550, 3);
         assert_eq!(removed, 6);
-        assert_eq!(kept.len(), 5, "600..900 and the unparseable line");
+        assert_eq!(kept.len(), 6, "600..900 and the two unreadable lines");
+        assert_eq!(kept[5], b"\xff not utf-8", "kept byte for byte");
         // With keep larger than the history, nothing goes.
         let (_, removed) = lines_to_keep(&text, 550, 100);
         assert_eq!(removed, 0);
         // Keep 1 with an old history: only the newest stays.
         let (kept, removed) = lines_to_keep(&text, 10_000, 1);
-        assert_eq!((kept.len(), removed), (2, 9));
+        assert_eq!((kept.len(), removed), (3, 9));
     }
 }

@@ -24,6 +24,25 @@ impl Render for RebuildReport {
             self.fill.runs_imported,
             self.fill.runs_total
         ));
+        if self.fill.lines_skipped > 0 {
+            out.push_str(&format!(
+                "{} {} history lines are not readable runs and were skipped:\n",
+                ui.yellow("warning:"),
+                self.fill.lines_skipped
+            ));
+            for b in &self.fill.bad_lines {
+                let fix = if b.skipped.corrupt() > 0 {
+                    format!("syncfleet repair --service {}", b.service_id)
+                } else {
+                    "upgrade syncfleet to read them".to_string()
+                };
+                out.push_str(&format!(
+                    "  {}: {}; fix: {fix}\n",
+                    b.service_id,
+                    b.skipped.describe(),
+                ));
+            }
+        }
         out
     }
 }

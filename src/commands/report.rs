@@ -38,7 +38,9 @@ pub struct Stats {
     pub runs: u64,
     pub success: u64,
     pub degraded: u64,
+    /// Failed runs include these: runs that ended without a result.
     pub failed: u64,
+    pub crashed: u64,
     pub success_rate: f64,
     pub degraded_rate: f64,
     pub failure_rate: f64,
@@ -80,6 +82,7 @@ pub struct Report {
 #[derive(Default)]
 struct Acc {
     counts: [u64; 3],
+    crashed: u64,
     durations: Vec<i64>,
     streak: u64,
     longest: u64,
@@ -104,7 +107,12 @@ impl Acc {
             _ => 2,
         };
         self.counts[k] += 1;
-        self.durations.push(duration);
+        if outcome == "crashed" {
+            // Its duration is unknown (recorded as 0): it would skew p50/p95.
+            self.crashed += 1;
+        } else {
+            self.durations.push(duration);
+        }
         if let Some(b) = bucket
             && let Some(slot) = self.buckets.get_mut(b)
         {
@@ -127,6 +135,7 @@ impl Acc {
         for k in 0..3 {
             fleet.counts[k] += self.counts[k];
         }
+        fleet.crashed += self.crashed;
         fleet.durations.extend_from_slice(&self.durations);
         fleet.longest = fleet.longest.max(self.longest);
         fleet.recoveries.extend_from_slice(&self.recoveries);
@@ -172,6 +181,7 @@ impl Acc {
             success: self.counts[0],
             degraded: self.counts[1],
             failed: self.counts[2],
+            crashed: self.crashed,
             success_rate: rate(self.counts[0]),
             degraded_rate: rate(self.counts[1]),
             failure_rate: rate(self.counts[2]),
@@ -328,12 +338,17 @@ impl Render for Report {
                 );
                 let f = &self.fleet;
                 out.push_str(&format!(
-                    "Fleet: {} runs over {} services: {} success, {} degraded, {} failed\n       p50 {}, p95 {}; longest failure streak {}; mean time to recover {}\n\n",
+                    "Fleet: {} runs over {} services: {} success, {} degraded, {} failed{}\n       p50 {}, p95 {}; longest failure streak {}; mean time to recover {}\n\n",
                     f.runs,
                     self.services.len(),
                     pct(f.success_rate),
                     pct(f.degraded_rate),
                     pct(f.failure_rate),
+                    if f.crashed > 0 {
+                        format!(" ({} crashed)", f.crashed)
+                    } else {
+                        String::new()
+                    },
                     ms(f.p50_duration_ms),
                     ms(f.p95_duration_ms),
                     f.longest_failure_streak,

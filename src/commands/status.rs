@@ -466,6 +466,7 @@ impl Render for StatusReport {
                     Outcome::Success => ui.green("success"),
                     Outcome::Degraded => ui.yellow("degraded"),
                     Outcome::Failed => ui.red("failed"),
+                    Outcome::Crashed => ui.red("crashed"),
                 };
                 field(&mut out, "Outcome:", &outcome);
                 if !r.stage_results.is_empty() {

@@ -113,8 +113,8 @@ impl Systemd {
         if rc != 0 || started_us == 0 {
             return None;
         }
-        let now_us = u64::try_from(now.tv_sec).ok()? * 1_000_000
-            + u64::try_from(now.tv_nsec).ok()? / 1_000;
+        let now_us =
+            u64::try_from(now.tv_sec).ok()? * 1_000_000 + u64::try_from(now.tv_nsec).ok()? / 1_000;
         Some(now_us.saturating_sub(started_us) / 1_000_000)
     }
 

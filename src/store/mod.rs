@@ -3,6 +3,7 @@
 //! (append-only history). Reads tell missing (Ok(None)) from corrupt (Err);
 //! older schema versions migrate on read, newer ones are refused.
 
+pub mod health;
 pub mod manifest;
 pub mod runs;
 pub mod status;
@@ -13,6 +14,18 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use std::path::Path;
+
+/// The words that set a newer-schema refusal apart from corruption.
+/// Whether a read error is a file from a newer syncfleet (good data to
+/// leave alone) rather than a corrupt one (for `repair`).
+pub fn is_newer_schema(e: &Error) -> bool {
+    e.is_newer_schema()
+}
+
+/// Whether a read error is a corrupt file: `repair` backs it up.
+pub fn is_corrupt(e: &Error) -> bool {
+    e.code == ErrorCode::ServiceCorruptState && !is_newer_schema(e)
+}
 
 /// A JSON document with a `schema_version` that knows how to upgrade an
 /// older version of itself.

@@ -16,6 +16,10 @@ pub enum Outcome {
     Success,
     Degraded,
     Failed,
+    /// The run ended without recording a result (killed, crashed, the
+    /// machine went down); recorded in the history when the next run finds
+    /// its stale marker. Never a status file's last run.
+    Crashed,
 }
 
 impl Outcome {
@@ -24,6 +28,7 @@ impl Outcome {
             Outcome::Success => "success",
             Outcome::Degraded => "degraded",
             Outcome::Failed => "failed",
+            Outcome::Crashed => "crashed",
         }
     }
 }
@@ -137,6 +142,9 @@ pub struct CurrentRun {
     pub pid: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_id: Option<String>,
+    /// What started it, so that a crashed run is recorded as it began.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trigger: Option<Trigger>,
 }
 
 /// Why a service is paused. Kept beside the free-text reason so that a

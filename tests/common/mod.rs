@@ -197,6 +197,19 @@ impl TestEnv {
         .unwrap();
     }
 
+    /// Whether a registry-pending marker names the service (markers are
+    /// `<id>.<unique>`; a bare `<id>` is an older one).
+    pub fn pending_marker(&self, id: &str) -> bool {
+        std::fs::read_dir(self.data_dir().join("registry-pending"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                name == id || name.starts_with(&format!("{id}."))
+            })
+    }
+
     /// Every file under the temp root, as (path, bytes), for leak checks.
     pub fn all_files(&self) -> Vec<(PathBuf, Vec<u8>)> {
         fn walk(dir: &Path, out: &mut Vec<(PathBuf, Vec<u8>)>) {
