@@ -1,175 +1,133 @@
 //! The one error type of the CLI layer: a stable code, an exit status, a
 //! message that names the problem, a suggestion that names the fix, and
 //! follow-up commands.
+//!
+//! Every module builds this type where the failure is known, because that
+//! is where the fix command can be named; there are no per-module error
+//! enums to convert from (hence no thiserror). A module that grows errors
+//! worth matching on should still end in an `Error` with a code here.
 
 use serde::Serialize;
 use std::fmt;
 
-/// Stable, machine-readable error codes. The string form and the exit status
-/// of each are part of the public interface (documented in the man pages).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum ErrorCode {
-    InternalError,
-    InvalidArgument,
-    ConfigNotFound,
-    ConfigInvalid,
-    TokenNotSet,
-    ServiceNotFound,
-    AmbiguousService,
-    NameConflict,
-    Locked,
-    DoctorFailed,
-    SyncFailed,
-    RegistryError,
-    IoError,
-    CommandNotFound,
-    ServiceError,
-    ServiceCommandFailed,
-    ServiceCorruptState,
-    Unsupported,
+/// Declares every error code once, in the order of the exit-status table:
+/// its variant, its stable string, its exit status, its one-line meaning
+/// (the man pages' EXIT STATUS table and robot-docs) and the next step it
+/// suggests when the error itself names nothing better.
+macro_rules! error_codes {
+    ($(
+        $(#[$doc:meta])*
+        $variant:ident = $name:literal, exit $exit:literal,
+            meaning $meaning:literal,
+            suggest $suggestion:literal;
+    )+) => {
+        /// Stable, machine-readable error codes. The string form and the
+        /// exit status of each are part of the public interface
+        /// (documented in the man pages).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum ErrorCode {
+            $($(#[$doc])* $variant,)+
+        }
+
+        impl ErrorCode {
+            /// Every code, in the order of the exit-status table.
+            pub const ALL: &[ErrorCode] = &[$(ErrorCode::$variant,)+];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$variant => $name,)+
+                }
+            }
+
+            /// Process exit status.
+            pub fn exit_code(self) -> u8 {
+                match self {
+                    $(ErrorCode::$variant => $exit,)+
+                }
+            }
+
+            /// One line for the EXIT STATUS table of the man pages.
+            pub fn meaning(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$variant => $meaning,)+
+                }
+            }
+
+            /// What to do next when the error itself names nothing better,
+            /// so that every error tells the user a next step.
+            pub fn default_suggestion(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$variant => $suggestion,)+
+                }
+            }
+        }
+    };
 }
 
-impl ErrorCode {
-    /// Every code, in the order of the exit-status table.
-    pub const ALL: [ErrorCode; 18] = [
-        ErrorCode::InternalError,
-        ErrorCode::InvalidArgument,
-        ErrorCode::ConfigNotFound,
-        ErrorCode::ConfigInvalid,
-        ErrorCode::TokenNotSet,
-        ErrorCode::ServiceNotFound,
-        ErrorCode::AmbiguousService,
-        ErrorCode::NameConflict,
-        ErrorCode::Locked,
-        ErrorCode::DoctorFailed,
-        ErrorCode::SyncFailed,
-        ErrorCode::RegistryError,
-        ErrorCode::IoError,
-        ErrorCode::CommandNotFound,
-        ErrorCode::ServiceError,
-        ErrorCode::ServiceCommandFailed,
-        ErrorCode::ServiceCorruptState,
-        ErrorCode::Unsupported,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ErrorCode::InternalError => "INTERNAL_ERROR",
-            ErrorCode::InvalidArgument => "INVALID_ARGUMENT",
-            ErrorCode::ConfigNotFound => "CONFIG_NOT_FOUND",
-            ErrorCode::ConfigInvalid => "CONFIG_INVALID",
-            ErrorCode::TokenNotSet => "TOKEN_NOT_SET",
-            ErrorCode::ServiceNotFound => "SERVICE_NOT_FOUND",
-            ErrorCode::AmbiguousService => "AMBIGUOUS_SERVICE",
-            ErrorCode::NameConflict => "NAME_CONFLICT",
-            ErrorCode::Locked => "LOCKED",
-            ErrorCode::DoctorFailed => "DOCTOR_FAILED",
-            ErrorCode::SyncFailed => "SYNC_FAILED",
-            ErrorCode::RegistryError => "REGISTRY_ERROR",
-            ErrorCode::IoError => "IO_ERROR",
-            ErrorCode::CommandNotFound => "COMMAND_NOT_FOUND",
-            ErrorCode::ServiceError => "SERVICE_ERROR",
-            ErrorCode::ServiceCommandFailed => "SERVICE_COMMAND_FAILED",
-            ErrorCode::ServiceCorruptState => "SERVICE_CORRUPT_STATE",
-            ErrorCode::Unsupported => "UNSUPPORTED",
-        }
-    }
-
-    /// Process exit status. 2 is shared with clap's usage errors on purpose:
-    /// a bad flag value is a usage error whether clap or we detect it.
-    pub fn exit_code(self) -> u8 {
-        match self {
-            ErrorCode::InternalError => 1,
-            ErrorCode::InvalidArgument => 2,
-            ErrorCode::ConfigNotFound => 3,
-            ErrorCode::ConfigInvalid => 4,
-            ErrorCode::TokenNotSet => 5,
-            ErrorCode::ServiceNotFound => 6,
-            ErrorCode::AmbiguousService => 7,
-            ErrorCode::NameConflict => 8,
-            ErrorCode::Locked => 9,
-            ErrorCode::DoctorFailed => 10,
-            ErrorCode::SyncFailed => 11,
-            ErrorCode::RegistryError => 12,
-            ErrorCode::IoError => 13,
-            ErrorCode::CommandNotFound => 14,
-            ErrorCode::ServiceError => 21,
-            ErrorCode::ServiceCommandFailed => 22,
-            ErrorCode::ServiceCorruptState => 23,
-            ErrorCode::Unsupported => 24,
-        }
-    }
-
-    /// One line for the EXIT STATUS table of the man pages.
-    pub fn meaning(self) -> &'static str {
-        match self {
-            ErrorCode::InternalError => "an unexpected internal error",
-            ErrorCode::InvalidArgument => "a flag value is invalid (clap usage errors also exit 2)",
-            ErrorCode::ConfigNotFound => "no syncfleet.json was found",
-            ErrorCode::ConfigInvalid => "syncfleet.json is not valid",
-            ErrorCode::TokenNotSet => "the workspace's token environment variable is not set",
-            ErrorCode::ServiceNotFound => "the selected service is not known",
-            ErrorCode::AmbiguousService => "several services match; select one with --service",
-            ErrorCode::NameConflict => "the --name is taken by a service of another workspace",
-            ErrorCode::Locked => "another run holds the pipeline lock",
-            ErrorCode::DoctorFailed => "doctor found at least one failing check",
-            ErrorCode::SyncFailed => {
-                "a sync or trigger run failed (the scheduler's run still exits 0)"
-            }
-            ErrorCode::RegistryError => "the SQLite registry could not be used",
-            ErrorCode::IoError => "a file could not be read or written",
-            ErrorCode::CommandNotFound => "a stage command of the workspace cannot be found or run",
-            ErrorCode::ServiceError => "a service operation failed",
-            ErrorCode::ServiceCommandFailed => {
-                "a scheduler command (systemctl, crontab, ...) failed"
-            }
-            ErrorCode::ServiceCorruptState => "a state file is corrupt or from a newer syncfleet",
-            ErrorCode::Unsupported => "the scheduler is not supported on this machine",
-        }
-    }
+error_codes! {
+    InternalError = "INTERNAL_ERROR", exit 1,
+        meaning "an unexpected internal error",
+        suggest "This is a bug: rerun with -vv and report the output.";
+    /// 2 is shared with clap's usage errors on purpose: a bad flag value is
+    /// a usage error whether clap or syncfleet detects it.
+    InvalidArgument = "INVALID_ARGUMENT", exit 2,
+        meaning "a flag value is invalid (clap usage errors also exit 2)",
+        suggest "Check the command's flags with --help (or man syncfleet-<command>).";
+    ConfigNotFound = "CONFIG_NOT_FOUND", exit 3,
+        meaning "no syncfleet.json was found",
+        suggest "Run inside a workspace, pass --config <file>, or create one with syncfleet init.";
+    ConfigInvalid = "CONFIG_INVALID", exit 4,
+        meaning "syncfleet.json is not valid",
+        suggest "Fix the key named above in syncfleet.json.";
+    TokenNotSet = "TOKEN_NOT_SET", exit 5,
+        meaning "the workspace's token environment variable is not set",
+        suggest "Export the token variable, then rerun.";
+    ServiceNotFound = "SERVICE_NOT_FOUND", exit 6,
+        meaning "the selected service is not known",
+        suggest "See the installed services with syncfleet list.";
+    AmbiguousService = "AMBIGUOUS_SERVICE", exit 7,
+        meaning "several services match; select one with --service",
+        suggest "Pick one with --service <id|name> (see syncfleet list).";
+    NameConflict = "NAME_CONFLICT", exit 8,
+        meaning "the --name is taken by a service of another workspace",
+        suggest "Choose another --name (see syncfleet list).";
+    Locked = "LOCKED", exit 9,
+        meaning "another run holds the pipeline lock",
+        suggest "Wait for the other syncfleet process to finish, then retry.";
+    DoctorFailed = "DOCTOR_FAILED", exit 10,
+        meaning "doctor found at least one failing check",
+        suggest "Run syncfleet doctor and follow its Fix lines.";
+    SyncFailed = "SYNC_FAILED", exit 11,
+        meaning "a sync or trigger run failed (the scheduler's run still exits 0)",
+        suggest "Read the stage output with syncfleet logs.";
+    RegistryError = "REGISTRY_ERROR", exit 12,
+        meaning "the SQLite registry could not be used",
+        suggest "Rebuild the registry from the files with syncfleet reindex.";
+    IoError = "IO_ERROR", exit 13,
+        meaning "a file could not be read or written",
+        suggest "Check that the path exists and that you may write to it.";
+    CommandNotFound = "COMMAND_NOT_FOUND", exit 14,
+        meaning "a stage command of the workspace cannot be found or run",
+        suggest "Fix the stage's command in syncfleet.json, or install the program it names.";
+    ServiceError = "SERVICE_ERROR", exit 21,
+        meaning "a service operation failed",
+        suggest "Check the service with syncfleet status and syncfleet doctor.";
+    ServiceCommandFailed = "SERVICE_COMMAND_FAILED", exit 22,
+        meaning "a scheduler command (systemctl, crontab, ...) failed",
+        suggest "Run syncfleet doctor to check the scheduler, then retry.";
+    ServiceCorruptState = "SERVICE_CORRUPT_STATE", exit 23,
+        meaning "a state file is corrupt or from a newer syncfleet",
+        suggest "Run syncfleet repair, then reinstall if told to.";
+    Unsupported = "UNSUPPORTED", exit 24,
+        meaning "the scheduler is not supported on this machine",
+        suggest "Choose a scheduler this machine has (see syncfleet install --help).";
 }
 
-impl ErrorCode {
-    /// What to do next when the error itself names nothing better, so that
-    /// every error tells the user a next step.
-    pub fn default_suggestion(self) -> &'static str {
-        match self {
-            ErrorCode::InternalError => "This is a bug: rerun with -vv and report the output.",
-            ErrorCode::InvalidArgument => {
-                "Check the command's flags with --help (or man syncfleet-<command>)."
-            }
-            ErrorCode::ConfigNotFound => {
-                "Run inside a workspace, pass --config <file>, or create one with syncfleet init."
-            }
-            ErrorCode::ConfigInvalid => "Fix the key named above in syncfleet.json.",
-            ErrorCode::TokenNotSet => "Export the token variable, then rerun.",
-            ErrorCode::ServiceNotFound => "See the installed services with syncfleet list.",
-            ErrorCode::AmbiguousService => {
-                "Pick one with --service <id|name> (see syncfleet list)."
-            }
-            ErrorCode::NameConflict => "Choose another --name (see syncfleet list).",
-            ErrorCode::Locked => "Wait for the other syncfleet process to finish, then retry.",
-            ErrorCode::DoctorFailed => "Run syncfleet doctor and follow its Fix lines.",
-            ErrorCode::SyncFailed => "Read the stage output with syncfleet logs.",
-            ErrorCode::RegistryError => {
-                "Rebuild the registry from the files with syncfleet reindex."
-            }
-            ErrorCode::IoError => "Check that the path exists and that you may write to it.",
-            ErrorCode::CommandNotFound => {
-                "Fix the stage's command in syncfleet.json, or install the program it names."
-            }
-            ErrorCode::ServiceError => {
-                "Check the service with syncfleet status and syncfleet doctor."
-            }
-            ErrorCode::ServiceCommandFailed => {
-                "Run syncfleet doctor to check the scheduler, then retry."
-            }
-            ErrorCode::ServiceCorruptState => "Run syncfleet repair, then reinstall if told to.",
-            ErrorCode::Unsupported => {
-                "Choose a scheduler this machine has (see syncfleet install --help)."
-            }
-        }
+/// Serialized as its stable string, the same one `as_str` and the man
+/// pages give.
+impl Serialize for ErrorCode {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
     }
 }
 
@@ -316,6 +274,8 @@ mod tests {
     fn codes_are_unique_and_plan_exit_codes_hold() {
         let names: HashSet<_> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
         assert_eq!(names.len(), ErrorCode::ALL.len());
+        let exits: HashSet<_> = ErrorCode::ALL.iter().map(|c| c.exit_code()).collect();
+        assert_eq!(exits.len(), ErrorCode::ALL.len(), "one exit status a code");
         assert_eq!(ErrorCode::ServiceError.exit_code(), 21);
         assert_eq!(ErrorCode::ServiceCommandFailed.exit_code(), 22);
         assert_eq!(ErrorCode::ServiceCorruptState.exit_code(), 23);
@@ -324,7 +284,7 @@ mod tests {
 
     #[test]
     fn every_error_says_what_to_do_next() {
-        for code in ErrorCode::ALL {
+        for &code in ErrorCode::ALL {
             let e = Error::new(code, "x");
             assert!(
                 e.suggestion.as_deref().is_some_and(|s| !s.is_empty()),

@@ -87,3 +87,55 @@ fn pages_are_lint_clean_and_render() {
         "{text}"
     );
 }
+
+/// The rows of a page's EXIT STATUS table: (status, text with the filled
+/// lines joined).
+fn exit_status_rows(page: &str) -> Vec<(String, String)> {
+    let Some((_, section)) = page.split_once(".SH EXIT STATUS\n") else {
+        return Vec::new();
+    };
+    let section = section.split("\n.SH ").next().unwrap_or_default();
+    section
+        .split(".TP\n")
+        .filter_map(|row| {
+            let (tag, text) = row.strip_prefix(".B ")?.split_once('\n')?;
+            Some((
+                tag.to_string(),
+                text.split_whitespace().collect::<Vec<_>>().join(" "),
+            ))
+        })
+        .collect()
+}
+
+/// Every error code stands in every page's EXIT STATUS table, with its
+/// exit status and meaning, so a code added to `error_codes!` without a
+/// regenerated page, or a table that leaves codes out, fails here.
+#[test]
+fn every_error_code_is_in_each_exit_status_table() {
+    use syncfleet::error::ErrorCode;
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("man/man1");
+    let mut pages = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let rows = exit_status_rows(&std::fs::read_to_string(&path).unwrap());
+        for &code in ErrorCode::ALL {
+            let row = (
+                code.exit_code().to_string(),
+                format!("{}: {}.", code.as_str(), code.meaning()),
+            );
+            assert!(
+                rows.contains(&row),
+                "{}: no EXIT STATUS row {row:?} (run SYNCFLEET_BLESS=1 cargo test --test man)",
+                path.display()
+            );
+        }
+        assert_eq!(
+            rows.len(),
+            ErrorCode::ALL.len() + 1,
+            "{}: success and one row per code",
+            path.display()
+        );
+        pages += 1;
+    }
+    assert!(pages > 1, "no pages in {}", dir.display());
+}
