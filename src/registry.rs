@@ -8,9 +8,11 @@ use crate::store::manifest::Manifest;
 use crate::store::status::{
     CurrentRun, Outcome, PauseKind, RunRecord, SkipCounts, StageResult, StatusFile, Trigger,
 };
-use rusqlite::{Connection, OpenFlags, OptionalExtension, params, params_from_iter};
+use rusqlite::{
+    CachedStatement, Connection, OpenFlags, OptionalExtension, Params, Row, Transaction,
+    TransactionBehavior, params, params_from_iter,
+};
 use serde::Serialize;
-use std::cell::Cell;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -33,20 +35,140 @@ pub const REPORT_SQL: &str = "SELECT service_id, started_at_ms, duration_ms, out
      FROM runs WHERE +started_at_ms >= ?1 AND +started_at_ms < ?2 \
      ORDER BY service_id, started_at_ms";
 
-const SERVICE_COLUMNS: &str = "service_id, identity_hash, name, workspace_root, config_path, \
-     project_urls, tags, platform, interval_seconds, profile, lock_group, binary_path, spec_hash, \
-     max_transient_failures, cooldown_seconds, installed_at_iso, updated_at_iso, installed, \
-     uninstalled_at_ms, consecutive_failures, next_retry_at_ms, paused_reason, pause_kind, \
-     paused_at_ms, cb_paused_at_ms, last_error_code, current_run_pid, current_run_started_ms, \
-     last_run_id, last_run_ms, last_outcome, skipped_backoff, skipped_paused, skipped_locked, \
-     runs_offset";
+/// The cached run state of a service (a summary of its status file): the
+/// last columns of every SELECT that `cached_status` reads.
+const STATUS_COLUMNS: &[&str] = &[
+    "consecutive_failures",
+    "next_retry_at_ms",
+    "paused_reason",
+    "pause_kind",
+    "paused_at_ms",
+    "cb_paused_at_ms",
+    "last_error_code",
+    "current_run_pid",
+    "current_run_started_ms",
+    "last_run_id",
+    "last_run_ms",
+    "last_outcome",
+    "skipped_backoff",
+    "skipped_paused",
+    "skipped_locked",
+];
+
+/// What install recorded, and the import marker: with STATUS_COLUMNS
+/// after them, a whole `ServiceEntry`.
+const ENTRY_COLUMNS: &[&str] = &[
+    "service_id",
+    "identity_hash",
+    "name",
+    "workspace_root",
+    "config_path",
+    "project_urls",
+    "tags",
+    "platform",
+    "interval_seconds",
+    "profile",
+    "lock_group",
+    "binary_path",
+    "spec_hash",
+    "max_transient_failures",
+    "cooldown_seconds",
+    "installed_at_iso",
+    "updated_at_iso",
+    "installed",
+    "uninstalled_at_ms",
+    "runs_offset",
+];
+
+/// Only what `list` shows (then STATUS_COLUMNS): list must stay fast for
+/// 10,000 services.
+const LIST_COLUMNS: &[&str] = &[
+    "service_id",
+    "name",
+    "workspace_root",
+    "platform",
+    "interval_seconds",
+    "profile",
+    "tags",
+    "installed",
+    "uninstalled_at_ms",
+    "max_transient_failures",
+    "cooldown_seconds",
+];
+
+const RUN_COLUMNS: &[&str] = &[
+    "run_id",
+    "service_id",
+    "trigger",
+    "started_at_ms",
+    "duration_ms",
+    "outcome",
+    "error_code",
+    "error_message",
+    "profile",
+];
+
+const STAGE_COLUMNS: &[&str] = &[
+    "stage",
+    "success",
+    "optional",
+    "items_updated",
+    "error_code",
+    "error",
+    "exit_code",
+    "attempts",
+    "duration_ms",
+];
+
+const fn same_name(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// The position of column `name` in `columns`, for `col!`, which finds
+/// it at compile time.
+const fn position(columns: &[&str], name: &str) -> usize {
+    let mut i = 0;
+    while i < columns.len() {
+        if same_name(columns[i], name) {
+            return i;
+        }
+        i += 1;
+    }
+    panic!("the column is not in the list")
+}
+
+/// `col!(name in COLUMNS)`: the position of column `name` in a column
+/// list, counted from where the list starts in the SELECT. Rows are read
+/// by column name, a name the list lacks fails the build, and each row
+/// costs no more than reading by position (a lookup by name in every row
+/// would double the time of `list` over 10,000 services).
+macro_rules! col {
+    ($name:ident in $columns:expr) => {
+        const { position($columns, stringify!($name)) }
+    };
+}
+
+/// The lists as a SELECT's column list.
+fn select_list(lists: &[&[&str]]) -> String {
+    lists.concat().join(", ")
+}
 
 pub struct Registry {
     conn: Connection,
     path: PathBuf,
     /// The schema was created by this open (a new or emptied file).
     created: bool,
-    in_tx: Cell<bool>,
 }
 
 /// A service as the registry knows it: install fields (None for a service
@@ -92,14 +214,8 @@ pub struct ListRow {
     pub uninstalled_at_ms: Option<i64>,
     pub max_transient_failures: Option<u32>,
     pub cooldown_seconds: Option<u64>,
-    pub consecutive_failures: u32,
-    pub next_retry_at_ms: Option<i64>,
-    pub paused_reason: Option<String>,
-    pub pause_kind: Option<PauseKind>,
-    pub cb_paused_at_ms: Option<i64>,
-    pub current_run: Option<CurrentRun>,
-    pub last_run_ms: Option<i64>,
-    pub last_outcome: Option<Outcome>,
+    /// The cached status (last_run carries only id, time and outcome).
+    pub status: StatusFile,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -285,9 +401,12 @@ fn parse_pause_kind(s: Option<&str>) -> Option<PauseKind> {
     }
 }
 
-fn json_list(text: Option<String>) -> Vec<String> {
-    text.and_then(|t| serde_json::from_str(&t).ok())
-        .unwrap_or_default()
+/// A JSON list column; the common empty list is not parsed.
+fn json_list(text: Option<&str>) -> Vec<String> {
+    match text {
+        Some(t) if t != "[]" => serde_json::from_str(t).unwrap_or_default(),
+        _ => Vec::new(),
+    }
 }
 
 fn to_json(list: &[String]) -> String {
@@ -296,6 +415,18 @@ fn to_json(list: &[String]) -> String {
 
 fn secs_to_ms(seconds: f64) -> i64 {
     (seconds * 1000.0).round() as i64
+}
+
+/// A run's code in the registry: its pre-flight error, else the code of
+/// the stage that failed it (what reports want to show).
+fn run_error_code(run: &RunRecord) -> Option<&str> {
+    run.error_code.as_deref().or_else(|| {
+        let failed = || run.stage_results.iter().filter(|s| !s.success);
+        failed()
+            .find(|s| !s.optional)
+            .or_else(|| failed().next())
+            .and_then(|s| s.error_code.as_deref())
+    })
 }
 
 fn latest_version() -> i64 {
@@ -394,7 +525,6 @@ impl Registry {
             conn,
             path: path.to_path_buf(),
             created,
-            in_tx: Cell::new(false),
         })
     }
 
@@ -412,154 +542,177 @@ impl Registry {
         registry_error(&self.path, what, e)
     }
 
+    /// The cached statement for `sql`; a failure to prepare it is a
+    /// registry error that names `what`.
+    fn statement(&self, what: &str, sql: &str) -> Result<CachedStatement<'_>> {
+        self.conn.prepare_cached(sql).map_err(|e| self.err(what, e))
+    }
+
+    /// Execute `sql` once; returns how many rows changed.
+    fn execute(&self, what: &str, sql: &str, params: impl Params) -> Result<usize> {
+        self.statement(what, sql)?
+            .execute(params)
+            .map_err(|e| self.err(what, e))
+    }
+
+    /// Every row of `sql`, each through `map`.
+    fn rows<T>(
+        &self,
+        what: &str,
+        sql: &str,
+        params: impl Params,
+        map: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Vec<T>> {
+        self.statement(what, sql)?
+            .query_map(params, map)
+            .and_then(|rows| rows.collect())
+            .map_err(|e| self.err(what, e))
+    }
+
+    /// The first row of `sql` through `map`, if there is one.
+    fn row<T>(
+        &self,
+        what: &str,
+        sql: &str,
+        params: impl Params,
+        map: impl FnOnce(&Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Option<T>> {
+        self.statement(what, sql)?
+            .query_row(params, map)
+            .optional()
+            .map_err(|e| self.err(what, e))
+    }
+
+    /// Run statements that return nothing (pragmas, maintenance).
+    fn batch(&self, what: &str, sql: &str) -> Result<()> {
+        self.conn.execute_batch(sql).map_err(|e| self.err(what, e))
+    }
+
     /// Run `f` in one write transaction (BEGIN IMMEDIATE, so concurrent
-    /// writers queue on the busy timeout instead of failing on upgrade).
-    /// Nested calls join the outer transaction.
+    /// writers queue on the busy timeout instead of failing on upgrade):
+    /// committed when `f` succeeds, rolled back when it fails. Nested calls
+    /// join the outer transaction.
     pub fn write<T>(&self, f: impl FnOnce(&Registry) -> Result<T>) -> Result<T> {
-        if self.in_tx.get() {
+        if !self.conn.is_autocommit() {
             return f(self);
         }
-        self.conn
-            .execute_batch("BEGIN IMMEDIATE")
+        let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)
             .map_err(|e| self.err("begin", e))?;
-        self.in_tx.set(true);
-        let out = f(self);
-        self.in_tx.set(false);
-        match out {
-            Ok(v) => {
-                if let Err(e) = self.conn.execute_batch("COMMIT") {
-                    let _ = self.conn.execute_batch("ROLLBACK");
-                    return Err(self.err("commit", e));
-                }
-                Ok(v)
-            }
-            Err(e) => {
-                let _ = self.conn.execute_batch("ROLLBACK");
-                Err(e)
-            }
-        }
+        let out = f(self)?;
+        tx.commit().map_err(|e| self.err("commit", e))?;
+        Ok(out)
     }
 
     /// For a bulk import: a page cache large enough for the indexes of a
     /// million runs (the default 2 MB makes each insert miss).
     pub fn bulk_mode(&self) -> Result<()> {
-        self.conn
-            .execute_batch("PRAGMA cache_size = -131072")
-            .map_err(|e| self.err("cache_size", e))
+        self.batch("cache_size", "PRAGMA cache_size = -131072")
     }
 
     /// For a large read (the report's scan): map the file instead of
     /// copying each page through a read() call into a small page cache.
     pub fn scan_mode(&self) -> Result<()> {
-        self.conn
-            .execute_batch("PRAGMA mmap_size = 1073741824")
-            .map_err(|e| self.err("mmap_size", e))
+        self.batch("mmap_size", "PRAGMA mmap_size = 1073741824")
     }
 
     /// `PRAGMA quick_check`: empty when the file is sound.
     pub fn quick_check(&self) -> Result<Vec<String>> {
-        let mut stmt = self
-            .conn
-            .prepare("PRAGMA quick_check")
-            .map_err(|e| self.err("quick_check", e))?;
-        let rows = stmt
-            .query_map([], |r| r.get::<_, String>(0))
-            .map_err(|e| self.err("quick_check", e))?
-            .collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(|e| self.err("quick_check", e))?;
+        let rows = self.rows("quick_check", "PRAGMA quick_check", [], |r| {
+            r.get::<_, String>(0)
+        })?;
         Ok(rows.into_iter().filter(|r| r != "ok").collect())
     }
 
     /// A full import from the files has completed since the registry was
     /// created.
     pub fn is_filled(&self) -> Result<bool> {
-        self.conn
-            .prepare_cached("SELECT value FROM meta WHERE key = 'filled'")
-            .and_then(|mut s| s.query_row([], |r| r.get::<_, String>(0)).optional())
-            .map(|v| v.is_some())
-            .map_err(|e| self.err("read meta", e))
+        self.row(
+            "read meta",
+            "SELECT value FROM meta WHERE key = 'filled'",
+            [],
+            |r| r.get::<_, String>("value"),
+        )
+        .map(|v| v.is_some())
     }
 
     pub fn set_filled(&self, at_iso: &str) -> Result<()> {
-        self.conn
-            .prepare_cached("INSERT OR REPLACE INTO meta (key, value) VALUES ('filled', ?1)")
-            .and_then(|mut s| s.execute([at_iso]))
-            .map(|_| ())
-            .map_err(|e| self.err("write meta", e))
+        self.execute(
+            "write meta",
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('filled', ?1)",
+            [at_iso],
+        )
+        .map(|_| ())
     }
 
     // ---- services -------------------------------------------------------
 
     /// Make sure a row exists (a service known only from its history).
     pub fn ensure_service(&self, id: &str) -> Result<()> {
-        self.conn
-            .prepare_cached("INSERT OR IGNORE INTO services (service_id) VALUES (?1)")
-            .and_then(|mut s| s.execute([id]))
-            .map(|_| ())
-            .map_err(|e| self.err("insert service", e))
+        self.execute(
+            "insert service",
+            "INSERT OR IGNORE INTO services (service_id) VALUES (?1)",
+            [id],
+        )
+        .map(|_| ())
     }
 
     /// Record an install (or re-install) from its manifest.
     pub fn upsert_manifest(&self, m: &Manifest) -> Result<()> {
-        self.conn
-            .prepare_cached(
-                "INSERT INTO services (service_id, identity_hash, name, workspace_root, config_path,
-                    project_urls, tags, platform, interval_seconds, profile, lock_group, binary_path,
-                    spec_hash, max_transient_failures, cooldown_seconds, installed_at_iso,
-                    updated_at_iso, installed, uninstalled_at_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, 1, NULL)
-                 ON CONFLICT (service_id) DO UPDATE SET
-                    identity_hash = excluded.identity_hash, name = excluded.name,
-                    workspace_root = excluded.workspace_root, config_path = excluded.config_path,
-                    project_urls = excluded.project_urls, tags = excluded.tags,
-                    platform = excluded.platform, interval_seconds = excluded.interval_seconds,
-                    profile = excluded.profile, lock_group = excluded.lock_group,
-                    binary_path = excluded.binary_path, spec_hash = excluded.spec_hash,
-                    max_transient_failures = excluded.max_transient_failures,
-                    cooldown_seconds = excluded.cooldown_seconds,
-                    installed_at_iso = excluded.installed_at_iso,
-                    updated_at_iso = excluded.updated_at_iso,
-                    installed = 1, uninstalled_at_ms = NULL",
-            )
-            .and_then(|mut s| {
-                s.execute(params![
-                    m.service_id,
-                    m.identity_hash,
-                    m.name,
-                    m.workspace_root,
-                    m.config_path,
-                    to_json(&m.project_urls),
-                    to_json(&m.tags),
-                    m.platform,
-                    m.interval_seconds as i64,
-                    m.profile,
-                    m.lock_group,
-                    m.binary_path,
-                    m.spec_hash,
-                    m.max_transient_failures,
-                    m.circuit_breaker_cooldown_seconds as i64,
-                    m.installed_at_iso,
-                    m.updated_at_iso,
-                ])
-            })
-            .map(|_| ())
-            .map_err(|e| self.err("upsert service", e))
+        self.execute(
+            "upsert service",
+            "INSERT INTO services (service_id, identity_hash, name, workspace_root, config_path,
+                project_urls, tags, platform, interval_seconds, profile, lock_group, binary_path,
+                spec_hash, max_transient_failures, cooldown_seconds, installed_at_iso,
+                updated_at_iso, installed, uninstalled_at_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, 1, NULL)
+             ON CONFLICT (service_id) DO UPDATE SET
+                identity_hash = excluded.identity_hash, name = excluded.name,
+                workspace_root = excluded.workspace_root, config_path = excluded.config_path,
+                project_urls = excluded.project_urls, tags = excluded.tags,
+                platform = excluded.platform, interval_seconds = excluded.interval_seconds,
+                profile = excluded.profile, lock_group = excluded.lock_group,
+                binary_path = excluded.binary_path, spec_hash = excluded.spec_hash,
+                max_transient_failures = excluded.max_transient_failures,
+                cooldown_seconds = excluded.cooldown_seconds,
+                installed_at_iso = excluded.installed_at_iso,
+                updated_at_iso = excluded.updated_at_iso,
+                installed = 1, uninstalled_at_ms = NULL",
+            params![
+                m.service_id,
+                m.identity_hash,
+                m.name,
+                m.workspace_root,
+                m.config_path,
+                to_json(&m.project_urls),
+                to_json(&m.tags),
+                m.platform,
+                m.interval_seconds as i64,
+                m.profile,
+                m.lock_group,
+                m.binary_path,
+                m.spec_hash,
+                m.max_transient_failures,
+                m.circuit_breaker_cooldown_seconds as i64,
+                m.installed_at_iso,
+                m.updated_at_iso,
+            ],
+        )
+        .map(|_| ())
     }
 
     /// The service is no longer installed; its row and history stay.
     /// `at_ms` None keeps an earlier uninstall time.
     pub fn mark_uninstalled(&self, id: &str, at_ms: Option<i64>) -> Result<()> {
         self.ensure_service(id)?;
-        self.conn
-            .prepare_cached(
-                "UPDATE services SET installed = 0,
-                    uninstalled_at_ms = COALESCE(?2, uninstalled_at_ms),
-                    current_run_pid = NULL, current_run_started_ms = NULL
-                 WHERE service_id = ?1",
-            )
-            .and_then(|mut s| s.execute(params![id, at_ms]))
-            .map(|_| ())
-            .map_err(|e| self.err("mark uninstalled", e))
+        self.execute(
+            "mark uninstalled",
+            "UPDATE services SET installed = 0,
+                uninstalled_at_ms = COALESCE(?2, uninstalled_at_ms),
+                current_run_pid = NULL, current_run_started_ms = NULL
+             WHERE service_id = ?1",
+            params![id, at_ms],
+        )
+        .map(|_| ())
     }
 
     /// Cache a status file. With `skip_events_at`, the increase of each
@@ -573,85 +726,91 @@ impl Registry {
     ) -> Result<()> {
         self.write(|reg| {
             if let Some(at) = skip_events_at {
-                // A row seen for the first time has no counts to compare
-                // with: its past skips are not events of `at`.
-                let old: Option<(i64, i64, i64)> = reg
-                    .conn
-                    .prepare_cached(
-                        "SELECT skipped_backoff, skipped_paused, skipped_locked FROM services WHERE service_id = ?1",
-                    )
-                    .and_then(|mut st| {
-                        st.query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-                            .optional()
-                    })
-                    .map_err(|e| reg.err("read skip counts", e))?;
-                reg.ensure_service(id)?;
-                let (b, p, l) = old.unwrap_or((
-                    s.skipped.backoff as i64,
-                    s.skipped.paused as i64,
-                    s.skipped.locked as i64,
-                ));
-                for (reason, now, before) in [
-                    ("backoff", s.skipped.backoff as i64, b),
-                    ("paused", s.skipped.paused as i64, p),
-                    ("locked", s.skipped.locked as i64, l),
-                ] {
-                    if now > before {
-                        reg.conn
-                            .prepare_cached(
-                                "INSERT INTO skips (service_id, at_ms, reason, count) VALUES (?1, ?2, ?3, ?4)",
-                            )
-                            .and_then(|mut st| st.execute(params![id, at, reason, now - before]))
-                            .map_err(|e| reg.err("insert skip", e))?;
-                    }
-                }
+                reg.record_skip_events(id, &s.skipped, at)?;
             }
             reg.ensure_service(id)?;
             let last = s.last_run.as_ref();
-            reg.conn
-                .prepare_cached(
-                    "UPDATE services SET consecutive_failures = ?2, next_retry_at_ms = ?3,
-                        paused_reason = ?4, pause_kind = ?5, paused_at_ms = ?6, cb_paused_at_ms = ?7,
-                        last_error_code = ?8, current_run_pid = ?9, current_run_started_ms = ?10,
-                        last_run_id = ?11, last_run_ms = ?12, last_outcome = ?13,
-                        skipped_backoff = ?14, skipped_paused = ?15, skipped_locked = ?16
-                     WHERE service_id = ?1",
-                )
-                .and_then(|mut st| {
-                    st.execute(params![
-                        id,
-                        s.consecutive_failures,
-                        s.next_retry_at_ms,
-                        s.paused_reason,
-                        s.pause_kind.map(|k| k.as_str()),
-                        s.paused_at_ms,
-                        s.circuit_breaker_paused_at_ms,
-                        s.last_error_code,
-                        s.current_run.as_ref().map(|c| c.pid),
-                        s.current_run.as_ref().map(|c| c.started_at_ms),
-                        last.map(|r| r.run_id.as_str()),
-                        last.map(|r| r.timestamp_ms),
-                        last.map(|r| r.outcome.as_str()),
-                        s.skipped.backoff as i64,
-                        s.skipped.paused as i64,
-                        s.skipped.locked as i64,
-                    ])
-                })
-                .map(|_| ())
-                .map_err(|e| reg.err("update status", e))
+            reg.execute(
+                "update status",
+                "UPDATE services SET consecutive_failures = ?2, next_retry_at_ms = ?3,
+                    paused_reason = ?4, pause_kind = ?5, paused_at_ms = ?6, cb_paused_at_ms = ?7,
+                    last_error_code = ?8, current_run_pid = ?9, current_run_started_ms = ?10,
+                    last_run_id = ?11, last_run_ms = ?12, last_outcome = ?13,
+                    skipped_backoff = ?14, skipped_paused = ?15, skipped_locked = ?16
+                 WHERE service_id = ?1",
+                params![
+                    id,
+                    s.consecutive_failures,
+                    s.next_retry_at_ms,
+                    s.paused_reason,
+                    s.pause_kind.map(|k| k.as_str()),
+                    s.paused_at_ms,
+                    s.circuit_breaker_paused_at_ms,
+                    s.last_error_code,
+                    s.current_run.as_ref().map(|c| c.pid),
+                    s.current_run.as_ref().map(|c| c.started_at_ms),
+                    last.map(|r| r.run_id.as_str()),
+                    last.map(|r| r.timestamp_ms),
+                    last.map(|r| r.outcome.as_str()),
+                    s.skipped.backoff as i64,
+                    s.skipped.paused as i64,
+                    s.skipped.locked as i64,
+                ],
+            )
+            .map(|_| ())
         })
     }
 
-    fn entry_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ServiceEntry> {
-        let pause_kind = parse_pause_kind(r.get_ref(22)?.as_str_or_null()?);
-        let pid: Option<u32> = r.get(26)?;
-        let started: Option<i64> = r.get(27)?;
-        let last_run_id: Option<String> = r.get(28)?;
-        let last_run_ms: Option<i64> = r.get(29)?;
-        let outcome = parse_outcome(r.get_ref(30)?.as_str_or_null()?);
-        let last_run = match (last_run_ms, outcome) {
+    /// Record the growth of each skip counter over the cached one as a
+    /// skip event at `at_ms`. A row seen for the first time has no counts
+    /// to compare with: its past skips are not events of `at_ms`.
+    fn record_skip_events(&self, id: &str, now: &SkipCounts, at_ms: i64) -> Result<()> {
+        let before = self
+            .row(
+                "read skip counts",
+                "SELECT skipped_backoff, skipped_paused, skipped_locked
+                 FROM services WHERE service_id = ?1",
+                [id],
+                |r| {
+                    Ok(SkipCounts {
+                        backoff: r.get::<_, i64>("skipped_backoff")? as u64,
+                        paused: r.get::<_, i64>("skipped_paused")? as u64,
+                        locked: r.get::<_, i64>("skipped_locked")? as u64,
+                    })
+                },
+            )?
+            .unwrap_or_else(|| now.clone());
+        self.ensure_service(id)?;
+        for (reason, now, before) in [
+            ("backoff", now.backoff, before.backoff),
+            ("paused", now.paused, before.paused),
+            ("locked", now.locked, before.locked),
+        ] {
+            if now > before {
+                self.execute(
+                    "insert skip",
+                    "INSERT INTO skips (service_id, at_ms, reason, count) VALUES (?1, ?2, ?3, ?4)",
+                    params![id, at_ms, reason, (now - before) as i64],
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The cached status of a `services` row whose SELECT has
+    /// STATUS_COLUMNS from position `at` (its last_run carries only id,
+    /// time and outcome).
+    fn cached_status(r: &Row<'_>, at: usize) -> rusqlite::Result<StatusFile> {
+        let last_run_ms: Option<i64> = r.get(at + col!(last_run_ms in STATUS_COLUMNS))?;
+        let last_outcome = parse_outcome(
+            r.get_ref(at + col!(last_outcome in STATUS_COLUMNS))?
+                .as_str_or_null()?,
+        );
+        let last_run = match (last_run_ms, last_outcome) {
             (Some(ms), Some(outcome)) => Some(RunRecord {
-                run_id: last_run_id.unwrap_or_default(),
+                run_id: r
+                    .get::<_, Option<String>>(at + col!(last_run_id in STATUS_COLUMNS))?
+                    .unwrap_or_default(),
                 service_id: String::new(),
                 trigger: Trigger::Scheduled,
                 timestamp_iso: crate::output::iso_ms(ms),
@@ -665,146 +824,141 @@ impl Registry {
             }),
             _ => None,
         };
-        let status = StatusFile {
-            consecutive_failures: r.get(19)?,
-            next_retry_at_ms: r.get(20)?,
-            paused_reason: r.get(21)?,
-            pause_kind,
-            paused_at_ms: r.get(23)?,
-            circuit_breaker_paused_at_ms: r.get(24)?,
-            last_error_code: r.get(25)?,
-            current_run: match (pid, started) {
-                (Some(pid), Some(started_at_ms)) => Some(CurrentRun {
-                    started_at_ms,
-                    pid,
-                    run_id: None,
-                    trigger: None,
-                }),
-                _ => None,
-            },
+        let current_run = match (
+            r.get::<_, Option<u32>>(at + col!(current_run_pid in STATUS_COLUMNS))?,
+            r.get::<_, Option<i64>>(at + col!(current_run_started_ms in STATUS_COLUMNS))?,
+        ) {
+            (Some(pid), Some(started_at_ms)) => Some(CurrentRun {
+                started_at_ms,
+                pid,
+                run_id: None,
+                trigger: None,
+            }),
+            _ => None,
+        };
+        Ok(StatusFile {
+            consecutive_failures: r.get(at + col!(consecutive_failures in STATUS_COLUMNS))?,
+            next_retry_at_ms: r.get(at + col!(next_retry_at_ms in STATUS_COLUMNS))?,
+            paused_reason: r.get(at + col!(paused_reason in STATUS_COLUMNS))?,
+            pause_kind: parse_pause_kind(
+                r.get_ref(at + col!(pause_kind in STATUS_COLUMNS))?
+                    .as_str_or_null()?,
+            ),
+            paused_at_ms: r.get(at + col!(paused_at_ms in STATUS_COLUMNS))?,
+            circuit_breaker_paused_at_ms: r.get(at + col!(cb_paused_at_ms in STATUS_COLUMNS))?,
+            last_error_code: r.get(at + col!(last_error_code in STATUS_COLUMNS))?,
+            current_run,
             last_run,
             skipped: SkipCounts {
-                backoff: r.get::<_, i64>(31)? as u64,
-                paused: r.get::<_, i64>(32)? as u64,
-                locked: r.get::<_, i64>(33)? as u64,
+                backoff: r.get::<_, i64>(at + col!(skipped_backoff in STATUS_COLUMNS))? as u64,
+                paused: r.get::<_, i64>(at + col!(skipped_paused in STATUS_COLUMNS))? as u64,
+                locked: r.get::<_, i64>(at + col!(skipped_locked in STATUS_COLUMNS))? as u64,
             },
             ..StatusFile::default()
-        };
+        })
+    }
+
+    /// A row of `SELECT ENTRY_COLUMNS, STATUS_COLUMNS`.
+    fn entry_from_row(r: &Row<'_>) -> rusqlite::Result<ServiceEntry> {
         Ok(ServiceEntry {
-            service_id: r.get(0)?,
-            identity_hash: r.get(1)?,
-            name: r.get(2)?,
-            workspace_root: r.get(3)?,
-            config_path: r.get(4)?,
-            project_urls: json_list(r.get(5)?),
-            tags: json_list(r.get(6)?),
-            platform: r.get(7)?,
-            interval_seconds: r.get::<_, Option<i64>>(8)?.map(|v| v as u64),
-            profile: r.get(9)?,
-            lock_group: r.get(10)?,
-            binary_path: r.get(11)?,
-            spec_hash: r.get(12)?,
-            max_transient_failures: r.get(13)?,
-            cooldown_seconds: r.get::<_, Option<i64>>(14)?.map(|v| v as u64),
-            installed_at_iso: r.get(15)?,
-            updated_at_iso: r.get(16)?,
-            installed: r.get::<_, i64>(17)? != 0,
-            uninstalled_at_ms: r.get(18)?,
-            status,
-            runs_offset: r.get::<_, i64>(34)? as u64,
+            service_id: r.get(col!(service_id in ENTRY_COLUMNS))?,
+            identity_hash: r.get(col!(identity_hash in ENTRY_COLUMNS))?,
+            name: r.get(col!(name in ENTRY_COLUMNS))?,
+            workspace_root: r.get(col!(workspace_root in ENTRY_COLUMNS))?,
+            config_path: r.get(col!(config_path in ENTRY_COLUMNS))?,
+            project_urls: json_list(
+                r.get_ref(col!(project_urls in ENTRY_COLUMNS))?
+                    .as_str_or_null()?,
+            ),
+            tags: json_list(r.get_ref(col!(tags in ENTRY_COLUMNS))?.as_str_or_null()?),
+            platform: r.get(col!(platform in ENTRY_COLUMNS))?,
+            interval_seconds: r
+                .get::<_, Option<i64>>(col!(interval_seconds in ENTRY_COLUMNS))?
+                .map(|v| v as u64),
+            profile: r.get(col!(profile in ENTRY_COLUMNS))?,
+            lock_group: r.get(col!(lock_group in ENTRY_COLUMNS))?,
+            binary_path: r.get(col!(binary_path in ENTRY_COLUMNS))?,
+            spec_hash: r.get(col!(spec_hash in ENTRY_COLUMNS))?,
+            max_transient_failures: r.get(col!(max_transient_failures in ENTRY_COLUMNS))?,
+            cooldown_seconds: r
+                .get::<_, Option<i64>>(col!(cooldown_seconds in ENTRY_COLUMNS))?
+                .map(|v| v as u64),
+            installed_at_iso: r.get(col!(installed_at_iso in ENTRY_COLUMNS))?,
+            updated_at_iso: r.get(col!(updated_at_iso in ENTRY_COLUMNS))?,
+            installed: r.get::<_, i64>(col!(installed in ENTRY_COLUMNS))? != 0,
+            uninstalled_at_ms: r.get(col!(uninstalled_at_ms in ENTRY_COLUMNS))?,
+            status: Registry::cached_status(r, ENTRY_COLUMNS.len())?,
+            runs_offset: r.get::<_, i64>(col!(runs_offset in ENTRY_COLUMNS))? as u64,
         })
     }
 
     /// Services matching the filter, by id. Uninstalled ones only with
     /// `include_uninstalled` (and only those that were ever installed or ran).
     pub fn services(&self, filter: &ServiceFilter) -> Result<Vec<ServiceEntry>> {
-        let mut sql = format!("SELECT {SERVICE_COLUMNS} FROM services WHERE 1 = 1");
+        let mut sql = format!(
+            "SELECT {} FROM services WHERE 1 = 1",
+            select_list(&[ENTRY_COLUMNS, STATUS_COLUMNS])
+        );
         let args = filter_sql(filter, &mut sql);
-        let mut stmt = self
-            .conn
-            .prepare_cached(&sql)
-            .map_err(|e| self.err("list services", e))?;
-        stmt.query_map(params_from_iter(args.iter()), Registry::entry_from_row)
-            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
-            .map_err(|e| self.err("list services", e))
+        self.rows(
+            "list services",
+            &sql,
+            params_from_iter(args.iter()),
+            Registry::entry_from_row,
+        )
     }
 
     /// What `list` shows, for the services matching the filter: only the
     /// columns it needs, because list must stay fast for 10,000 services.
     pub fn list_rows(&self, filter: &ServiceFilter) -> Result<Vec<ListRow>> {
-        let mut sql = String::from(
-            "SELECT service_id, name, workspace_root, platform, interval_seconds, profile, tags,
-                    installed, uninstalled_at_ms, max_transient_failures, cooldown_seconds,
-                    consecutive_failures, next_retry_at_ms, paused_reason, pause_kind,
-                    cb_paused_at_ms, current_run_pid, current_run_started_ms, last_run_ms,
-                    last_outcome
-             FROM services WHERE 1 = 1",
+        let mut sql = format!(
+            "SELECT {} FROM services WHERE 1 = 1",
+            select_list(&[LIST_COLUMNS, STATUS_COLUMNS])
         );
         let args = filter_sql(filter, &mut sql);
-        let mut stmt = self
-            .conn
-            .prepare_cached(&sql)
-            .map_err(|e| self.err("list services", e))?;
-        stmt.query_map(params_from_iter(args.iter()), |r| {
+        self.rows("list services", &sql, params_from_iter(args.iter()), |r| {
             let text = |i: usize| -> rusqlite::Result<Option<String>> { r.get(i) };
-            let tags = match r.get_ref(6)?.as_str_or_null()? {
-                Some(t) if t != "[]" => serde_json::from_str(t).unwrap_or_default(),
-                _ => Vec::new(),
-            };
             Ok(ListRow {
-                service_id: r.get(0)?,
-                name: text(1)?,
-                workspace_root: text(2)?.unwrap_or_default(),
-                platform: text(3)?.unwrap_or_default(),
-                interval_seconds: r.get::<_, Option<i64>>(4)?.unwrap_or(0) as u64,
-                profile: text(5)?.unwrap_or_default(),
-                tags,
-                installed: r.get::<_, i64>(7)? != 0,
-                uninstalled_at_ms: r.get(8)?,
-                max_transient_failures: r.get(9)?,
-                cooldown_seconds: r.get::<_, Option<i64>>(10)?.map(|v| v as u64),
-                consecutive_failures: r.get(11)?,
-                next_retry_at_ms: r.get(12)?,
-                paused_reason: text(13)?,
-                pause_kind: parse_pause_kind(r.get_ref(14)?.as_str_or_null()?),
-                cb_paused_at_ms: r.get(15)?,
-                current_run: match (r.get::<_, Option<u32>>(16)?, r.get::<_, Option<i64>>(17)?) {
-                    (Some(pid), Some(started_at_ms)) => Some(CurrentRun {
-                        started_at_ms,
-                        pid,
-                        run_id: None,
-                        trigger: None,
-                    }),
-                    _ => None,
-                },
-                last_run_ms: r.get(18)?,
-                last_outcome: parse_outcome(r.get_ref(19)?.as_str_or_null()?),
+                service_id: r.get(col!(service_id in LIST_COLUMNS))?,
+                name: text(col!(name in LIST_COLUMNS))?,
+                workspace_root: text(col!(workspace_root in LIST_COLUMNS))?.unwrap_or_default(),
+                platform: text(col!(platform in LIST_COLUMNS))?.unwrap_or_default(),
+                interval_seconds: r
+                    .get::<_, Option<i64>>(col!(interval_seconds in LIST_COLUMNS))?
+                    .unwrap_or(0) as u64,
+                profile: text(col!(profile in LIST_COLUMNS))?.unwrap_or_default(),
+                tags: json_list(r.get_ref(col!(tags in LIST_COLUMNS))?.as_str_or_null()?),
+                installed: r.get::<_, i64>(col!(installed in LIST_COLUMNS))? != 0,
+                uninstalled_at_ms: r.get(col!(uninstalled_at_ms in LIST_COLUMNS))?,
+                max_transient_failures: r.get(col!(max_transient_failures in LIST_COLUMNS))?,
+                cooldown_seconds: r
+                    .get::<_, Option<i64>>(col!(cooldown_seconds in LIST_COLUMNS))?
+                    .map(|v| v as u64),
+                status: Registry::cached_status(r, LIST_COLUMNS.len())?,
             })
         })
-        .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
-        .map_err(|e| self.err("list services", e))
     }
 
     /// Ids of the installed services.
     pub fn installed_ids(&self) -> Result<Vec<String>> {
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "SELECT service_id FROM services WHERE installed = 1 ORDER BY service_id",
-            )
-            .map_err(|e| self.err("service ids", e))?;
-        stmt.query_map([], |r| r.get(0))
-            .and_then(|rows| rows.collect())
-            .map_err(|e| self.err("service ids", e))
+        self.rows(
+            "service ids",
+            "SELECT service_id FROM services WHERE installed = 1 ORDER BY service_id",
+            [],
+            |r| r.get("service_id"),
+        )
     }
 
     pub fn service(&self, id: &str) -> Result<Option<ServiceEntry>> {
-        self.conn
-            .prepare_cached(&format!(
-                "SELECT {SERVICE_COLUMNS} FROM services WHERE service_id = ?1"
-            ))
-            .and_then(|mut s| s.query_row([id], Registry::entry_from_row).optional())
-            .map_err(|e| self.err("read service", e))
+        self.row(
+            "read service",
+            &format!(
+                "SELECT {} FROM services WHERE service_id = ?1",
+                select_list(&[ENTRY_COLUMNS, STATUS_COLUMNS])
+            ),
+            [id],
+            Registry::entry_from_row,
+        )
     }
 
     // ---- runs -----------------------------------------------------------
@@ -814,22 +968,18 @@ impl Registry {
     pub fn insert_runs(&self, id: &str, runs: &[RunRecord]) -> Result<usize> {
         self.write(|reg| {
             reg.ensure_service(id)?;
-            let mut run_stmt = reg
-                .conn
-                .prepare_cached(
-                    "INSERT OR IGNORE INTO runs (service_id, started_at_ms, run_id, trigger,
-                        duration_ms, outcome, error_code, error_message, profile)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                )
-                .map_err(|e| reg.err("insert run", e))?;
-            let mut stage_stmt = reg
-                .conn
-                .prepare_cached(
-                    "INSERT OR IGNORE INTO stage_results (run_id, seq, stage, success, optional,
-                        items_updated, error_code, error, exit_code, attempts, duration_ms)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-                )
-                .map_err(|e| reg.err("insert stage", e))?;
+            let mut run_stmt = reg.statement(
+                "insert run",
+                "INSERT OR IGNORE INTO runs (service_id, started_at_ms, run_id, trigger,
+                    duration_ms, outcome, error_code, error_message, profile)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )?;
+            let mut stage_stmt = reg.statement(
+                "insert stage",
+                "INSERT OR IGNORE INTO stage_results (run_id, seq, stage, success, optional,
+                    items_updated, error_code, error, exit_code, attempts, duration_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            )?;
             let mut new = 0;
             for run in runs {
                 // Records from before run ids existed get a stable one.
@@ -838,16 +988,7 @@ impl Registry {
                 } else {
                     run.run_id.clone()
                 };
-                // A run's code is its pre-flight error, else the code of
-                // the stage that failed it (what reports want to show).
-                let error_code = run.error_code.as_deref().or_else(|| {
-                    let failed = || run.stage_results.iter().filter(|s| !s.success);
-                    failed()
-                        .find(|s| !s.optional)
-                        .or_else(|| failed().next())
-                        .and_then(|s| s.error_code.as_deref())
-                });
-                let n = run_stmt
+                let inserted = run_stmt
                     .execute(params![
                         id,
                         run.timestamp_ms,
@@ -855,12 +996,12 @@ impl Registry {
                         run.trigger.as_str(),
                         secs_to_ms(run.duration_seconds),
                         run.outcome.as_str(),
-                        error_code,
+                        run_error_code(run),
                         run.error_message,
                         run.profile,
                     ])
                     .map_err(|e| reg.err("insert run", e))?;
-                if n == 0 {
+                if inserted == 0 {
                     continue;
                 }
                 new += 1;
@@ -889,53 +1030,53 @@ impl Registry {
     /// The import marker: how many bytes of the service's runs.jsonl the
     /// registry holds. None for an unknown service.
     pub fn runs_offset(&self, id: &str) -> Result<Option<u64>> {
-        self.conn
-            .prepare_cached("SELECT runs_offset FROM services WHERE service_id = ?1")
-            .and_then(|mut s| s.query_row([id], |r| r.get::<_, i64>(0)).optional())
-            .map(|o| o.map(|v| v as u64))
-            .map_err(|e| self.err("read import marker", e))
+        self.row(
+            "read import marker",
+            "SELECT runs_offset FROM services WHERE service_id = ?1",
+            [id],
+            |r| r.get::<_, i64>("runs_offset"),
+        )
+        .map(|o| o.map(|v| v as u64))
     }
 
     pub fn set_runs_offset(&self, id: &str, offset: u64) -> Result<()> {
         self.ensure_service(id)?;
-        self.conn
-            .prepare_cached("UPDATE services SET runs_offset = ?2 WHERE service_id = ?1")
-            .and_then(|mut s| s.execute(params![id, offset as i64]))
-            .map(|_| ())
-            .map_err(|e| self.err("write import marker", e))
+        self.execute(
+            "write import marker",
+            "UPDATE services SET runs_offset = ?2 WHERE service_id = ?1",
+            params![id, offset as i64],
+        )
+        .map(|_| ())
     }
 
     /// Every service's import marker, for the doctor.
     pub fn runs_offsets(&self) -> Result<Vec<(String, u64)>> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT service_id, runs_offset FROM services ORDER BY service_id")
-            .map_err(|e| self.err("read import markers", e))?;
-        stmt.query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))
-            .and_then(|rows| rows.collect())
-            .map_err(|e| self.err("read import markers", e))
+        self.rows(
+            "read import markers",
+            "SELECT service_id, runs_offset FROM services ORDER BY service_id",
+            [],
+            |r| Ok((r.get("service_id")?, r.get::<_, i64>("runs_offset")? as u64)),
+        )
     }
 
     pub fn count_runs(&self, id: Option<&str>) -> Result<u64> {
-        let n: i64 = match id {
-            Some(id) => self.conn.query_row(
+        let n: Option<i64> = match id {
+            Some(id) => self.row(
+                "count runs",
                 "SELECT COUNT(*) FROM runs WHERE service_id = ?1",
                 [id],
                 |r| r.get(0),
             ),
-            None => self
-                .conn
-                .query_row("SELECT COUNT(*) FROM runs", [], |r| r.get(0)),
-        }
-        .map_err(|e| self.err("count runs", e))?;
-        Ok(n as u64)
+            None => self.row("count runs", "SELECT COUNT(*) FROM runs", [], |r| r.get(0)),
+        }?;
+        Ok(n.unwrap_or(0) as u64)
     }
 
     /// Runs matching the query, newest first.
     pub fn history(&self, q: &HistoryQuery) -> Result<Vec<RunRow>> {
-        let mut sql = String::from(
-            "SELECT run_id, service_id, trigger, started_at_ms, duration_ms, outcome, error_code,
-                    error_message, profile FROM runs WHERE 1 = 1",
+        let mut sql = format!(
+            "SELECT {} FROM runs WHERE 1 = 1",
+            select_list(&[RUN_COLUMNS])
         );
         let mut args: Vec<rusqlite::types::Value> = Vec::new();
         let mut placeholder = |v: rusqlite::types::Value| {
@@ -966,27 +1107,20 @@ impl Registry {
         if let Some(limit) = q.limit {
             sql.push_str(&format!(" LIMIT {limit}"));
         }
-        let mut stmt = self
-            .conn
-            .prepare(&sql)
-            .map_err(|e| self.err("history", e))?;
-        let mut rows = stmt
-            .query_map(params_from_iter(args.iter()), |r| {
-                Ok(RunRow {
-                    run_id: r.get(0)?,
-                    service_id: r.get(1)?,
-                    trigger: r.get(2)?,
-                    started_at_ms: r.get(3)?,
-                    duration_ms: r.get(4)?,
-                    outcome: r.get(5)?,
-                    error_code: r.get(6)?,
-                    error_message: r.get(7)?,
-                    profile: r.get(8)?,
-                    stages: None,
-                })
+        let mut rows = self.rows("history", &sql, params_from_iter(args.iter()), |r| {
+            Ok(RunRow {
+                run_id: r.get(col!(run_id in RUN_COLUMNS))?,
+                service_id: r.get(col!(service_id in RUN_COLUMNS))?,
+                trigger: r.get(col!(trigger in RUN_COLUMNS))?,
+                started_at_ms: r.get(col!(started_at_ms in RUN_COLUMNS))?,
+                duration_ms: r.get(col!(duration_ms in RUN_COLUMNS))?,
+                outcome: r.get(col!(outcome in RUN_COLUMNS))?,
+                error_code: r.get(col!(error_code in RUN_COLUMNS))?,
+                error_message: r.get(col!(error_message in RUN_COLUMNS))?,
+                profile: r.get(col!(profile in RUN_COLUMNS))?,
+                stages: None,
             })
-            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
-            .map_err(|e| self.err("history", e))?;
+        })?;
         if q.with_stages {
             for row in &mut rows {
                 row.stages = Some(self.stages_of(&row.run_id)?);
@@ -996,30 +1130,29 @@ impl Registry {
     }
 
     pub fn stages_of(&self, run_id: &str) -> Result<Vec<StageResult>> {
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "SELECT stage, success, optional, items_updated, error_code, error, exit_code,
-                        attempts, duration_ms
-                 FROM stage_results WHERE run_id = ?1 ORDER BY seq",
-            )
-            .map_err(|e| self.err("stages", e))?;
-        stmt.query_map([run_id], |r| {
-            Ok(StageResult {
-                stage: r.get(0)?,
-                success: r.get(1)?,
-                optional: r.get(2)?,
-                items_updated: r.get::<_, i64>(3)? as u64,
-                error_code: r.get(4)?,
-                error: r.get(5)?,
-                retry_after_seconds: None,
-                exit_code: r.get(6)?,
-                attempts: r.get(7)?,
-                duration_seconds: r.get::<_, i64>(8)? as f64 / 1000.0,
-            })
-        })
-        .and_then(|rows| rows.collect())
-        .map_err(|e| self.err("stages", e))
+        self.rows(
+            "stages",
+            &format!(
+                "SELECT {} FROM stage_results WHERE run_id = ?1 ORDER BY seq",
+                select_list(&[STAGE_COLUMNS])
+            ),
+            [run_id],
+            |r| {
+                Ok(StageResult {
+                    stage: r.get(col!(stage in STAGE_COLUMNS))?,
+                    success: r.get(col!(success in STAGE_COLUMNS))?,
+                    optional: r.get(col!(optional in STAGE_COLUMNS))?,
+                    items_updated: r.get::<_, i64>(col!(items_updated in STAGE_COLUMNS))? as u64,
+                    error_code: r.get(col!(error_code in STAGE_COLUMNS))?,
+                    error: r.get(col!(error in STAGE_COLUMNS))?,
+                    retry_after_seconds: None,
+                    exit_code: r.get(col!(exit_code in STAGE_COLUMNS))?,
+                    attempts: r.get(col!(attempts in STAGE_COLUMNS))?,
+                    duration_seconds: r.get::<_, i64>(col!(duration_ms in STAGE_COLUMNS))? as f64
+                        / 1000.0,
+                })
+            },
+        )
     }
 
     /// Stream the report rows of `[since, until)` (REPORT_SQL) to `f`:
@@ -1030,24 +1163,32 @@ impl Registry {
         until_ms: i64,
         mut f: impl FnMut(&str, i64, i64, &str, Option<&str>),
     ) -> Result<()> {
-        let mut stmt = self
-            .conn
-            .prepare_cached(REPORT_SQL)
-            .map_err(|e| self.err("report", e))?;
+        let mut stmt = self.statement("report", REPORT_SQL)?;
+        // Found by name once, not once a row: this is the hot loop of a
+        // fleet report (a million rows).
+        let [id, started, duration, outcome, code] = {
+            let column = |name: &str| stmt.column_index(name).map_err(|e| self.err("report", e));
+            [
+                column("service_id")?,
+                column("started_at_ms")?,
+                column("duration_ms")?,
+                column("outcome")?,
+                column("error_code")?,
+            ]
+        };
         let mut rows = stmt
             .query(params![since_ms, until_ms])
             .map_err(|e| self.err("report", e))?;
-        // The hot loop of a fleet report (a million rows): borrowed values,
-        // no conversions beyond what SQLite stored.
+        // Borrowed values, no conversions beyond what SQLite stored.
         while let Some(r) = rows.next().map_err(|e| self.err("report", e))? {
             let text = |i: usize| r.get_ref_unwrap(i).as_str().ok();
             let int = |i: usize| r.get_ref_unwrap(i).as_i64().unwrap_or(0);
             f(
-                text(0).unwrap_or(""),
-                int(1),
-                int(2),
-                text(3).unwrap_or(""),
-                text(4),
+                text(id).unwrap_or(""),
+                int(started),
+                int(duration),
+                text(outcome).unwrap_or(""),
+                text(code),
             );
         }
         Ok(())
@@ -1059,24 +1200,20 @@ impl Registry {
         since_ms: i64,
         until_ms: i64,
     ) -> Result<std::collections::HashMap<String, SkipCounts>> {
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "SELECT service_id, reason, SUM(count) FROM skips
-                 WHERE at_ms >= ?1 AND at_ms < ?2 GROUP BY service_id, reason",
-            )
-            .map_err(|e| self.err("skips", e))?;
-        let mut out: std::collections::HashMap<String, SkipCounts> = Default::default();
-        let rows = stmt
-            .query_map(params![since_ms, until_ms], |r| {
+        let rows = self.rows(
+            "skips",
+            "SELECT service_id, reason, SUM(count) AS n FROM skips
+             WHERE at_ms >= ?1 AND at_ms < ?2 GROUP BY service_id, reason",
+            params![since_ms, until_ms],
+            |r| {
                 Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, i64>(2)?,
+                    r.get::<_, String>("service_id")?,
+                    r.get::<_, String>("reason")?,
+                    r.get::<_, i64>("n")?,
                 ))
-            })
-            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
-            .map_err(|e| self.err("skips", e))?;
+            },
+        )?;
+        let mut out: std::collections::HashMap<String, SkipCounts> = Default::default();
         for (id, reason, n) in rows {
             let c = out.entry(id).or_default();
             match reason.as_str() {
@@ -1092,39 +1229,35 @@ impl Registry {
     /// except its `keep` most recent runs. Returns how many runs went.
     pub fn prune(&self, id: &str, cutoff_ms: i64, keep: usize) -> Result<usize> {
         self.write(|reg| {
-            let n = reg
-                .conn
-                .prepare_cached(
-                    "DELETE FROM runs WHERE service_id = ?1 AND started_at_ms < ?2
-                       AND run_id NOT IN (SELECT run_id FROM runs WHERE service_id = ?1
-                                          ORDER BY started_at_ms DESC LIMIT ?3)",
-                )
-                .and_then(|mut s| s.execute(params![id, cutoff_ms, keep as i64]))
-                .map_err(|e| reg.err("prune runs", e))?;
-            reg.conn
-                .prepare_cached("DELETE FROM skips WHERE service_id = ?1 AND at_ms < ?2")
-                .and_then(|mut s| s.execute(params![id, cutoff_ms]))
-                .map_err(|e| reg.err("prune skips", e))?;
+            let n = reg.execute(
+                "prune runs",
+                "DELETE FROM runs WHERE service_id = ?1 AND started_at_ms < ?2
+                   AND run_id NOT IN (SELECT run_id FROM runs WHERE service_id = ?1
+                                      ORDER BY started_at_ms DESC LIMIT ?3)",
+                params![id, cutoff_ms, keep as i64],
+            )?;
+            reg.execute(
+                "prune skips",
+                "DELETE FROM skips WHERE service_id = ?1 AND at_ms < ?2",
+                params![id, cutoff_ms],
+            )?;
             Ok(n)
         })
     }
 
     /// Every service id the registry knows.
     pub fn service_ids(&self) -> Result<Vec<String>> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT service_id FROM services ORDER BY service_id")
-            .map_err(|e| self.err("service ids", e))?;
-        stmt.query_map([], |r| r.get(0))
-            .and_then(|rows| rows.collect())
-            .map_err(|e| self.err("service ids", e))
+        self.rows(
+            "service ids",
+            "SELECT service_id FROM services ORDER BY service_id",
+            [],
+            |r| r.get("service_id"),
+        )
     }
 
     /// Reclaim space after a large prune.
     pub fn vacuum(&self) -> Result<()> {
-        self.conn
-            .execute_batch("PRAGMA wal_checkpoint(TRUNCATE); VACUUM;")
-            .map_err(|e| self.err("vacuum", e))
+        self.batch("vacuum", "PRAGMA wal_checkpoint(TRUNCATE); VACUUM;")
     }
 }
 
@@ -1427,6 +1560,93 @@ mod tests {
             .query_row("SELECT COUNT(*) FROM stage_results", [], |r| r.get(0))
             .unwrap();
         assert_eq!(stages, 3, "stage rows go with their runs");
+    }
+
+    #[test]
+    fn a_failed_write_rolls_back_and_nested_writes_join_it() {
+        let reg = Registry::open_in_memory().unwrap();
+        let e = reg
+            .write(|reg| {
+                reg.ensure_service("a")?;
+                reg.write(|reg| reg.ensure_service("b"))?;
+                Err::<(), _>(Error::new(ErrorCode::InternalError, "stop"))
+            })
+            .unwrap_err();
+        assert_eq!(e.message, "stop");
+        assert!(
+            reg.service_ids().unwrap().is_empty(),
+            "the nested write went with the outer one"
+        );
+        assert!(reg.conn.is_autocommit(), "no transaction left open");
+        reg.write(|reg| {
+            reg.ensure_service("a")?;
+            reg.write(|reg| reg.ensure_service("b"))
+        })
+        .unwrap();
+        assert_eq!(reg.service_ids().unwrap(), ["a", "b"]);
+        assert!(reg.conn.is_autocommit());
+    }
+
+    #[test]
+    fn list_rows_and_services_read_the_same_cached_status() {
+        let reg = Registry::open_in_memory().unwrap();
+        let mut m = sample_manifest("svc");
+        m.tags = vec!["t".into()];
+        reg.upsert_manifest(&m).unwrap();
+        let mut s = StatusFile::default();
+        s.record_run(run_of("svc", 5_000, Outcome::Degraded));
+        s.consecutive_failures = 3;
+        s.next_retry_at_ms = Some(9_000);
+        s.paused_reason = Some("CIRCUIT_BREAKER: too many".into());
+        s.pause_kind = Some(PauseKind::CircuitBreaker);
+        s.paused_at_ms = Some(6_000);
+        s.circuit_breaker_paused_at_ms = Some(6_000);
+        s.last_error_code = Some("NETWORK".into());
+        s.current_run = Some(CurrentRun {
+            started_at_ms: 7_000,
+            pid: 42,
+            run_id: None,
+            trigger: None,
+        });
+        s.skipped = SkipCounts {
+            backoff: 1,
+            paused: 2,
+            locked: 3,
+        };
+        reg.update_status("svc", &s, None).unwrap();
+        let entry = reg.service("svc").unwrap().unwrap();
+        let row = reg.list_rows(&ServiceFilter::default()).unwrap().remove(0);
+        assert_eq!(row.status, entry.status);
+        let cached = row.status;
+        assert_eq!(cached.consecutive_failures, 3);
+        assert_eq!(cached.next_retry_at_ms, Some(9_000));
+        assert_eq!(cached.pause_kind, Some(PauseKind::CircuitBreaker));
+        assert_eq!(cached.paused_at_ms, Some(6_000));
+        assert_eq!(cached.circuit_breaker_paused_at_ms, Some(6_000));
+        assert_eq!(cached.last_error_code.as_deref(), Some("NETWORK"));
+        assert_eq!(cached.current_run.unwrap().pid, 42);
+        assert_eq!(cached.skipped, s.skipped);
+        let last = cached.last_run.unwrap();
+        assert_eq!(
+            (last.run_id.as_str(), last.timestamp_ms, last.outcome),
+            ("svc-5000", 5_000, Outcome::Degraded)
+        );
+        assert_eq!(last.timestamp_iso, crate::output::iso_ms(5_000));
+        assert_eq!(row.tags, ["t"]);
+        assert_eq!(row.interval_seconds, 900);
+        assert_eq!(entry.tags, ["t"]);
+    }
+
+    #[test]
+    fn columns_are_found_by_name_in_their_list() {
+        assert_eq!(position(&["a", "b", "c"], "a"), 0);
+        assert_eq!(position(&["a", "b", "c"], "c"), 2);
+        assert_eq!(col!(service_id in ENTRY_COLUMNS), 0);
+        assert_eq!(
+            select_list(&[&["a", "b"], &["c"]]),
+            "a, b, c",
+            "the SELECT lists the columns in the order col! counts them"
+        );
     }
 
     #[test]

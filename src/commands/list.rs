@@ -11,7 +11,7 @@ use crate::policy::{self, Policy, SchedulerState};
 use crate::process::pid_alive;
 use crate::registry::{ListRow, ServiceFilter};
 use crate::store::manifest::Manifest;
-use crate::store::status::{RunRecord, StatusFile, Trigger};
+use crate::store::status::StatusFile;
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize)]
@@ -138,34 +138,12 @@ fn from_row(e: ListRow, now_ms: i64) -> ListedService {
             .cooldown_seconds
             .unwrap_or(crate::store::manifest::DEFAULT_CIRCUIT_BREAKER_COOLDOWN_SECONDS),
     };
-    // Just what the scheduler state is computed from.
-    let status = StatusFile {
-        consecutive_failures: e.consecutive_failures,
-        next_retry_at_ms: e.next_retry_at_ms,
-        paused_reason: e.paused_reason,
-        pause_kind: e.pause_kind,
-        circuit_breaker_paused_at_ms: e.cb_paused_at_ms,
-        current_run: e.current_run,
-        last_run: e.last_outcome.map(|outcome| RunRecord {
-            run_id: String::new(),
-            service_id: String::new(),
-            trigger: Trigger::Scheduled,
-            timestamp_iso: String::new(),
-            timestamp_ms: e.last_run_ms.unwrap_or(0),
-            duration_seconds: 0.0,
-            outcome,
-            profile: None,
-            stage_results: Vec::new(),
-            error_code: None,
-            error_message: None,
-        }),
-        ..StatusFile::default()
-    };
+    let last = e.status.last_run.as_ref();
     ListedService {
-        scheduler_state: state_of(&status, e.installed, &policy, now_ms),
-        last_run_iso: e.last_run_ms.map(iso_ms),
-        last_outcome: e.last_outcome.map(|o| o.as_str().to_string()),
-        consecutive_failures: e.consecutive_failures,
+        scheduler_state: state_of(&e.status, e.installed, &policy, now_ms),
+        last_run_iso: last.map(|r| r.timestamp_iso.clone()),
+        last_outcome: last.map(|r| r.outcome.as_str().to_string()),
+        consecutive_failures: e.status.consecutive_failures,
         service_id: e.service_id,
         name: e.name,
         workspace_root: e.workspace_root,
