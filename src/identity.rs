@@ -231,13 +231,19 @@ mod tests {
 
     #[test]
     fn compute_service_id_matches_the_plan_bit_for_bit() {
-        // sha256("/w\0/c.json\0u") computed independently.
-        let mut h = Sha256::new();
-        h.update(b"/w\0/c.json\0u");
-        let expected = hex::encode(&h.finalize()[..6]);
+        // The first 12 hex digits of sha256 over the plan's byte layout,
+        // computed outside syncfleet:
+        //   printf '/w\0/c.json\0u' | sha256sum | cut -c1-12
+        //   printf '/w\0/c.json\0a\0b' | sha256sum | cut -c1-12
+        // (the paths do not exist, so they hash as given).
         assert_eq!(
             compute_service_id(Path::new("/w"), Path::new("/c.json"), &["u"]),
-            expected
+            "0a26047ea5c2"
+        );
+        assert_eq!(
+            compute_service_id(Path::new("/w"), Path::new("/c.json"), &["b", "a"]),
+            "5f0055ae3b60",
+            "URLs sorted, each after a NUL"
         );
     }
 

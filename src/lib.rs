@@ -29,6 +29,11 @@ pub mod runner;
 pub mod scheduler;
 pub mod service;
 pub mod store;
+#[cfg(test)]
+mod testkit;
+// What testkit takes from its includer (tests/common includes it too).
+#[cfg(test)]
+use process::pid_alive;
 
 use clap::Parser;
 use cli::{Cli, Command};

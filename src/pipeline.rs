@@ -572,22 +572,11 @@ mod tests {
             results[0].attempts, 2,
             "a timeout is transient: retried once"
         );
-        let child: u32 = std::fs::read_to_string(dir.path().join("child"))
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap();
-        std::thread::sleep(Duration::from_millis(100));
+        let child = crate::testkit::pid_from_file(&dir.path().join("child"));
         assert!(
-            !crate::process::pid_alive(child) || is_zombie(child),
+            crate::testkit::wait_until_gone(child, Duration::from_secs(5)),
             "grandchild {child} survived"
         );
-    }
-
-    fn is_zombie(pid: u32) -> bool {
-        std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .map(|s| s.contains(") Z "))
-            .unwrap_or(true)
     }
 
     #[test]

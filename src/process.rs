@@ -485,6 +485,7 @@ pub fn pid_alive(pid: u32) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testkit::{pid_from_file, wait_until_gone};
 
     #[test]
     fn captures_output_and_status() {
@@ -540,25 +541,6 @@ mod tests {
         assert_eq!(e.code, crate::error::ErrorCode::ServiceCommandFailed);
     }
 
-    /// The pid a test command wrote to `file`, once it is there.
-    fn pid_from(file: &std::path::Path) -> u32 {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Some(pid) = std::fs::read_to_string(file)
-                .ok()
-                .and_then(|t| t.trim().parse().ok())
-            {
-                return pid;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{} never written",
-                file.display()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
     #[test]
     fn a_daemonised_grandchild_holding_the_pipes_does_not_hang() {
         let dir = tempfile::tempdir().unwrap();
@@ -578,7 +560,7 @@ mod tests {
             DEFAULT_TIMEOUT,
         )
         .unwrap();
-        let daemon = pid_from(&pidfile);
+        let daemon = pid_from_file(&pidfile);
         kill_process_group(daemon);
         assert!(c.success(), "{c:?}");
         assert_eq!(c.stdout, "started\n");
@@ -606,27 +588,12 @@ mod tests {
         )
         .unwrap();
         assert!(c.success());
-        let bg = pid_from(&pidfile);
-        let gone = Instant::now() + Duration::from_secs(5);
-        while pid_alive(bg) && !is_zombie(bg) && Instant::now() < gone {
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let bg = pid_from_file(&pidfile);
         assert!(
-            !pid_alive(bg) || is_zombie(bg),
+            wait_until_gone(bg, Duration::from_secs(5)),
             "background child {bg} survived"
         );
         assert!(start.elapsed() < Duration::from_secs(10));
-    }
-
-    /// Only where /proc exists: elsewhere a pid that is alive counts as
-    /// alive, so the assertions above cannot pass by accident.
-    fn is_zombie(pid: u32) -> bool {
-        std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .map(|s| {
-                s.rsplit_once(") ")
-                    .is_some_and(|(_, rest)| rest.starts_with('Z'))
-            })
-            .unwrap_or(false)
     }
 
     #[test]
@@ -652,6 +619,30 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.message.contains("was not used"), "{}", e.message);
+    }
+
+    #[test]
+    fn a_zombie_is_gone_only_where_proc_says_so() {
+        use crate::testkit::{is_zombie, process_running, wait_for};
+        // Where /proc has no entry, nothing is a zombie: a check that a
+        // process is gone cannot pass for want of /proc.
+        assert!(!is_zombie(u32::MAX));
+        let mut child = Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        let proc_fs = std::path::Path::new("/proc/self/stat").exists();
+        if proc_fs {
+            assert!(
+                wait_for(Duration::from_secs(5), || is_zombie(pid)),
+                "an exited, unreaped child is a zombie"
+            );
+            assert!(pid_alive(pid), "kill(0) still finds the zombie");
+            assert!(!process_running(pid));
+            assert!(wait_until_gone(pid, Duration::ZERO));
+        } else {
+            assert!(process_running(pid), "without /proc a zombie runs");
+        }
+        child.wait().unwrap();
+        assert!(!process_running(pid));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Run, TestEnv};
+use common::{Run, TestEnv, wait_for};
 use serde_json::Value;
 use std::path::PathBuf;
 
@@ -407,10 +407,17 @@ fn fifty_parallel_runs_all_reach_the_registry() {
 fn two_triggers_of_one_service_run_the_pipeline_once() {
     let env = TestEnv::new();
     let marker = env.path("ran.log");
-    let script = env.path("bin/slow-stage");
+    let release = env.path("release");
+    let script = env.path("bin/held-stage");
+    // The stage holds the pipeline lock until the test releases it (30 s
+    // at the most), so the second trigger always finds it held.
     env.write_exe(
-        "bin/slow-stage",
-        &format!("#!/bin/sh\necho run >> {}\nsleep 1\n", marker.display()),
+        "bin/held-stage",
+        &format!(
+            "#!/bin/sh\necho run >> '{}'\ni=0\nwhile [ ! -e '{}' ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done\n",
+            marker.display(),
+            release.display()
+        ),
     );
     let dirs = [env.ws("a", &[], &[script.to_str().unwrap()])];
     let ids = env.install_all(&dirs);
@@ -420,7 +427,15 @@ fn two_triggers_of_one_service_run_the_pipeline_once() {
             .spawn()
             .unwrap()
     };
-    let (a, b) = (spawn(), spawn());
+    let (mut a, mut b) = (spawn(), spawn());
+    let one_ended = wait_for(std::time::Duration::from_secs(30), || {
+        a.try_wait().unwrap().is_some() || b.try_wait().unwrap().is_some()
+    });
+    std::fs::write(&release, "").unwrap();
+    assert!(
+        one_ended,
+        "neither trigger ended while the stage held the lock"
+    );
     let outs: Vec<Run> = [a, b]
         .into_iter()
         .map(|c| c.wait_with_output().unwrap().into())
@@ -660,13 +675,26 @@ fn prune_compacts_history_and_keeps_the_last_100_runs() {
 fn tokens_never_enter_the_registry() {
     let mut env = TestEnv::new();
     env.set_env("SF_TOKEN", "tok-s3cr3t-value");
+    // The stage keeps what it was handed, so the test knows the token
+    // reached it (and its error output) rather than an empty variable.
     let stages = serde_json::json!([{"name": "leaky", "command":
-        ["sh", "-c", "echo \"auth with $SF_TOKEN failed\" >&2; exit 1"]}])
+        ["sh", "-c", "printf %s \"$SF_TOKEN\" > seen-token; echo \"auth with $SF_TOKEN failed\" >&2; exit 1"]}])
     .to_string();
     let dir = env.workspace("t", &stages, "\"token_env_var\": \"SF_TOKEN\"");
-    let ids = env.install_all(&[dir]);
+    let ids = env.install_all(std::slice::from_ref(&dir));
     env.triggered(&["--service", &ids[0]]);
-    env.ok(&["history", "--stages"]);
+    assert_eq!(
+        std::fs::read_to_string(dir.join("seen-token")).unwrap(),
+        "tok-s3cr3t-value",
+        "the stage saw the token"
+    );
+    let history = env.ok(&["history", "--stages"]);
+    let error = &history["runs"][0]["stages"][0]["error"];
+    assert_eq!(
+        error.as_str(),
+        Some("auth with [REDACTED] failed"),
+        "the registry got the stage's error, token redacted: {history}"
+    );
     env.ok(&["reindex"]);
     for name in ["registry.db", "registry.db-wal"] {
         let bytes = std::fs::read(env.data_dir().join(name)).unwrap_or_default();

@@ -7,10 +7,10 @@
 
 mod common;
 
-use common::{Run, TestEnv, stage, stages};
+use common::{Run, TestEnv, kill_pid, pid_from_file, stage, stages, wait_for};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The `data` of a successful robot envelope.
 fn data_of(r: &Run) -> Value {
@@ -558,26 +558,16 @@ fn kill_install_at(env: &TestEnv, dir: &Path, point: KillPoint) {
         .stderr(std::process::Stdio::null());
     let mut child = cmd.spawn().unwrap();
     let pid_file = env.path(point.pid_file);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !pid_file.exists() {
+    let reached = wait_for(Duration::from_secs(30), || {
         if let Some(status) = child.try_wait().unwrap() {
             panic!("{point:?}: install ended ({status}) before the kill point");
         }
-        assert!(Instant::now() < deadline, "{point:?}: never reached");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+        pid_file.exists()
+    });
+    assert!(reached, "{point:?}: never reached");
     child.kill().unwrap();
     child.wait().unwrap();
-    let fake: i32 = std::fs::read_to_string(&pid_file)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    // SAFETY: kill(2) on the pid the blocked fake wrote for us.
-    #[allow(unsafe_code)]
-    unsafe {
-        libc::kill(fake, libc::SIGKILL);
-    }
+    kill_pid(pid_from_file(&pid_file));
     std::fs::remove_file(&pid_file).unwrap();
 }
 

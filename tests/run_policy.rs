@@ -333,14 +333,6 @@ fn broken_config_or_missing_token_at_run_time_pause_with_the_reason() {
     assert_eq!(d["reason"], "CONFIG_INVALID", "{d}");
 }
 
-fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 #[test]
 fn a_run_killed_with_sigkill_reads_as_stale_and_the_next_run_proceeds() {
     let env = TestEnv::new();
@@ -359,9 +351,7 @@ fn a_run_killed_with_sigkill_reads_as_stale_and_the_next_run_proceeds() {
         .command(env.dir.path(), &["run", "--service-id", &id])
         .spawn()
         .unwrap();
-    wait_for("the stage to start", || {
-        pidfile.exists() && std::fs::read_to_string(&pidfile).is_ok_and(|s| !s.trim().is_empty())
-    });
+    let stage_pid = pid_from_file(&pidfile);
     let st = env.json(&["status", "--service", &id])["data"].clone();
     assert_eq!(st["scheduler_state"], "running", "{st}");
     // The pipeline lock is held: a concurrent sync fails clearly.
@@ -374,17 +364,11 @@ fn a_run_killed_with_sigkill_reads_as_stale_and_the_next_run_proceeds() {
 
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
-    let stage_pid: i32 = std::fs::read_to_string(&pidfile)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
     // The orphaned stage dies with its runner (parent-death signal).
-    wait_for("the stage to die", || {
-        !Path::new(&format!("/proc/{stage_pid}")).exists()
-            || std::fs::read_to_string(format!("/proc/{stage_pid}/stat"))
-                .is_ok_and(|s| s.contains(") Z "))
-    });
+    assert!(
+        wait_until_gone(stage_pid, Duration::from_secs(20)),
+        "the stage {stage_pid} outlived its runner"
+    );
     let st = env.json(&["status", "--service", &id])["data"].clone();
     assert_eq!(st["scheduler_state"], "running_stale", "{st}");
     assert_eq!(st["current_run"]["stale"], true);

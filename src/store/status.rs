@@ -424,8 +424,34 @@ mod tests {
     }
 
     #[test]
-    fn default_status_has_no_last_run() {
-        assert!(StatusFile::default().last_run.is_none());
+    fn a_status_before_any_run_is_written_without_one_and_reads_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("status.json");
+        let mut fresh = StatusFile::default();
+        fresh.write_atomic(&path, "2026-02-09T10:30:00Z").unwrap();
+        let on_disk: Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(
+            on_disk,
+            serde_json::json!({
+                "schema_version": 2,
+                "updated_at_iso": "2026-02-09T10:30:00Z",
+                "recent_runs": [],
+                "consecutive_failures": 0,
+                "skipped": {"backoff": 0, "paused": 0, "locked": 0}
+            }),
+            "no last_run, no nulls"
+        );
+        let loaded = StatusFile::read(&path).unwrap().unwrap();
+        assert!(loaded.last_run.is_none());
+        assert_eq!(loaded, fresh);
+        // The smallest file a hand or an older writer leaves reads the same.
+        std::fs::write(
+            &path,
+            r#"{"schema_version": 2, "updated_at_iso": "2026-02-09T10:30:00Z"}"#,
+        )
+        .unwrap();
+        assert_eq!(StatusFile::read(&path).unwrap().unwrap(), fresh);
     }
 
     #[test]

@@ -7,6 +7,15 @@
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+// What testkit takes from its includer.
+use syncfleet::process::pid_alive;
+
+/// The waiting helpers the unit tests use too: wait for a condition with a
+/// deadline, pids from files, whether a process is gone.
+#[path = "../../src/testkit.rs"]
+mod testkit;
+#[allow(unused_imports)] // not every test file waits for something
+pub use testkit::*;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_syncfleet");
 
@@ -269,51 +278,6 @@ pub fn tool_available(tool: &str, why: &str) -> bool {
         eprintln!("SKIP: {tool} is not installed ({why}); .ci/run installs it");
     }
     found
-}
-
-/// The pid a test process wrote to `file` (written whole, e.g. via a
-/// rename), waiting up to 10 s for it.
-pub fn pid_from_file(file: &Path) -> u32 {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
-        if let Some(pid) = std::fs::read_to_string(file)
-            .ok()
-            .and_then(|t| t.trim().parse().ok())
-        {
-            return pid;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{} was never written",
-            file.display()
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-}
-
-/// Whether `pid` is a live process (a zombie is not): read from /proc, so
-/// on a machine without /proc every pid counts as dead and callers that
-/// assert liveness fail loudly rather than pass by accident.
-pub fn process_running(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|s| {
-            s.rsplit_once(") ")
-                .map(|(_, rest)| !rest.starts_with(['Z', 'X']))
-        })
-        .unwrap_or(false)
-}
-
-/// Wait up to `limit` for `pid` to stop running; true when it did.
-pub fn wait_until_gone(pid: u32, limit: std::time::Duration) -> bool {
-    let deadline = std::time::Instant::now() + limit;
-    while process_running(pid) {
-        if std::time::Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    true
 }
 
 /// SIGKILL a process this test started (cleanup; by pid, never by name).
