@@ -9,10 +9,7 @@ use serde_json::json;
 fn pause_resume_cycle_without_touching_the_scheduler() {
     let env = TestEnv::new();
     let ws = env.workspace("p", &stages(&[stage("pull", &["ok"], "")]), "");
-    let id = env.json_in(&ws, &["install"])["data"]["service_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = env.install_in(&ws, &[]);
     let calls = env.systemctl_calls().len();
     let p = env.json_in(&ws, &["pause", "--reason", "GitLab maintenance window"]);
     assert_eq!(
@@ -67,10 +64,7 @@ fn pause_and_trigger_need_an_installed_service() {
 fn repair_backs_up_corrupt_files_and_never_deletes() {
     let env = TestEnv::new();
     let ws = env.workspace("rep", &stages(&[stage("pull", &["ok"], "")]), "");
-    let id = env.json_in(&ws, &["install"])["data"]["service_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = env.install_in(&ws, &[]);
     assert_eq!(env.json_in(&ws, &["repair"])["data"]["repaired"], false);
     let status = env.service_dir(&id).join("status.json");
     std::fs::write(&status, "{{{").unwrap();
@@ -83,13 +77,17 @@ fn repair_backs_up_corrupt_files_and_never_deletes() {
             .contains("corrupt")
     );
     // pause refuses and points at repair.
-    let r = env.run_in(&ws, &["-J", "pause"]);
-    assert_eq!(r.code, 23);
+    let e = error_of(
+        &env.run_in(&ws, &["-J", "pause"]),
+        23,
+        "SERVICE_CORRUPT_STATE",
+    );
     assert!(
-        r.json()["error"]["suggestion"]
+        e["suggestion"]
             .as_str()
             .unwrap()
-            .contains("syncfleet repair")
+            .contains("syncfleet repair"),
+        "{e}"
     );
     let rep = env.json_in(&ws, &["repair"])["data"].clone();
     assert_eq!(rep["repaired"], true);
@@ -111,27 +109,32 @@ fn repair_backs_up_corrupt_files_and_never_deletes() {
 fn newer_schema_is_refused_with_an_upgrade_hint() {
     let env = TestEnv::new();
     let ws = env.workspace("fut", &stages(&[stage("pull", &["ok"], "")]), "");
-    let id = env.json_in(&ws, &["install"])["data"]["service_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = env.install_in(&ws, &[]);
     env.write_status(&id, &json!({"schema_version": 99, "updated_at_iso": ""}));
-    let r = env.run_in(&ws, &["-J", "resume"]);
-    assert_eq!(r.code, 23);
+    let e = error_of(
+        &env.run_in(&ws, &["-J", "resume"]),
+        23,
+        "SERVICE_CORRUPT_STATE",
+    );
     assert!(
-        r.json()["error"]["suggestion"]
+        e["suggestion"]
             .as_str()
             .unwrap()
-            .contains("upgrade syncfleet")
+            .contains("upgrade syncfleet"),
+        "{e}"
     );
     // A newer file is not corrupt: repair says the same and touches nothing.
-    let r = env.run_in(&ws, &["-J", "repair"]);
-    assert_eq!(r.code, 23);
+    let e = error_of(
+        &env.run_in(&ws, &["-J", "repair"]),
+        23,
+        "SERVICE_CORRUPT_STATE",
+    );
     assert!(
-        r.json()["error"]["suggestion"]
+        e["suggestion"]
             .as_str()
             .unwrap()
-            .contains("upgrade syncfleet")
+            .contains("upgrade syncfleet"),
+        "{e}"
     );
     assert_eq!(env.status_file(&id)["schema_version"], 99);
 }
@@ -140,10 +143,7 @@ fn newer_schema_is_refused_with_an_upgrade_hint() {
 fn v1_status_files_from_the_plan_are_migrated() {
     let env = TestEnv::new();
     let ws = env.workspace("v1", &stages(&[stage("pull", &["ok"], "")]), "");
-    let id = env.json_in(&ws, &["install"])["data"]["service_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = env.install_in(&ws, &[]);
     env.write_status(&id, &json!({
         "schema_version": 1, "updated_at_iso": "2026-02-09T10:00:00Z",
         "last_run": {"timestamp_iso":"2026-02-09T10:00:00Z","timestamp_ms":0,"duration_seconds":1.0,"outcome":"failed","stage_results":[],"error_message":"401 Unauthorized"},
@@ -237,10 +237,7 @@ fn doctor_passes_warns_fails_and_fixes_modes() {
         .clone();
     assert_eq!(offline, "skip");
 
-    let id = env.json_in(&ws, &["install"])["data"]["service_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = env.install_in(&ws, &[]);
     let env_file = env.service_dir(&id).join("env");
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&env_file, std::fs::Permissions::from_mode(0o644)).unwrap();
@@ -298,16 +295,10 @@ fn selection_from_workspace_and_ambiguity_lists_candidates() {
     // A subdirectory of a workspace finds it, like git.
     let sub = a.join("deep/er");
     std::fs::create_dir_all(&sub).unwrap();
-    let ida = env.json_in(&sub, &["install"])["data"]["service_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let ida = env.install_in(&sub, &[]);
     // Outside any workspace with one service: that one.
     assert_eq!(env.json(&["status"])["data"]["service_id"], ida.as_str());
-    let idb = env.json_in(&b, &["install"])["data"]["service_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let idb = env.install_in(&b, &[]);
     let r = env.run(&["-J", "status"]);
     assert_eq!(r.code, 7);
     let e = r.json();

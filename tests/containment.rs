@@ -19,6 +19,15 @@ fn grandchild_stage(dir: &Path) -> String {
     )
 }
 
+/// The scheduler's `run` of the service, started in the background.
+fn spawn_run(env: &TestEnv, id: &str) -> Child {
+    env.command(env.dir.path(), &["--robot", "run", "--service-id", id])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
 /// SIGKILL `runner` once the stage's grandchild exists, then check that
 /// neither the stage's shell nor its grandchild outlives it. Everything
 /// this started is killed by pid at the end, whatever happened.
@@ -52,17 +61,9 @@ fn no_stage_process_survives_a_killed_run() {
     let pids = env.path("pids");
     std::fs::create_dir_all(&pids).unwrap();
     let ws = env.workspace("kill", &grandchild_stage(&pids), "");
-    let id = env.json_in(&ws, &["install"])["data"]["service_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = env.install_in(&ws, &[]);
     // What the systemd unit's ExecStart= runs.
-    let runner = env
-        .command(env.dir.path(), &["--robot", "run", "--service-id", &id])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let runner = spawn_run(&env, &id);
     kill_runner_and_check(runner, &pids);
 }
 
@@ -113,17 +114,9 @@ fn a_stage_printing_one_huge_line_keeps_memory_and_the_log_bounded() {
     let env = TestEnv::new();
     let stage = r#"[{"name": "flood", "command": ["sh", "-c", "head -c 50000000 /dev/zero | tr '\\0' x; echo; echo done"]}]"#;
     let ws = env.workspace("flood", stage, "");
-    let id = env.json_in(&ws, &["install"])["data"]["service_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = env.install_in(&ws, &[]);
     let started = Instant::now();
-    let runner = env
-        .command(env.dir.path(), &["--robot", "run", "--service-id", &id])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let runner = spawn_run(&env, &id);
     let (status, peak_kib) = wait_for_peak_rss_kib(runner);
     assert_eq!(status, 0, "run failed");
     eprintln!(

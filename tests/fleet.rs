@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Run, TestEnv, wait_for};
+use common::{Run, TestEnv, data_of, doctor_service, named_check, wait_for};
 use serde_json::Value;
 use std::path::PathBuf;
 
@@ -16,13 +16,6 @@ trait Fleet {
     fn count_calls(&self, needle: &str) -> usize;
     fn install_all(&self, dirs: &[PathBuf]) -> Vec<String>;
     fn write_exe(&self, rel: &str, text: &str);
-}
-
-/// The `data` of a successful envelope.
-fn data_of(r: &Run) -> Value {
-    let v = r.json();
-    assert_eq!(v["ok"], true, "{v}\nstderr: {}", r.stderr);
-    v["data"].clone()
 }
 
 impl Fleet for TestEnv {
@@ -518,23 +511,6 @@ fn history_filters_report_trend_and_prune() {
     );
 }
 
-fn service<'a>(doctor: &'a Value, id: &str) -> &'a Value {
-    doctor["services"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["service_id"] == id)
-        .unwrap()
-}
-
-fn check<'a>(service: &'a Value, name: &str) -> Option<&'a Value> {
-    service["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == name)
-}
-
 #[test]
 fn fleet_doctor_checks_every_service_and_fixes_only_safe_things() {
     let env = TestEnv::new();
@@ -546,7 +522,7 @@ fn fleet_doctor_checks_every_service_and_fixes_only_safe_things() {
     for s in data["services"].as_array().unwrap() {
         assert_eq!(s["overall"], "pass", "{data}");
     }
-    assert!(check(&data, "registry_integrity").is_some());
+    assert!(named_check(&data, "registry_integrity").is_some());
 
     // a: manifest edited behind the registry's back, installed long ago,
     // a stale in-flight run, a history line the registry never saw.
@@ -579,13 +555,16 @@ fn fleet_doctor_checks_every_service_and_fixes_only_safe_things() {
     let sick = env.run(&["--robot", "doctor", "--offline"]);
     assert_eq!(sick.code, 10);
     let data = data_of(&sick);
-    let a = service(&data, &ids[0]);
-    let b = service(&data, &ids[1]);
-    assert_eq!(check(a, "registry_agreement").unwrap()["status"], "fail");
-    assert_eq!(check(a, "pending_import").unwrap()["status"], "warn");
-    assert_eq!(check(a, "stale_run").unwrap()["status"], "warn");
-    assert_eq!(check(a, "missed_runs").unwrap()["status"], "warn");
-    assert_eq!(check(b, "install_state").unwrap()["status"], "fail");
+    let a = doctor_service(&data, &ids[0]);
+    let b = doctor_service(&data, &ids[1]);
+    assert_eq!(
+        named_check(a, "registry_agreement").unwrap()["status"],
+        "fail"
+    );
+    assert_eq!(named_check(a, "pending_import").unwrap()["status"], "warn");
+    assert_eq!(named_check(a, "stale_run").unwrap()["status"], "warn");
+    assert_eq!(named_check(a, "missed_runs").unwrap()["status"], "warn");
+    assert_eq!(named_check(b, "install_state").unwrap()["status"], "fail");
     let human = env.run(&["doctor", "--offline"]);
     assert!(
         human.stdout.contains(&format!("Service {}:", ids[1])),
@@ -596,13 +575,16 @@ fn fleet_doctor_checks_every_service_and_fixes_only_safe_things() {
     let fixed = env.run(&["--robot", "doctor", "--offline", "--fix"]);
     let data = data_of(&fixed);
     assert_eq!(
-        check(&data, "reindex").unwrap()["status"],
+        named_check(&data, "reindex").unwrap()["status"],
         "fixed",
         "{data}"
     );
-    assert_eq!(check(&data, "scheduler_reload").unwrap()["status"], "fixed");
     assert_eq!(
-        check(service(&data, &ids[0]), "registry_agreement").unwrap()["status"],
+        named_check(&data, "scheduler_reload").unwrap()["status"],
+        "fixed"
+    );
+    assert_eq!(
+        named_check(doctor_service(&data, &ids[0]), "registry_agreement").unwrap()["status"],
         "fixed"
     );
     // Drift is not a safe fix: it stays failing (install repairs it).
@@ -611,7 +593,7 @@ fn fleet_doctor_checks_every_service_and_fixes_only_safe_things() {
     assert_eq!(after["runs"][0]["run_id"], "x1");
     let again = data_of(&env.run(&["--robot", "doctor", "--offline"]));
     assert_eq!(
-        check(service(&again, &ids[0]), "registry_agreement").unwrap()["status"],
+        named_check(doctor_service(&again, &ids[0]), "registry_agreement").unwrap()["status"],
         "pass"
     );
 }

@@ -8,14 +8,6 @@ use common::*;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 
-fn install_in(env: &TestEnv, ws: &Path, extra: &[&str]) -> String {
-    let mut args = vec!["install"];
-    args.extend_from_slice(extra);
-    let v = env.json_in(ws, &args);
-    assert_eq!(v["ok"], true, "{v}");
-    v["data"]["service_id"].as_str().unwrap().to_string()
-}
-
 fn ok_stage() -> String {
     stages(&[stage("pull", &["ok", "1"], "")])
 }
@@ -24,29 +16,14 @@ fn canonical(p: &Path) -> String {
     p.canonicalize().unwrap().display().to_string()
 }
 
-fn manifest(env: &TestEnv, id: &str) -> Value {
-    serde_json::from_str(
-        &std::fs::read_to_string(env.service_dir(id).join("manifest.json")).unwrap(),
-    )
-    .unwrap()
-}
-
 #[track_caller]
-fn error_of(r: &Run, code: i32, name: &str) -> Value {
-    assert_eq!(r.code, code, "{}\n{}", r.stdout, r.stderr);
-    let v = r.json();
-    assert_eq!(v["error"]["code"], name, "{v}");
-    v["error"].clone()
-}
-
 // --- item 6: a moved workspace can be re-attached ---------------------
-
 #[test]
 fn move_reattaches_a_moved_workspace_keeping_id_history_status_and_settings() {
     let env = TestEnv::new();
     let old = env.workspace("a", &ok_stage(), r#""tags": ["team-a"]"#);
     let old_root = canonical(&old);
-    let id = install_in(&env, &old, &["--interval", "1h", "--profile", "fast"]);
+    let id = env.install_in(&old, &["--interval", "1h", "--profile", "fast"]);
     assert_eq!(
         env.json_in(&old, &["trigger"])["data"]["outcome"],
         "success"
@@ -78,7 +55,7 @@ fn move_reattaches_a_moved_workspace_keeping_id_history_status_and_settings() {
     assert!(human.contains(&command), "{human}");
 
     // Re-attach, by a prefix of the id and a relative directory.
-    let before = manifest(&env, &id);
+    let before = env.manifest(&id);
     let r = env.run_in(
         &env.path("moved"),
         &["-J", "move", "--service", &id[..6], "b"],
@@ -90,7 +67,7 @@ fn move_reattaches_a_moved_workspace_keeping_id_history_status_and_settings() {
     assert_eq!(moved["no_change"], false);
     assert_eq!(moved["paused_reason"], "moving house");
 
-    let after = manifest(&env, &id);
+    let after = env.manifest(&id);
     assert_eq!(after["service_id"], id.as_str(), "the id stays");
     assert_eq!(after["workspace_root"], new_root);
     assert_eq!(
@@ -132,7 +109,7 @@ fn move_reattaches_a_moved_workspace_keeping_id_history_status_and_settings() {
     let again = env.json(&["move", "--service", &id, new.to_str().unwrap()])["data"].clone();
     assert_eq!(again["no_change"], true, "{again}");
     assert_eq!(
-        install_in(&env, &new, &["--interval", "1h", "--profile", "fast"]),
+        env.install_in(&new, &["--interval", "1h", "--profile", "fast"]),
         id
     );
     // And it runs from there.
@@ -148,11 +125,11 @@ fn move_refuses_a_dir_without_config_and_another_services_workspace() {
     let env = TestEnv::new();
     let a = env.workspace("a", &ok_stage(), "");
     let b = env.workspace("b", &ok_stage(), "");
-    let ida = install_in(&env, &a, &[]);
-    let idb = install_in(&env, &b, &[]);
+    let ida = env.install_in(&a, &[]);
+    let idb = env.install_in(&b, &[]);
     let empty = env.path("empty");
     std::fs::create_dir_all(&empty).unwrap();
-    let before = manifest(&env, &ida);
+    let before = env.manifest(&ida);
 
     let r = env.run(&["-J", "move", "--service", &ida, empty.to_str().unwrap()]);
     let e = error_of(&r, 3, "CONFIG_NOT_FOUND");
@@ -176,11 +153,7 @@ fn move_refuses_a_dir_without_config_and_another_services_workspace() {
 
     let r = env.run(&["-J", "move", "--service", "nosuch", a.to_str().unwrap()]);
     error_of(&r, 6, "SERVICE_NOT_FOUND");
-    assert_eq!(
-        manifest(&env, &ida),
-        before,
-        "a refused move changes nothing"
-    );
+    assert_eq!(env.manifest(&ida), before, "a refused move changes nothing");
 }
 
 // --- item 8: one reading of every manifest ----------------------------
@@ -189,9 +162,9 @@ fn move_refuses_a_dir_without_config_and_another_services_workspace() {
 fn a_manifest_from_a_newer_syncfleet_says_upgrade_in_every_command() {
     let env = TestEnv::new();
     let ws = env.workspace("fut", &ok_stage(), "");
-    let id = install_in(&env, &ws, &[]);
+    let id = env.install_in(&ws, &[]);
     let path = env.service_dir(&id).join("manifest.json");
-    let mut m = manifest(&env, &id);
+    let mut m = env.manifest(&id);
     m["schema_version"] = json!(99);
     let text = serde_json::to_string_pretty(&m).unwrap();
     std::fs::write(&path, &text).unwrap();
@@ -302,7 +275,7 @@ fn a_manifest_from_a_newer_syncfleet_says_upgrade_in_every_command() {
 fn a_corrupt_manifest_names_the_exact_repair_command() {
     let env = TestEnv::new();
     let ws = env.workspace("bad", &ok_stage(), "");
-    let id = install_in(&env, &ws, &[]);
+    let id = env.install_in(&ws, &[]);
     std::fs::write(env.service_dir(&id).join("manifest.json"), "{{{").unwrap();
     let e = error_of(
         &env.run_in(&ws, &["-J", "status"]),
@@ -415,7 +388,7 @@ fn a_tag_no_service_has_is_an_error_listing_the_known_tags() {
 fn pause_without_a_reason_keeps_the_first_one() {
     let env = TestEnv::new();
     let ws = env.workspace("p", &ok_stage(), "");
-    install_in(&env, &ws, &[]);
+    env.install_in(&ws, &[]);
     env.json_in(&ws, &["pause", "--reason", "GitLab maintenance"]);
     let again = env.json_in(&ws, &["pause"])["data"].clone();
     assert_eq!(again["already_paused"], true);
@@ -443,7 +416,7 @@ fn pause_without_a_reason_keeps_the_first_one() {
 fn trigger_exits_non_zero_when_its_run_fails_and_run_does_not() {
     let env = TestEnv::new();
     let ws = env.workspace("f", &stages(&[stage("pull", &["fail"], "")]), "");
-    let id = install_in(&env, &ws, &[]);
+    let id = env.install_in(&ws, &[]);
     let r = env.run_in(&ws, &["-J", "trigger"]);
     assert_eq!(r.code, 11, "{}", r.stdout);
     assert_eq!(r.json()["data"]["outcome"], "failed");
@@ -457,7 +430,7 @@ fn trigger_exits_non_zero_when_its_run_fails_and_run_does_not() {
     assert_eq!(r.code, 0, "the scheduler's run always exits 0");
     // A run that succeeds exits 0.
     let good = env.workspace("g", &ok_stage(), "");
-    install_in(&env, &good, &[]);
+    env.install_in(&good, &[]);
     assert_eq!(env.run_in(&good, &["trigger"]).code, 0);
 }
 
@@ -494,7 +467,7 @@ fn completions_offer_the_fleets_services_and_tags() {
     let env = TestEnv::new();
     named_fleet(&env, &["alpha", "beta"]);
     let unnamed = env.workspace("plain", &ok_stage(), r#""tags": ["extra"]"#);
-    let plain = install_in(&env, &unnamed, &[]);
+    let plain = env.install_in(&unnamed, &[]);
     let services = env.run(&["__complete", "services"]).ok().stdout;
     let mut expected = vec!["alpha".to_string(), "beta".into(), plain.clone()];
     expected.sort();

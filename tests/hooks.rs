@@ -37,10 +37,7 @@ fn hooks_fire_on_failure_pause_and_recover_without_the_token() {
         hook(&out, "recover")
     );
     let ws = env.workspace("h", &stages(&[stage("pull", &["fail"], "")]), &hooks);
-    let id = env.json_in(&ws, &["install"])["data"]["service_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = env.install_in(&ws, &[]);
     env.json(&["run", "--service-id", &id]);
     let failure = std::fs::read_to_string(out.join("failure.env")).unwrap();
     assert!(failure.contains("SYNCFLEET_EVENT=failure"), "{failure}");
@@ -89,10 +86,7 @@ fn a_failing_or_hanging_hook_is_logged_and_changes_nothing() {
     let env = TestEnv::new();
     let hooks = r#""hooks": {"failure": ["sh", "-c", "sleep 30"], "pause": ["/nonexistent/notify"], "timeout": "300ms"}"#;
     let ws = env.workspace("hh", &stages(&[stage("pull", &["permanent"], "")]), hooks);
-    let id = env.json_in(&ws, &["install"])["data"]["service_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = env.install_in(&ws, &[]);
     let started = Instant::now();
     let r = env.run(&["-J", "run", "--service-id", &id]);
     assert!(started.elapsed() < Duration::from_secs(10));
@@ -120,10 +114,7 @@ fn a_daemonising_hook_does_not_hang_the_run() {
         serde_json::to_string(pidfile.to_str().unwrap()).unwrap()
     );
     let ws = env.workspace("hd", &stages(&[stage("pull", &["fail"], "")]), &hooks);
-    let id = env.json_in(&ws, &["install"])["data"]["service_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = env.install_in(&ws, &[]);
     let started = Instant::now();
     let r = env.run(&["-J", "run", "--service-id", &id]);
     let elapsed = started.elapsed();

@@ -357,10 +357,7 @@ fn rendered_units_pass_systemd_analyze_verify_even_with_awkward_paths() {
 fn editing_a_unit_is_reported_as_drift_and_reinstall_repairs_it() {
     let env = TestEnv::new();
     let ws = simple_workspace(&env, "drifty");
-    let id = env.json_in(&ws, &["install"])["data"]["service_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = env.install_in(&ws, &[]);
     let service = env.unit_dir().join(format!("syncfleet-{id}.service"));
     let text = std::fs::read_to_string(&service)
         .unwrap()

@@ -7,18 +7,6 @@ use common::*;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
-fn install(env: &TestEnv, ws: &Path) -> String {
-    let out = env.json_in(ws, &["install"]);
-    assert_eq!(out["ok"], true, "{out}");
-    out["data"]["service_id"].as_str().unwrap().to_string()
-}
-
-fn run(env: &TestEnv, id: &str) -> Value {
-    let r = env.run(&["run", "--service-id", id]);
-    assert_eq!(r.code, 0, "run always exits 0: {}", r.stderr);
-    r.json()
-}
-
 /// `-J` command that must succeed; its data.
 fn ok(env: &TestEnv, args: &[&str]) -> Value {
     let v = env.json(args);
@@ -48,12 +36,7 @@ fn append_raw(path: &Path, bytes: &[u8]) {
 }
 
 fn check<'a>(doctor: &'a Value, name: &str) -> &'a Value {
-    doctor["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == name)
-        .unwrap_or_else(|| panic!("no check {name}: {doctor}"))
+    named_check(doctor, name).unwrap_or_else(|| panic!("no check {name}: {doctor}"))
 }
 
 const BAD_LINES: &[u8] = b"\xff\xfe not UTF-8 \xc3\x28\n{\"not\": json\n{\"schema_version\": 7, \"from\": \"the future\"}\n";
@@ -61,16 +44,16 @@ const BAD_LINES: &[u8] = b"\xff\xfe not UTF-8 \xc3\x28\n{\"not\": json\n{\"schem
 #[test]
 fn bad_history_lines_are_skipped_everywhere_reported_and_moved_aside_by_repair() {
     let env = TestEnv::new();
-    let a = install(
-        &env,
+    let a = env.install_in(
         &env.workspace("a", &stages(&[stage("pull", &["ok"], "")]), ""),
+        &[],
     );
-    let b = install(
-        &env,
+    let b = env.install_in(
         &env.workspace("b", &stages(&[stage("pull", &["ok"], "")]), ""),
+        &[],
     );
     for id in [&a, &a, &b] {
-        assert_eq!(run(&env, id)["data"]["outcome"], "success");
+        assert_eq!(env.run_service(id)["data"]["outcome"], "success");
     }
     append_raw(&runs_path(&env, &a), BAD_LINES);
 
@@ -94,7 +77,7 @@ fn bad_history_lines_are_skipped_everywhere_reported_and_moved_aside_by_repair()
     // A registry filled from scratch, and an import past the bad lines.
     std::fs::remove_file(env.data_dir().join("registry.db")).unwrap();
     assert_eq!(history_len(&env), 3);
-    assert_eq!(run(&env, &a)["data"]["outcome"], "success");
+    assert_eq!(env.run_service(&a)["data"]["outcome"], "success");
     assert_eq!(history_len(&env), 4);
     assert_eq!(ok(&env, &["report"])["fleet"]["runs"], 4);
 
@@ -165,17 +148,17 @@ fn bad_history_lines_are_skipped_everywhere_reported_and_moved_aside_by_repair()
 #[test]
 fn a_torn_last_line_does_not_swallow_the_next_run() {
     let env = TestEnv::new();
-    let id = install(
-        &env,
+    let id = env.install_in(
         &env.workspace("t", &stages(&[stage("pull", &["ok"], "")]), ""),
+        &[],
     );
-    run(&env, &id);
+    env.run_service(&id);
     // A crash mid-append leaves half a record and no newline.
     append_raw(
         &runs_path(&env, &id),
         br#"{"run_id":"0190-torn","service_id":"#,
     );
-    let next = run(&env, &id)["data"]["run_id"]
+    let next = env.run_service(&id)["data"]["run_id"]
         .as_str()
         .unwrap()
         .to_string();
@@ -203,15 +186,15 @@ fn hold_registry(env: &TestEnv) -> rusqlite::Connection {
 #[test]
 fn a_failing_registry_never_hides_runs() {
     let env = TestEnv::new();
-    let id = install(
-        &env,
+    let id = env.install_in(
         &env.workspace("f", &stages(&[stage("pull", &["ok"], "")]), ""),
+        &[],
     );
-    run(&env, &id);
+    env.run_service(&id);
     assert_eq!(history_len(&env), 1);
     let holder = hold_registry(&env);
     // The run works; the registry write fails and leaves a marker.
-    assert_eq!(run(&env, &id)["data"]["outcome"], "success");
+    assert_eq!(env.run_service(&id)["data"]["outcome"], "success");
     assert!(env.pending_marker(&id));
     // The import fails: history says so, and the marker stays.
     let r = env.run(&["-J", "history"]);
@@ -244,14 +227,14 @@ fn a_newer_status_file_is_refused_untouched_and_nothing_runs() {
         &stages(&[stage("pull", &["touch", ran.to_str().unwrap()], "")]),
         "",
     );
-    let id = install(&env, &ws);
+    let id = env.install_in(&ws, &[]);
     let status = serde_json::json!({
         "schema_version": 99, "updated_at_iso": "2030-01-01T00:00:00Z",
         "paused_reason": "maintenance", "pause_kind": "manual", "new_field": [1, 2]
     });
     env.write_status(&id, &status);
     let before = status_bytes(&env, &id);
-    let r = run(&env, &id);
+    let r = env.run_service(&id);
     assert_eq!(r["ok"], false, "{r}");
     assert_eq!(r["error"]["code"], "SERVICE_CORRUPT_STATE");
     assert!(
@@ -317,13 +300,13 @@ fn a_corrupt_status_file_keeps_the_service_paused_until_repair_restores_the_paus
         &stages(&[stage("pull", &["touch", ran.to_str().unwrap()], "")]),
         "",
     );
-    let id = install(&env, &ws);
+    let id = env.install_in(&ws, &[]);
     ok(
         &env,
         &["pause", "--service", &id, "--reason", "GitLab maintenance"],
     );
     std::fs::write(env.service_dir(&id).join("status.json"), "{\"schema_vers").unwrap();
-    let r = run(&env, &id);
+    let r = env.run_service(&id);
     assert_eq!(r["ok"], false, "{r}");
     assert_eq!(r["error"]["code"], "SERVICE_CORRUPT_STATE");
     assert!(
@@ -358,22 +341,22 @@ fn a_corrupt_status_file_keeps_the_service_paused_until_repair_restores_the_paus
     );
     let human = env.run(&["repair", "--service", &id]).ok().stdout;
     assert!(human.contains("No repair needed"), "{human}");
-    let r = run(&env, &id);
+    let r = env.run_service(&id);
     assert_eq!(r["data"]["action"], "paused", "{r}");
     assert!(!ran.exists());
     ok(&env, &["resume", "--service", &id]);
-    assert_eq!(run(&env, &id)["data"]["outcome"], "success");
+    assert_eq!(env.run_service(&id)["data"]["outcome"], "success");
     assert!(ran.exists());
 }
 
 #[test]
 fn reindex_on_a_registry_that_is_no_file_names_the_problem_and_the_real_fix() {
     let env = TestEnv::new();
-    let id = install(
-        &env,
+    let id = env.install_in(
         &env.workspace("r", &stages(&[stage("pull", &["ok"], "")]), ""),
+        &[],
     );
-    run(&env, &id);
+    env.run_service(&id);
     let db = env.data_dir().join("registry.db");
     for side in ["registry.db", "registry.db-wal", "registry.db-shm"] {
         let _ = std::fs::remove_file(env.data_dir().join(side));
@@ -399,11 +382,11 @@ fn reindex_on_a_registry_that_is_no_file_names_the_problem_and_the_real_fix() {
 #[test]
 fn a_killed_run_is_recorded_as_crashed_and_shows_in_history_and_report() {
     let env = TestEnv::new();
-    let id = install(
-        &env,
+    let id = env.install_in(
         &env.workspace("k", &stages(&[stage("pull", &["ok"], "")]), ""),
+        &[],
     );
-    let first = run(&env, &id)["data"]["run_id"]
+    let first = env.run_service(&id)["data"]["run_id"]
         .as_str()
         .unwrap()
         .to_string();
@@ -414,7 +397,7 @@ fn a_killed_run_is_recorded_as_crashed_and_shows_in_history_and_report() {
         "started_at_ms": started, "pid": 999_999, "run_id": "killed-run", "trigger": "trigger"
     });
     env.write_status(&id, &status);
-    let next = run(&env, &id)["data"].clone();
+    let next = env.run_service(&id)["data"].clone();
     assert_eq!(next["previous_run_stale"]["pid"], 999_999, "{next}");
     assert_eq!(next["outcome"], "success");
 
@@ -449,7 +432,7 @@ fn a_killed_run_is_recorded_as_crashed_and_shows_in_history_and_report() {
         "started_at_ms": started, "pid": 999_998, "run_id": first
     });
     env.write_status(&id, &status);
-    run(&env, &id);
+    env.run_service(&id);
     assert_eq!(history_len(&env), 4, "only the new run was added");
     let lines = std::fs::read_to_string(runs_path(&env, &id)).unwrap();
     assert_eq!(lines.matches(&first).count(), 1);
@@ -553,9 +536,9 @@ fn a_name_with_diacritics_is_transliterated_and_the_install_says_so() {
 #[test]
 fn doctor_reports_leftover_temp_files_and_fix_removes_only_old_ones() {
     let env = TestEnv::new();
-    let id = install(
-        &env,
+    let id = env.install_in(
         &env.workspace("tmp", &stages(&[stage("pull", &["ok"], "")]), ""),
+        &[],
     );
     let old = env.service_dir(&id).join(".tmp-Ab12Cd");
     let young = env.data_dir().join(".tmp-Ef34Gh");

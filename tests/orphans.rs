@@ -7,17 +7,10 @@
 
 mod common;
 
-use common::{Run, TestEnv, kill_pid, pid_from_file, stage, stages, wait_for};
+use common::*;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-
-/// The `data` of a successful robot envelope.
-fn data_of(r: &Run) -> Value {
-    let v = r.json();
-    assert_eq!(v["ok"], true, "{v}\nstderr: {}", r.stderr);
-    v["data"].clone()
-}
 
 /// A workspace whose one stage succeeds.
 fn ws(env: &TestEnv, name: &str) -> PathBuf {
@@ -25,70 +18,33 @@ fn ws(env: &TestEnv, name: &str) -> PathBuf {
 }
 
 fn install(env: &TestEnv, dir: &Path, extra: &[&str]) -> String {
-    let mut args = vec!["--robot", "install", "--interval", "5m"];
-    args.extend_from_slice(extra);
-    let r = env.run_in(dir, &args);
-    data_of(&r)["service_id"].as_str().unwrap().to_string()
-}
-
-fn enabled(env: &TestEnv, id: &str) -> bool {
-    env.path(&format!("fake-systemctl/enabled/syncfleet-{id}.timer"))
-        .exists()
-}
-
-fn unit_files(env: &TestEnv, id: &str) -> Vec<PathBuf> {
-    ["service", "timer"]
-        .iter()
-        .map(|s| env.unit_dir().join(format!("syncfleet-{id}.{s}")))
-        .filter(|p| p.exists())
-        .collect()
-}
-
-fn crontab(env: &TestEnv) -> String {
-    std::fs::read_to_string(env.crontab_path()).unwrap_or_default()
+    env.install_in(dir, &[&["--interval", "5m"], extra].concat())
 }
 
 fn has_cron_block(env: &TestEnv, id: &str) -> bool {
-    crontab(env).contains(&format!("# BEGIN syncfleet {id}\n"))
+    env.crontab().contains(&format!("# BEGIN syncfleet {id}\n"))
 }
 
 /// Nothing of this service can fire: no enabled timer, no unit file, no
 /// crontab block.
 #[track_caller]
 fn assert_nothing_firing(env: &TestEnv, id: &str, context: &str) {
-    assert!(!enabled(env, id), "{context}: timer still enabled");
+    assert!(!env.timer_enabled(id), "{context}: timer still enabled");
     assert!(
-        unit_files(env, id).is_empty(),
+        env.unit_files(id).is_empty(),
         "{context}: unit files left: {:?}",
-        unit_files(env, id)
+        env.unit_files(id)
     );
     assert!(
         !has_cron_block(env, id),
         "{context}: crontab block left:\n{}",
-        crontab(env)
+        env.crontab()
     );
-}
-
-fn service<'a>(doctor: &'a Value, id: &str) -> &'a Value {
-    doctor["services"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["service_id"] == id)
-        .unwrap_or_else(|| panic!("no service {id} in {doctor}"))
-}
-
-fn check<'a>(checks: &'a Value, name: &str) -> Option<&'a Value> {
-    checks["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == name)
 }
 
 #[track_caller]
 fn finding<'a>(doctor: &'a Value, id: &str, name: &str, status: &str) -> &'a Value {
-    let c = check(service(doctor, id), name)
+    let c = named_check(doctor_service(doctor, id), name)
         .unwrap_or_else(|| panic!("no {name} check for {id} in {doctor}"));
     assert_eq!(c["status"], status, "{c}");
     c
@@ -96,7 +52,7 @@ fn finding<'a>(doctor: &'a Value, id: &str, name: &str, status: &str) -> &'a Val
 
 /// A crontab block for `id`, as a switch away from cron used to leave it.
 fn write_cron_block(env: &TestEnv, id: &str) {
-    let mut tab = crontab(env);
+    let mut tab = env.crontab();
     tab.push_str(&format!(
         "# BEGIN syncfleet {id}\n*/5 * * * * true\n# END syncfleet {id}\n"
     ));
@@ -115,7 +71,7 @@ fn uninstall_removes_the_crontab_block_and_every_second_schedule() {
     install(&env, &cron_ws, &["--scheduler", "systemd"]);
     data_of(&env.run_in(&cron_ws, &["--robot", "uninstall"]));
     assert_nothing_firing(&env, &c, "uninstall after a switch");
-    assert_eq!(crontab(&env), "MAILTO=me\n");
+    assert_eq!(env.crontab(), "MAILTO=me\n");
 
     // A second schedule (a crontab block beside the systemd timer): fleet
     // doctor names it and the fix; uninstall --all removes both.
@@ -144,7 +100,7 @@ fn uninstall_removes_the_crontab_block_and_every_second_schedule() {
     assert_eq!(u["services"][0]["platform"], "systemd", "{u}");
     assert_eq!(u["services"][0]["other_platforms"][0], "cron", "{u}");
     assert_nothing_firing(&env, &a, "uninstall --all");
-    assert_eq!(crontab(&env), "MAILTO=me\n");
+    assert_eq!(env.crontab(), "MAILTO=me\n");
 }
 
 #[test]
@@ -154,8 +110,8 @@ fn doctor_fix_removes_a_second_schedule_and_keeps_the_recorded_one() {
     write_cron_block(&env, &a);
     let fixed = data_of(&env.run(&["--robot", "doctor", "--offline", "--fix"]));
     finding(&fixed, &a, "second_schedule", "fixed");
-    assert!(!has_cron_block(&env, &a), "{}", crontab(&env));
-    assert!(enabled(&env, &a) && unit_files(&env, &a).len() == 2);
+    assert!(!has_cron_block(&env, &a), "{}", env.crontab());
+    assert!(env.timer_enabled(&a) && env.unit_files(&a).len() == 2);
     let again = data_of(&env.run(&["--robot", "doctor", "--offline"]));
     finding(&again, &a, "second_schedule", "pass");
 }
@@ -181,9 +137,9 @@ fn orphans_are_reported_and_removed_by_doctor_fix() {
             format!("syncfleet uninstall --service {id} (or syncfleet doctor --fix)")
         );
     }
-    assert!(check(service(&d, &b), "orphan").is_none());
+    assert!(named_check(doctor_service(&d, &b), "orphan").is_none());
     // The fleet checks cron's prerequisites: it has artifacts.
-    assert!(check(&d, "crontab").is_some(), "{d}");
+    assert!(named_check(&d, "crontab").is_some(), "{d}");
     let human = env.run(&["doctor", "--offline"]);
     assert!(
         human
@@ -198,11 +154,17 @@ fn orphans_are_reported_and_removed_by_doctor_fix() {
     finding(&fixed, &c, "orphan", "fixed");
     assert_nothing_firing(&env, &a, "doctor --fix");
     assert_nothing_firing(&env, &c, "doctor --fix");
-    assert!(enabled(&env, &b), "the healthy service keeps its schedule");
+    assert!(
+        env.timer_enabled(&b),
+        "the healthy service keeps its schedule"
+    );
     // A second look finds nothing to fix.
     let again = env.run(&["--robot", "doctor", "--offline"]);
     let d = data_of(&again);
-    assert!(check(service(&d, &a), "orphan").is_none(), "{d}");
+    assert!(
+        named_check(doctor_service(&d, &a), "orphan").is_none(),
+        "{d}"
+    );
 }
 
 #[test]
@@ -302,7 +264,10 @@ fn uninstall_all_and_tag_ask_first_and_robots_must_pass_yes() {
         let text = format!("{}{}", refused.stdout, refused.stderr);
         assert!(text.contains("--yes"), "{args:?}: {text}");
     }
-    assert!(enabled(&env, &r) && enabled(&env, &b), "nothing removed");
+    assert!(
+        env.timer_enabled(&r) && env.timer_enabled(&b),
+        "nothing removed"
+    );
 
     let declined = run_with_terminal(&env, &["uninstall", "--tag", "red"], "n\n");
     assert_ne!(declined.code, 0, "{}", declined.stdout);
@@ -311,10 +276,10 @@ fn uninstall_all_and_tag_ask_first_and_robots_must_pass_yes() {
         "{}",
         declined.stderr
     );
-    assert!(enabled(&env, &r), "declined: nothing removed");
+    assert!(env.timer_enabled(&r), "declined: nothing removed");
 
     let tagged = run_with_terminal(&env, &["uninstall", "--tag", "red"], "y\n").ok();
-    assert!(!enabled(&env, &r) && enabled(&env, &b));
+    assert!(!env.timer_enabled(&r) && env.timer_enabled(&b));
     assert_eq!(
         tagged.stdout,
         format!("removed {r} (systemd)\n\nDone: 1 removed, 0 failed\n")
@@ -362,7 +327,7 @@ fn install_refuses_stage_commands_that_do_not_resolve() {
     // Single-service doctor says the same.
     let d = env.run_in(&dir, &["--robot", "doctor", "--offline"]);
     assert_eq!(d.code, 10);
-    let c = check(&data_of(&d), "stage_commands").unwrap().clone();
+    let c = named_check(&data_of(&d), "stage_commands").unwrap().clone();
     assert_eq!(c["status"], "fail", "{c}");
     assert!(c["message"].as_str().unwrap().contains("`gti`"), "{c}");
 }
@@ -456,7 +421,7 @@ fn fleet_doctor_sees_moved_workspaces_missing_commands_and_pauses() {
     }
     // Single-service doctor of the moved service: not `syncfleet init`.
     let one = data_of(&env.run(&["--robot", "doctor", "--offline", "--service", &m]));
-    let config = check(&one, "config").unwrap();
+    let config = named_check(&one, "config").unwrap();
     assert!(
         config["action"]
             .as_str()
@@ -596,14 +561,14 @@ fn install_killed_at_any_step_is_found_and_cleaned_up() {
             // without a manifest are an orphan that fleet doctor reports
             // with the command removing it.
             let complete = env.service_dir(&id).join("manifest.json").exists();
-            let firing = enabled(&env, &id) || has_cron_block(&env, &id);
+            let firing = env.timer_enabled(&id) || has_cron_block(&env, &id);
             assert_eq!(complete, point.manifest_written, "{context}");
             assert_eq!(firing, point.firing, "{context}");
             assert!(
                 !firing || complete,
                 "{context}: a schedule fires without a manifest"
             );
-            if !complete && (firing || !unit_files(&env, &id).is_empty()) {
+            if !complete && (firing || !env.unit_files(&id).is_empty()) {
                 let d = data_of(&env.run(&["--robot", "doctor", "--offline"]));
                 let f = finding(&d, &id, "orphan", "fail");
                 assert!(
@@ -618,7 +583,10 @@ fn install_killed_at_any_step_is_found_and_cleaned_up() {
                 // A complete service: install finishes it, uninstall removes it.
                 let again = env.run_in(&dir, &["--robot", "install"]);
                 assert_eq!(again.code, 0, "{context}: {}", again.stdout);
-                assert!(enabled(&env, &id) || has_cron_block(&env, &id), "{context}");
+                assert!(
+                    env.timer_enabled(&id) || has_cron_block(&env, &id),
+                    "{context}"
+                );
                 let gone = env.run(&["--robot", "uninstall", "--service", &id]);
                 assert_eq!(gone.code, 0, "{context}: {}", gone.stdout);
             }
@@ -627,7 +595,7 @@ fn install_killed_at_any_step_is_found_and_cleaned_up() {
             assert_nothing_firing(&env, &id, &context);
             // The neighbour is untouched by doctor --fix.
             if cleanup[1] == "doctor" {
-                let scheduled = enabled(&env, &other) || has_cron_block(&env, &other);
+                let scheduled = env.timer_enabled(&other) || has_cron_block(&env, &other);
                 assert!(
                     scheduled,
                     "{context}: the healthy service lost its schedule"

@@ -15,30 +15,6 @@ fn token_workspace(env: &TestEnv, name: &str) -> PathBuf {
     )
 }
 
-fn manifest(env: &TestEnv, id: &str) -> Value {
-    serde_json::from_str(
-        &std::fs::read_to_string(env.service_dir(id).join("manifest.json")).unwrap(),
-    )
-    .unwrap()
-}
-
-fn crontab(env: &TestEnv) -> String {
-    std::fs::read_to_string(env.crontab_path()).unwrap_or_default()
-}
-
-fn unit_files(env: &TestEnv, id: &str) -> Vec<PathBuf> {
-    ["service", "timer"]
-        .iter()
-        .map(|s| env.unit_dir().join(format!("syncfleet-{id}.{s}")))
-        .filter(|p| p.exists())
-        .collect()
-}
-
-fn timer_enabled(env: &TestEnv, id: &str) -> bool {
-    env.path(&format!("fake-systemctl/enabled/syncfleet-{id}.timer"))
-        .exists()
-}
-
 #[test]
 fn a_reinstall_without_flags_keeps_every_installed_setting() {
     let mut env = TestEnv::new();
@@ -72,7 +48,7 @@ fn a_reinstall_without_flags_keeps_every_installed_setting() {
     assert_eq!(d["no_change"], true, "{d}");
     assert_eq!(d["interval_seconds"], 7200);
     assert_eq!(d["profile"], "fast");
-    let m = manifest(&env, "keeper");
+    let m = env.manifest("keeper");
     assert_eq!(
         (m["interval_seconds"].as_u64(), m["profile"].as_str()),
         (Some(7200), Some("fast"))
@@ -108,7 +84,7 @@ fn a_reinstall_without_flags_keeps_every_installed_setting() {
         "{}",
         human.stdout
     );
-    let m = manifest(&env, "keeper");
+    let m = env.manifest("keeper");
     assert_eq!(
         (m["interval_seconds"].as_u64(), m["profile"].as_str()),
         (Some(900), Some("full"))
@@ -125,7 +101,7 @@ fn a_reinstall_keeps_an_embedded_token_source() {
     let again = env.json_in(&ws, &["install"]);
     assert_eq!(again["data"]["token_source"], "embedded", "{again}");
     assert_eq!(again["data"]["no_change"], true, "{again}");
-    assert_eq!(manifest(&env, &id)["token_source"], "embedded");
+    assert_eq!(env.manifest(&id)["token_source"], "embedded");
 }
 
 #[test]
@@ -141,13 +117,13 @@ fn a_cron_service_stays_on_cron_and_a_switch_leaves_one_schedule() {
         &["install", "--scheduler", "cron", "--interval", "15m"],
     );
     assert_eq!(cron["data"]["platform"], "cron", "{cron}");
-    assert!(crontab(&env).contains("# BEGIN syncfleet sw\n"));
+    assert!(env.crontab().contains("# BEGIN syncfleet sw\n"));
 
     // Reinstalled without --scheduler: still cron, nothing on systemd.
     let again = env.json_in(&ws, &["install"]);
     assert_eq!(again["data"]["platform"], "cron", "{again}");
     assert_eq!(again["data"]["no_change"], true, "{again}");
-    assert!(unit_files(&env, "sw").is_empty());
+    assert!(env.unit_files("sw").is_empty());
     assert!(!env.systemctl_calls().iter().any(|c| c.contains("enable")));
 
     // An explicit switch: systemd has it, cron no longer does.
@@ -161,21 +137,21 @@ fn a_cron_service_stays_on_cron_and_a_switch_leaves_one_schedule() {
         to_systemd["data"]["interval_seconds"], 900,
         "the interval stays"
     );
-    assert!(!crontab(&env).contains("syncfleet sw"), "{}", crontab(&env));
-    assert_eq!(unit_files(&env, "sw").len(), 2);
-    assert!(timer_enabled(&env, "sw"));
+    assert!(!env.crontab().contains("syncfleet sw"), "{}", env.crontab());
+    assert_eq!(env.unit_files("sw").len(), 2);
+    assert!(env.timer_enabled("sw"));
     assert!(
         !env.service_dir("sw").join("run.sh").exists(),
         "cron's wrapper is gone"
     );
-    assert_eq!(manifest(&env, "sw")["platform"], "systemd");
+    assert_eq!(env.manifest("sw")["platform"], "systemd");
 
     // And back: the units are disabled and removed.
     let to_cron = env.json_in(&ws, &["install", "--scheduler", "cron"]);
     assert_eq!(to_cron["ok"], true, "{to_cron}");
-    assert!(crontab(&env).contains("# BEGIN syncfleet sw\n"));
-    assert!(unit_files(&env, "sw").is_empty());
-    assert!(!timer_enabled(&env, "sw"));
+    assert!(env.crontab().contains("# BEGIN syncfleet sw\n"));
+    assert!(env.unit_files("sw").is_empty());
+    assert!(!env.timer_enabled("sw"));
     let status = env.json(&["status", "--service", "sw"]);
     assert_eq!(status["data"]["platform"], "cron", "{status}");
 }
@@ -192,7 +168,7 @@ fn a_switch_that_cannot_remove_the_old_schedule_keeps_the_service_where_it_was()
         &ws,
         &["install", "--scheduler", "cron", "--interval", "15m"],
     );
-    let before = crontab(&env);
+    let before = env.crontab();
     env.set_env("FAKE_CRONTAB_FAIL_WRITE", "1");
     let r = env.run_in(&ws, &["-J", "install", "--scheduler", "systemd"]);
     assert_ne!(r.code, 0);
@@ -205,10 +181,10 @@ fn a_switch_that_cannot_remove_the_old_schedule_keeps_the_service_where_it_was()
         "{v}"
     );
     // Exactly one schedule: the old one, untouched.
-    assert_eq!(crontab(&env), before);
-    assert!(unit_files(&env, "stay").is_empty());
-    assert!(!timer_enabled(&env, "stay"));
-    assert_eq!(manifest(&env, "stay")["platform"], "cron");
+    assert_eq!(env.crontab(), before);
+    assert!(env.unit_files("stay").is_empty());
+    assert!(!env.timer_enabled("stay"));
+    assert_eq!(env.manifest("stay")["platform"], "cron");
 }
 
 #[test]
@@ -227,7 +203,7 @@ fn a_dry_run_switch_shows_the_old_schedule_going() {
     let planned = v["data"]["planned_commands"].to_string();
     assert!(planned.contains("disable service dry on cron"), "{planned}");
     assert!(
-        crontab(&env).contains("# BEGIN syncfleet dry\n"),
+        env.crontab().contains("# BEGIN syncfleet dry\n"),
         "a dry run changes nothing"
     );
 }

@@ -9,15 +9,11 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 fn install(env: &TestEnv, ws: &Path) -> String {
-    let out = env.json_in(ws, &["install", "--profile", "full"]);
-    assert_eq!(out["ok"], true, "{out}");
-    out["data"]["service_id"].as_str().unwrap().to_string()
+    env.install_in(ws, &["--profile", "full"])
 }
 
 fn run(env: &TestEnv, id: &str) -> Value {
-    let r = env.run(&["run", "--service-id", id]);
-    assert_eq!(r.code, 0, "run always exits 0: {}", r.stderr);
-    let v = r.json();
+    let v = env.run_service(id);
     assert_eq!(v["ok"], true, "{v}");
     v["data"].clone()
 }

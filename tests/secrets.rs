@@ -130,10 +130,7 @@ fn install_writes_the_quoted_env_file_and_refuses_control_characters() {
         r#""token_env_var": "SF_TOK""#,
     );
     env.set_env("SF_TOK", " it's a \"tok\\en\" $x ");
-    let id = env.json_in(&ws, &["install"])["data"]["service_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = env.install_in(&ws, &[]);
     assert_eq!(
         std::fs::read_to_string(env.service_dir(&id).join("env")).unwrap(),
         "SF_TOK=\" it's a \\\"tok\\\\en\\\" \\$x \"\n"

@@ -182,6 +182,53 @@ impl TestEnv {
         root
     }
 
+    /// `-J install` in `ws` with `extra` flags, which must succeed; the
+    /// installed service's id.
+    #[track_caller]
+    pub fn install_in(&self, ws: &Path, extra: &[&str]) -> String {
+        let mut args = vec!["install"];
+        args.extend_from_slice(extra);
+        let v = self.json_in(ws, &args);
+        assert_eq!(v["ok"], true, "{v}");
+        v["data"]["service_id"].as_str().unwrap().to_string()
+    }
+
+    /// The scheduler's `run` of a service, which always exits 0; its
+    /// envelope (run always prints one).
+    #[track_caller]
+    pub fn run_service(&self, id: &str) -> Value {
+        let r = self.run(&["run", "--service-id", id]);
+        assert_eq!(r.code, 0, "run always exits 0: {}", r.stderr);
+        r.json()
+    }
+
+    pub fn manifest(&self, id: &str) -> Value {
+        serde_json::from_str(
+            &std::fs::read_to_string(self.service_dir(id).join("manifest.json")).unwrap(),
+        )
+        .unwrap()
+    }
+
+    /// The fake crontab ("" when there is none).
+    pub fn crontab(&self) -> String {
+        std::fs::read_to_string(self.crontab_path()).unwrap_or_default()
+    }
+
+    /// The service's systemd unit files that exist.
+    pub fn unit_files(&self, id: &str) -> Vec<PathBuf> {
+        ["service", "timer"]
+            .iter()
+            .map(|s| self.unit_dir().join(format!("syncfleet-{id}.{s}")))
+            .filter(|p| p.exists())
+            .collect()
+    }
+
+    /// Whether the fake user manager has the service's timer enabled.
+    pub fn timer_enabled(&self, id: &str) -> bool {
+        self.path(&format!("fake-systemctl/enabled/syncfleet-{id}.timer"))
+            .exists()
+    }
+
     /// The fake systemctl's recorded calls.
     pub fn systemctl_calls(&self) -> Vec<String> {
         std::fs::read_to_string(self.path("fake-systemctl/calls.log"))
@@ -235,6 +282,45 @@ impl TestEnv {
         walk(self.dir.path(), &mut out);
         out
     }
+}
+
+/// The `data` of a successful robot envelope.
+#[track_caller]
+pub fn data_of(r: &Run) -> Value {
+    let v = r.json();
+    assert_eq!(v["ok"], true, "{v}\nstderr: {}", r.stderr);
+    v["data"].clone()
+}
+
+/// The error of a robot envelope that failed with exit status `code` and
+/// error code `name`.
+#[track_caller]
+pub fn error_of(r: &Run, code: i32, name: &str) -> Value {
+    assert_eq!(r.code, code, "{}\n{}", r.stdout, r.stderr);
+    let v = r.json();
+    assert_eq!(v["error"]["code"], name, "{v}");
+    v["error"].clone()
+}
+
+/// A fleet doctor's report on one service.
+#[track_caller]
+pub fn doctor_service<'a>(doctor: &'a Value, id: &str) -> &'a Value {
+    doctor["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["service_id"] == id)
+        .unwrap_or_else(|| panic!("no service {id} in {doctor}"))
+}
+
+/// The check called `name` among `report["checks"]` (a doctor report, or
+/// one service of a fleet doctor's).
+pub fn named_check<'a>(report: &'a Value, name: &str) -> Option<&'a Value> {
+    report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
 }
 
 /// A stage JSON object running the test stage script.
