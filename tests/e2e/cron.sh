@@ -14,35 +14,16 @@
 # shellcheck disable=SC2034 # state variables are saved indirectly (${!v})
 set -euo pipefail
 
-readonly EXIT_SKIP=3
+HERE=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=tests/e2e/lib.sh
+. "$HERE/lib.sh"
 readonly CRON_BIN=${E2E_CRON_BIN:-/usr/sbin/cron}
 readonly CRON_TIMEOUT=${E2E_CRON_TIMEOUT:-1800}
 CRON_PIDFILE=/var/run/crond.pid # compiled into Debian's cron
-readonly ME=${0##*/}
+readonly STARTS=cron
 
-say() { printf '%s: %s\n' "$ME" "$*" >&2; }
-usage() {
-    sed -n '5,6p' "$0" | sed 's/^# \{0,3\}//' >&2
-    exit 2
-}
-skip() {
-    say "cannot start cron here: $*"
-    exit "$EXIT_SKIP"
-}
+usage() { usage_lines 5 6; }
 
-# starttime of a live (non-zombie) PID, empty if gone; guards PID reuse.
-proc_starttime() {
-    local stat
-    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 0
-    stat=${stat##*) }
-    # shellcheck disable=SC2086
-    set -- $stat
-    [[ $1 == [ZX] ]] || printf '%s' "${20}"
-}
-same_proc() {
-    [[ -n ${1:-} && -n ${2:-} ]] || return 1
-    [[ "$(proc_starttime "$1")" == "$2" ]]
-}
 # PIDs of running processes whose executable is the cron binary.
 running_crons() {
     local p exe
@@ -68,27 +49,8 @@ save_env() {
 }
 
 do_stop() {
-    local i
-    if same_proc "$CRON_PID" "$CRON_STARTTIME"; then
-        kill -TERM "$CRON_PID" 2>/dev/null || true
-        for ((i = 0; i < 50; i++)); do
-            same_proc "$CRON_PID" "$CRON_STARTTIME" || break
-            sleep 0.1
-        done
-        if same_proc "$CRON_PID" "$CRON_STARTTIME"; then
-            say "cron $CRON_PID ignored SIGTERM for 5 s; sending SIGKILL"
-            kill -KILL "$CRON_PID" 2>/dev/null || true
-        fi
-    fi
-    if same_proc "$TIMEOUT_PID" "$TIMEOUT_STARTTIME"; then
-        for ((i = 0; i < 20; i++)); do
-            same_proc "$TIMEOUT_PID" "$TIMEOUT_STARTTIME" || break
-            sleep 0.1
-        done
-        if same_proc "$TIMEOUT_PID" "$TIMEOUT_STARTTIME"; then
-            kill -TERM "$TIMEOUT_PID" 2>/dev/null || true
-        fi
-    fi
+    stop_proc "$CRON_PID" "$CRON_STARTTIME" 5 cron
+    end_wrapper "$TIMEOUT_PID" "$TIMEOUT_STARTTIME" 2
     # Remove the pidfile only if it is the one our cron wrote.
     if [[ -n $CRON_PID && -f $CRON_PIDFILE ]] &&
         [[ "$(tr -d ' \n' <"$CRON_PIDFILE" 2>/dev/null)" == "$CRON_PID" ]]; then
@@ -97,16 +59,6 @@ do_stop() {
     [[ -n $STATEDIR ]] && rm -f -- "$STATEDIR/cron.pid"
     [[ -n $ENVFILE ]] && rm -f -- "$ENVFILE" "$ENVFILE.tmp"
     return 0
-}
-
-on_start_exit() {
-    local rc=$?
-    trap - EXIT ERR
-    if [[ $rc != 0 ]]; then
-        do_stop
-        [[ $rc == 2 ]] || rc=$EXIT_SKIP
-    fi
-    exit "$rc"
 }
 
 cmd_start() {
@@ -156,8 +108,7 @@ cmd_start() {
     save_env
 
     # Up when cron has written (and locked) its pidfile with our PID.
-    local i
-    for ((i = 0; i < 100; i++)); do
+    cron_up() {
         if [[ -z $CRON_PID && -s $pidfile ]]; then
             CRON_PID=$(<"$pidfile")
             CRON_STARTTIME=$(proc_starttime "$CRON_PID")
@@ -165,15 +116,15 @@ cmd_start() {
         fi
         if [[ -n $CRON_PID && -s $CRON_PIDFILE ]] &&
             [[ "$(tr -d ' \n' <"$CRON_PIDFILE")" == "$CRON_PID" ]]; then
-            break
+            return 0
         fi
         if ! same_proc "$TIMEOUT_PID" "$TIMEOUT_STARTTIME"; then
             tail -n 20 "$CRON_LOG" >&2 || true
             skip "cron exited during startup"
         fi
-        sleep 0.1
-    done
-    ((i < 100)) || skip "cron did not write $CRON_PIDFILE within 10 s"
+        return 1
+    }
+    wait_until 10 0.1 cron_up || skip "cron did not write $CRON_PIDFILE within 10 s"
     rm -f -- "$pidfile"
     same_proc "$CRON_PID" "$CRON_STARTTIME" || skip "cron exited during startup"
     trap - EXIT INT TERM ERR

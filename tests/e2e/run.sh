@@ -27,6 +27,8 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 readonly HERE
+# shellcheck source=tests/e2e/lib.sh
+. "$HERE/lib.sh"
 readonly REPO=$HERE/../..
 readonly U=${E2E_USER:-sfe2e}
 readonly SD=$HERE/systemd-user.sh CRON=$HERE/cron.sh
@@ -46,15 +48,8 @@ done
 
 STATE=$(mktemp -d /tmp/syncfleet-e2e.XXXXXX)
 chmod 755 "$STATE"
-readonly STATE
-T0=$SECONDS
+readonly STATE RESULTS=$STATE/results
 SD_UP=0 CRON_UP=0 CRONTAB_SAVED=0 CRONTAB_HAD=0 ROOT=''
-
-say() { printf '[%4ss] %s\n' "$((SECONDS - T0))" "$*" >&2; }
-# result SUITE CHECK STATUS DETAIL: one line on stdout and in the suite's file
-result() {
-    printf '%-5s %-8s %-28s %s\n' "$3" "$1" "$2" "$4" | tee -a "$STATE/results"
-}
 
 # shellcheck disable=SC2317 # invoked by the EXIT trap
 cleanup() {
@@ -81,15 +76,14 @@ cleanup() {
             "$HOME_U"/.config/syncfleet/cron/syncfleet-{demo,sw}.cron
         [[ ${E2E_KEEP:-0} == 1 ]] || rm -rf -- "$ROOT"
     fi
-    if [[ ${E2E_KEEP:-0} == 1 ]]; then say "state kept in $STATE and $ROOT"; else rm -rf -- "$STATE"; fi
+    if [[ ${E2E_KEEP:-0} == 1 ]]; then log "state kept in $STATE and $ROOT"; else rm -rf -- "$STATE"; fi
     exit "$rc"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # --- the test user and its copy of everything ---------------------------------
-id -u "$U" >/dev/null 2>&1 || useradd -m -s /bin/bash "$U"
-HOME_U=$(getent passwd "$U" | cut -d: -f6)
+ensure_user "$U"
 readonly HOME_U
 ROOT=$HOME_U/syncfleet-e2e
 rm -rf -- "$ROOT"
@@ -121,18 +115,8 @@ EOF
 }
 
 # --- helpers shared by the suites ----------------------------------------------
-nlines() { if [[ -f $1 ]]; then wc -l <"$1"; else echo 0; fi; }
 paused_count() { jq -r '.skipped.paused // 0' "$1/services/demo/status.json" 2>/dev/null || echo 0; }
-# wait_until TIMEOUT_S CMD...: poll every second
-wait_until() {
-    local end=$((SECONDS + $1))
-    shift
-    until "$@"; do
-        ((SECONDS < end)) || return 1
-        sleep 1
-    done
-}
-runs_at_least() { (($(nlines "$1/services/demo/runs.jsonl") >= $2)); }
+runs_at_least() { has_lines "$1/services/demo/runs.jsonl" "$2"; }
 paused_at_least() { (($(paused_count "$1") >= $2)); }
 
 # suite NAME DATA WS ASU...: the common journey; ASU runs a command as the
@@ -166,7 +150,7 @@ suite() {
     fi
 
     local t=$SECONDS
-    if wait_until "$first_wait" runs_at_least "$data" 1; then
+    if wait_until "$first_wait" 1 runs_at_least "$data" 1; then
         result "$name" scheduled-run PASS "the scheduler fired run $((SECONDS - t))s after install"
     else
         result "$name" scheduled-run FAIL "no run within ${first_wait}s; stderr log: $(tail -c 400 "$data/services/demo/logs/scheduler-stderr.log" 2>/dev/null)"
@@ -205,7 +189,7 @@ suite() {
     t=$SECONDS
     if [[ $(jq -r .ok <<<"$out") != true ]]; then
         result "$name" pause FAIL "$out"
-    elif wait_until "$next_wait" paused_at_least "$data" $((paused + 1)); then
+    elif wait_until "$next_wait" 1 paused_at_least "$data" $((paused + 1)); then
         if (($(nlines "$data/services/demo/runs.jsonl") == runs)); then
             result "$name" pause PASS "next firing skipped ($((SECONDS - t))s later): skipped.paused $paused -> $(paused_count "$data"), no new run"
         else
@@ -356,6 +340,14 @@ sf_in() {
     (cd "$ws" && "$SD" as-user "$STATE/sd" -- "$ROOT/bin/syncfleet" --robot "$@" 2>>"$STATE/fleet.err")
 }
 runs_of() { nlines "$SYNCFLEET_DATA_DIR/services/$1/runs.jsonl"; }
+# all_idle ID...: none of the services' systemd units is running
+all_idle() {
+    local id state
+    for id in "$@"; do
+        state=$("$SD" as-user "$STATE/sd" -- systemctl --user is-active "syncfleet-$id.service" 2>/dev/null)
+        [[ $state == inactive || $state == failed ]] || return 1
+    done
+}
 all_ran_once() {
     local id
     for id in "$@"; do (($(runs_of "$id") >= 1)) || return 1; done
@@ -376,18 +368,20 @@ fleet_suite() {
         out=$(sf_in "$ROOT/fleet/$id" install --interval 5m)
         [[ $(jq -r .ok <<<"$out") == true ]] || { result fleet install-three FAIL "$id: $out"; return; }
     done
-    if wait_until 100 all_ran_once fa fb fc; then
+    if wait_until 100 1 all_ran_once fa fb fc; then
         result fleet first-runs PASS "three services installed; each ran once within $((SECONDS - t))s of install"
     else
         result fleet first-runs FAIL "runs after 100s: fa $(runs_of fa), fb $(runs_of fb), fc $(runs_of fc)"
         return
     fi
-    sleep 3 # let the last first run finish writing
+    # Counted once no run is under way: one still writing would add to them.
+    wait_until 30 0.5 all_idle fa fb fc ||
+        result fleet runs-settle FAIL "a first run was still going 30s later"
     counts_before="$(runs_of fa) $(runs_of fb) $(runs_of fc)"
     out=$(sf_in "$ROOT/fleet/fd" install --interval 5m)
     [[ $(jq -r .ok <<<"$out") == true ]] || result fleet install-fourth FAIL "$out"
     t=$SECONDS
-    if wait_until 60 all_ran_once fd; then
+    if wait_until 60 1 all_ran_once fd; then
         result fleet fourth-first-run PASS "a service installed on a running manager ran $((SECONDS - t))s after install"
     else
         result fleet fourth-first-run FAIL "the fourth service did not run within 60s: $("$SD" as-user "$STATE/sd" -- systemctl --user show -p ActiveState -p NextElapseUSecMonotonic -p LastTriggerUSec syncfleet-fd.timer 2>&1 | tr '\n' ' '); manager up $("$SD" as-user "$STATE/sd" -- systemctl --user show -p UserspaceTimestampMonotonic --value 2>&1)us; uptime $(cut -d' ' -f1 /proc/uptime)s; $(tail -c 300 "$SYNCFLEET_DATA_DIR/services/fd/logs/scheduler-stderr.log" 2>/dev/null)"
@@ -468,13 +462,8 @@ switch_suite() {
 }
 
 # --- main -------------------------------------------------------------------------
-if [[ ! -x /usr/sbin/cron ]] && command -v apt-get >/dev/null; then
-    say "installing cron (apt-get)"
-    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
-        apt-get install -y -qq --no-install-recommends cron; } >"$STATE/apt.log" 2>&1 ||
-        say "apt-get install cron failed (see $STATE/apt.log)"
-fi
-: >"$STATE/results"
+install_cron_when_missing "$STATE/apt.log"
+: >"$RESULTS"
 
 pids=()
 # start_reason FILE: the start script's own words for why it could not start
@@ -522,7 +511,7 @@ if [[ $SD_UP == 1 ]] && want fleet; then
     pids+=($!)
 fi
 
-say "suites running (${#pids[@]}); this takes a few minutes"
+log "suites running (${#pids[@]}); this takes a few minutes"
 for p in "${pids[@]}"; do wait "$p" || true; done
 # After the cron suite: both edit the test user's crontab.
 if [[ $SD_UP == 1 && $CRON_UP == 1 ]] && want switch; then
@@ -530,17 +519,17 @@ if [[ $SD_UP == 1 && $CRON_UP == 1 ]] && want switch; then
 fi
 for f in systemd cron fleet switch; do
     if [[ -s $STATE/$f.out ]] && grep -qv '^\(PASS\|FAIL\|SKIP\) ' "$STATE/$f.out"; then
-        say "$f suite diagnostics:"
+        log "$f suite diagnostics:"
         grep -v '^\(PASS\|FAIL\|SKIP\) ' "$STATE/$f.out" | tail -n 20 >&2
     fi
 done
 
 echo "--- summary"
-cat "$STATE/results"
-fails=$(grep -c '^FAIL' "$STATE/results" || true)
-skips=$(grep -c '^SKIP' "$STATE/results" || true)
-passes=$(grep -c '^PASS' "$STATE/results" || true)
-say "done: $passes PASS, $fails FAIL, $skips SKIP"
+cat "$RESULTS"
+fails=$(count_results FAIL)
+skips=$(count_results SKIP)
+passes=$(count_results PASS)
+log "done: $passes PASS, $fails FAIL, $skips SKIP"
 if ((fails > 0)) || { [[ ${E2E_STRICT:-0} == 1 ]] && ((skips > 0)); }; then
     exit 1
 fi

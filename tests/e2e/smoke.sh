@@ -15,26 +15,16 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 readonly HERE
+# shellcheck source=tests/e2e/lib.sh
+. "$HERE/lib.sh"
 readonly U=${E2E_SMOKE_USER:-sfe2e}
 readonly SD="$HERE/systemd-user.sh" CRON="$HERE/cron.sh"
 STATE=$(mktemp -d /tmp/syncfleet-e2e-smoke.XXXXXX)
-readonly STATE
-T0=$(date +%s.%N)
+readonly STATE RESULTS=$STATE/results
+: >"$RESULTS"
 
-FAILS=0 SKIPS=0
 SD_UP=0 CRON_UP=0 CRONTAB_SAVED='' CRONTAB_INSTALLED=0 UNIT_DIR='' OUT=''
 
-log() { printf '[%6ss] %s\n' "$(elapsed)" "$*" >&2; }
-elapsed() { awk -v a="$(date +%s.%N)" -v b="$T0" 'BEGIN { printf "%.1f", a - b }'; }
-result() { # PART STATUS DETAIL...
-    local part=$1 st=$2
-    shift 2
-    printf '%-28s %-4s %s\n' "$part" "$st" "$*"
-    case $st in
-    FAIL) FAILS=$((FAILS + 1)) ;;
-    SKIP) SKIPS=$((SKIPS + 1)) ;;
-    esac
-}
 asu() { "$SD" as-user "$STATE" -- "$@"; }
 sctl() { asu systemctl --user "$@"; }
 
@@ -63,16 +53,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# count lines of a file (0 if missing)
-nlines() { if [[ -f $1 ]]; then wc -l <"$1"; else echo 0; fi; }
-# wait_lines FILE N TIMEOUT_S -> 0 when FILE has >= N lines
-wait_lines() {
-    local end=$((SECONDS + $3))
-    while (($(nlines "$1") < $2)); do
-        ((SECONDS < end)) || return 1
-        sleep 0.2
-    done
-}
 # "+1.0s +12.1s ..." : the epoch timestamps in FILE relative to $2
 rel_times() { awk -v t0="$2" '{ printf "+%.1fs ", $1 - t0 }' "$1"; }
 
@@ -80,14 +60,8 @@ rel_times() { awk -v t0="$2" '{ printf "+%.1fs ", $1 - t0 }' "$1"; }
 
 # --- cron: start early, its first firing needs up to a minute -------------------
 CRON_PENDING=0 CRON_T0=''
-if [[ ! -x /usr/sbin/cron ]]; then
-    log "installing cron (apt-get)"
-    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
-        apt-get install -y -qq --no-install-recommends cron; } >"$STATE/apt.log" 2>&1 ||
-        log "apt-get install cron failed (see $STATE/apt.log)"
-fi
-id -u "$U" >/dev/null 2>&1 || useradd -m -s /bin/bash "$U"
-HOME_U=$(getent passwd "$U" | cut -d: -f6)
+install_cron_when_missing "$STATE/apt.log"
+ensure_user "$U"
 OUT=$HOME_U/e2e-smoke
 rm -rf "$OUT"
 install -d -o "$U" -g "$(id -g "$U")" "$OUT"
@@ -108,7 +82,7 @@ if [[ $rc == 0 ]]; then
     CRON_PENDING=1
     log "cron started, crontab installed for $U"
 else
-    result cron SKIP "cron.sh start exited $rc"
+    result smoke cron SKIP "cron.sh start exited $rc"
 fi
 
 # --- systemd user manager ----------------------------------------------------------
@@ -119,11 +93,11 @@ rc=$?
 set -e
 if [[ $rc != 0 ]]; then
     for p in systemd-start systemd-timer systemd-append systemd-hardening systemd-hardening-privusers; do
-        if [[ $rc == 3 ]]; then result "$p" SKIP "systemd-user.sh start exited 3"; else result "$p" FAIL "systemd-user.sh start exited $rc"; fi
+        if [[ $rc == 3 ]]; then result smoke "$p" SKIP "systemd-user.sh start exited 3"; else result smoke "$p" FAIL "systemd-user.sh start exited $rc"; fi
     done
 else
     SD_UP=1
-    result systemd-start PASS "manager up in $((SECONDS - t))s, version $(sctl show -p Version --value)"
+    result smoke systemd-start PASS "manager up in $((SECONDS - t))s, version $(sctl show -p Version --value)"
     UNIT_DIR=$HOME_U/.config/systemd/user
     asu mkdir -p "$UNIT_DIR"
 
@@ -175,22 +149,22 @@ EOF
     tt0=$(date +%s.%N)
     sctl enable --now smoke-tick.timer 2>/dev/null
     if ! en=$(sctl is-enabled smoke-tick.timer) || ! ac=$(sctl is-active smoke-tick.timer); then
-        result systemd-timer FAIL "timer not enabled/active (is-enabled=$en is-active=${ac:-?})"
-    elif wait_lines "$OUT/ticks" 2 40; then
-        result systemd-timer PASS "fired at $(rel_times "$OUT/ticks" "$tt0")after enable --now"
+        result smoke systemd-timer FAIL "timer not enabled/active (is-enabled=$en is-active=${ac:-?})"
+    elif wait_until 40 0.2 has_lines "$OUT/ticks" 2; then
+        result smoke systemd-timer PASS "fired at $(rel_times "$OUT/ticks" "$tt0")after enable --now"
     else
-        result systemd-timer FAIL "$(nlines "$OUT/ticks") firing(s) in 40s; $(sctl list-timers --all --no-pager 2>&1 | head -3 | tr '\n' ' ')"
+        result smoke systemd-timer FAIL "$(nlines "$OUT/ticks") firing(s) in 40s; $(sctl list-timers --all --no-pager 2>&1 | head -3 | tr '\n' ' ')"
     fi
     sctl disable --now smoke-tick.timer 2>/dev/null
     st=$(sctl is-enabled smoke-tick.timer 2>/dev/null || true)
-    [[ $st == disabled ]] || result systemd-timer-disable FAIL "is-enabled after disable: $st"
+    [[ $st == disabled ]] || result smoke systemd-timer-disable FAIL "is-enabled after disable: $st"
 
     # append
     { sctl start smoke-append.service; sctl start smoke-append.service; } || true
     if [[ $(nlines "$OUT/append.log") == 2 ]]; then
-        result systemd-append PASS "StandardOutput=append: works (2 runs -> 2 lines)"
+        result smoke systemd-append PASS "StandardOutput=append: works (2 runs -> 2 lines)"
     else
-        result systemd-append FAIL "append.log has $(nlines "$OUT/append.log") lines after 2 runs"
+        result smoke systemd-append FAIL "append.log has $(nlines "$OUT/append.log") lines after 2 runs"
     fi
 
     # hardening
@@ -207,9 +181,9 @@ EOF
             else
                 enf="sandbox enforced (home read-only, private /tmp, ReadWritePaths writable)"
             fi
-            result "$name" PASS "runs (exit 0); $enf"
+            result smoke "$name" PASS "runs (exit 0); $enf"
         else
-            result "$name" FAIL "Result=$res ExecMainStatus=$code (218=CAPABILITIES 226=NAMESPACE); see $STATE/systemd.log"
+            result smoke "$name" FAIL "Result=$res ExecMainStatus=$code (218=CAPABILITIES 226=NAMESPACE); see $STATE/systemd.log"
         fi
         rm -f "/tmp/smoke-$v.tmp" "$HOME_U/$v.home"
     done
@@ -226,10 +200,10 @@ if [[ $CRON_PENDING == 1 ]]; then
     left=$((130 - ($(date +%s) - CRON_T0)))
     ((left > 0)) || left=1
     log "waiting up to ${left}s for cron"
-    if wait_lines "$OUT/cron.ticks" 1 "$left"; then
-        result cron PASS "fired $(($(head -n1 "$OUT/cron.ticks") - CRON_T0))s after crontab install"
+    if wait_until "$left" 0.2 has_lines "$OUT/cron.ticks" 1; then
+        result smoke cron PASS "fired $(($(head -n1 "$OUT/cron.ticks") - CRON_T0))s after crontab install"
     else
-        result cron FAIL "no firing within 130s"
+        result smoke cron FAIL "no firing within 130s"
     fi
     if [[ -n $CRONTAB_SAVED ]]; then crontab -u "$U" "$CRONTAB_SAVED"; else crontab -u "$U" -r; fi
     CRONTAB_INSTALLED=0
@@ -237,6 +211,7 @@ if [[ $CRON_PENDING == 1 ]]; then
     CRON_UP=0
 fi
 
+FAILS=$(count_results FAIL) SKIPS=$(count_results SKIP)
 log "done: $FAILS FAIL, $SKIPS SKIP"
 if ((FAILS > 0)) || { [[ ${E2E_SMOKE_STRICT:-0} == 1 ]] && ((SKIPS > 0)); }; then
     exit 1

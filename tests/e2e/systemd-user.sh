@@ -15,35 +15,17 @@
 # shellcheck disable=SC2034 # state variables are saved indirectly (${!v})
 set -euo pipefail
 
-readonly EXIT_SKIP=3
+HERE=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=tests/e2e/lib.sh
+. "$HERE/lib.sh"
 readonly SYSTEMD_BIN=${E2E_SYSTEMD_BIN:-/lib/systemd/systemd}
 readonly MANAGER_TIMEOUT=${E2E_MANAGER_TIMEOUT:-1800}
 readonly SOCKET_WAIT=${E2E_SOCKET_WAIT:-20}
 readonly USER_PATH=/usr/local/bin:/usr/bin:/bin
 readonly CG=/sys/fs/cgroup
-readonly ME=${0##*/}
+readonly STARTS="a systemd user manager"
 
-say() { printf '%s: %s\n' "$ME" "$*" >&2; }
-usage() {
-    sed -n '5,7p' "$0" | sed 's/^# \{0,3\}//' >&2
-    exit 2
-}
-
-# starttime (clock ticks since boot) of a PID, empty if gone; guards PID reuse.
-proc_starttime() {
-    local stat
-    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 0
-    stat=${stat##*) }
-    # shellcheck disable=SC2086
-    set -- $stat
-    # a zombie counts as gone (PID 1 here may be slow to reap orphans)
-    [[ $1 == [ZX] ]] || printf '%s' "${20}"
-}
-# true if PID $1 still is the process whose starttime was $2
-same_proc() {
-    [[ -n ${1:-} && -n ${2:-} ]] || return 1
-    [[ "$(proc_starttime "$1")" == "$2" ]]
-}
+usage() { usage_lines 5 7; }
 
 # --- state ------------------------------------------------------------------
 E2E_USER='' E2E_UID='' E2E_GID='' E2E_HOME='' E2E_USER_CREATED=0
@@ -102,41 +84,32 @@ cgroup_procs_recursive() {
 }
 
 # --- stop (also used to clean up a failed start) -------------------------------
-do_stop() {
-    local i pid left d
+# kill_cgroup_procs: SIGKILL what is left in the delegated cgroup; true
+# once nothing is.
+kill_cgroup_procs() {
+    local pid left
+    left=$(cgroup_procs_recursive)
+    [[ -z $left ]] && return 0
+    for pid in $left; do kill -KILL "$pid" 2>/dev/null || true; done
+    return 1
+}
 
-    if same_proc "$MANAGER_PID" "$MANAGER_STARTTIME"; then
-        # SIGTERM makes a user manager start exit.target (clean shutdown).
-        kill -TERM "$MANAGER_PID" 2>/dev/null || true
-        for ((i = 0; i < 100; i++)); do
-            same_proc "$MANAGER_PID" "$MANAGER_STARTTIME" || break
-            sleep 0.1
-        done
-        if same_proc "$MANAGER_PID" "$MANAGER_STARTTIME"; then
-            say "manager $MANAGER_PID ignored SIGTERM for 10 s; sending SIGKILL"
-            kill -KILL "$MANAGER_PID" 2>/dev/null || true
-        fi
-    fi
+do_stop() {
+    local d
+    # SIGTERM makes a user manager start exit.target (clean shutdown).
+    stop_proc "$MANAGER_PID" "$MANAGER_STARTTIME" 10 manager
     # Whatever the manager left in its delegated cgroup is ours to kill.
-    for ((i = 0; i < 50; i++)); do
-        left=$(cgroup_procs_recursive)
-        [[ -z $left ]] && break
-        for pid in $left; do kill -KILL "$pid" 2>/dev/null || true; done
-        sleep 0.1
-    done
-    [[ -z ${left:-} ]] || say "processes still in the delegated cgroup: $left"
-    if same_proc "$TIMEOUT_PID" "$TIMEOUT_STARTTIME"; then
-        for ((i = 0; i < 30; i++)); do
-            same_proc "$TIMEOUT_PID" "$TIMEOUT_STARTTIME" || break
-            sleep 0.1
-        done
-        if same_proc "$TIMEOUT_PID" "$TIMEOUT_STARTTIME"; then
-            kill -TERM "$TIMEOUT_PID" 2>/dev/null || true
-        fi
-    fi
+    wait_until 5 0.1 kill_cgroup_procs ||
+        say "processes still in the delegated cgroup: $(cgroup_procs_recursive)"
+    end_wrapper "$TIMEOUT_PID" "$TIMEOUT_STARTTIME" 3
 
     if same_proc "$LOGGER_PID" "$LOGGER_STARTTIME"; then
-        sleep 0.1 # let the last messages drain
+        # The FIFO keeps order: once this line is in the log, everything
+        # the manager wrote before it is too.
+        local mark="$ME: the manager has stopped"
+        timeout 2 sh -c 'echo "$1" >"$2"' sh "$mark" "$E2E_KMSG_FIFO" 2>/dev/null || true
+        wait_until 2 0.05 grep -qxF "$mark" "$E2E_LOG" ||
+            say "the log reader did not drain within 2 s"
         kill -TERM "$LOGGER_PID" 2>/dev/null || true
     fi
     [[ -n $E2E_KMSG_FIFO ]] && rm -f -- "$E2E_KMSG_FIFO"
@@ -166,21 +139,6 @@ do_stop() {
 }
 
 # --- start --------------------------------------------------------------------
-skip() {
-    say "cannot start a systemd user manager here: $*"
-    exit "$EXIT_SKIP"
-}
-
-on_start_exit() {
-    local rc=$?
-    trap - EXIT ERR
-    if [[ $rc != 0 ]]; then
-        do_stop
-        [[ $rc == 2 ]] || rc=$EXIT_SKIP
-    fi
-    exit "$rc"
-}
-
 cmd_start() {
     [[ $# -eq 2 ]] || usage
     E2E_USER=$1
@@ -328,24 +286,24 @@ exec setpriv --reuid="$uid" --regid="$gid" --init-groups \
 
     # Wait for the PID file (written just before exec) and the private socket.
     local t0=$SECONDS sock=$XDG_RUNTIME_DIR/systemd/private
-    while :; do
+    manager_up() {
         if [[ -z $MANAGER_PID && -s $pidfile ]]; then
             MANAGER_PID=$(<"$pidfile")
             MANAGER_STARTTIME=$(proc_starttime "$MANAGER_PID")
             save_env
         fi
-        [[ -n $MANAGER_PID && -S $sock ]] && break
+        [[ -n $MANAGER_PID && -S $sock ]] && return 0
         if ! same_proc "$TIMEOUT_PID" "$TIMEOUT_STARTTIME"; then
             say "manager exited during startup; last log lines:"
             tail -n 20 "$E2E_LOG" >&2 || true
             skip "systemd --user did not come up"
         fi
-        if ((SECONDS - t0 >= SOCKET_WAIT)); then
-            tail -n 20 "$E2E_LOG" >&2 || true
-            skip "no $sock after ${SOCKET_WAIT}s"
-        fi
-        sleep 0.1
-    done
+        return 1
+    }
+    if ! wait_until "$SOCKET_WAIT" 0.1 manager_up; then
+        tail -n 20 "$E2E_LOG" >&2 || true
+        skip "no $sock after ${SOCKET_WAIT}s"
+    fi
     rm -f "$pidfile"
 
     local version
