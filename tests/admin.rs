@@ -111,31 +111,22 @@ fn newer_schema_is_refused_with_an_upgrade_hint() {
     let ws = env.workspace("fut", &stages(&[stage("pull", &["ok"], "")]), "");
     let id = env.install_in(&ws, &[]);
     env.write_status(&id, &json!({"schema_version": 99, "updated_at_iso": ""}));
-    let e = error_of(
-        &env.run_in(&ws, &["-J", "resume"]),
-        23,
-        "SERVICE_CORRUPT_STATE",
-    );
-    assert!(
-        e["suggestion"]
-            .as_str()
-            .unwrap()
-            .contains("upgrade syncfleet"),
-        "{e}"
-    );
-    // A newer file is not corrupt: repair says the same and touches nothing.
-    let e = error_of(
-        &env.run_in(&ws, &["-J", "repair"]),
-        23,
-        "SERVICE_CORRUPT_STATE",
-    );
-    assert!(
-        e["suggestion"]
-            .as_str()
-            .unwrap()
-            .contains("upgrade syncfleet"),
-        "{e}"
-    );
+    // A newer file is not corrupt: repair says the same as resume, and
+    // touches nothing.
+    for command in ["resume", "repair"] {
+        let e = error_of(
+            &env.run_in(&ws, &["-J", command]),
+            23,
+            "SERVICE_CORRUPT_STATE",
+        );
+        assert!(
+            e["suggestion"]
+                .as_str()
+                .unwrap()
+                .contains("upgrade syncfleet"),
+            "{command}: {e}"
+        );
+    }
     assert_eq!(env.status_file(&id)["schema_version"], 99);
 }
 

@@ -5,7 +5,7 @@ mod common;
 
 use common::{Run, TestEnv, data_of, doctor_service, named_check, wait_for};
 use serde_json::Value;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Fleet helpers over the shared harness.
 trait Fleet {
@@ -15,6 +15,7 @@ trait Fleet {
     fn triggered(&self, args: &[&str]) -> Value;
     fn count_calls(&self, needle: &str) -> usize;
     fn install_all(&self, dirs: &[PathBuf]) -> Vec<String>;
+    fn with_workspaces(&self, args: &[&str], dirs: &[&Path]) -> Run;
     fn write_exe(&self, rel: &str, text: &str);
 }
 
@@ -65,13 +66,10 @@ impl Fleet for TestEnv {
 
     /// Install workspaces in one batch; returns their service ids.
     fn install_all(&self, dirs: &[PathBuf]) -> Vec<String> {
-        let mut args = vec!["install".to_string(), "--interval".into(), "5m".into()];
-        for d in dirs {
-            args.push("--workspace".into());
-            args.push(d.display().to_string());
-        }
-        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        let data = self.ok(&refs);
+        let dirs: Vec<&Path> = dirs.iter().map(PathBuf::as_path).collect();
+        let r = self.with_workspaces(&["--robot", "install", "--interval", "5m"], &dirs);
+        let data = data_of(&r);
+        assert_eq!(r.code, 0, "{}", r.stdout);
         match data["items"].as_array() {
             Some(items) => items
                 .iter()
@@ -79,6 +77,17 @@ impl Fleet for TestEnv {
                 .collect(),
             None => vec![data["service_id"].as_str().unwrap().to_string()],
         }
+    }
+
+    /// `args`, then `--workspace DIR` for each of `dirs`, outside any
+    /// workspace.
+    fn with_workspaces(&self, args: &[&str], dirs: &[&Path]) -> Run {
+        let mut full: Vec<&str> = args.to_vec();
+        for d in dirs {
+            full.push("--workspace");
+            full.push(d.to_str().unwrap());
+        }
+        self.run(&full)
     }
 
     fn write_exe(&self, rel: &str, text: &str) {
@@ -694,42 +703,20 @@ fn batch_flags_filters_and_formats() {
     let env = TestEnv::new();
     let a = env.ws("a", &["x"], &["true"]);
     let b = env.ws("b", &["x"], &["true"]);
-    let named = env.run(&[
-        "--robot",
-        "install",
-        "--name",
-        "one",
-        "--workspace",
-        a.to_str().unwrap(),
-        "--workspace",
-        b.to_str().unwrap(),
-    ]);
+    let named = env.with_workspaces(&["--robot", "install", "--name", "one"], &[&a, &b]);
     assert_eq!(
         named.code, 2,
         "--name cannot name a batch: {}",
         named.stdout
     );
-    let twice = env.run(&[
-        "--robot",
-        "install",
-        "--workspace",
-        a.to_str().unwrap(),
-        "--workspace",
-        a.to_str().unwrap(),
-    ]);
+    let twice = env.with_workspaces(&["--robot", "install"], &[&a, &a]);
     assert_eq!(data_of(&twice)["failed"], 1, "a workspace listed twice");
     let ids = env.install_all(std::slice::from_ref(&b));
     assert_eq!(ids.len(), 1);
-    let r = env.run(&[
-        "--robot",
-        "install",
-        "--profile",
-        "full",
-        "--workspace",
-        env.ws("c", &[], &["true"]).to_str().unwrap(),
-        "--workspace",
-        env.ws("d", &[], &["true"]).to_str().unwrap(),
-    ]);
+    let r = env.with_workspaces(
+        &["--robot", "install", "--profile", "full"],
+        &[&env.ws("c", &[], &["true"]), &env.ws("d", &[], &["true"])],
+    );
     assert_eq!(data_of(&r)["succeeded"], 2);
     assert_eq!(
         env.ok(&["list", "--profile", "full"])["services"]
@@ -761,15 +748,10 @@ fn batch_flags_filters_and_formats() {
     );
 
     // Human batch output: one line per item, then the tally.
-    let human = env.run(&[
-        "install",
-        "--interval",
-        "5m",
-        "--workspace",
-        env.ws("e", &[], &["true"]).to_str().unwrap(),
-        "--workspace",
-        b.to_str().unwrap(),
-    ]);
+    let human = env.with_workspaces(
+        &["install", "--interval", "5m"],
+        &[&env.ws("e", &[], &["true"]), &b],
+    );
     let lines: Vec<&str> = human.stdout.lines().collect();
     assert!(lines[0].starts_with("installed "), "{}", human.stdout);
     assert!(lines[1].starts_with("unchanged "), "{}", human.stdout);
@@ -807,14 +789,7 @@ fn batch_flags_filters_and_formats() {
 fn history_and_report_find_a_service_by_name_even_uninstalled() {
     let env = TestEnv::new();
     let dir = env.ws("n", &[], &["true"]);
-    let r = env.run(&[
-        "--robot",
-        "install",
-        "--name",
-        "demo",
-        "--workspace",
-        dir.to_str().unwrap(),
-    ]);
+    let r = env.with_workspaces(&["--robot", "install", "--name", "demo"], &[&dir]);
     assert_eq!(data_of(&r)["service_id"], "demo");
     let run = env.ok(&["trigger", "--service", "demo"]);
     let h = env.run(&["history", "--service", "demo"]);
