@@ -77,16 +77,10 @@ fn repair_backs_up_corrupt_files_and_never_deletes() {
             .contains("corrupt")
     );
     // pause refuses and points at repair.
-    let e = error_of(
-        &env.run_in(&ws, &["-J", "pause"]),
-        23,
-        "SERVICE_CORRUPT_STATE",
-    );
+    let r = env.run_in(&ws, &["-J", "pause"]);
+    let e = error_of(&r, 23, "SERVICE_CORRUPT_STATE");
     assert!(
-        e["suggestion"]
-            .as_str()
-            .unwrap()
-            .contains("syncfleet repair"),
+        e["suggestion"].to_string().contains("syncfleet repair"),
         "{e}"
     );
     let rep = env.json_in(&ws, &["repair"])["data"].clone();
@@ -114,18 +108,10 @@ fn newer_schema_is_refused_with_an_upgrade_hint() {
     // A newer file is not corrupt: repair says the same as resume, and
     // touches nothing.
     for command in ["resume", "repair"] {
-        let e = error_of(
-            &env.run_in(&ws, &["-J", command]),
-            23,
-            "SERVICE_CORRUPT_STATE",
-        );
-        assert!(
-            e["suggestion"]
-                .as_str()
-                .unwrap()
-                .contains("upgrade syncfleet"),
-            "{command}: {e}"
-        );
+        let r = env.run_in(&ws, &["-J", command]);
+        let e = error_of(&r, 23, "SERVICE_CORRUPT_STATE");
+        let upgrade = e["suggestion"].to_string().contains("upgrade syncfleet");
+        assert!(upgrade, "{command}: {e}");
     }
     assert_eq!(env.status_file(&id)["schema_version"], 99);
 }
