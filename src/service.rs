@@ -308,6 +308,13 @@ fn ambiguous(candidates: &[String]) -> Error {
 }
 
 fn resolve_selector(ctx: &Context, sel: &str) -> Result<String> {
+    // An empty selector is the start of every id: never a choice.
+    if sel.trim().is_empty() {
+        return Err(Error::invalid_argument(
+            "--service needs a service id, name or id prefix, and got an empty value",
+        )
+        .with_suggestion("See the services and their ids with: syncfleet list"));
+    }
     if is_valid_service_id(sel) && ctx.data_dir.service_dir(sel).is_dir() {
         return Ok(sel.to_string());
     }
