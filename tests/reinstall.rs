@@ -294,3 +294,47 @@ fn parallel_installs_never_claim_one_name_or_workspace_twice() {
         .collect();
     assert_eq!(ids.len(), 2, "{list}");
 }
+
+#[test]
+fn another_data_directorys_service_of_the_same_id_is_never_taken_for_ours() {
+    let mut env = TestEnv::new();
+    let ws_a = env.workspace(
+        "a",
+        &stages(&[stage("pull", &["ok", "1"], "")]),
+        r#""name": "demo""#,
+    );
+    let ws_b = env.workspace(
+        "b",
+        &stages(&[stage("pull", &["ok", "1"], "")]),
+        r#""name": "demo""#,
+    );
+    let on_systemd = env.json_in(&ws_a, &["install", "--interval", "15m"]);
+    assert_eq!(on_systemd["ok"], true, "{on_systemd}");
+    // The same user, another data directory, the same id, on cron.
+    let other_data = env.path("other-data");
+    env.set_env("SYNCFLEET_DATA_DIR", other_data.to_str().unwrap());
+    let on_cron = env.json_in(
+        &ws_b,
+        &["install", "--scheduler", "cron", "--interval", "15m"],
+    );
+    assert_eq!(on_cron["ok"], true, "{on_cron}");
+    let data = env.data_dir();
+    env.set_env("SYNCFLEET_DATA_DIR", data.to_str().unwrap());
+
+    let doctor = env.json(&["doctor", "--offline"]);
+    assert!(
+        !doctor
+            .to_string()
+            .contains("second_schedule\",\"status\":\"fail"),
+        "the other fleet's crontab block is not ours: {doctor}"
+    );
+    let gone = env.json(&["uninstall", "--service", "demo"]);
+    assert_eq!(gone["ok"], true, "{gone}");
+    assert!(
+        crontab(&env).contains("# BEGIN syncfleet demo\n"),
+        "uninstall removed another data directory's schedule"
+    );
+    let all = env.json(&["uninstall", "--all", "--yes"]);
+    assert_eq!(all["ok"], true, "{all}");
+    assert!(crontab(&env).contains("# BEGIN syncfleet demo\n"));
+}

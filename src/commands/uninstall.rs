@@ -171,7 +171,7 @@ impl Render for UninstallReport {
 }
 
 pub fn run(ctx: &Context, args: &UninstallArgs) -> Result<UninstallReport> {
-    let inventory = Inventory::take(&ctx.env);
+    let inventory = Inventory::take(&ctx.env, ctx.data_dir.root());
     if !args.select.is_batch() {
         let id = target_id(ctx, args.select.services.first(), &inventory)?;
         return Ok(UninstallReport::One(uninstall_one(
