@@ -143,7 +143,7 @@ fn no_such_tag(wanted: &[String], manifests: &[Manifest]) -> Error {
                 .join(" or ")
         ),
     )
-    .with_suggestion("Pick one of the known tags (see the TAGS column of `syncfleet list`).")
+    .with_suggestion("Pick one of the known tags; each service's tags: syncfleet -J list | jq '.data.services[] | {service_id, tags}'")
     .with_actions(["syncfleet list"])
 }
 

@@ -178,6 +178,9 @@ fn a_cron_service_stays_on_cron_and_a_switch_leaves_one_schedule() {
     assert!(!timer_enabled(&env, "sw"));
     let status = env.json(&["status", "--service", "sw"]);
     assert_eq!(status["data"]["platform"], "cron", "{status}");
+    // The user had no crontab: none is left behind, not an empty one.
+    env.json_in(&ws, &["install", "--scheduler", "systemd"]);
+    assert!(!env.crontab_path().exists(), "an empty crontab was left");
 }
 
 #[test]
@@ -188,6 +191,8 @@ fn a_switch_that_cannot_remove_the_old_schedule_keeps_the_service_where_it_was()
         &stages(&[stage("pull", &["ok", "1"], "")]),
         r#""name": "stay""#,
     );
+    // A line of the user's own: removing the block rewrites the crontab.
+    std::fs::write(env.crontab_path(), "MAILTO=me\n").unwrap();
     env.json_in(
         &ws,
         &["install", "--scheduler", "cron", "--interval", "15m"],

@@ -73,8 +73,13 @@ impl Render for InstallReport {
         } else {
             ui.green("updated")
         };
+        let first_run = if !self.dry_run && !self.no_change && self.changes.is_empty() {
+            format!(" (first run {})", self.first_run)
+        } else {
+            String::new()
+        };
         Some(format!(
-            "{what} {} {}",
+            "{what} {} {}{first_run}",
             self.service_id,
             tilde(Path::new(&self.workspace_root), &self.home)
         ))
@@ -160,8 +165,14 @@ impl Render for InstallReport {
                 out.push_str(&format!("  {c}\n"));
             }
         } else if !self.no_change {
+            // An update keeps the schedule going from the last run.
+            let which = if self.changes.is_empty() {
+                "First"
+            } else {
+                "Next"
+            };
             out.push_str(&format!(
-                "\nFirst run {}. Check it with: syncfleet status\n",
+                "\n{which} run {}. Check it with: syncfleet status\n",
                 self.first_run
             ));
             if self.token_env_var.is_some() {
@@ -330,6 +341,8 @@ struct Plan {
     no_change: bool,
     /// A scheduler switch: the schedule to remove once the new one is active.
     retire: Option<Retire>,
+    /// The service was installed before: its schedule goes on.
+    is_update: bool,
 }
 
 /// What every workspace of an install shares: the binary, and each
@@ -549,7 +562,14 @@ fn prepare(
         token_source: plan.manifest.token_source.clone(),
         token_file,
         no_change: plan.no_change,
-        first_run: backend.first_run(&spec),
+        first_run: if plan.is_update {
+            format!(
+                "on the schedule it already has: every {} after the previous run ends",
+                format_interval(settings.interval_seconds)
+            )
+        } else {
+            backend.first_run(&spec)
+        },
         changes: plan.changes.iter().map(|c| c.what.clone()).collect(),
         changed: plan.changes.clone(),
         dry_run: args.dry_run,
@@ -1038,7 +1058,10 @@ fn plan(ctx: &Context, input: PlanInput) -> Result<Plan> {
         None => (Vec::new(), None),
     };
     let no_change = existing.is_some() && changes.is_empty();
+    // A switch starts a new schedule on the new scheduler.
+    let is_update = existing.is_some() && retire.is_none();
     Ok(Plan {
+        is_update,
         manifest,
         backend,
         artifacts,

@@ -68,6 +68,10 @@ pub enum UninstallReport {
         #[serde(skip_serializing_if = "Vec::is_empty")]
         failed: Vec<FailedItem>,
     },
+    /// The person answered no at the prompt: nothing was removed.
+    Declined {
+        declined: bool,
+    },
 }
 
 fn human_one(r: &UninstallResult, ui: &Ui, home: &Path) -> String {
@@ -124,6 +128,7 @@ impl Render for UninstallReport {
             .unwrap_or_default();
         match self {
             UninstallReport::One(r) => human_one(r, ui, &home),
+            UninstallReport::Declined { .. } => "Nothing uninstalled.\n".into(),
             UninstallReport::Many {
                 services, failed, ..
             } if services.is_empty() && failed.is_empty() => {
@@ -165,7 +170,7 @@ impl Render for UninstallReport {
             UninstallReport::Many { failed, .. } => {
                 failed.first().map(|f| f.error.exit_code()).unwrap_or(0)
             }
-            UninstallReport::One(_) => 0,
+            UninstallReport::One(_) | UninstallReport::Declined { .. } => 0,
         }
     }
 }
@@ -189,7 +194,9 @@ pub fn run(ctx: &Context, args: &UninstallArgs) -> Result<UninstallReport> {
             }
         }
     }
-    confirm(ctx, args, &targets)?;
+    if !confirm(ctx, args, &targets)? {
+        return Ok(UninstallReport::Declined { declined: true });
+    }
     let mut batch = batch::for_each(&ctx.ui, "uninstall", &targets, |sel| {
         let id = target_id(ctx, Some(&sel.to_string()), &inventory)?;
         uninstall_one(ctx, &id, &inventory, false)
@@ -268,11 +275,13 @@ pub fn orphan_ids(ctx: &Context, inventory: &Inventory) -> Vec<String> {
 
 /// `--all` and `--tag` remove many services at once: a person confirms on
 /// a terminal; a program (robot mode, stdin not a terminal) passes --yes.
-fn confirm(ctx: &Context, args: &UninstallArgs, targets: &[String]) -> Result<()> {
+/// Whether a bulk uninstall may go on: `--yes`, or a person's yes at the
+/// prompt. A "no" is an answer, not an error: nothing is removed.
+fn confirm(ctx: &Context, args: &UninstallArgs, targets: &[String]) -> Result<bool> {
     let sel = &args.select;
     let many_at_once = sel.all || !sel.tags.is_empty();
     if args.yes || !many_at_once {
-        return Ok(());
+        return Ok(true);
     }
     let selector = if sel.all {
         "--all".to_string()
@@ -299,7 +308,7 @@ fn confirm(ctx: &Context, args: &UninstallArgs, targets: &[String]) -> Result<()
         .with_actions([retry]));
     }
     if targets.is_empty() {
-        return Ok(());
+        return Ok(true);
     }
     const SHOWN: usize = 5;
     let mut names = targets
@@ -321,14 +330,10 @@ fn confirm(ctx: &Context, args: &UninstallArgs, targets: &[String]) -> Result<()
         .lock()
         .read_line(&mut answer)
         .map_err(|e| Error::io("read", Path::new("<stdin>"), e))?;
-    if matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
-        Ok(())
-    } else {
-        Err(Error::invalid_argument(format!(
-            "not confirmed: nothing was uninstalled ({selector})"
-        ))
-        .with_suggestion(format!("To uninstall without asking: {retry}")))
-    }
+    Ok(matches!(
+        answer.trim().to_ascii_lowercase().as_str(),
+        "y" | "yes"
+    ))
 }
 
 /// Uninstall one service; `reload` = reload the scheduler now (a batch

@@ -289,6 +289,12 @@ impl Cron {
     }
 
     fn write_crontab(&self, content: &[u8]) -> Result<()> {
+        // Nothing left: remove the crontab rather than leave an empty one
+        // where the user had none.
+        if content.is_empty() {
+            return process::run_checked(&self.crontab, &["-r".to_string()], DEFAULT_TIMEOUT)
+                .map(|_| ());
+        }
         process::run_checked_with_input(
             &self.crontab,
             &["-".to_string()],

@@ -431,6 +431,13 @@ impl Scheduler for Systemd {
                     if user.is_empty() { "$(whoami)" } else { &user }
                 ),
             ),
+            // No systemd-logind here (a container, a machine not booted
+            // with systemd): lingering is not a thing to fix, and a warning
+            // on every install would only be noise.
+            Err(e) if e.message.contains("not been booted with systemd") => Check::skip(
+                "linger",
+                "lingering cannot be checked: this machine has no systemd login manager",
+            ),
             Err(e) => Check::warn(
                 "linger",
                 format!(
