@@ -359,14 +359,8 @@ pub fn execute(
     ignore_backoff: bool,
 ) -> Result<RunReport> {
     let started = Instant::now();
-    let manifest = crate::service::read_manifest(ctx, id)?.ok_or_else(|| {
-        Error::new(
-            ErrorCode::ServiceNotFound,
-            format!("service '{id}' is not installed (no manifest)"),
-        )
-        .with_suggestion("Install it from its workspace: syncfleet install")
-        .with_actions(["syncfleet install", "syncfleet list"])
-    })?;
+    let manifest =
+        crate::service::read_manifest(ctx, id)?.ok_or_else(|| crate::service::not_installed(id))?;
     let policy = policy_of(&manifest);
     let mut rng = ThreadJitterRng;
 

@@ -83,7 +83,7 @@ fn row(s: &ListedService) -> [String; 11] {
 impl Render for ListReport {
     fn human(&self, ui: &Ui) -> String {
         for w in &self.warnings {
-            ui.warn(w);
+            tracing::warn!("{w}");
         }
         match self.format.unwrap_or(FormatArg::Table) {
             FormatArg::Json => json_text(&self.services),

@@ -102,14 +102,11 @@ pub fn run(ctx: &Context, args: &MoveArgs) -> Result<MoveReport> {
     let target = service::resolve(ctx, Some(&args.service))?;
     let id = target.id;
     let Some(existing) = target.manifest else {
-        return Err(Error::new(
-            ErrorCode::ServiceNotFound,
-            format!("service '{id}' is not installed: there is nothing to move"),
-        )
-        .with_suggestion(
-            "Install the workspace where it is now: syncfleet install --workspace <dir>",
-        )
-        .with_actions(["syncfleet list"]));
+        return Err(service::not_installed(&id)
+            .with_suggestion(
+                "Install the workspace where it is now: syncfleet install --workspace <dir>",
+            )
+            .with_actions(["syncfleet list"]));
     };
     let config = load_new_place(ctx, &id, &args.new_dir)?;
     let identity = service::identity_hash(&config);

@@ -61,13 +61,7 @@ pub fn drift_with_state(m: &Manifest, backend: &dyn Scheduler, state: &PlatformS
         }
         Some(_) => {}
     }
-    let expected: Vec<String> = vec![
-        m.binary_path.clone(),
-        "--robot".into(),
-        "run".into(),
-        "--service-id".into(),
-        m.service_id.clone(),
-    ];
+    let expected = scheduler::run_argv(&m.binary_path, &m.service_id);
     match backend.installed_command(&m.service_id) {
         Some(cmd) if cmd == expected => {}
         Some(cmd) => {

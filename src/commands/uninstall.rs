@@ -73,8 +73,8 @@ pub enum UninstallReport {
 fn human_one(r: &UninstallResult, ui: &Ui, home: &Path) -> String {
     if !r.was_installed {
         return format!(
-            "Service {} is not installed. Nothing to do.\n",
-            r.service_id
+            "Nothing to do: {}.\n",
+            crate::service::not_installed_message(&r.service_id)
         );
     }
     let title = if r.orphan {
