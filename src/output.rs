@@ -333,8 +333,7 @@ pub fn json_text<T: Serialize>(value: &T) -> String {
 }
 
 /// A borderless table with a header row, for the fleet commands: columns
-/// padded to their widest cell, two spaces apart. (comfy-table's layout
-/// engine costs ~20 µs a row, too slow for a 10,000-service list.)
+/// two spaces apart, laid out by comfy-table.
 pub fn table<S: Into<String>>(header: Vec<S>) -> TextTable {
     TextTable {
         rows: vec![header.into_iter().map(Into::into).collect()],
@@ -465,21 +464,31 @@ impl TextTable {
 }
 
 impl std::fmt::Display for TextTable {
+    /// comfy-table lays the fitted rows out; with a width to fit, its
+    /// dynamic arrangement wraps whatever the dropped columns and the
+    /// shortened flex column did not make fit.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let rows = self.fitted();
-        let widths = Self::widths(&rows);
-        let mut line = String::new();
-        for (i, row) in rows.iter().enumerate() {
-            line.clear();
-            for (j, cell) in row.iter().enumerate() {
-                line.push_str(cell);
-                if j + 1 < row.len() {
-                    let pad = widths[j] - visible_width(cell) + 2;
-                    line.extend(std::iter::repeat_n(' ', pad));
-                }
-            }
-            let end = if i + 1 < rows.len() { "\n" } else { "" };
-            write!(f, "{}{end}", line.trim_end())?;
+        let mut rows = self.fitted().into_iter();
+        let Some(header) = rows.next() else {
+            return Ok(());
+        };
+        let mut t = comfy_table::Table::new();
+        t.load_preset(comfy_table::presets::NOTHING)
+            .set_header(header)
+            .add_rows(rows);
+        if let Some(fit) = &self.fit {
+            t.set_content_arrangement(comfy_table::ContentArrangement::Dynamic)
+                .set_width(u16::try_from(fit.width).unwrap_or(u16::MAX));
+        }
+        let last = t.column_count().saturating_sub(1);
+        for (i, column) in t.column_iter_mut().enumerate() {
+            column.set_padding((0, if i < last { 2 } else { 0 }));
+        }
+        let text = t.to_string();
+        let mut lines = text.lines().map(str::trim_end).peekable();
+        while let Some(line) = lines.next() {
+            let end = if lines.peek().is_some() { "\n" } else { "" };
+            write!(f, "{line}{end}")?;
         }
         Ok(())
     }
@@ -520,6 +529,19 @@ mod table_tests {
         wide.add_row(["abc", "/short"]);
         wide.fit(80, Some("WORKSPACE"), &[]);
         assert_eq!(wide.to_string(), "ID   WORKSPACE\nabc  /short");
+    }
+
+    #[test]
+    fn what_cannot_be_dropped_or_shortened_wraps_to_fit() {
+        let mut t = table(vec!["ID", "ERROR"]);
+        t.add_row([
+            "abc",
+            "the server closed the connection while the pull was still reading",
+        ]);
+        t.fit(40, None, &[]);
+        let text = t.to_string();
+        assert!(text.lines().all(|l| l.chars().count() <= 40), "{text}");
+        assert!(text.contains("abc") && text.contains("reading"), "{text}");
     }
 
     #[test]
