@@ -121,6 +121,18 @@ impl Ui {
     pub fn dim(&self, text: &str) -> String {
         paint(self.color, DIM, text)
     }
+
+    /// A run's outcome in its colour: green, yellow, red (and `-`, red,
+    /// for none).
+    pub fn outcome(&self, outcome: Option<crate::store::status::Outcome>) -> String {
+        use crate::store::status::Outcome;
+        let text = outcome.map_or("-", Outcome::as_str);
+        match outcome {
+            Some(Outcome::Success) => self.green(text),
+            Some(Outcome::Degraded) => self.yellow(text),
+            Some(Outcome::Failed | Outcome::Crashed) | None => self.red(text),
+        }
+    }
 }
 
 /// A command result that knows its human form.
@@ -248,6 +260,19 @@ pub fn human_error(ui: &Ui, error: &Error) -> String {
         ui.dim(&format!("({}, exit {})", error.code, error.exit_code()))
     ));
     text
+}
+
+/// One `  Key:        value` line of a human report block.
+pub fn field(out: &mut String, key: &str, value: &str) {
+    out.push_str(&format!("  {key:<11} {value}\n"));
+}
+
+/// A report's warnings, through the one warnings channel (stderr, see
+/// `logging`), never mixed into the report on stdout.
+pub fn warn_all(warnings: &[String]) {
+    for w in warnings {
+        tracing::warn!("{w}");
+    }
 }
 
 /// `/home/u/x` → `~/x` for human output.

@@ -44,6 +44,18 @@ fn warnings_and_traces_go_through_one_labelled_channel() {
     let ws = env.workspace("v", &stages(&[stage("pull", &["ok"], "")]), "");
     env.json_in(&ws, &["install"]);
 
+    // A report's warnings (the fake loginctl cannot read linger) go to
+    // stderr, never into the report on stdout.
+    let again = env.run_in(&ws, &["install"]).ok();
+    assert!(!again.stdout.contains("warning"), "{}", again.stdout);
+    assert!(
+        again
+            .stderr
+            .starts_with("warning: could not read the linger setting"),
+        "{}",
+        again.stderr
+    );
+
     // Quiet by default: no traces.
     let plain = env.run_in(&ws, &["trigger"]).ok();
     assert!(plain.stderr.is_empty(), "{}", plain.stderr);

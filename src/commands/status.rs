@@ -5,14 +5,14 @@ use crate::cli::ServiceSelector;
 use crate::context::Context;
 use crate::duration::{format_elapsed, format_interval};
 use crate::error::Result;
-use crate::output::{Render, Ui, iso_ms, local_time};
+use crate::output::{Render, Ui, field, iso_ms, local_time};
 use crate::policy::{self, SchedulerState};
 use crate::process::pid_alive;
 use crate::runner::policy_of;
 use crate::scheduler::{self, PlatformState, Scheduler, SchedulerKind};
 use crate::service;
 use crate::store::manifest::Manifest;
-use crate::store::status::{Outcome, RunRecord};
+use crate::store::status::RunRecord;
 use serde::Serialize;
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -301,11 +301,6 @@ fn stage_list(run: &RunRecord, ok: bool) -> String {
         .join(", ")
 }
 
-/// One `  Key:        value` line of the status block.
-fn field(out: &mut String, key: &str, value: &str) {
-    out.push_str(&format!("  {key:<11} {value}\n"));
-}
-
 impl Render for StatusReport {
     fn human(&self, ui: &Ui) -> String {
         let mut out = format!(
@@ -481,13 +476,7 @@ impl StatusReport {
         out.push_str("\nLast sync:\n");
         field(out, "Time:", &local_time(r.timestamp_ms));
         field(out, "Duration:", &format_elapsed(r.duration_seconds));
-        let outcome = match r.outcome {
-            Outcome::Success => ui.green("success"),
-            Outcome::Degraded => ui.yellow("degraded"),
-            Outcome::Failed => ui.red("failed"),
-            Outcome::Crashed => ui.red("crashed"),
-        };
-        field(out, "Outcome:", &outcome);
+        field(out, "Outcome:", &ui.outcome(Some(r.outcome)));
         if !r.stage_results.is_empty() {
             field(out, "Stages:", &stage_list(r, true));
             let failed = stage_list(r, false);
