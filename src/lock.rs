@@ -73,13 +73,17 @@ pub fn try_acquire(path: &Path) -> Result<Option<LockGuard>> {
 /// Wait up to `timeout` for the lock; a LOCKED error naming the holder after.
 pub fn acquire_within(path: &Path, timeout: Duration, what: &str) -> Result<LockGuard> {
     let deadline = Instant::now() + timeout;
-    let mut pause = Duration::from_millis(2);
+    const FIRST_PAUSE: Duration = Duration::from_millis(2);
+    let mut pause = FIRST_PAUSE;
     loop {
         if let Some(guard) = try_acquire(path)? {
             return Ok(guard);
         }
         if Instant::now() >= deadline {
             return Err(locked_error(path, what));
+        }
+        if pause == FIRST_PAUSE {
+            tracing::debug!(lock = %path.display(), what, "waiting for the lock");
         }
         std::thread::sleep(pause);
         pause = (pause * 2).min(Duration::from_millis(50));

@@ -432,6 +432,7 @@ pub fn run_checked_with_input(
     timeout: Duration,
 ) -> Result<Captured> {
     let shown = display_command(program, args);
+    tracing::debug!(command = %shown, "scheduler command");
     let captured = capture(Command::new(program).args(args), stdin, timeout)
         .map_err(|e| Error::command_failed(&shown, None, &e.to_string()))?;
     if captured.timed_out {

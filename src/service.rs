@@ -356,6 +356,20 @@ fn resolve_selector(ctx: &Context, sel: &str) -> Result<String> {
     .with_actions(["syncfleet list"]))
 }
 
+/// "service 'ID' is not installed": the one wording, in errors and in
+/// the reports of commands for which that is not an error.
+pub fn not_installed_message(id: &str) -> String {
+    format!("service '{id}' is not installed")
+}
+
+/// The error of a command that needs an installed service (a manifest)
+/// and found none. Callers replace the suggestion where a better fix fits.
+pub fn not_installed(id: &str) -> Error {
+    Error::new(ErrorCode::ServiceNotFound, not_installed_message(id))
+        .with_suggestion("Install it from its workspace: syncfleet install")
+        .with_actions(["syncfleet install", "syncfleet list"])
+}
+
 /// Whether an installed service's workspace is gone (moved or deleted):
 /// its config file is no longer where install found it.
 pub fn workspace_missing(m: &Manifest) -> bool {

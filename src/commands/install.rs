@@ -14,7 +14,7 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::fsutil;
 use crate::identity::sanitize_service_name;
 use crate::lock;
-use crate::output::{Render, Ui, tilde};
+use crate::output::{Render, Ui, field, tilde};
 use crate::runner::resolve_token;
 use crate::scheduler::{self, Artifact, Scheduler, SchedulerKind, ServiceSpec, TokenPlacement};
 use crate::service::{identity_hash, installed};
@@ -86,10 +86,7 @@ impl Render for InstallReport {
     }
 
     fn human(&self, ui: &Ui) -> String {
-        let mut out = String::new();
-        for w in &self.warnings {
-            out.push_str(&format!("{} {w}\n", ui.yellow("warning:")));
-        }
+        crate::output::warn_all(&self.warnings);
         let title = if self.dry_run {
             "Dry run: nothing was written or executed."
         } else if self.no_change {
@@ -99,71 +96,10 @@ impl Render for InstallReport {
         } else {
             "Service updated:"
         };
-        out.push_str(&format!("{}\n", ui.bold(title)));
-        let field = |out: &mut String, k: &str, v: &str| out.push_str(&format!("  {k:<11} {v}\n"));
-        field(&mut out, "Platform:", &self.platform);
-        field(&mut out, "Service ID:", &self.service_id);
-        field(
-            &mut out,
-            "Workspace:",
-            &tilde(Path::new(&self.workspace_root), &self.home),
-        );
-        field(
-            &mut out,
-            "Interval:",
-            &format!(
-                "{} ({}s)",
-                format_interval(self.interval_seconds),
-                self.interval_seconds
-            ),
-        );
-        field(&mut out, "Profile:", &self.profile);
-        field(
-            &mut out,
-            "Binary:",
-            &tilde(Path::new(&self.binary_path), &self.home),
-        );
-        for f in &self.service_files {
-            field(&mut out, "File:", &tilde(Path::new(f), &self.home));
-        }
-        field(&mut out, "Command:", &self.sync_command);
-        match (&self.token_env_var, &self.token_file) {
-            (Some(var), Some(file)) => field(
-                &mut out,
-                "Token:",
-                &format!(
-                    "{var} stored in {} (0600)",
-                    tilde(Path::new(file), &self.home)
-                ),
-            ),
-            (Some(var), None) if self.token_source == "system_env" => field(
-                &mut out,
-                "Token:",
-                &format!("{var} from your user environment (set it there)"),
-            ),
-            (Some(var), None) => field(
-                &mut out,
-                "Token:",
-                &format!("{var} embedded in the unit ({})", self.token_source),
-            ),
-            _ => field(&mut out, "Token:", "none needed"),
-        }
-        if !self.changed.is_empty() && !self.dry_run {
-            let described: Vec<String> = self.changed.iter().map(Change::describe).collect();
-            field(&mut out, "Changed:", &described.join(", "));
-        }
+        let mut out = format!("{}\n", ui.bold(title));
+        self.human_fields(&mut out);
         if let Some(rendered) = &self.rendered {
-            for a in rendered {
-                out.push_str(&format!(
-                    "\n{}\n{}",
-                    ui.dim(&format!("# {}", a.path.display())),
-                    a.content
-                ));
-            }
-            out.push_str(&format!("\n{}\n", ui.bold("Would run:")));
-            for c in self.planned_commands.iter().flatten() {
-                out.push_str(&format!("  {c}\n"));
-            }
+            self.human_dry_run(ui, rendered, &mut out);
         } else if !self.no_change {
             // An update keeps the schedule going from the last run.
             let which = if self.changes.is_empty() {
@@ -182,6 +118,66 @@ impl Render for InstallReport {
             }
         }
         out
+    }
+}
+
+impl InstallReport {
+    fn show(&self, path: &str) -> String {
+        tilde(Path::new(path), &self.home)
+    }
+
+    /// What was installed: where, how often, which files and command.
+    fn human_fields(&self, out: &mut String) {
+        field(out, "Platform:", &self.platform);
+        field(out, "Service ID:", &self.service_id);
+        field(out, "Workspace:", &self.show(&self.workspace_root));
+        field(
+            out,
+            "Interval:",
+            &format!(
+                "{} ({}s)",
+                format_interval(self.interval_seconds),
+                self.interval_seconds
+            ),
+        );
+        field(out, "Profile:", &self.profile);
+        field(out, "Binary:", &self.show(&self.binary_path));
+        for f in &self.service_files {
+            field(out, "File:", &self.show(f));
+        }
+        field(out, "Command:", &self.sync_command);
+        field(out, "Token:", &self.token_description());
+        if !self.changed.is_empty() && !self.dry_run {
+            let described: Vec<String> = self.changed.iter().map(Change::describe).collect();
+            field(out, "Changed:", &described.join(", "));
+        }
+    }
+
+    /// Where the token lives, never its value.
+    fn token_description(&self) -> String {
+        match (&self.token_env_var, &self.token_file) {
+            (Some(var), Some(file)) => format!("{var} stored in {} (0600)", self.show(file)),
+            (Some(var), None) if self.token_source == "system_env" => {
+                format!("{var} from your user environment (set it there)")
+            }
+            (Some(var), None) => format!("{var} embedded in the unit ({})", self.token_source),
+            _ => "none needed".to_string(),
+        }
+    }
+
+    /// The artifacts as they would be written, and the commands.
+    fn human_dry_run(&self, ui: &Ui, rendered: &[Artifact], out: &mut String) {
+        for a in rendered {
+            out.push_str(&format!(
+                "\n{}\n{}",
+                ui.dim(&format!("# {}", a.path.display())),
+                a.content
+            ));
+        }
+        out.push_str(&format!("\n{}\n", ui.bold("Would run:")));
+        for c in self.planned_commands.iter().flatten() {
+            out.push_str(&format!("  {c}\n"));
+        }
     }
 }
 

@@ -77,8 +77,8 @@ pub enum UninstallReport {
 fn human_one(r: &UninstallResult, ui: &Ui, home: &Path) -> String {
     if !r.was_installed {
         return format!(
-            "Service {} is not installed. Nothing to do.\n",
-            r.service_id
+            "Nothing to do: {}.\n",
+            crate::service::not_installed_message(&r.service_id)
         );
     }
     let title = if r.orphan {
@@ -86,10 +86,8 @@ fn human_one(r: &UninstallResult, ui: &Ui, home: &Path) -> String {
     } else {
         format!("Service uninstalled ({}):", r.service_id)
     };
+    crate::output::warn_all(&r.warnings);
     let mut out = format!("{}\n", ui.bold(&title));
-    for w in &r.warnings {
-        out.push_str(&format!("  {} {w}\n", ui.yellow("warning:")));
-    }
     for s in &r.removed_schedules {
         out.push_str(&format!("  Stopped: {s}\n"));
     }
@@ -108,17 +106,16 @@ fn batch_line(r: &UninstallResult, ui: &Ui) -> String {
         return format!("{} {} (not installed)", ui.dim("skipped"), r.service_id);
     }
     let platforms: Vec<&str> = r.platforms().map(String::as_str).collect();
-    let mut line = format!(
+    for w in &r.warnings {
+        tracing::warn!("{}: {w}", r.service_id);
+    }
+    format!(
         "{} {} ({}{})",
         ui.green("removed"),
         r.service_id,
         if r.orphan { "orphan: " } else { "" },
         platforms.join(", ")
-    );
-    for w in &r.warnings {
-        line.push_str(&format!("\n  {} {w}", ui.yellow("warning:")));
-    }
-    line
+    )
 }
 
 impl Render for UninstallReport {

@@ -14,7 +14,7 @@
 //! cron runs. `SYNCFLEET_CRONTAB` names the crontab program (tests use a
 //! fake that stores to a file; see `process::scheduler_program`).
 
-use super::wrapper::{self, sh_quote, sh_split};
+use super::wrapper::{self, sh_quote};
 use super::{
     Artifact, ArtifactListing, PlatformState, Scheduler, SchedulerKind, ServiceSpec,
     TokenPlacement, check_spec, ids_in_dir,
@@ -399,7 +399,8 @@ impl Scheduler for Cron {
 
     fn installed_command(&self, service_id: &str) -> Option<Vec<String>> {
         let block = extract_block(&self.read_crontab().ok()?, service_id)?;
-        let words: Vec<String> = sh_split(&block_command(&block)?)
+        let words: Vec<String> = shell_words::split(&block_command(&block)?)
+            .ok()?
             .into_iter()
             // Redirections and the environment assignments are how the
             // command runs, not which command.
@@ -532,7 +533,7 @@ mod tests {
             let escaped = cron_escape(&q);
             assert!(!cron_unescape(&escaped).is_empty());
             assert_eq!(
-                sh_split(&cron_unescape(&escaped)),
+                shell_words::split(&cron_unescape(&escaped)).unwrap(),
                 vec![s.to_string()],
                 "{s}"
             );
@@ -554,7 +555,7 @@ mod tests {
             "*/15 * * * * SYNCFLEET_DATA_DIR='/data' '/usr/local/bin/syncfleet' '--robot' 'run' '--service-id' 'abc123' >>'/data/services/abc123/logs/scheduler-stdout.log' 2>>'/data/services/abc123/logs/scheduler-stderr.log'"
         );
         assert_eq!(
-            sh_split(&block_command(&block).unwrap())[1..6],
+            shell_words::split(&block_command(&block).unwrap()).unwrap()[1..6],
             spec(TokenPlacement::None).run_argv()
         );
     }
@@ -587,7 +588,7 @@ mod tests {
             value: "t%k'&<\"$x".into(),
         });
         let block = render_block(&s).unwrap();
-        let words = sh_split(&block_command(&block).unwrap());
+        let words = shell_words::split(&block_command(&block).unwrap()).unwrap();
         assert_eq!(words[1], "GITLAB_TOKEN=t%k'&<\"$x");
     }
 

@@ -106,6 +106,18 @@ impl TokenPlacement {
     }
 }
 
+/// The argv every scheduler runs for a service: the one place it is
+/// spelled, so install renders it and status checks it the same way.
+pub fn run_argv(binary_path: &str, service_id: &str) -> Vec<String> {
+    vec![
+        binary_path.to_string(),
+        "--robot".into(),
+        "run".into(),
+        "--service-id".into(),
+        service_id.to_string(),
+    ]
+}
+
 /// Everything a backend needs to render one service.
 #[derive(Debug, Clone)]
 pub struct ServiceSpec {
@@ -124,13 +136,7 @@ pub struct ServiceSpec {
 impl ServiceSpec {
     /// The argv the scheduler runs.
     pub fn run_argv(&self) -> Vec<String> {
-        vec![
-            self.binary_path.to_string_lossy().into_owned(),
-            "--robot".into(),
-            "run".into(),
-            "--service-id".into(),
-            self.service_id.clone(),
-        ]
+        run_argv(&self.binary_path.to_string_lossy(), &self.service_id)
     }
 
     pub fn sync_command(&self) -> String {
