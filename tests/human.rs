@@ -44,6 +44,8 @@ macro_rules! snap {
     ($name:expr, $text:expr) => {
         insta::with_settings!({
             filters => vec![
+                // The owner tag hashes the (temporary) data directory.
+                (r"syncfleet-data-dir: [0-9a-f]{16}", "syncfleet-data-dir: [OWNER]"),
                 (r"\b[0-9a-f]{13}-[0-9a-f]{8}\b", "[RUN]"),
                 (r"\b[0-9a-f]{12}\b", "[ID]"),
                 (r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z", "[ISO]"),
