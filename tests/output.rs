@@ -40,18 +40,23 @@ fn a_closed_pipe_is_a_clean_exit_but_a_full_disk_is_an_error() {
 
 #[test]
 fn warnings_and_traces_go_through_one_labelled_channel() {
-    let env = TestEnv::new();
-    let ws = env.workspace("v", &stages(&[stage("pull", &["ok"], "")]), "");
+    let mut env = TestEnv::new();
+    // A token too short to redact: install warns about it.
+    env.set_env("SHORT_TOKEN", "abc");
+    let ws = env.workspace(
+        "v",
+        &stages(&[stage("pull", &["ok"], "")]),
+        r#""token_env_var": "SHORT_TOKEN""#,
+    );
     env.json_in(&ws, &["install"]);
 
-    // A report's warnings (the fake loginctl cannot read linger) go to
-    // stderr, never into the report on stdout.
+    // A report's warnings go to stderr, never into the report on stdout.
     let again = env.run_in(&ws, &["install"]).ok();
     assert!(!again.stdout.contains("warning"), "{}", again.stdout);
     assert!(
         again
             .stderr
-            .starts_with("warning: could not read the linger setting"),
+            .starts_with("warning: SHORT_TOKEN is 3 characters long, too short to redact safely"),
         "{}",
         again.stderr
     );
