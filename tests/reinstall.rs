@@ -343,3 +343,25 @@ fn another_data_directorys_service_of_the_same_id_is_never_taken_for_ours() {
     assert_eq!(all["ok"], true, "{all}");
     assert!(crontab(&env).contains("# BEGIN syncfleet demo\n"));
 }
+
+#[test]
+fn an_unreachable_scheduler_is_not_called_drift() {
+    let mut env = TestEnv::new();
+    let ws = env.workspace("down", &stages(&[stage("pull", &["ok", "1"], "")]), "");
+    env.json_in(&ws, &["install"]);
+    env.set_env("FAKE_SYSTEMCTL_FAIL", "unreachable");
+    let doctor = env.json_in(&ws, &["doctor", "--offline"]);
+    let checks = doctor["data"]["checks"].as_array().unwrap();
+    let install_state = checks
+        .iter()
+        .find(|c| c["name"] == "install_state")
+        .unwrap();
+    assert_eq!(install_state["status"], "skip", "{install_state}");
+    assert!(!doctor.to_string().contains("has drifted"), "{doctor}");
+    // The failing check says how to reach the scheduler.
+    let manager = checks
+        .iter()
+        .find(|c| c["name"] == "systemd_user_manager")
+        .unwrap();
+    assert_eq!(manager["status"], "fail", "{manager}");
+}

@@ -441,7 +441,14 @@ fn install_checks(
         return checks;
     };
     let drift = crate::commands::status::drift(m, backend);
-    if drift.any() {
+    if let (false, Some(why)) = (drift.any(), &drift.scheduler_unreachable) {
+        // Not drift, and `install` cannot fix it: the prerequisite checks
+        // say what is wrong with the scheduler.
+        checks.push(Check::skip(
+            CheckId::InstallState,
+            format!("Service {id}: the schedule cannot be checked ({why})"),
+        ));
+    } else if drift.any() {
         checks.push(Check::fail(
             CheckId::InstallState,
             format!("Service {id} has drifted: {}", drift.details.join("; ")),
@@ -569,6 +576,13 @@ fn apply_fixes(
     if let Some(b) = backend
         && let Some((what, result)) = b.safe_fix()
     {
+        // A reload that fails because the scheduler itself is down has the
+        // fix a failed check above already names: point there, not back
+        // at doctor.
+        let cause = checks
+            .iter()
+            .find(|c| c.status == CheckStatus::Fail)
+            .and_then(|c| c.action.clone());
         checks.push(match result {
             Ok(()) => Check::new(
                 CheckId::SchedulerReload,
@@ -578,7 +592,9 @@ fn apply_fixes(
             Err(e) => Check::warn(
                 CheckId::SchedulerReload,
                 format!("{what} failed: {}", e.message),
-                "Check the scheduler with syncfleet doctor.",
+                cause.unwrap_or_else(|| {
+                    "Check that the scheduler runs (systemctl --user status, or crontab -l).".into()
+                }),
             ),
         });
     }

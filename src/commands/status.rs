@@ -22,6 +22,10 @@ pub struct Drift {
     pub command_drift: bool,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub details: Vec<String>,
+    /// The scheduler could not be asked (e.g. no user manager here): its
+    /// state is unknown, which is not drift.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scheduler_unreachable: Option<String>,
 }
 
 impl Drift {
@@ -37,7 +41,9 @@ pub fn drift(m: &Manifest, backend: &dyn Scheduler) -> Drift {
 
 pub fn drift_with_state(m: &Manifest, backend: &dyn Scheduler, state: &PlatformState) -> Drift {
     let mut d = Drift::default();
-    if !state.loaded {
+    if let Some(error) = &state.error {
+        d.scheduler_unreachable = Some(error.clone());
+    } else if !state.loaded {
         d.platform_drift = true;
         d.details.push(format!(
             "the scheduler reports the schedule as {}",
