@@ -22,8 +22,21 @@ pub const PERMANENT_CODES: [&str; 7] = [
     "PERMANENT_EXIT_CODE",
 ];
 
+/// The wall clock, in milliseconds since the Unix epoch. Everything that
+/// reads or records the time goes through the context's clock, so that a
+/// test can stop it (`SYNCFLEET_NOW`) and assert exact times.
 pub trait Clock: Send + Sync {
     fn now_ms(&self) -> i64;
+
+    fn now_iso(&self) -> String {
+        crate::output::iso_ms(self.now_ms())
+    }
+
+    /// Now as a file time, to compare with modification times.
+    fn now_system_time(&self) -> std::time::SystemTime {
+        let ms = u64::try_from(self.now_ms()).unwrap_or(0);
+        std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms)
+    }
 }
 
 pub struct SystemClock;
@@ -31,6 +44,15 @@ pub struct SystemClock;
 impl Clock for SystemClock {
     fn now_ms(&self) -> i64 {
         chrono::Utc::now().timestamp_millis()
+    }
+}
+
+/// A clock stopped at one instant.
+pub struct FixedClock(pub i64);
+
+impl Clock for FixedClock {
+    fn now_ms(&self) -> i64 {
+        self.0
     }
 }
 

@@ -418,8 +418,10 @@ pub fn execute(
     }
 
     // Steps 5-6: the pipeline lock of the service's lock group.
-    let Some(_pipeline) =
-        lock::try_acquire(&ctx.data_dir.pipeline_lock_path(&manifest.lock_group))?
+    let Some(_pipeline) = lock::try_acquire(
+        &ctx.data_dir.pipeline_lock_path(&manifest.lock_group),
+        ctx.clock(),
+    )?
     else {
         return update_status(ctx, id, OnCorrupt::Fail, |s| {
             s.skipped.locked += 1;
@@ -516,6 +518,7 @@ pub fn execute(
                     .chain(manifest.stage_path.clone().map(|p| ("PATH".to_string(), p)))
                     .collect(),
                 log: &log,
+                clock: ctx.clock(),
             };
             (run.run(&mut rng), None, None)
         }
@@ -596,6 +599,7 @@ pub fn execute(
                 path: manifest.stage_path.as_deref(),
             },
             &log,
+            ctx.clock(),
         );
     }
 
@@ -646,8 +650,8 @@ pub fn manual_sync(
     let started = Instant::now();
     let token = resolve_token(ctx, id, token_var)?;
     let lock_path = ctx.data_dir.pipeline_lock_path(lock_group);
-    let Some(_pipeline) = lock::try_acquire(&lock_path)? else {
-        return Err(lock::locked_error(&lock_path, &format!("the pipeline of lock group '{lock_group}'"))
+    let Some(_pipeline) = lock::try_acquire(&lock_path, ctx.clock())? else {
+        return Err(lock::locked_error(&lock_path, &crate::service::pipeline_lock_name(lock_group))
             .with_suggestion("A scheduled or triggered run is in progress: wait for it (syncfleet status), then retry."));
     };
     let start_ms = ctx.now_ms();
@@ -667,6 +671,7 @@ pub fn manual_sync(
         service_id: id,
         env: token.into_iter().collect(),
         log: &log,
+        clock: ctx.clock(),
     }
     .run(rng.as_mut());
     let outcome = policy::run_outcome(&stage_results);

@@ -230,7 +230,10 @@ pub fn run(ctx: &Context, args: &DoctorArgs) -> Result<DoctorReport> {
     let backend = kind.map(|k| scheduler::backend(k, &ctx.env));
     checks.push(binary_check(&binary_path()));
     checks.push(data_dir_check(ctx.data_dir.root()));
-    checks.push(health::temp_files_check(&ctx.data_dir));
+    checks.push(health::temp_files_check(
+        &ctx.data_dir,
+        ctx.clock().now_system_time(),
+    ));
     if let Some(b) = &backend {
         checks.extend(b.prerequisites());
     }
@@ -519,7 +522,7 @@ fn apply_fixes(
     id: Option<&str>,
     backend: Option<&dyn Scheduler>,
 ) {
-    health::fix_temp_files(&ctx.data_dir, checks);
+    health::fix_temp_files(&ctx.data_dir, checks, ctx.clock().now_system_time());
     let mark_fixed = |checks: &mut Vec<Check>, which: CheckId, message: String| {
         for c in checks
             .iter_mut()
@@ -687,7 +690,7 @@ fn fleet(ctx: &Context, args: &DoctorArgs) -> DoctorReport {
     let mut checks = vec![
         binary_check(&binary_path()),
         data_dir_check(ctx.data_dir.root()),
-        health::temp_files_check(&ctx.data_dir),
+        health::temp_files_check(&ctx.data_dir, ctx.clock().now_system_time()),
     ];
     for b in &backends {
         checks.extend(b.prerequisites());

@@ -17,7 +17,7 @@ use crate::lock;
 use crate::output::{Render, Ui, tilde};
 use crate::runner::resolve_token;
 use crate::scheduler::{self, Artifact, Scheduler, SchedulerKind, ServiceSpec, TokenPlacement};
-use crate::service::{identity_hash, installed};
+use crate::service::{self, identity_hash, installed};
 use crate::store::manifest::{
     DEFAULT_CIRCUIT_BREAKER_COOLDOWN_SECONDS, DEFAULT_MAX_TRANSIENT_FAILURES, Manifest,
 };
@@ -429,14 +429,6 @@ fn identify(args: &InstallArgs, config: &WorkspaceConfig, fleet: &[Manifest]) ->
     })
 }
 
-fn admin_lock(ctx: &Context, id: &str) -> Result<lock::LockGuard> {
-    lock::acquire_within(
-        &ctx.data_dir.admin_lock_path(id),
-        Duration::from_secs(10),
-        &format!("service {id}"),
-    )
-}
-
 /// Installs of the fleet take turns: which names and workspaces are taken
 /// is checked and claimed under this lock, so two parallel installs that
 /// claim one name (or one workspace under two names) end with one service
@@ -448,6 +440,7 @@ fn fleet_install_lock(ctx: &Context) -> Result<lock::LockGuard> {
         &ctx.data_dir.locks_dir().join("install.lock"),
         Duration::from_secs(60),
         "the fleet's installs",
+        ctx.clock(),
     )
 }
 
@@ -691,7 +684,7 @@ fn install_identified(
     let _admin = if args.dry_run {
         None
     } else {
-        Some(admin_lock(ctx, &identity.id)?)
+        Some(service::admin_lock(ctx, &identity.id)?)
     };
     let mut preflight = Preflight::new()?;
     let (report, plan) = prepare(ctx, args, requested, &mut preflight, &config, identity)?;
@@ -747,7 +740,7 @@ fn install_batch(
             let _admin = if args.dry_run {
                 None
             } else {
-                Some(admin_lock(ctx, &identity.id)?)
+                Some(service::admin_lock(ctx, &identity.id)?)
             };
             let (report, plan) = prepare(ctx, args, &requested, &mut preflight, &config, identity)?;
             if args.dry_run || plan.no_change {

@@ -44,6 +44,9 @@ pub struct ListReport {
     pub warnings: Vec<String>,
     #[serde(skip)]
     format: Option<FormatArg>,
+    /// When the list was made: the table's "LAST RUN" is relative to it.
+    #[serde(skip)]
+    now_ms: i64,
 }
 
 const HEADER: [&str; 11] = [
@@ -98,7 +101,6 @@ impl Render for ListReport {
                 if self.services.is_empty() {
                     return "No services match. Install one with: syncfleet install\n".into();
                 }
-                let now = chrono::Utc::now().timestamp_millis();
                 let mut t = table(HEADER.to_vec());
                 for s in &self.services {
                     let mut r = row(s);
@@ -106,7 +108,7 @@ impl Render for ListReport {
                         .last_run_iso
                         .as_deref()
                         .and_then(|iso| chrono::DateTime::parse_from_rfc3339(iso).ok())
-                        .map(|t| crate::output::relative_time(t.timestamp_millis(), now))
+                        .map(|t| crate::output::relative_time(t.timestamp_millis(), self.now_ms))
                         .unwrap_or_default();
                     t.add_row(r);
                 }
@@ -318,6 +320,7 @@ pub fn run(ctx: &Context, args: &ListArgs) -> Result<ListReport> {
         source,
         warnings,
         format: Some(args.format),
+        now_ms: now,
     })
 }
 

@@ -12,7 +12,6 @@ use crate::context::Context;
 use crate::error::{Error, ErrorCode, Result};
 use crate::fsutil;
 use crate::identity::is_valid_service_id;
-use crate::lock;
 use crate::output::{Render, Ui, tilde};
 use crate::scheduler::{self, Inventory, SchedulerKind};
 use crate::service;
@@ -20,7 +19,6 @@ use crate::store::manifest::Manifest;
 use serde::Serialize;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct UninstallResult {
@@ -339,11 +337,7 @@ pub fn uninstall_one(
     inventory: &Inventory,
     reload: bool,
 ) -> Result<UninstallResult> {
-    let _admin = lock::acquire_within(
-        &ctx.data_dir.admin_lock_path(id),
-        Duration::from_secs(10),
-        &format!("service {id}"),
-    )?;
+    let _admin = service::admin_lock(ctx, id)?;
     remove_locked(ctx, id, inventory, reload)
 }
 
@@ -356,11 +350,7 @@ pub fn remove_orphan(
     inventory: &Inventory,
 ) -> Result<Option<UninstallResult>> {
     // An install in progress holds this lock until its manifest is written.
-    let _admin = lock::acquire_within(
-        &ctx.data_dir.admin_lock_path(id),
-        Duration::from_secs(10),
-        &format!("service {id}"),
-    )?;
+    let _admin = service::admin_lock(ctx, id)?;
     if ctx.data_dir.manifest_path(id).exists() {
         return Ok(None);
     }
@@ -374,11 +364,7 @@ pub fn remove_second_schedules(
     id: &str,
     inventory: &Inventory,
 ) -> Result<Vec<String>> {
-    let _admin = lock::acquire_within(
-        &ctx.data_dir.admin_lock_path(id),
-        Duration::from_secs(10),
-        &format!("service {id}"),
-    )?;
+    let _admin = service::admin_lock(ctx, id)?;
     let Some(manifest) = Manifest::read(&ctx.data_dir.manifest_path(id))? else {
         return Ok(Vec::new());
     };
