@@ -245,11 +245,15 @@ fn read_config_file(path: &Path) -> std::result::Result<Vec<u8>, ConfigRead> {
     Ok(bytes)
 }
 
+/// The nearest `syncfleet.json` upward from `start`. Any entry of that
+/// name ends the search, file or not: walking past a FIFO, a device or a
+/// directory named syncfleet.json would silently act on a parent
+/// workspace; loading it instead says what is wrong with it.
 pub fn find_upward(start: &Path) -> Option<PathBuf> {
     start
         .ancestors()
         .map(|dir| dir.join(CONFIG_FILE_NAME))
-        .find(|candidate| candidate.is_file())
+        .find(|candidate| candidate.symlink_metadata().is_ok())
 }
 
 fn not_found(message: &str) -> Error {
@@ -648,5 +652,29 @@ mod tests {
         std::fs::create_dir_all(&deep).unwrap();
         let c = WorkspaceConfig::discover(&deep).unwrap();
         assert_eq!(c.root, dir.path().canonicalize().unwrap());
+    }
+
+    #[test]
+    fn discovery_stops_at_a_config_that_is_not_a_regular_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(CONFIG_FILE_NAME),
+            r#"{"stages": [{"name": "a", "command": ["true"]}]}"#,
+        )
+        .unwrap();
+        let as_dir = dir.path().join("a");
+        std::fs::create_dir_all(as_dir.join(CONFIG_FILE_NAME)).unwrap();
+        let e = WorkspaceConfig::discover(&as_dir).unwrap_err();
+        assert!(e.message.contains("is a directory"), "{e}");
+        let as_device = dir.path().join("b");
+        std::fs::create_dir_all(&as_device).unwrap();
+        std::os::unix::fs::symlink("/dev/null", as_device.join(CONFIG_FILE_NAME)).unwrap();
+        let e = WorkspaceConfig::discover(&as_device).unwrap_err();
+        assert_eq!(e.code, ErrorCode::ConfigInvalid, "{e}");
+        let dangling = dir.path().join("c");
+        std::fs::create_dir_all(&dangling).unwrap();
+        std::os::unix::fs::symlink("/nonexistent", dangling.join(CONFIG_FILE_NAME)).unwrap();
+        let e = WorkspaceConfig::discover(&dangling).unwrap_err();
+        assert!(e.message.contains("does not exist"), "{e}");
     }
 }

@@ -121,6 +121,7 @@ pub fn import_runs(reg: &Registry, data_dir: &DataDir, id: &str) -> Result<Impor
         }
         let new = reg.insert_runs(id, &records)?;
         reg.set_runs_offset(id, end)?;
+        tracing::debug!(service = id, runs = new, from = offset, to = end, "imported runs into the registry");
         Ok(Imported {
             runs: new,
             skipped,
@@ -220,9 +221,16 @@ pub fn open_for_reading(ctx: &Context) -> Result<&Registry> {
 /// (Call it outside any `Registry::write`, or "committed" would be a lie.)
 pub fn catch_up(reg: &Registry, data_dir: &DataDir, now_ms: i64) -> Result<usize> {
     if !reg.is_filled()? {
+        tracing::info!("the registry is empty: filling it from the data directory");
         return fill(reg, data_dir, now_ms, false).map(|r| r.runs_imported);
     }
     let markers = pending_markers(data_dir);
+    if !markers.is_empty() {
+        tracing::debug!(
+            markers = markers.len(),
+            "importing runs the registry missed"
+        );
+    }
     let mut imported = 0;
     let mut first_error = None;
     for group in markers.chunk_by(|a, b| a.0 == b.0) {

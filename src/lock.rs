@@ -79,13 +79,17 @@ pub fn acquire_within(
     clock: &dyn Clock,
 ) -> Result<LockGuard> {
     let deadline = Instant::now() + timeout;
-    let mut pause = Duration::from_millis(2);
+    const FIRST_PAUSE: Duration = Duration::from_millis(2);
+    let mut pause = FIRST_PAUSE;
     loop {
         if let Some(guard) = try_acquire(path, clock)? {
             return Ok(guard);
         }
         if Instant::now() >= deadline {
             return Err(locked_error(path, what));
+        }
+        if pause == FIRST_PAUSE {
+            tracing::debug!(lock = %path.display(), what, "waiting for the lock");
         }
         std::thread::sleep(pause);
         pause = (pause * 2).min(Duration::from_millis(50));

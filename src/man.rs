@@ -43,6 +43,10 @@ const ENVIRONMENT: &[(&str, &str)] = &[
         "NO_COLOR",
         "Turns colour off unless --color always is given.",
     ),
+    (
+        "CLICOLOR_FORCE, CLICOLOR",
+        "CLICOLOR_FORCE=1 turns colour on even where the stream is not a terminal; CLICOLOR=0 turns it off. Each stream (stdout for reports, stderr for errors, warnings and -v lines) is decided on its own; --color always|never wins.",
+    ),
     ("VISUAL, EDITOR", "The editor of logs --open (else less)."),
 ];
 

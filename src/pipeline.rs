@@ -106,9 +106,11 @@ impl ServiceLog {
         self.redactor.redact(text)
     }
 
+    /// One line of the run's story: into the service log, and to -v.
     pub fn line(&self, text: &str) {
+        let mut line = self.redact(text);
+        tracing::info!("{line}");
         if let Some(file) = &self.file {
-            let mut line = self.redact(text);
             line.push('\n');
             if let Ok(mut f) = file.lock() {
                 f.write_line(line.as_bytes());

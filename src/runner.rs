@@ -185,11 +185,7 @@ impl Render for RunReport {
                 "{} {}: {} in {}{}",
                 self.service_id,
                 self.run_id.as_deref().unwrap_or("-"),
-                match o {
-                    Outcome::Success => ui.green(o.as_str()),
-                    Outcome::Degraded => ui.yellow(o.as_str()),
-                    Outcome::Failed | Outcome::Crashed => ui.red(o.as_str()),
-                },
+                ui.outcome(Some(o)),
                 format_elapsed(self.duration_seconds.unwrap_or(0.0)),
                 if self.action == Action::Paused {
                     " (now paused)"
@@ -206,86 +202,20 @@ impl Render for RunReport {
     }
 
     fn human(&self, ui: &Ui) -> String {
-        let mut out = String::new();
-        match self.action {
-            Action::Skipped => {
-                out.push_str(&format!(
-                    "Skipped ({}): {}\n",
-                    self.service_id,
-                    self.reason.as_deref().unwrap_or("?")
-                ));
-                if let (Some(next), Some(rem)) = (&self.next_retry_iso, self.remaining_seconds) {
-                    out.push_str(&format!(
-                        "  Backoff after {} consecutive failures; next retry {next} (in {})\n",
-                        self.consecutive_failures,
-                        format_elapsed(rem as f64)
-                    ));
-                    out.push_str("  Run now anyway: syncfleet trigger --ignore-backoff\n");
-                }
-                if let Some(m) = &self.message {
-                    out.push_str(&format!("  {m}\n"));
-                }
-            }
-            action => {
-                let outcome = self.outcome.map(|o| o.as_str()).unwrap_or("-");
-                let painted = match self.outcome {
-                    Some(Outcome::Success) => ui.green(outcome),
-                    Some(Outcome::Degraded) => ui.yellow(outcome),
-                    _ => ui.red(outcome),
-                };
-                if action == Action::Paused && self.outcome.is_none() {
-                    out.push_str(&format!(
-                        "{} ({}): {}\n",
-                        ui.bold("Paused"),
-                        self.service_id,
-                        self.message.as_deref().unwrap_or("")
-                    ));
-                } else {
-                    out.push_str(&format!(
-                        "Run {} of {}: {} in {}\n",
-                        self.run_id.as_deref().unwrap_or("-"),
-                        self.service_id,
-                        painted,
-                        format_elapsed(self.duration_seconds.unwrap_or(0.0))
-                    ));
-                    for s in &self.stage_results {
-                        let mark = if s.success {
-                            ui.green("ok")
-                        } else if s.optional {
-                            ui.yellow("FAILED (optional)")
-                        } else {
-                            ui.red("FAILED")
-                        };
-                        let detail = if s.success {
-                            format!("{} items", s.items_updated)
-                        } else {
-                            format!(
-                                "{}: {}",
-                                s.error_code.as_deref().unwrap_or("?"),
-                                s.error.as_deref().unwrap_or("")
-                            )
-                        };
-                        let retry = if s.attempts > 1 { " (after retry)" } else { "" };
-                        out.push_str(&format!("  {:<14} {mark} {detail}{retry}\n", s.stage));
-                    }
-                    if action == Action::Paused {
-                        out.push_str(&format!(
-                            "{}: {}\n",
-                            ui.bold("Now paused"),
-                            self.message.as_deref().unwrap_or("")
-                        ));
-                    } else if self.consecutive_failures > 0 {
-                        out.push_str(&format!(
-                            "  {} consecutive failures; next retry {}\n",
-                            self.consecutive_failures,
-                            self.next_retry_iso.as_deref().unwrap_or("-")
-                        ));
-                    }
-                }
-                if let Some(s) = &self.suggestion {
-                    out.push_str(&format!("  Fix: {s}\n"));
-                }
-            }
+        let mut out = match self.action {
+            Action::Skipped => self.human_skipped(),
+            Action::Paused if self.outcome.is_none() => format!(
+                "{} ({}): {}\n",
+                ui.bold("Paused"),
+                self.service_id,
+                self.message.as_deref().unwrap_or("")
+            ),
+            _ => self.human_run(ui),
+        };
+        if self.action != Action::Skipped
+            && let Some(s) = &self.suggestion
+        {
+            out.push_str(&format!("  Fix: {s}\n"));
         }
         out
     }
@@ -300,6 +230,80 @@ impl Render for RunReport {
             0
         }
     }
+}
+
+impl RunReport {
+    /// A run the policy did not start: why, and when it may.
+    fn human_skipped(&self) -> String {
+        let mut out = format!(
+            "Skipped ({}): {}\n",
+            self.service_id,
+            self.reason.as_deref().unwrap_or("?")
+        );
+        if let (Some(next), Some(rem)) = (&self.next_retry_iso, self.remaining_seconds) {
+            out.push_str(&format!(
+                "  Backoff after {} consecutive failures; next retry {next} (in {})\n",
+                self.consecutive_failures,
+                format_elapsed(rem as f64)
+            ));
+            out.push_str("  Run now anyway: syncfleet trigger --ignore-backoff\n");
+        }
+        if let Some(m) = &self.message {
+            out.push_str(&format!("  {m}\n"));
+        }
+        out
+    }
+
+    /// A run that happened: its outcome, a line per stage, and what the
+    /// policy made of it.
+    fn human_run(&self, ui: &Ui) -> String {
+        let mut out = format!(
+            "Run {} of {}: {} in {}\n",
+            self.run_id.as_deref().unwrap_or("-"),
+            self.service_id,
+            ui.outcome(self.outcome),
+            format_elapsed(self.duration_seconds.unwrap_or(0.0))
+        );
+        for s in &self.stage_results {
+            out.push_str(&stage_line(ui, s));
+        }
+        if self.action == Action::Paused {
+            out.push_str(&format!(
+                "{}: {}\n",
+                ui.bold("Now paused"),
+                self.message.as_deref().unwrap_or("")
+            ));
+        } else if self.consecutive_failures > 0 {
+            out.push_str(&format!(
+                "  {} consecutive failures; next retry {}\n",
+                self.consecutive_failures,
+                self.next_retry_iso.as_deref().unwrap_or("-")
+            ));
+        }
+        out
+    }
+}
+
+/// `  pull           ok 3 items`, or the failure with its code.
+fn stage_line(ui: &Ui, s: &StageResult) -> String {
+    let mark = if s.success {
+        ui.green("ok")
+    } else if s.optional {
+        ui.yellow("FAILED (optional)")
+    } else {
+        ui.red("FAILED")
+    };
+    let detail = if s.success {
+        format!("{} items", s.items_updated)
+    } else {
+        format!(
+            "{}: {}",
+            s.error_code.as_deref().unwrap_or("?"),
+            s.error.as_deref().unwrap_or("")
+        )
+    };
+    let retry = if s.attempts > 1 { " (after retry)" } else { "" };
+    format!("  {:<14} {mark} {detail}{retry}\n", s.stage)
 }
 
 pub fn policy_of(manifest: &Manifest) -> Policy {
@@ -626,14 +630,8 @@ impl<'a> PolicyRun<'a> {
         trigger: Trigger,
         ignore_backoff: bool,
     ) -> Result<PolicyRun<'a>> {
-        let manifest = crate::service::read_manifest(ctx, id)?.ok_or_else(|| {
-            Error::new(
-                ErrorCode::ServiceNotFound,
-                format!("service '{id}' is not installed (no manifest)"),
-            )
-            .with_suggestion("Install it from its workspace: syncfleet install")
-            .with_actions(["syncfleet install", "syncfleet list"])
-        })?;
+        let manifest = crate::service::read_manifest(ctx, id)?
+            .ok_or_else(|| crate::service::not_installed(id))?;
         Ok(PolicyRun {
             ctx,
             id,

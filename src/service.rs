@@ -143,7 +143,7 @@ fn no_such_tag(wanted: &[String], manifests: &[Manifest]) -> Error {
                 .join(" or ")
         ),
     )
-    .with_suggestion("Pick one of the known tags (see the TAGS column of `syncfleet list`).")
+    .with_suggestion("Pick one of the known tags; each service's tags: syncfleet -J list | jq '.data.services[] | {service_id, tags}'")
     .with_actions(["syncfleet list"])
 }
 
@@ -308,6 +308,13 @@ fn ambiguous(candidates: &[String]) -> Error {
 }
 
 fn resolve_selector(ctx: &Context, sel: &str) -> Result<String> {
+    // An empty selector is the start of every id: never a choice.
+    if sel.trim().is_empty() {
+        return Err(Error::invalid_argument(
+            "--service needs a service id, name or id prefix, and got an empty value",
+        )
+        .with_suggestion("See the services and their ids with: syncfleet list"));
+    }
     if is_valid_service_id(sel) && ctx.data_dir.service_dir(sel).is_dir() {
         return Ok(sel.to_string());
     }
@@ -347,6 +354,20 @@ fn resolve_selector(ctx: &Context, sel: &str) -> Result<String> {
     )
     .with_suggestion("Check the id or name with `syncfleet list`.")
     .with_actions(["syncfleet list"]))
+}
+
+/// "service 'ID' is not installed": the one wording, in errors and in
+/// the reports of commands for which that is not an error.
+pub fn not_installed_message(id: &str) -> String {
+    format!("service '{id}' is not installed")
+}
+
+/// The error of a command that needs an installed service (a manifest)
+/// and found none. Callers replace the suggestion where a better fix fits.
+pub fn not_installed(id: &str) -> Error {
+    Error::new(ErrorCode::ServiceNotFound, not_installed_message(id))
+        .with_suggestion("Install it from its workspace: syncfleet install")
+        .with_actions(["syncfleet install", "syncfleet list"])
 }
 
 /// Whether an installed service's workspace is gone (moved or deleted):

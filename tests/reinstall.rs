@@ -178,6 +178,9 @@ fn a_cron_service_stays_on_cron_and_a_switch_leaves_one_schedule() {
     assert!(!timer_enabled(&env, "sw"));
     let status = env.json(&["status", "--service", "sw"]);
     assert_eq!(status["data"]["platform"], "cron", "{status}");
+    // The user had no crontab: none is left behind, not an empty one.
+    env.json_in(&ws, &["install", "--scheduler", "systemd"]);
+    assert!(!env.crontab_path().exists(), "an empty crontab was left");
 }
 
 #[test]
@@ -188,6 +191,8 @@ fn a_switch_that_cannot_remove_the_old_schedule_keeps_the_service_where_it_was()
         &stages(&[stage("pull", &["ok", "1"], "")]),
         r#""name": "stay""#,
     );
+    // A line of the user's own: removing the block rewrites the crontab.
+    std::fs::write(env.crontab_path(), "MAILTO=me\n").unwrap();
     env.json_in(
         &ws,
         &["install", "--scheduler", "cron", "--interval", "15m"],
@@ -293,4 +298,48 @@ fn parallel_installs_never_claim_one_name_or_workspace_twice() {
         .map(|s| s["service_id"].as_str().unwrap())
         .collect();
     assert_eq!(ids.len(), 2, "{list}");
+}
+
+#[test]
+fn another_data_directorys_service_of_the_same_id_is_never_taken_for_ours() {
+    let mut env = TestEnv::new();
+    let ws_a = env.workspace(
+        "a",
+        &stages(&[stage("pull", &["ok", "1"], "")]),
+        r#""name": "demo""#,
+    );
+    let ws_b = env.workspace(
+        "b",
+        &stages(&[stage("pull", &["ok", "1"], "")]),
+        r#""name": "demo""#,
+    );
+    let on_systemd = env.json_in(&ws_a, &["install", "--interval", "15m"]);
+    assert_eq!(on_systemd["ok"], true, "{on_systemd}");
+    // The same user, another data directory, the same id, on cron.
+    let other_data = env.path("other-data");
+    env.set_env("SYNCFLEET_DATA_DIR", other_data.to_str().unwrap());
+    let on_cron = env.json_in(
+        &ws_b,
+        &["install", "--scheduler", "cron", "--interval", "15m"],
+    );
+    assert_eq!(on_cron["ok"], true, "{on_cron}");
+    let data = env.data_dir();
+    env.set_env("SYNCFLEET_DATA_DIR", data.to_str().unwrap());
+
+    let doctor = env.json(&["doctor", "--offline"]);
+    assert!(
+        !doctor
+            .to_string()
+            .contains("second_schedule\",\"status\":\"fail"),
+        "the other fleet's crontab block is not ours: {doctor}"
+    );
+    let gone = env.json(&["uninstall", "--service", "demo"]);
+    assert_eq!(gone["ok"], true, "{gone}");
+    assert!(
+        crontab(&env).contains("# BEGIN syncfleet demo\n"),
+        "uninstall removed another data directory's schedule"
+    );
+    let all = env.json(&["uninstall", "--all", "--yes"]);
+    assert_eq!(all["ok"], true, "{all}");
+    assert!(crontab(&env).contains("# BEGIN syncfleet demo\n"));
 }

@@ -239,7 +239,7 @@ pub fn run(ctx: &Context, args: &DoctorArgs) -> Result<DoctorReport> {
     }
     if let (Some(id), Some(b)) = (&id, &backend) {
         checks.extend(install_checks(ctx, id, manifest.as_ref(), b.as_ref()));
-        let inventory = Inventory::take(&ctx.env);
+        let inventory = Inventory::take(&ctx.env, ctx.data_dir.root());
         checks.extend(artifact_checks(ctx, id, manifest.as_ref(), &inventory));
         if args.fix {
             fix_artifacts(ctx, id, &mut checks, &inventory);
@@ -699,7 +699,7 @@ fn fix_artifacts(ctx: &Context, id: &str, checks: &mut [Check], inventory: &Inve
 /// once, every scheduler with artifacts, the registry, then every service
 /// the files, the registry or the schedulers know.
 fn fleet(ctx: &Context, args: &DoctorArgs) -> DoctorReport {
-    let inventory = Inventory::take(&ctx.env);
+    let inventory = Inventory::take(&ctx.env, ctx.data_dir.root());
     let backends = fleet_backends(ctx, &inventory);
     let mut checks = vec![
         binary_check(&binary_path()),

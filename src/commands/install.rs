@@ -14,7 +14,7 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::fsutil;
 use crate::identity::sanitize_service_name;
 use crate::lock;
-use crate::output::{Render, Ui, tilde};
+use crate::output::{Render, Ui, field, tilde};
 use crate::runner::resolve_token;
 use crate::scheduler::{self, Artifact, Scheduler, SchedulerKind, ServiceSpec, TokenPlacement};
 use crate::service::{self, identity_hash, installed};
@@ -73,18 +73,20 @@ impl Render for InstallReport {
         } else {
             ui.green("updated")
         };
+        let first_run = if !self.dry_run && !self.no_change && self.changes.is_empty() {
+            format!(" (first run {})", self.first_run)
+        } else {
+            String::new()
+        };
         Some(format!(
-            "{what} {} {}",
+            "{what} {} {}{first_run}",
             self.service_id,
             tilde(Path::new(&self.workspace_root), &self.home)
         ))
     }
 
     fn human(&self, ui: &Ui) -> String {
-        let mut out = String::new();
-        for w in &self.warnings {
-            out.push_str(&format!("{} {w}\n", ui.yellow("warning:")));
-        }
+        crate::output::warn_all(&self.warnings);
         let title = if self.dry_run {
             "Dry run: nothing was written or executed."
         } else if self.no_change {
@@ -94,74 +96,19 @@ impl Render for InstallReport {
         } else {
             "Service updated:"
         };
-        out.push_str(&format!("{}\n", ui.bold(title)));
-        let field = |out: &mut String, k: &str, v: &str| out.push_str(&format!("  {k:<11} {v}\n"));
-        field(&mut out, "Platform:", &self.platform);
-        field(&mut out, "Service ID:", &self.service_id);
-        field(
-            &mut out,
-            "Workspace:",
-            &tilde(Path::new(&self.workspace_root), &self.home),
-        );
-        field(
-            &mut out,
-            "Interval:",
-            &format!(
-                "{} ({}s)",
-                format_interval(self.interval_seconds),
-                self.interval_seconds
-            ),
-        );
-        field(&mut out, "Profile:", &self.profile);
-        field(
-            &mut out,
-            "Binary:",
-            &tilde(Path::new(&self.binary_path), &self.home),
-        );
-        for f in &self.service_files {
-            field(&mut out, "File:", &tilde(Path::new(f), &self.home));
-        }
-        field(&mut out, "Command:", &self.sync_command);
-        match (&self.token_env_var, &self.token_file) {
-            (Some(var), Some(file)) => field(
-                &mut out,
-                "Token:",
-                &format!(
-                    "{var} stored in {} (0600)",
-                    tilde(Path::new(file), &self.home)
-                ),
-            ),
-            (Some(var), None) if self.token_source == "system_env" => field(
-                &mut out,
-                "Token:",
-                &format!("{var} from your user environment (set it there)"),
-            ),
-            (Some(var), None) => field(
-                &mut out,
-                "Token:",
-                &format!("{var} embedded in the unit ({})", self.token_source),
-            ),
-            _ => field(&mut out, "Token:", "none needed"),
-        }
-        if !self.changed.is_empty() && !self.dry_run {
-            let described: Vec<String> = self.changed.iter().map(Change::describe).collect();
-            field(&mut out, "Changed:", &described.join(", "));
-        }
+        let mut out = format!("{}\n", ui.bold(title));
+        self.human_fields(&mut out);
         if let Some(rendered) = &self.rendered {
-            for a in rendered {
-                out.push_str(&format!(
-                    "\n{}\n{}",
-                    ui.dim(&format!("# {}", a.path.display())),
-                    a.content
-                ));
-            }
-            out.push_str(&format!("\n{}\n", ui.bold("Would run:")));
-            for c in self.planned_commands.iter().flatten() {
-                out.push_str(&format!("  {c}\n"));
-            }
+            self.human_dry_run(ui, rendered, &mut out);
         } else if !self.no_change {
+            // An update keeps the schedule going from the last run.
+            let which = if self.changes.is_empty() {
+                "First"
+            } else {
+                "Next"
+            };
             out.push_str(&format!(
-                "\nFirst run {}. Check it with: syncfleet status\n",
+                "\n{which} run {}. Check it with: syncfleet status\n",
                 self.first_run
             ));
             if self.token_env_var.is_some() {
@@ -171,6 +118,66 @@ impl Render for InstallReport {
             }
         }
         out
+    }
+}
+
+impl InstallReport {
+    fn show(&self, path: &str) -> String {
+        tilde(Path::new(path), &self.home)
+    }
+
+    /// What was installed: where, how often, which files and command.
+    fn human_fields(&self, out: &mut String) {
+        field(out, "Platform:", &self.platform);
+        field(out, "Service ID:", &self.service_id);
+        field(out, "Workspace:", &self.show(&self.workspace_root));
+        field(
+            out,
+            "Interval:",
+            &format!(
+                "{} ({}s)",
+                format_interval(self.interval_seconds),
+                self.interval_seconds
+            ),
+        );
+        field(out, "Profile:", &self.profile);
+        field(out, "Binary:", &self.show(&self.binary_path));
+        for f in &self.service_files {
+            field(out, "File:", &self.show(f));
+        }
+        field(out, "Command:", &self.sync_command);
+        field(out, "Token:", &self.token_description());
+        if !self.changed.is_empty() && !self.dry_run {
+            let described: Vec<String> = self.changed.iter().map(Change::describe).collect();
+            field(out, "Changed:", &described.join(", "));
+        }
+    }
+
+    /// Where the token lives, never its value.
+    fn token_description(&self) -> String {
+        match (&self.token_env_var, &self.token_file) {
+            (Some(var), Some(file)) => format!("{var} stored in {} (0600)", self.show(file)),
+            (Some(var), None) if self.token_source == "system_env" => {
+                format!("{var} from your user environment (set it there)")
+            }
+            (Some(var), None) => format!("{var} embedded in the unit ({})", self.token_source),
+            _ => "none needed".to_string(),
+        }
+    }
+
+    /// The artifacts as they would be written, and the commands.
+    fn human_dry_run(&self, ui: &Ui, rendered: &[Artifact], out: &mut String) {
+        for a in rendered {
+            out.push_str(&format!(
+                "\n{}\n{}",
+                ui.dim(&format!("# {}", a.path.display())),
+                a.content
+            ));
+        }
+        out.push_str(&format!("\n{}\n", ui.bold("Would run:")));
+        for c in self.planned_commands.iter().flatten() {
+            out.push_str(&format!("  {c}\n"));
+        }
     }
 }
 
@@ -330,6 +337,8 @@ struct Plan {
     no_change: bool,
     /// A scheduler switch: the schedule to remove once the new one is active.
     retire: Option<Retire>,
+    /// The service was installed before: its schedule goes on.
+    is_update: bool,
 }
 
 /// What every workspace of an install shares: the binary, and each
@@ -571,7 +580,14 @@ impl InstallReport {
             token_source: m.token_source.clone(),
             token_file,
             no_change: plan.no_change,
-            first_run: plan.backend.first_run(spec),
+            first_run: if plan.is_update {
+                format!(
+                    "on the schedule it already has: every {} after the previous run ends",
+                    format_interval(spec.interval_seconds)
+                )
+            } else {
+                plan.backend.first_run(spec)
+            },
             changes: plan.changes.iter().map(|c| c.what.clone()).collect(),
             changed: plan.changes.clone(),
             dry_run: false,
@@ -1064,7 +1080,10 @@ fn plan(ctx: &Context, input: PlanInput) -> Result<Plan> {
         None => (Vec::new(), None),
     };
     let no_change = existing.is_some() && changes.is_empty();
+    // A switch starts a new schedule on the new scheduler.
+    let is_update = existing.is_some() && retire.is_none();
     Ok(Plan {
+        is_update,
         manifest,
         backend,
         artifacts,

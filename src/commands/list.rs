@@ -85,9 +85,7 @@ fn row(s: &ListedService) -> [String; 11] {
 
 impl Render for ListReport {
     fn human(&self, ui: &Ui) -> String {
-        for w in &self.warnings {
-            ui.warn(w);
-        }
+        crate::output::warn_all(&self.warnings);
         match self.format.unwrap_or(FormatArg::Table) {
             FormatArg::Json => json_text(&self.services),
             FormatArg::Csv => {

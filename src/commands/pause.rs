@@ -3,7 +3,7 @@
 use crate::batch::{self, OneOrMany};
 use crate::cli::PauseArgs;
 use crate::context::Context;
-use crate::error::{Error, ErrorCode, Result};
+use crate::error::{Error, Result};
 use crate::output::{Render, Ui};
 use crate::policy::{self, PolicyState};
 use crate::runner::policy_of;
@@ -75,11 +75,7 @@ pub fn run(ctx: &Context, args: &PauseArgs) -> Result<OneOrMany<PauseReport>> {
 fn pause_one(ctx: &Context, args: &PauseArgs, selector: Option<&str>) -> Result<PauseReport> {
     let target = service::resolve(ctx, selector)?;
     let Some(manifest) = target.manifest else {
-        return Err(Error::new(
-            ErrorCode::ServiceNotFound,
-            format!("service '{}' is not installed", target.id),
-        )
-        .with_suggestion("Install it first: syncfleet install"));
+        return Err(service::not_installed(&target.id));
     };
     let id = target.id;
     let _admin = service::admin_lock(ctx, &id)?;

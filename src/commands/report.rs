@@ -8,7 +8,7 @@ use crate::cli::{BucketArg, FormatArg, ReportArgs};
 use crate::context::Context;
 use crate::duration::format_elapsed;
 use crate::error::{Error, Result};
-use crate::output::{Render, Ui, csv_row, iso_ms, json_text, table};
+use crate::output::{Render, TextTable, Ui, csv_row, iso_ms, json_text, table};
 use crate::registry::Registry;
 use crate::store::status::SkipCounts;
 use serde::Serialize;
@@ -331,114 +331,131 @@ impl Render for Report {
     fn human(&self, ui: &Ui) -> String {
         match self.format.unwrap_or(FormatArg::Table) {
             FormatArg::Json => json_text(self),
-            FormatArg::Csv => {
-                let mut out = String::new();
-                if self.by.is_some() {
-                    out.push_str(&csv_row(&[
-                        "service", "bucket", "runs", "success", "degraded", "failed",
-                    ]));
-                    for s in self.services.iter().chain([&self.fleet]) {
-                        for (label, b) in self.buckets.iter().zip(s.trend.iter().flatten()) {
-                            out.push_str(&csv_row(&[
-                                s.service_id.clone(),
-                                label.clone(),
-                                b.runs.to_string(),
-                                b.success.to_string(),
-                                b.degraded.to_string(),
-                                b.failed.to_string(),
-                            ]));
-                        }
-                    }
-                } else {
-                    out.push_str(&csv_row(&HEADER[..12]));
-                    for s in self.services.iter().chain([&self.fleet]) {
-                        let mut r = row(s);
-                        r.truncate(12);
-                        out.push_str(&csv_row(&r));
-                    }
-                }
-                out
-            }
+            FormatArg::Csv if self.by.is_some() => self.trend_csv(),
+            FormatArg::Csv => self.stats_csv(),
             FormatArg::Table => {
-                let mut out = format!(
-                    "{}\n",
-                    ui.bold(&format!(
-                        "Report {} → {}",
-                        &self.since_iso[..16.min(self.since_iso.len())],
-                        &self.until_iso[..16.min(self.until_iso.len())]
-                    ))
-                );
-                let f = &self.fleet;
-                out.push_str(&format!(
-                    "Fleet: {} runs over {} services: {} success, {} degraded, {} failed{}\n       p50 {}, p95 {}; longest failure streak {}; mean time to recover {}\n\n",
-                    f.runs,
-                    self.services.len(),
-                    pct(f.success_rate),
-                    pct(f.degraded_rate),
-                    pct(f.failure_rate),
-                    if f.crashed > 0 {
-                        format!(" ({} crashed)", f.crashed)
-                    } else {
-                        String::new()
-                    },
-                    ms(f.p50_duration_ms),
-                    ms(f.p95_duration_ms),
-                    f.longest_failure_streak,
-                    ms(f.mean_time_to_recover_ms),
-                ));
-                let header: Vec<&str> = if self.by.is_some() {
-                    HEADER.to_vec()
-                } else {
-                    HEADER[..12].to_vec()
-                };
-                let mut t = table(header.clone());
-                for s in &self.services {
-                    let mut r = row(s);
-                    r.truncate(header.len());
-                    t.add_row(r);
-                }
-                t.fit(
-                    ui.width,
-                    Some("SERVICE"),
-                    &[
-                        "SKIPPED b/p/l",
-                        "LAST FAILURE",
-                        "CODE",
-                        "DEGRADED",
-                        "MTTR",
-                        "P95",
-                        "STREAK",
-                    ],
-                );
-                out.push_str(&format!("{t}\n"));
+                let mut out = self.human_summary(ui);
+                out.push_str(&format!("{}\n", self.services_table(ui)));
                 if let Some(by) = self.by {
                     out.push_str(&format!(
-                        "\n{}\n",
-                        ui.bold(&format!("Fleet trend by {by}:"))
+                        "\n{}\n{}\n",
+                        ui.bold(&format!("Fleet trend by {by}:")),
+                        self.trend_table()
                     ));
-                    let mut t = table(vec![
-                        "FROM", "RUNS", "SUCCESS", "DEGRADED", "FAILED", "GOOD",
-                    ]);
-                    for (label, b) in self.buckets.iter().zip(f.trend.iter().flatten()) {
-                        let good = if b.runs == 0 {
-                            "-".to_string()
-                        } else {
-                            pct((b.success + b.degraded) as f64 / b.runs as f64)
-                        };
-                        t.add_row(vec![
-                            label.clone(),
-                            b.runs.to_string(),
-                            b.success.to_string(),
-                            b.degraded.to_string(),
-                            b.failed.to_string(),
-                            good,
-                        ]);
-                    }
-                    out.push_str(&format!("{t}\n"));
                 }
                 out
             }
         }
+    }
+}
+
+impl Report {
+    /// One CSV row per service and trend bucket (fleet last).
+    fn trend_csv(&self) -> String {
+        let mut out = csv_row(&["service", "bucket", "runs", "success", "degraded", "failed"]);
+        for s in self.services.iter().chain([&self.fleet]) {
+            for (label, b) in self.buckets.iter().zip(s.trend.iter().flatten()) {
+                out.push_str(&csv_row(&[
+                    s.service_id.clone(),
+                    label.clone(),
+                    b.runs.to_string(),
+                    b.success.to_string(),
+                    b.degraded.to_string(),
+                    b.failed.to_string(),
+                ]));
+            }
+        }
+        out
+    }
+
+    /// One CSV row of statistics per service (fleet last).
+    fn stats_csv(&self) -> String {
+        let mut out = csv_row(&HEADER[..12]);
+        for s in self.services.iter().chain([&self.fleet]) {
+            let mut r = row(s);
+            r.truncate(12);
+            out.push_str(&csv_row(&r));
+        }
+        out
+    }
+
+    /// The title and the fleet's numbers in two lines.
+    fn human_summary(&self, ui: &Ui) -> String {
+        let f = &self.fleet;
+        format!(
+            "{}\nFleet: {} runs over {} services: {} success, {} degraded, {} failed{}\n       p50 {}, p95 {}; longest failure streak {}; mean time to recover {}\n\n",
+            ui.bold(&format!(
+                "Report {} → {}",
+                &self.since_iso[..16.min(self.since_iso.len())],
+                &self.until_iso[..16.min(self.until_iso.len())]
+            )),
+            f.runs,
+            self.services.len(),
+            pct(f.success_rate),
+            pct(f.degraded_rate),
+            pct(f.failure_rate),
+            if f.crashed > 0 {
+                format!(" ({} crashed)", f.crashed)
+            } else {
+                String::new()
+            },
+            ms(f.p50_duration_ms),
+            ms(f.p95_duration_ms),
+            f.longest_failure_streak,
+            ms(f.mean_time_to_recover_ms),
+        )
+    }
+
+    /// A row per service; with --by, the sparkline column too.
+    fn services_table(&self, ui: &Ui) -> TextTable {
+        let header: Vec<&str> = if self.by.is_some() {
+            HEADER.to_vec()
+        } else {
+            HEADER[..12].to_vec()
+        };
+        let mut t = table(header.clone());
+        for s in &self.services {
+            let mut r = row(s);
+            r.truncate(header.len());
+            t.add_row(r);
+        }
+        t.fit(
+            ui.width,
+            Some("SERVICE"),
+            &[
+                "SKIPPED b/p/l",
+                "LAST FAILURE",
+                "CODE",
+                "DEGRADED",
+                "MTTR",
+                "P95",
+                "STREAK",
+            ],
+        );
+        t
+    }
+
+    /// The fleet's runs per bucket.
+    fn trend_table(&self) -> TextTable {
+        let mut t = table(vec![
+            "FROM", "RUNS", "SUCCESS", "DEGRADED", "FAILED", "GOOD",
+        ]);
+        for (label, b) in self.buckets.iter().zip(self.fleet.trend.iter().flatten()) {
+            let good = if b.runs == 0 {
+                "-".to_string()
+            } else {
+                pct((b.success + b.degraded) as f64 / b.runs as f64)
+            };
+            t.add_row(vec![
+                label.clone(),
+                b.runs.to_string(),
+                b.success.to_string(),
+                b.degraded.to_string(),
+                b.failed.to_string(),
+                good,
+            ]);
+        }
+        t
     }
 }
 

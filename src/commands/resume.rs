@@ -40,7 +40,10 @@ impl Render for ResumeReport {
 
     fn human(&self, ui: &Ui) -> String {
         if !self.installed {
-            return format!("Service {} is not installed.\n", self.service_id);
+            return format!(
+                "Nothing to resume: {}.\n",
+                crate::service::not_installed_message(&self.service_id)
+            );
         }
         if !self.was_paused {
             return format!(

@@ -6,14 +6,14 @@ use crate::config::WorkspaceConfig;
 use crate::context::Context;
 use crate::duration::{format_elapsed, format_interval};
 use crate::error::{Error, Result};
-use crate::output::{Render, Ui, iso_ms, local_time};
+use crate::output::{Render, Ui, field, iso_ms, local_time};
 use crate::policy::{self, Policy, SchedulerState};
 use crate::process::pid_alive;
 use crate::runner::policy_of;
 use crate::scheduler::{self, PlatformState, Scheduler, SchedulerKind};
 use crate::service;
 use crate::store::manifest::Manifest;
-use crate::store::status::{Outcome, RunRecord, StatusFile};
+use crate::store::status::{RunRecord, StatusFile};
 use serde::Serialize;
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -62,13 +62,7 @@ pub fn drift_with_state(m: &Manifest, backend: &dyn Scheduler, state: &PlatformS
         }
         Some(_) => {}
     }
-    let expected: Vec<String> = vec![
-        m.binary_path.clone(),
-        "--robot".into(),
-        "run".into(),
-        "--service-id".into(),
-        m.service_id.clone(),
-    ];
+    let expected = scheduler::run_argv(&m.binary_path, &m.service_id);
     match backend.installed_command(&m.service_id) {
         Some(cmd) if cmd == expected => {}
         Some(cmd) => {
@@ -349,77 +343,59 @@ impl Render for StatusReport {
             "{}\n",
             ui.bold(&format!("Service status ({}):", self.service_id))
         );
-        let field = |out: &mut String, k: &str, v: &str| out.push_str(&format!("  {k:<11} {v}\n"));
-        field(
-            &mut out,
-            "Installed:",
-            if self.installed { "yes" } else { "no" },
-        );
+        self.human_settings(ui, &mut out);
+        self.human_scheduler(ui, &mut out);
+        self.human_problems(ui, &mut out);
+        self.human_last_sync(ui, &mut out);
+        self.human_recent_runs(&mut out);
+        self.human_not_installed(&mut out);
+        out
+    }
+}
+
+impl StatusReport {
+    /// Installed, workspace, platform, interval, profile, state, next run.
+    fn human_settings(&self, ui: &Ui, out: &mut String) {
+        field(out, "Installed:", if self.installed { "yes" } else { "no" });
         if let Some(w) = &self.workspace_root {
             if self.workspace_missing {
-                field(&mut out, "Workspace:", &ui.red(&format!("{w} (gone)")));
+                field(out, "Workspace:", &ui.red(&format!("{w} (gone)")));
             } else {
-                field(&mut out, "Workspace:", w);
+                field(out, "Workspace:", w);
             }
         }
         if let Some(p) = &self.platform {
-            field(&mut out, "Platform:", p);
+            field(out, "Platform:", p);
         }
         if let Some(i) = self.interval_seconds {
-            field(
-                &mut out,
-                "Interval:",
-                &format!("{} ({i}s)", format_interval(i)),
-            );
+            field(out, "Interval:", &format!("{} ({i}s)", format_interval(i)));
         }
         if let Some(p) = &self.profile {
-            field(&mut out, "Profile:", p);
+            field(out, "Profile:", p);
         }
         if let Some(s) = &self.service_state {
-            field(&mut out, "State:", s);
+            field(out, "State:", s);
         }
         if let Some(n) = &self.next_run {
-            field(
-                &mut out,
-                "Next run:",
-                &if self.next_run_estimated {
-                    format!("~{n} (estimate)")
-                } else {
-                    n.clone()
-                },
-            );
+            let next = if self.next_run_estimated {
+                format!("~{n} (estimate)")
+            } else {
+                n.clone()
+            };
+            field(out, "Next run:", &next);
         }
-        let sched = self.scheduler_state.as_str().to_uppercase();
+    }
+
+    /// The policy state, and what it means for the next run.
+    fn human_scheduler(&self, ui: &Ui, out: &mut String) {
         match self.scheduler_state {
-            SchedulerState::Paused => {
-                let reason = self.paused_reason.as_deref().unwrap_or("");
-                let (code, rest) = reason.split_once(": ").unwrap_or((reason, ""));
-                let kind = self.paused_kind.as_deref().unwrap_or("");
-                if kind == "manual" {
-                    field(
-                        &mut out,
-                        "Scheduler:",
-                        &ui.red(&format!("PAUSED - {reason}")),
-                    );
-                    out.push_str("  Resume with: syncfleet resume\n");
-                } else {
-                    field(&mut out, "Scheduler:", &ui.red(&format!("PAUSED - {code}")));
-                    if !rest.is_empty() {
-                        out.push_str(&format!("  {rest}\n"));
-                    }
-                    if kind == "circuit_breaker" {
-                        out.push_str("  Fix: check network/service availability, then run: syncfleet resume\n");
-                    } else {
-                        out.push_str("  Fix: rotate the token or fix the config/command, then run: syncfleet resume\n");
-                    }
-                }
-            }
+            SchedulerState::Paused => self.human_paused(ui, out),
             SchedulerState::HalfOpen => {
-                field(&mut out, "Scheduler:", &ui.yellow("HALF_OPEN"));
+                field(out, "Scheduler:", &ui.yellow("HALF_OPEN"));
                 out.push_str("  Circuit breaker cooldown expired. Next run will probe.\n  If the probe succeeds, the scheduler returns to normal.\n");
             }
             SchedulerState::Degraded => {
-                field(&mut out, "Scheduler:", &ui.yellow("DEGRADED"));
+                field(out, "Scheduler:", &ui.yellow("DEGRADED"));
                 if let Some(last) = &self.last_sync {
                     out.push_str(&format!(
                         "  Core stages OK: {}\n  Failed stages: {}\n",
@@ -430,7 +406,7 @@ impl Render for StatusReport {
                 out.push_str("  Core data is fresh. Optional stages will retry next run.\n");
             }
             SchedulerState::Backoff => {
-                field(&mut out, "Scheduler:", &ui.yellow("BACKOFF"));
+                field(out, "Scheduler:", &ui.yellow("BACKOFF"));
                 if let Some(b) = &self.backoff {
                     out.push_str(&format!(
                         "  {} consecutive failures; next retry {} (in {}){}\n",
@@ -445,28 +421,62 @@ impl Render for StatusReport {
                     ));
                 }
             }
-            SchedulerState::Running | SchedulerState::RunningStale => {
-                let label = if self.scheduler_state == SchedulerState::Running {
-                    ui.green(&sched)
-                } else {
-                    ui.red(&sched)
-                };
-                field(&mut out, "Scheduler:", &label);
-                if let Some(c) = &self.current_run {
-                    out.push_str(&format!(
-                        "  Run pid {} started {}{}\n",
-                        c.pid,
-                        c.started_at_iso,
-                        if c.stale {
-                            " (process gone or over 30 min: the next run proceeds)"
-                        } else {
-                            ""
-                        }
-                    ));
-                }
-            }
-            _ => field(&mut out, "Scheduler:", &sched),
+            SchedulerState::Running | SchedulerState::RunningStale => self.human_running(ui, out),
+            _ => field(
+                out,
+                "Scheduler:",
+                &self.scheduler_state.as_str().to_uppercase(),
+            ),
         }
+    }
+
+    fn human_paused(&self, ui: &Ui, out: &mut String) {
+        let reason = self.paused_reason.as_deref().unwrap_or("");
+        let (code, rest) = reason.split_once(": ").unwrap_or((reason, ""));
+        let kind = self.paused_kind.as_deref().unwrap_or("");
+        if kind == "manual" {
+            field(out, "Scheduler:", &ui.red(&format!("PAUSED - {reason}")));
+            out.push_str("  Resume with: syncfleet resume\n");
+            return;
+        }
+        field(out, "Scheduler:", &ui.red(&format!("PAUSED - {code}")));
+        if !rest.is_empty() {
+            out.push_str(&format!("  {rest}\n"));
+        }
+        if kind == "circuit_breaker" {
+            out.push_str("  Fix: check network/service availability, then run: syncfleet resume\n");
+        } else {
+            out.push_str(
+                "  Fix: rotate the token or fix the config/command, then run: syncfleet resume\n",
+            );
+        }
+    }
+
+    fn human_running(&self, ui: &Ui, out: &mut String) {
+        let sched = self.scheduler_state.as_str().to_uppercase();
+        let label = if self.scheduler_state == SchedulerState::Running {
+            ui.green(&sched)
+        } else {
+            ui.red(&sched)
+        };
+        field(out, "Scheduler:", &label);
+        if let Some(c) = &self.current_run {
+            out.push_str(&format!(
+                "  Run pid {} started {}{}\n",
+                c.pid,
+                c.started_at_iso,
+                if c.stale {
+                    " (process gone or over 30 min: the next run proceeds)"
+                } else {
+                    ""
+                }
+            ));
+        }
+    }
+
+    /// Drift, an unreadable status file, a workspace that is gone: each
+    /// with its fix.
+    fn human_problems(&self, ui: &Ui, out: &mut String) {
         if let Some(d) = &self.drift
             && d.any()
         {
@@ -491,69 +501,73 @@ impl Render for StatusReport {
                 crate::service::move_command(&self.service_id, "<new dir>")
             ));
         }
-        match &self.last_sync {
-            None => out.push_str("\nLast sync: none yet\n"),
-            Some(last) => {
-                let r = &last.run;
-                out.push_str("\nLast sync:\n");
-                field(&mut out, "Time:", &local_time(r.timestamp_ms));
-                field(&mut out, "Duration:", &format_elapsed(r.duration_seconds));
-                let outcome = match r.outcome {
-                    Outcome::Success => ui.green("success"),
-                    Outcome::Degraded => ui.yellow("degraded"),
-                    Outcome::Failed => ui.red("failed"),
-                    Outcome::Crashed => ui.red("crashed"),
-                };
-                field(&mut out, "Outcome:", &outcome);
-                if !r.stage_results.is_empty() {
-                    field(&mut out, "Stages:", &stage_list(r, true));
-                    let failed = stage_list(r, false);
-                    if !failed.is_empty() {
-                        field(&mut out, "Failed:", &failed);
-                    }
-                }
-                if let Some(code) = &r.error_code {
-                    field(
-                        &mut out,
-                        "Error:",
-                        &format!("{code}: {}", r.error_message.as_deref().unwrap_or("")),
-                    );
-                }
-                field(
-                    &mut out,
-                    "Failures:",
-                    &format!("{} consecutive", last.consecutive_failures),
-                );
+    }
+
+    fn human_last_sync(&self, ui: &Ui, out: &mut String) {
+        let Some(last) = &self.last_sync else {
+            out.push_str("\nLast sync: none yet\n");
+            return;
+        };
+        let r = &last.run;
+        out.push_str("\nLast sync:\n");
+        field(out, "Time:", &local_time(r.timestamp_ms));
+        field(out, "Duration:", &format_elapsed(r.duration_seconds));
+        field(out, "Outcome:", &ui.outcome(Some(r.outcome)));
+        if !r.stage_results.is_empty() {
+            field(out, "Stages:", &stage_list(r, true));
+            let failed = stage_list(r, false);
+            if !failed.is_empty() {
+                field(out, "Failed:", &failed);
             }
         }
-        if !self.recent_runs.is_empty() {
+        if let Some(code) = &r.error_code {
+            field(
+                out,
+                "Error:",
+                &format!("{code}: {}", r.error_message.as_deref().unwrap_or("")),
+            );
+        }
+        field(
+            out,
+            "Failures:",
+            &format!("{} consecutive", last.consecutive_failures),
+        );
+    }
+
+    fn human_recent_runs(&self, out: &mut String) {
+        if self.recent_runs.is_empty() {
+            return;
+        }
+        out.push_str(&format!(
+            "\nRecent runs (last {}):\n",
+            self.recent_runs.len()
+        ));
+        for r in &self.recent_runs {
             out.push_str(&format!(
-                "\nRecent runs (last {}):\n",
-                self.recent_runs.len()
+                "  {}  {:<9} {:>8}  {}\n",
+                local_time(r.timestamp_ms),
+                r.outcome.as_str(),
+                format_elapsed(r.duration_seconds),
+                r.trigger.as_str()
             ));
-            for r in &self.recent_runs {
-                out.push_str(&format!(
-                    "  {}  {:<9} {:>8}  {}\n",
-                    local_time(r.timestamp_ms),
-                    r.outcome.as_str(),
-                    format_elapsed(r.duration_seconds),
-                    r.trigger.as_str()
-                ));
-            }
         }
-        if !self.installed {
-            if self.moved_from.is_empty() {
-                out.push_str("\nNot installed. Install it with: syncfleet install\n");
-            } else {
-                out.push_str("\nNot installed here, but this workspace looks moved:\n");
-                for m in &self.moved_from {
-                    out.push_str(&format!(
-                        "  service {} was installed at {}, which is gone.\n  Re-attach it here: {}\n",
-                        m.service_id, m.previous_workspace_root, m.command
-                    ));
-                }
-            }
+    }
+
+    /// Not installed: how to install, or how to re-attach a moved service.
+    fn human_not_installed(&self, out: &mut String) {
+        if self.installed {
+            return;
         }
-        out
+        if self.moved_from.is_empty() {
+            out.push_str("\nNot installed. Install it with: syncfleet install\n");
+            return;
+        }
+        out.push_str("\nNot installed here, but this workspace looks moved:\n");
+        for m in &self.moved_from {
+            out.push_str(&format!(
+                "  service {} was installed at {}, which is gone.\n  Re-attach it here: {}\n",
+                m.service_id, m.previous_workspace_root, m.command
+            ));
+        }
     }
 }

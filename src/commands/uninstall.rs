@@ -66,13 +66,17 @@ pub enum UninstallReport {
         #[serde(skip_serializing_if = "Vec::is_empty")]
         failed: Vec<FailedItem>,
     },
+    /// The person answered no at the prompt: nothing was removed.
+    Declined {
+        declined: bool,
+    },
 }
 
 fn human_one(r: &UninstallResult, ui: &Ui, home: &Path) -> String {
     if !r.was_installed {
         return format!(
-            "Service {} is not installed. Nothing to do.\n",
-            r.service_id
+            "Nothing to do: {}.\n",
+            crate::service::not_installed_message(&r.service_id)
         );
     }
     let title = if r.orphan {
@@ -80,10 +84,8 @@ fn human_one(r: &UninstallResult, ui: &Ui, home: &Path) -> String {
     } else {
         format!("Service uninstalled ({}):", r.service_id)
     };
+    crate::output::warn_all(&r.warnings);
     let mut out = format!("{}\n", ui.bold(&title));
-    for w in &r.warnings {
-        out.push_str(&format!("  {} {w}\n", ui.yellow("warning:")));
-    }
     for s in &r.removed_schedules {
         out.push_str(&format!("  Stopped: {s}\n"));
     }
@@ -102,17 +104,16 @@ fn batch_line(r: &UninstallResult, ui: &Ui) -> String {
         return format!("{} {} (not installed)", ui.dim("skipped"), r.service_id);
     }
     let platforms: Vec<&str> = r.platforms().map(String::as_str).collect();
-    let mut line = format!(
+    for w in &r.warnings {
+        tracing::warn!("{}: {w}", r.service_id);
+    }
+    format!(
         "{} {} ({}{})",
         ui.green("removed"),
         r.service_id,
         if r.orphan { "orphan: " } else { "" },
         platforms.join(", ")
-    );
-    for w in &r.warnings {
-        line.push_str(&format!("\n  {} {w}", ui.yellow("warning:")));
-    }
-    line
+    )
 }
 
 impl Render for UninstallReport {
@@ -122,6 +123,7 @@ impl Render for UninstallReport {
             .unwrap_or_default();
         match self {
             UninstallReport::One(r) => human_one(r, ui, &home),
+            UninstallReport::Declined { .. } => "Nothing uninstalled.\n".into(),
             UninstallReport::Many {
                 services, failed, ..
             } if services.is_empty() && failed.is_empty() => {
@@ -163,13 +165,13 @@ impl Render for UninstallReport {
             UninstallReport::Many { failed, .. } => {
                 failed.first().map(|f| f.error.exit_code()).unwrap_or(0)
             }
-            UninstallReport::One(_) => 0,
+            UninstallReport::One(_) | UninstallReport::Declined { .. } => 0,
         }
     }
 }
 
 pub fn run(ctx: &Context, args: &UninstallArgs) -> Result<UninstallReport> {
-    let inventory = Inventory::take(&ctx.env);
+    let inventory = Inventory::take(&ctx.env, ctx.data_dir.root());
     if !args.select.is_batch() {
         let id = target_id(ctx, args.select.services.first(), &inventory)?;
         return Ok(UninstallReport::One(uninstall_one(
@@ -187,7 +189,9 @@ pub fn run(ctx: &Context, args: &UninstallArgs) -> Result<UninstallReport> {
             }
         }
     }
-    confirm(ctx, args, &targets)?;
+    if !confirm(ctx, args, &targets)? {
+        return Ok(UninstallReport::Declined { declined: true });
+    }
     let mut batch = batch::for_each(&ctx.ui, "uninstall", &targets, |sel| {
         let id = target_id(ctx, Some(&sel.to_string()), &inventory)?;
         uninstall_one(ctx, &id, &inventory, false)
@@ -266,11 +270,13 @@ pub fn orphan_ids(ctx: &Context, inventory: &Inventory) -> Vec<String> {
 
 /// `--all` and `--tag` remove many services at once: a person confirms on
 /// a terminal; a program (robot mode, stdin not a terminal) passes --yes.
-fn confirm(ctx: &Context, args: &UninstallArgs, targets: &[String]) -> Result<()> {
+/// Whether a bulk uninstall may go on: `--yes`, or a person's yes at the
+/// prompt. A "no" is an answer, not an error: nothing is removed.
+fn confirm(ctx: &Context, args: &UninstallArgs, targets: &[String]) -> Result<bool> {
     let sel = &args.select;
     let many_at_once = sel.all || !sel.tags.is_empty();
     if args.yes || !many_at_once {
-        return Ok(());
+        return Ok(true);
     }
     let selector = if sel.all {
         "--all".to_string()
@@ -297,7 +303,7 @@ fn confirm(ctx: &Context, args: &UninstallArgs, targets: &[String]) -> Result<()
         .with_actions([retry]));
     }
     if targets.is_empty() {
-        return Ok(());
+        return Ok(true);
     }
     const SHOWN: usize = 5;
     let mut names = targets
@@ -319,14 +325,10 @@ fn confirm(ctx: &Context, args: &UninstallArgs, targets: &[String]) -> Result<()
         .lock()
         .read_line(&mut answer)
         .map_err(|e| Error::io("read", Path::new("<stdin>"), e))?;
-    if matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
-        Ok(())
-    } else {
-        Err(Error::invalid_argument(format!(
-            "not confirmed: nothing was uninstalled ({selector})"
-        ))
-        .with_suggestion(format!("To uninstall without asking: {retry}")))
-    }
+    Ok(matches!(
+        answer.trim().to_ascii_lowercase().as_str(),
+        "y" | "yes"
+    ))
 }
 
 /// Uninstall one service; `reload` = reload the scheduler now (a batch
