@@ -28,6 +28,10 @@ const ENVIRONMENT: &[(&str, &str)] = &[
         "When set and not 0 or false: robot mode.",
     ),
     (
+        "SYNCFLEET_NOW",
+        "For tests: an RFC 3339 time at which the clock stands still; every time syncfleet reads or records is this one.",
+    ),
+    (
         "XDG_DATA_HOME",
         "The default data directory is $XDG_DATA_HOME/syncfleet, else ~/.local/share/syncfleet.",
     ),

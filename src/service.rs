@@ -424,6 +424,33 @@ pub fn read_status(ctx: &Context, id: &str) -> (Option<StatusFile>, Option<Error
     }
 }
 
+/// The per-service lock that admin commands (install, uninstall, pause,
+/// resume, repair) take turns on, waited for up to 10 s.
+pub fn admin_lock(ctx: &Context, id: &str) -> Result<lock::LockGuard> {
+    lock::acquire_within(
+        &ctx.data_dir.admin_lock_path(id),
+        Duration::from_secs(10),
+        &format!("service {id}"),
+        ctx.clock(),
+    )
+}
+
+/// What the pipeline lock of `group` is called in a LOCKED error.
+pub fn pipeline_lock_name(group: &str) -> String {
+    format!("the pipeline of lock group '{group}'")
+}
+
+/// The pipeline lock of `group`, waited for up to 30 s: holding it, no run
+/// of the group is in flight and none appends to its history.
+pub fn pipeline_lock(ctx: &Context, group: &str) -> Result<lock::LockGuard> {
+    lock::acquire_within(
+        &ctx.data_dir.pipeline_lock_path(group),
+        Duration::from_secs(30),
+        &pipeline_lock_name(group),
+        ctx.clock(),
+    )
+}
+
 /// Read-modify-write status.json under the per-service status lock.
 pub fn update_status<T>(
     ctx: &Context,
@@ -432,7 +459,12 @@ pub fn update_status<T>(
     f: impl FnOnce(&mut StatusFile) -> Result<T>,
 ) -> Result<T> {
     let lock_path = ctx.data_dir.locks_dir().join(format!("status-{id}.lock"));
-    let _guard = lock::acquire_within(&lock_path, Duration::from_secs(10), "the status file")?;
+    let _guard = lock::acquire_within(
+        &lock_path,
+        Duration::from_secs(10),
+        "the status file",
+        ctx.clock(),
+    )?;
     let path = ctx.data_dir.status_path(id);
     // Irrefutable while refusing is the only policy; a new variant must
     // decide here what it does with a corrupt file.

@@ -41,7 +41,6 @@ fn a_closed_pipe_is_a_clean_exit_but_a_full_disk_is_an_error() {
 #[test]
 fn warnings_and_traces_go_through_one_labelled_channel() {
     let mut env = TestEnv::new();
-    // A token too short to redact: install warns about it.
     env.set_env("SHORT_TOKEN", "abc");
     let ws = env.workspace(
         "v",
@@ -50,13 +49,14 @@ fn warnings_and_traces_go_through_one_labelled_channel() {
     );
     env.json_in(&ws, &["install"]);
 
-    // A report's warnings go to stderr, never into the report on stdout.
+    // A report's warnings (a token too short to redact) go to stderr,
+    // never into the report on stdout.
     let again = env.run_in(&ws, &["install"]).ok();
-    assert!(!again.stdout.contains("warning"), "{}", again.stdout);
+    assert!(!again.stdout.contains("too short"), "{}", again.stdout);
     assert!(
         again
             .stderr
-            .starts_with("warning: SHORT_TOKEN is 3 characters long, too short to redact safely"),
+            .starts_with("warning: SHORT_TOKEN is 3 characters long"),
         "{}",
         again.stderr
     );

@@ -230,7 +230,10 @@ pub fn run(ctx: &Context, args: &DoctorArgs) -> Result<DoctorReport> {
     let backend = kind.map(|k| scheduler::backend(k, &ctx.env));
     checks.push(binary_check(&binary_path()));
     checks.push(data_dir_check(ctx.data_dir.root()));
-    checks.push(health::temp_files_check(&ctx.data_dir));
+    checks.push(health::temp_files_check(
+        &ctx.data_dir,
+        ctx.clock().now_system_time(),
+    ));
     if let Some(b) = &backend {
         checks.extend(b.prerequisites());
     }
@@ -357,20 +360,10 @@ fn installed_stage_commands_check(w: &WorkspaceConfig, m: &Manifest) -> Check {
 
 fn token_valid_check(ctx: &Context, w: &WorkspaceConfig, id: Option<&str>, offline: bool) -> Check {
     let Some(cmd) = &w.token_check else {
-        return Check {
-            name: CheckId::TokenValid.as_str().into(),
-            status: CheckStatus::Skip,
-            message: Some("No token_check configured".into()),
-            action: None,
-        };
+        return Check::skip(CheckId::TokenValid, "No token_check configured");
     };
     if offline {
-        return Check {
-            name: CheckId::TokenValid.as_str().into(),
-            status: CheckStatus::Skip,
-            message: Some("token_check skipped (--offline)".into()),
-            action: None,
-        };
+        return Check::skip(CheckId::TokenValid, "token_check skipped (--offline)");
     }
     let token = id.and_then(|id| {
         crate::runner::resolve_token(ctx, id, w.token_env_var.as_deref())
@@ -426,74 +419,99 @@ fn fix_for(e: &crate::error::Error) -> String {
         .unwrap_or_default()
 }
 
+/// An installed service: matches its manifest, runs this binary, has the
+/// right file modes and a readable status, no stale run.
 fn install_checks(
     ctx: &Context,
     id: &str,
     manifest: Option<&Manifest>,
     backend: &dyn Scheduler,
 ) -> Vec<Check> {
-    let mut checks = Vec::new();
     let Some(m) = manifest else {
-        checks.push(match service::read_manifest(ctx, id) {
+        return vec![match service::read_manifest(ctx, id) {
             Err(e) => Check::fail(CheckId::InstallState, e.message.clone(), fix_for(&e)),
             _ => Check::pass(CheckId::InstallState, "No existing install detected"),
-        });
-        return checks;
+        }];
     };
+    let mut checks = vec![install_state_check(id, m, backend)];
+    checks.extend(scheduled_binary_check(m));
+    checks.extend(file_mode_checks(ctx, id));
+    checks.extend(status_checks(ctx, id));
+    checks
+}
+
+/// The scheduler's artifacts against the manifest (drift).
+fn install_state_check(id: &str, m: &Manifest, backend: &dyn Scheduler) -> Check {
     let drift = crate::commands::status::drift(m, backend);
     if let (false, Some(why)) = (drift.any(), &drift.scheduler_unreachable) {
         // Not drift, and `install` cannot fix it: the prerequisite checks
         // say what is wrong with the scheduler.
-        checks.push(Check::skip(
+        Check::skip(
             CheckId::InstallState,
             format!("Service {id}: the schedule cannot be checked ({why})"),
-        ));
+        )
     } else if drift.any() {
-        checks.push(Check::fail(
+        Check::fail(
             CheckId::InstallState,
             format!("Service {id} has drifted: {}", drift.details.join("; ")),
             "syncfleet install (regenerates the artifacts)",
-        ));
+        )
     } else {
-        checks.push(Check::pass(
+        Check::pass(
             CheckId::InstallState,
             format!("Service {id} installed and matching its manifest"),
-        ));
+        )
     }
-    if !Path::new(&m.binary_path).exists() {
-        checks.push(Check::fail(
+}
+
+/// The binary the schedule runs: still there, and this one.
+fn scheduled_binary_check(m: &Manifest) -> Option<Check> {
+    let scheduled = Path::new(&m.binary_path);
+    if !scheduled.exists() {
+        return Some(Check::fail(
             CheckId::ScheduledBinary,
             format!("the scheduled binary {} no longer exists", m.binary_path),
             "syncfleet install (from the binary you use now)",
         ));
-    } else if Path::new(&m.binary_path).canonicalize().ok() != Some(binary_path()) {
-        checks.push(Check::warn(
+    }
+    let this = binary_path();
+    (scheduled.canonicalize().ok() != Some(this.clone())).then(|| {
+        Check::warn(
             CheckId::ScheduledBinary,
             format!(
                 "the schedule runs {}, not this syncfleet ({})",
                 m.binary_path,
-                binary_path().display()
+                this.display()
             ),
             format!(
                 "syncfleet install --workspace {} (re-points the schedule at this binary)",
                 m.workspace_root
             ),
-        ));
-    }
-    for (path, want) in [
+        )
+    })
+}
+
+/// The env file (0600) and the wrapper script (0700), where they exist.
+fn file_mode_checks(ctx: &Context, id: &str) -> Vec<Check> {
+    [
         (ctx.data_dir.env_path(id), 0o600),
         (ctx.data_dir.wrapper_path(id), 0o700),
-    ] {
-        if let Ok(mode) = fsutil::mode_of(&path)
-            && mode != want
-        {
-            checks.push(Check::fail(
-                CheckId::FileModes,
-                format!("{} has mode {mode:o}, expected {want:o}", path.display()),
-                "syncfleet doctor --fix",
-            ));
-        }
-    }
+    ]
+    .into_iter()
+    .filter_map(|(path, want)| {
+        let mode = fsutil::mode_of(&path).ok().filter(|mode| *mode != want)?;
+        Some(Check::fail(
+            CheckId::FileModes,
+            format!("{} has mode {mode:o}, expected {want:o}", path.display()),
+            "syncfleet doctor --fix",
+        ))
+    })
+    .collect()
+}
+
+/// status.json: readable, and no in-flight marker of a dead or stuck run.
+fn status_checks(ctx: &Context, id: &str) -> Vec<Check> {
+    let mut checks = Vec::new();
     let (status, err) = service::read_status(ctx, id);
     if let Some(e) = err {
         let fix = if crate::store::is_newer_schema(&e) {
@@ -516,7 +534,6 @@ fn install_checks(
             "Nothing to do: the next run proceeds; check syncfleet logs for why it died.",
         ));
     }
-    let _ = backend;
     checks
 }
 
@@ -526,7 +543,7 @@ fn apply_fixes(
     id: Option<&str>,
     backend: Option<&dyn Scheduler>,
 ) {
-    health::fix_temp_files(&ctx.data_dir, checks);
+    health::fix_temp_files(&ctx.data_dir, checks, ctx.clock().now_system_time());
     let mark_fixed = |checks: &mut Vec<Check>, which: CheckId, message: String| {
         for c in checks
             .iter_mut()
@@ -703,7 +720,7 @@ fn fleet(ctx: &Context, args: &DoctorArgs) -> DoctorReport {
     let mut checks = vec![
         binary_check(&binary_path()),
         data_dir_check(ctx.data_dir.root()),
-        health::temp_files_check(&ctx.data_dir),
+        health::temp_files_check(&ctx.data_dir, ctx.clock().now_system_time()),
     ];
     for b in &backends {
         checks.extend(b.prerequisites());

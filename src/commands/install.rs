@@ -17,7 +17,7 @@ use crate::lock;
 use crate::output::{Render, Ui, field, tilde};
 use crate::runner::resolve_token;
 use crate::scheduler::{self, Artifact, Scheduler, SchedulerKind, ServiceSpec, TokenPlacement};
-use crate::service::{identity_hash, installed};
+use crate::service::{self, identity_hash, installed};
 use crate::store::manifest::{
     DEFAULT_CIRCUIT_BREAKER_COOLDOWN_SECONDS, DEFAULT_MAX_TRANSIENT_FAILURES, Manifest,
 };
@@ -438,14 +438,6 @@ fn identify(args: &InstallArgs, config: &WorkspaceConfig, fleet: &[Manifest]) ->
     })
 }
 
-fn admin_lock(ctx: &Context, id: &str) -> Result<lock::LockGuard> {
-    lock::acquire_within(
-        &ctx.data_dir.admin_lock_path(id),
-        Duration::from_secs(10),
-        &format!("service {id}"),
-    )
-}
-
 /// Installs of the fleet take turns: which names and workspaces are taken
 /// is checked and claimed under this lock, so two parallel installs that
 /// claim one name (or one workspace under two names) end with one service
@@ -457,6 +449,7 @@ fn fleet_install_lock(ctx: &Context) -> Result<lock::LockGuard> {
         &ctx.data_dir.locks_dir().join("install.lock"),
         Duration::from_secs(60),
         "the fleet's installs",
+        ctx.clock(),
     )
 }
 
@@ -487,11 +480,60 @@ fn prepare(
             .or(config.name.as_deref())
             .and_then(crate::identity::rename_note),
     );
-    let wanted = match (&token, settings.token_source) {
+    let placement = place_token(ctx, &id, backend.as_ref(), &settings, &token, &mut warnings);
+    crate::doctor_checks::require_stage_commands(config, settings.profile)?;
+    let spec = ServiceSpec {
+        service_id: id.clone(),
+        binary_path: preflight.binary.clone(),
+        data_dir: ctx.data_dir.root().to_path_buf(),
+        workspace_root: config.root.clone(),
+        interval_seconds: settings.interval_seconds,
+        run_timeout_seconds: run_timeout_seconds(config, settings.profile),
+        token: placement,
+        stdout_log: ctx.data_dir.scheduler_log_path(&id, "stdout"),
+        stderr_log: ctx.data_dir.scheduler_log_path(&id, "stderr"),
+    };
+    let mut artifacts = backend.render(&spec)?;
+    if matches!(spec.token, TokenPlacement::Embedded { .. }) {
+        for a in &mut artifacts {
+            a.mode = 0o600;
+        }
+    }
+    let input = PlanInput {
+        backend,
+        config,
+        spec: &spec,
+        identity,
+        settings,
+        artifacts,
+        token: &token,
+        existing,
+    };
+    let plan = plan(ctx, input)?;
+    let mut report = InstallReport::of_plan(ctx, &plan, &spec, config, &preflight.binary);
+    report.dry_run = args.dry_run;
+    report.warnings = warnings;
+    if args.dry_run {
+        preview(&mut report, &plan, &spec)?;
+    }
+    Ok((report, plan))
+}
+
+/// Where the scheduler keeps the token: the `--token-source` wish as the
+/// backend can hold it, with a warning for the placements that need one.
+fn place_token(
+    ctx: &Context,
+    id: &str,
+    backend: &dyn Scheduler,
+    settings: &Settings,
+    token: &Option<(String, String)>,
+    warnings: &mut Vec<String>,
+) -> TokenPlacement {
+    let wanted = match (token, settings.token_source) {
         (None, _) => TokenPlacement::None,
         (Some((var, _)), TokenSourceArg::EnvFile) => TokenPlacement::EnvFile {
             var: var.clone(),
-            path: ctx.data_dir.env_path(&id),
+            path: ctx.data_dir.env_path(id),
         },
         (Some((var, value)), TokenSourceArg::Embedded) => {
             warnings.push(format!("--token-source embedded writes {var} into the unit file (mode 0600); prefer the default env-file"));
@@ -501,98 +543,82 @@ fn prepare(
             }
         }
     };
-    let token_placement = backend.token_placement(wanted);
-    if let TokenPlacement::SystemEnv { var } = &token_placement {
+    let placement = backend.token_placement(wanted);
+    if let TokenPlacement::SystemEnv { var } = &placement {
         warnings.push(format!(
             "{} runs with your user environment: set {var} there for scheduled runs (Windows: setx {var} <value>, then sign out and in)",
             settings.kind.as_str()
         ));
     }
-    crate::doctor_checks::require_stage_commands(config, settings.profile)?;
-    let spec = ServiceSpec {
-        service_id: id.clone(),
-        binary_path: preflight.binary.clone(),
-        data_dir: ctx.data_dir.root().to_path_buf(),
-        workspace_root: config.root.clone(),
-        interval_seconds: settings.interval_seconds,
-        run_timeout_seconds: run_timeout_seconds(config, settings.profile),
-        token: token_placement.clone(),
-        stdout_log: ctx.data_dir.scheduler_log_path(&id, "stdout"),
-        stderr_log: ctx.data_dir.scheduler_log_path(&id, "stderr"),
-    };
-    let mut artifacts = backend.render(&spec)?;
-    if matches!(token_placement, TokenPlacement::Embedded { .. }) {
-        for a in &mut artifacts {
-            a.mode = 0o600;
-        }
-    }
-    let plan = plan(
-        ctx,
-        PlanInput {
-            backend,
-            config,
-            spec: &spec,
-            identity,
-            settings,
-            artifacts,
-            token: &token,
-            existing,
-        },
-    )?;
+    placement
+}
 
-    let token_file = matches!(token_placement, TokenPlacement::EnvFile { .. })
-        .then(|| ctx.data_dir.env_path(&id).display().to_string());
-    let backend = plan.backend.as_ref();
-    let mut report = InstallReport {
-        platform: settings.kind.as_str().to_string(),
-        service_id: id.clone(),
-        name: plan.manifest.name.clone(),
-        workspace_root: plan.manifest.workspace_root.clone(),
-        config_path: plan.manifest.config_path.clone(),
-        interval_seconds: settings.interval_seconds,
-        profile: settings.profile.to_string(),
-        binary_path: preflight.binary.display().to_string(),
-        service_files: plan.manifest.service_files.clone(),
-        sync_command: plan.manifest.sync_command.clone(),
-        token_env_var: config.token_env_var.clone(),
-        token_source: plan.manifest.token_source.clone(),
-        token_file,
-        no_change: plan.no_change,
-        first_run: if plan.is_update {
-            format!(
-                "on the schedule it already has: every {} after the previous run ends",
-                format_interval(settings.interval_seconds)
-            )
-        } else {
-            backend.first_run(&spec)
-        },
-        changes: plan.changes.iter().map(|c| c.what.clone()).collect(),
-        changed: plan.changes.clone(),
-        dry_run: args.dry_run,
-        rendered: None,
-        planned_commands: None,
-        warnings,
-        home: ctx.env.home.clone(),
-    };
-    if args.dry_run {
-        // Render again with a placeholder: an artifact holds the token
-        // quoted or escaped (XML, sh, systemd), so searching for its raw
-        // text to redact could miss it.
-        let mut shown = spec.clone();
-        if let TokenPlacement::Embedded { var, .. } = &spec.token {
-            shown.token = TokenPlacement::Embedded {
-                var: var.clone(),
-                value: "<redacted>".into(),
-            };
+impl InstallReport {
+    /// The report of a planned install (not a dry run, no warnings yet).
+    fn of_plan(
+        ctx: &Context,
+        plan: &Plan,
+        spec: &ServiceSpec,
+        config: &WorkspaceConfig,
+        binary: &Path,
+    ) -> InstallReport {
+        let m = &plan.manifest;
+        let token_file = matches!(spec.token, TokenPlacement::EnvFile { .. })
+            .then(|| ctx.data_dir.env_path(&m.service_id).display().to_string());
+        InstallReport {
+            platform: m.platform.clone(),
+            service_id: m.service_id.clone(),
+            name: m.name.clone(),
+            workspace_root: m.workspace_root.clone(),
+            config_path: m.config_path.clone(),
+            interval_seconds: spec.interval_seconds,
+            profile: m.profile.clone(),
+            binary_path: binary.display().to_string(),
+            service_files: m.service_files.clone(),
+            sync_command: m.sync_command.clone(),
+            token_env_var: config.token_env_var.clone(),
+            token_source: m.token_source.clone(),
+            token_file,
+            no_change: plan.no_change,
+            first_run: if plan.is_update {
+                format!(
+                    "on the schedule it already has: every {} after the previous run ends",
+                    format_interval(spec.interval_seconds)
+                )
+            } else {
+                plan.backend.first_run(spec)
+            },
+            changes: plan.changes.iter().map(|c| c.what.clone()).collect(),
+            changed: plan.changes.clone(),
+            dry_run: false,
+            rendered: None,
+            planned_commands: None,
+            warnings: Vec::new(),
+            home: ctx.env.home.clone(),
         }
-        report.rendered = Some(backend.render(&shown)?);
-        let mut commands = backend.planned_commands(&[&id]);
-        if let Some(retire) = &plan.retire {
-            commands.extend(retire.planned_commands(&id));
-        }
-        report.planned_commands = Some(commands);
     }
-    Ok((report, plan))
+}
+
+/// `--dry-run`: what would be written and run. The artifacts are rendered
+/// again with a placeholder token: an artifact holds the token quoted or
+/// escaped (XML, sh, systemd), so searching for its raw text to redact
+/// could miss it.
+fn preview(report: &mut InstallReport, plan: &Plan, spec: &ServiceSpec) -> Result<()> {
+    let id = spec.service_id.as_str();
+    let mut shown = spec.clone();
+    if let TokenPlacement::Embedded { var, .. } = &spec.token {
+        shown.token = TokenPlacement::Embedded {
+            var: var.clone(),
+            value: "<redacted>".into(),
+        };
+    }
+    report.rendered = Some(plan.backend.render(&shown)?);
+    let mut commands = plan.backend.planned_commands(&[id]);
+    if let Some(retire) = &plan.retire {
+        commands.extend(retire.planned_commands(id));
+    }
+    report.planned_commands = Some(commands);
+    Ok(())
 }
 
 /// The workspaces named by `--workspace` and `--workspaces-from`.
@@ -707,7 +733,7 @@ fn install_identified(
     let _admin = if args.dry_run {
         None
     } else {
-        Some(admin_lock(ctx, &identity.id)?)
+        Some(service::admin_lock(ctx, &identity.id)?)
     };
     let mut preflight = Preflight::new()?;
     let (report, plan) = prepare(ctx, args, requested, &mut preflight, &config, identity)?;
@@ -763,7 +789,7 @@ fn install_batch(
             let _admin = if args.dry_run {
                 None
             } else {
-                Some(admin_lock(ctx, &identity.id)?)
+                Some(service::admin_lock(ctx, &identity.id)?)
             };
             let (report, plan) = prepare(ctx, args, &requested, &mut preflight, &config, identity)?;
             if args.dry_run || plan.no_change {
@@ -1078,62 +1104,7 @@ fn changes_from(
     env_file: Option<&(PathBuf, String)>,
 ) -> Vec<Change> {
     let id = new.service_id.as_str();
-    let mut changes = Vec::new();
-    let mut setting = |what: &str, from: String, to: String| {
-        if from != to {
-            changes.push(Change::setting(what, from, to));
-        }
-    };
-    setting(
-        "interval",
-        format_interval(old.interval_seconds),
-        format_interval(new.interval_seconds),
-    );
-    setting("profile", old.profile.clone(), new.profile.clone());
-    setting("platform", old.platform.clone(), new.platform.clone());
-    setting(
-        "token_source",
-        old.token_source.clone(),
-        new.token_source.clone(),
-    );
-    let or_none = |v: &Option<String>| v.clone().unwrap_or_else(|| "none".into());
-    setting(
-        "token_env_var",
-        or_none(&old.token_env_var),
-        or_none(&new.token_env_var),
-    );
-    setting(
-        "binary_path",
-        old.binary_path.clone(),
-        new.binary_path.clone(),
-    );
-    setting("data_dir", old.data_dir.clone(), new.data_dir.clone());
-    setting("lock_group", old.lock_group.clone(), new.lock_group.clone());
-    setting("tags", old.tags.join(","), new.tags.join(","));
-    setting(
-        "projects",
-        old.project_urls.join(","),
-        new.project_urls.join(","),
-    );
-    // `move`: a scheduler whose files do not hold the path still needs its
-    // manifest rewritten.
-    setting(
-        "workspace",
-        old.workspace_root.clone(),
-        new.workspace_root.clone(),
-    );
-    setting(
-        "config_path",
-        old.config_path.clone(),
-        new.config_path.clone(),
-    );
-    if old.identity_hash != new.identity_hash && old.workspace_root == new.workspace_root {
-        changes.push(Change::event("identity"));
-    }
-    // The PATH can be long: say that it changed, not what it was.
-    if old.stage_path != new.stage_path {
-        changes.push(Change::event("PATH for stages"));
-    }
+    let mut changes = setting_changes(old, new);
     let event = |changes: &mut Vec<Change>, what: &str, happened: bool| {
         if happened {
             changes.push(Change::event(what));
@@ -1174,6 +1145,69 @@ fn changes_from(
         "re-enabled schedule",
         unchanged && !backend.state(id).loaded,
     );
+    changes
+}
+
+/// The settings a reinstall changes, each with its old and new value,
+/// and the identity and stage PATH changes.
+fn setting_changes(old: &Manifest, new: &Manifest) -> Vec<Change> {
+    let or_none = |v: &Option<String>| v.clone().unwrap_or_else(|| "none".into());
+    let settings = [
+        (
+            "interval",
+            format_interval(old.interval_seconds),
+            format_interval(new.interval_seconds),
+        ),
+        ("profile", old.profile.clone(), new.profile.clone()),
+        ("platform", old.platform.clone(), new.platform.clone()),
+        (
+            "token_source",
+            old.token_source.clone(),
+            new.token_source.clone(),
+        ),
+        (
+            "token_env_var",
+            or_none(&old.token_env_var),
+            or_none(&new.token_env_var),
+        ),
+        (
+            "binary_path",
+            old.binary_path.clone(),
+            new.binary_path.clone(),
+        ),
+        ("data_dir", old.data_dir.clone(), new.data_dir.clone()),
+        ("lock_group", old.lock_group.clone(), new.lock_group.clone()),
+        ("tags", old.tags.join(","), new.tags.join(",")),
+        (
+            "projects",
+            old.project_urls.join(","),
+            new.project_urls.join(","),
+        ),
+        // `move`: a scheduler whose files do not hold the path still
+        // needs its manifest rewritten.
+        (
+            "workspace",
+            old.workspace_root.clone(),
+            new.workspace_root.clone(),
+        ),
+        (
+            "config_path",
+            old.config_path.clone(),
+            new.config_path.clone(),
+        ),
+    ];
+    let mut changes: Vec<Change> = settings
+        .into_iter()
+        .filter(|(_, from, to)| from != to)
+        .map(|(what, from, to)| Change::setting(what, from, to))
+        .collect();
+    if old.identity_hash != new.identity_hash && old.workspace_root == new.workspace_root {
+        changes.push(Change::event("identity"));
+    }
+    // The PATH can be long: say that it changed, not what it was.
+    if old.stage_path != new.stage_path {
+        changes.push(Change::event("PATH for stages"));
+    }
     changes
 }
 

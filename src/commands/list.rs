@@ -44,6 +44,9 @@ pub struct ListReport {
     pub warnings: Vec<String>,
     #[serde(skip)]
     format: Option<FormatArg>,
+    /// When the list was made: the table's "LAST RUN" is relative to it.
+    #[serde(skip)]
+    now_ms: i64,
 }
 
 const HEADER: [&str; 11] = [
@@ -96,7 +99,6 @@ impl Render for ListReport {
                 if self.services.is_empty() {
                     return "No services match. Install one with: syncfleet install\n".into();
                 }
-                let now = chrono::Utc::now().timestamp_millis();
                 let mut t = table(HEADER.to_vec());
                 for s in &self.services {
                     let mut r = row(s);
@@ -104,7 +106,7 @@ impl Render for ListReport {
                         .last_run_iso
                         .as_deref()
                         .and_then(|iso| chrono::DateTime::parse_from_rfc3339(iso).ok())
-                        .map(|t| crate::output::relative_time(t.timestamp_millis(), now))
+                        .map(|t| crate::output::relative_time(t.timestamp_millis(), self.now_ms))
                         .unwrap_or_default();
                     t.add_row(r);
                 }
@@ -237,17 +239,7 @@ fn profile_name(p: ProfileArg) -> &'static str {
 }
 
 pub fn run(ctx: &Context, args: &ListArgs) -> Result<ListReport> {
-    let state = match &args.state {
-        Some(s) => Some(SchedulerState::parse(s).ok_or_else(|| {
-            Error::invalid_argument(format!("--state: unknown state '{s}'")).with_suggestion(
-                format!(
-                    "Use one of: {}",
-                    SchedulerState::ALL.map(|s| s.as_str()).join(", ")
-                ),
-            )
-        })?),
-        None => None,
-    };
+    let state = args.state.as_deref().map(parse_state).transpose()?;
     let filter = ServiceFilter {
         include_uninstalled: args.all,
         tag: args.tag.clone(),
@@ -273,40 +265,9 @@ pub fn run(ctx: &Context, args: &ListArgs) -> Result<ListReport> {
     let (source, mut services) = match from_registry {
         Some(entries) => (
             "registry",
-            entries
-                .into_iter()
-                .map(|e| from_row(e, now))
-                .collect::<Vec<_>>(),
+            entries.into_iter().map(|e| from_row(e, now)).collect(),
         ),
-        None => (
-            "files",
-            {
-                let found = crate::service::scan(ctx);
-                // The one reading's error for each manifest that cannot be
-                // read, as every other command would say it.
-                warnings.extend(found.unreadable.iter().map(|u| {
-                    format!(
-                        "service {} is not listed: {}. {}",
-                        u.id,
-                        u.error.message,
-                        u.error.suggestion.as_deref().unwrap_or_default()
-                    )
-                }));
-                found.manifests
-            }
-            .iter()
-            .filter(|m| filter.tag.as_ref().is_none_or(|t| m.tags.contains(t)))
-            .filter(|m| filter.profile.as_ref().is_none_or(|p| &m.profile == p))
-            .filter(|m| filter.platform.as_ref().is_none_or(|p| &m.platform == p))
-            .map(|m| from_files(ctx, m))
-            .chain(
-                args.all
-                    .then(|| uninstalled_from_files(ctx))
-                    .into_iter()
-                    .flatten(),
-            )
-            .collect(),
-        ),
+        None => ("files", list_from_files(ctx, &filter, &mut warnings)),
     };
     if let Some(state) = state {
         services.retain(|s| s.scheduler_state == state);
@@ -316,7 +277,52 @@ pub fn run(ctx: &Context, args: &ListArgs) -> Result<ListReport> {
         source,
         warnings,
         format: Some(args.format),
+        now_ms: now,
     })
+}
+
+/// `--state`: one of the scheduler states.
+fn parse_state(s: &str) -> Result<SchedulerState> {
+    SchedulerState::parse(s).ok_or_else(|| {
+        Error::invalid_argument(format!("--state: unknown state '{s}'")).with_suggestion(format!(
+            "Use one of: {}",
+            SchedulerState::ALL.map(|s| s.as_str()).join(", ")
+        ))
+    })
+}
+
+/// The fleet from the manifests (the registry unusable, or
+/// `--from-files`), filtered as the registry would filter it. A manifest
+/// that cannot be read is a warning with the one reading's error, as every
+/// other command would say it.
+fn list_from_files(
+    ctx: &Context,
+    filter: &ServiceFilter,
+    warnings: &mut Vec<String>,
+) -> Vec<ListedService> {
+    let found = crate::service::scan(ctx);
+    warnings.extend(found.unreadable.iter().map(|u| {
+        format!(
+            "service {} is not listed: {}. {}",
+            u.id,
+            u.error.message,
+            u.error.suggestion.as_deref().unwrap_or_default()
+        )
+    }));
+    let uninstalled = filter
+        .include_uninstalled
+        .then(|| uninstalled_from_files(ctx))
+        .into_iter()
+        .flatten();
+    found
+        .manifests
+        .iter()
+        .filter(|m| filter.tag.as_ref().is_none_or(|t| m.tags.contains(t)))
+        .filter(|m| filter.profile.as_ref().is_none_or(|p| &m.profile == p))
+        .filter(|m| filter.platform.as_ref().is_none_or(|p| &m.platform == p))
+        .map(|m| from_files(ctx, m))
+        .chain(uninstalled)
+        .collect()
 }
 
 #[cfg(test)]

@@ -4,14 +4,12 @@ use crate::batch::{self, OneOrMany};
 use crate::cli::PauseArgs;
 use crate::context::Context;
 use crate::error::{Error, Result};
-use crate::lock;
 use crate::output::{Render, Ui};
 use crate::policy::{self, PolicyState};
 use crate::runner::policy_of;
 use crate::service::{self, OnCorrupt, update_status};
 use crate::store::status::PauseKind;
 use serde::Serialize;
-use std::time::Duration;
 
 #[derive(Debug, Serialize)]
 pub struct PauseReport {
@@ -80,11 +78,7 @@ fn pause_one(ctx: &Context, args: &PauseArgs, selector: Option<&str>) -> Result<
         return Err(service::not_installed(&target.id));
     };
     let id = target.id;
-    let _admin = lock::acquire_within(
-        &ctx.data_dir.admin_lock_path(&id),
-        Duration::from_secs(10),
-        &format!("service {id}"),
-    )?;
+    let _admin = service::admin_lock(ctx, &id)?;
     let given = args.reason.clone().filter(|r| !r.trim().is_empty());
     let now = ctx.now_ms();
     let policy = policy_of(&manifest);

@@ -5,13 +5,11 @@ use crate::batch::{self, OneOrMany};
 use crate::cli::ResumeArgs;
 use crate::context::Context;
 use crate::error::{Error, Result};
-use crate::lock;
 use crate::output::{Render, Ui};
 use crate::policy::{self, PolicyState};
 use crate::runner::policy_of;
 use crate::service::{self, OnCorrupt, update_status};
 use serde::Serialize;
-use std::time::Duration;
 
 #[derive(Debug, Serialize)]
 pub struct ResumeReport {
@@ -103,11 +101,7 @@ fn resume_one(ctx: &Context, selector: Option<&str>) -> Result<ResumeReport> {
             consecutive_failures_cleared: 0,
         });
     };
-    let _admin = lock::acquire_within(
-        &ctx.data_dir.admin_lock_path(&id),
-        Duration::from_secs(10),
-        &format!("service {id}"),
-    )?;
+    let _admin = service::admin_lock(ctx, &id)?;
     let now = ctx.now_ms();
     let policy = policy_of(&manifest);
     let status_path = ctx.data_dir.status_path(&id);

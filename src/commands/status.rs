@@ -2,17 +2,18 @@
 //! runs, backoff, pause and drift. Always exits 0.
 
 use crate::cli::ServiceSelector;
+use crate::config::WorkspaceConfig;
 use crate::context::Context;
 use crate::duration::{format_elapsed, format_interval};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::output::{Render, Ui, field, iso_ms, local_time};
-use crate::policy::{self, SchedulerState};
+use crate::policy::{self, Policy, SchedulerState};
 use crate::process::pid_alive;
 use crate::runner::policy_of;
 use crate::scheduler::{self, PlatformState, Scheduler, SchedulerKind};
 use crate::service;
 use crate::store::manifest::Manifest;
-use crate::store::status::RunRecord;
+use crate::store::status::{RunRecord, StatusFile};
 use serde::Serialize;
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -174,112 +175,52 @@ pub struct MovedFrom {
     pub command: String,
 }
 
+/// The policy `status` judges an uninstalled service's files by.
+const UNINSTALLED_POLICY: Policy = Policy {
+    interval_seconds: 1800,
+    max_transient_failures: 10,
+    cooldown_seconds: 1800,
+};
+
 pub fn run(ctx: &Context, args: &ServiceSelector) -> Result<StatusReport> {
     let target = service::resolve(ctx, args.service.as_deref())?;
     let id = target.id.clone();
     let (status, status_err) = service::read_status(ctx, &id);
-    let status_file = status.clone().unwrap_or_default();
+    let status_file = status.unwrap_or_default();
     let now = ctx.now_ms();
-    let manifest = target.manifest;
-    let backend = manifest
-        .as_ref()
-        .and_then(|m| SchedulerKind::parse(&m.platform).ok())
-        .map(|k| scheduler::backend(k, &ctx.env));
-    let platform_state = match (&manifest, &backend) {
-        (Some(m), Some(b)) => Some(b.state(&m.service_id)),
-        _ => None,
-    };
-    let drift = match (&manifest, &backend, &platform_state) {
-        (Some(m), Some(b), Some(s)) => Some(drift_with_state(m, b.as_ref(), s)),
-        _ => None,
-    };
-    let policy = manifest
-        .as_ref()
-        .map(policy_of)
-        .unwrap_or(crate::policy::Policy {
-            interval_seconds: 1800,
-            max_transient_failures: 10,
-            cooldown_seconds: 1800,
-        });
+    let manifest = target.manifest.as_ref();
+    let (platform_state, drift) = scheduler_view(ctx, manifest);
+    let policy = manifest.map(policy_of).unwrap_or(UNINSTALLED_POLICY);
     let state = policy::scheduler_state(&status_file, manifest.is_some(), &policy, now, &pid_alive);
-    let backoff = match state {
-        SchedulerState::Backoff => Some(BackoffInfo {
-            consecutive_failures: status_file.consecutive_failures,
-            next_retry_iso: status_file.next_retry_at_ms.map(iso_ms),
-            remaining_seconds: policy::backoff_remaining(&status_file, now),
-            reason: status_file.backoff_reason.clone(),
-            circuit_breaker_cooldown_expired: false,
-            message: None,
-        }),
-        SchedulerState::HalfOpen => Some(BackoffInfo {
-            consecutive_failures: status_file.consecutive_failures,
-            next_retry_iso: None,
-            remaining_seconds: None,
-            reason: None,
-            circuit_breaker_cooldown_expired: true,
-            message: Some(
-                "Circuit breaker cooldown expired. Next run will be a probe attempt.".into(),
-            ),
-        }),
-        _ => None,
-    };
-    let next_run_from_scheduler = platform_state.as_ref().and_then(|s| s.next_run.clone());
-    let estimate = match (&manifest, &status_file.last_run, state) {
-        (Some(m), Some(last), SchedulerState::Idle | SchedulerState::Degraded) => Some(iso_ms(
-            last.timestamp_ms
-                + (last.duration_seconds * 1000.0) as i64
-                + m.interval_seconds as i64 * 1000,
-        )),
-        _ => None,
-    };
-    let workspace_missing = manifest.as_ref().is_some_and(service::workspace_missing);
-    let moved_from = match (&manifest, &target.workspace) {
-        (None, Some(w)) => service::moved_from(ctx, w)
-            .into_iter()
-            .map(|m| MovedFrom {
-                command: service::move_command(&m.service_id, &w.root.display().to_string()),
-                service_id: m.service_id,
-                previous_workspace_root: m.workspace_root,
-            })
-            .collect(),
-        _ => Vec::new(),
-    };
-    let status_error_fix = status_err.as_ref().map(|e| {
-        if e.is_newer_schema() {
-            e.suggestion.clone().unwrap_or_default()
-        } else {
-            format!("syncfleet repair --service {id}")
-        }
+    let (next_run, next_run_estimated) =
+        next_run(manifest, platform_state.as_ref(), &status_file, state);
+    let workspace_root = manifest.map(|m| m.workspace_root.clone()).or_else(|| {
+        target
+            .workspace
+            .as_ref()
+            .map(|w| w.root.display().to_string())
     });
     Ok(StatusReport {
-        workspace_missing,
-        moved_from,
-        status_error_fix,
+        workspace_missing: manifest.is_some_and(service::workspace_missing),
+        moved_from: moved_from(ctx, manifest, target.workspace.as_ref()),
+        status_error_fix: status_err.as_ref().map(|e| status_error_fix(&id, e)),
         installed: manifest.is_some(),
         service_id: id,
-        name: manifest.as_ref().and_then(|m| m.name.clone()),
-        workspace_root: manifest
-            .as_ref()
-            .map(|m| m.workspace_root.clone())
-            .or_else(|| {
-                target
-                    .workspace
-                    .as_ref()
-                    .map(|w| w.root.display().to_string())
-            }),
-        platform: manifest.as_ref().map(|m| m.platform.clone()),
-        interval_seconds: manifest.as_ref().map(|m| m.interval_seconds),
-        profile: manifest.as_ref().map(|m| m.profile.clone()),
+        name: manifest.and_then(|m| m.name.clone()),
+        workspace_root,
+        platform: manifest.map(|m| m.platform.clone()),
+        interval_seconds: manifest.map(|m| m.interval_seconds),
+        profile: manifest.map(|m| m.profile.clone()),
         service_state: platform_state.as_ref().map(|s| s.state.clone()),
-        next_run_estimated: next_run_from_scheduler.is_none() && estimate.is_some(),
-        next_run: next_run_from_scheduler.or(estimate),
+        next_run_estimated,
+        next_run,
         scheduler_state: state,
         last_sync: status_file.last_run.clone().map(|run| LastSync {
             run,
             consecutive_failures: status_file.consecutive_failures,
         }),
         recent_runs: status_file.recent_runs.iter().take(5).cloned().collect(),
-        backoff,
+        backoff: backoff_info(state, &status_file, now),
         paused_reason: status_file.paused_reason.clone(),
         paused_kind: status_file.pause_kind().map(|k| k.as_str().to_string()),
         current_run: status_file.current_run.as_ref().map(|c| CurrentRunInfo {
@@ -290,6 +231,101 @@ pub fn run(ctx: &Context, args: &ServiceSelector) -> Result<StatusReport> {
         drift,
         status_error: status_err.map(|e| e.message),
     })
+}
+
+/// What the installed service's scheduler says of it, and its drift from
+/// the manifest. Nothing for a service that is not installed (or whose
+/// manifest names an unknown scheduler).
+fn scheduler_view(
+    ctx: &Context,
+    manifest: Option<&Manifest>,
+) -> (Option<PlatformState>, Option<Drift>) {
+    let Some((m, kind)) = manifest.and_then(|m| Some((m, SchedulerKind::parse(&m.platform).ok()?)))
+    else {
+        return (None, None);
+    };
+    let backend = scheduler::backend(kind, &ctx.env);
+    let state = backend.state(&m.service_id);
+    let drift = drift_with_state(m, backend.as_ref(), &state);
+    (Some(state), Some(drift))
+}
+
+/// Backing off: until when. Half-open: the next run is a probe.
+fn backoff_info(state: SchedulerState, status: &StatusFile, now_ms: i64) -> Option<BackoffInfo> {
+    match state {
+        SchedulerState::Backoff => Some(BackoffInfo {
+            consecutive_failures: status.consecutive_failures,
+            next_retry_iso: status.next_retry_at_ms.map(iso_ms),
+            remaining_seconds: policy::backoff_remaining(status, now_ms),
+            reason: status.backoff_reason.clone(),
+            circuit_breaker_cooldown_expired: false,
+            message: None,
+        }),
+        SchedulerState::HalfOpen => Some(BackoffInfo {
+            consecutive_failures: status.consecutive_failures,
+            next_retry_iso: None,
+            remaining_seconds: None,
+            reason: None,
+            circuit_breaker_cooldown_expired: true,
+            message: Some(
+                "Circuit breaker cooldown expired. Next run will be a probe attempt.".into(),
+            ),
+        }),
+        _ => None,
+    }
+}
+
+/// The next firing, and whether it is estimated: as the scheduler
+/// reports it, else (idle or degraded) an interval after the last run
+/// ended, as timers fire.
+fn next_run(
+    manifest: Option<&Manifest>,
+    platform_state: Option<&PlatformState>,
+    status: &StatusFile,
+    state: SchedulerState,
+) -> (Option<String>, bool) {
+    if let Some(next) = platform_state.and_then(|s| s.next_run.clone()) {
+        return (Some(next), false);
+    }
+    let estimate = match (manifest, &status.last_run, state) {
+        (Some(m), Some(last), SchedulerState::Idle | SchedulerState::Degraded) => Some(iso_ms(
+            last.timestamp_ms
+                + (last.duration_seconds * 1000.0) as i64
+                + m.interval_seconds as i64 * 1000,
+        )),
+        _ => None,
+    };
+    let estimated = estimate.is_some();
+    (estimate, estimated)
+}
+
+/// Services this (uninstalled) workspace was probably moved away from.
+fn moved_from(
+    ctx: &Context,
+    manifest: Option<&Manifest>,
+    workspace: Option<&WorkspaceConfig>,
+) -> Vec<MovedFrom> {
+    let (None, Some(w)) = (manifest, workspace) else {
+        return Vec::new();
+    };
+    service::moved_from(ctx, w)
+        .into_iter()
+        .map(|m| MovedFrom {
+            command: service::move_command(&m.service_id, &w.root.display().to_string()),
+            service_id: m.service_id,
+            previous_workspace_root: m.workspace_root,
+        })
+        .collect()
+}
+
+/// What fixes an unreadable status.json: an upgrade for a newer file,
+/// else `repair`.
+fn status_error_fix(id: &str, e: &Error) -> String {
+    if e.is_newer_schema() {
+        e.suggestion.clone().unwrap_or_default()
+    } else {
+        format!("syncfleet repair --service {id}")
+    }
 }
 
 fn stage_list(run: &RunRecord, ok: bool) -> String {

@@ -12,7 +12,6 @@ use crate::context::Context;
 use crate::error::{Error, ErrorCode, Result};
 use crate::fsutil;
 use crate::identity::is_valid_service_id;
-use crate::lock;
 use crate::output::{Render, Ui, tilde};
 use crate::scheduler::{self, Inventory, SchedulerKind};
 use crate::service;
@@ -20,7 +19,6 @@ use crate::store::manifest::Manifest;
 use serde::Serialize;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct UninstallResult {
@@ -341,11 +339,7 @@ pub fn uninstall_one(
     inventory: &Inventory,
     reload: bool,
 ) -> Result<UninstallResult> {
-    let _admin = lock::acquire_within(
-        &ctx.data_dir.admin_lock_path(id),
-        Duration::from_secs(10),
-        &format!("service {id}"),
-    )?;
+    let _admin = service::admin_lock(ctx, id)?;
     remove_locked(ctx, id, inventory, reload)
 }
 
@@ -358,11 +352,7 @@ pub fn remove_orphan(
     inventory: &Inventory,
 ) -> Result<Option<UninstallResult>> {
     // An install in progress holds this lock until its manifest is written.
-    let _admin = lock::acquire_within(
-        &ctx.data_dir.admin_lock_path(id),
-        Duration::from_secs(10),
-        &format!("service {id}"),
-    )?;
+    let _admin = service::admin_lock(ctx, id)?;
     if ctx.data_dir.manifest_path(id).exists() {
         return Ok(None);
     }
@@ -376,11 +366,7 @@ pub fn remove_second_schedules(
     id: &str,
     inventory: &Inventory,
 ) -> Result<Vec<String>> {
-    let _admin = lock::acquire_within(
-        &ctx.data_dir.admin_lock_path(id),
-        Duration::from_secs(10),
-        &format!("service {id}"),
-    )?;
+    let _admin = service::admin_lock(ctx, id)?;
     let Some(manifest) = Manifest::read(&ctx.data_dir.manifest_path(id))? else {
         return Ok(Vec::new());
     };
@@ -398,7 +384,9 @@ pub fn remove_second_schedules(
     Ok(removed)
 }
 
-/// The removal itself, under the service's admin lock.
+/// The removal itself, under the service's admin lock: the schedules on
+/// every scheduler that has one, then the install's own files. The
+/// history (status, runs, logs) is kept.
 fn remove_locked(
     ctx: &Context,
     id: &str,
@@ -409,28 +397,14 @@ fn remove_locked(
     let mut warnings = Vec::new();
     // A corrupt manifest must not block uninstalling: the artifacts are
     // found by id from the schedulers.
-    let manifest = match Manifest::read(&manifest_path) {
-        Ok(m) => m,
-        Err(e) => {
-            warnings.push(format!(
-                "manifest unreadable ({}); removing by service id",
-                e.message
-            ));
-            None
-        }
-    };
-    let recorded = manifest
-        .as_ref()
-        .and_then(|m| SchedulerKind::parse(&m.platform).ok());
-    // The recorded scheduler first (deactivated even with its files gone),
-    // then every other one with artifacts of this id.
-    let mut kinds: Vec<SchedulerKind> = recorded.into_iter().collect();
-    kinds.extend(
-        inventory
-            .kinds_of(id)
-            .into_iter()
-            .filter(|k| Some(*k) != recorded),
-    );
+    let manifest = Manifest::read(&manifest_path).unwrap_or_else(|e| {
+        warnings.push(format!(
+            "manifest unreadable ({}); removing by service id",
+            e.message
+        ));
+        None
+    });
+    let kinds = schedulers_with_artifacts(id, manifest.as_ref(), inventory);
     let mut result = UninstallResult {
         was_installed: false,
         service_id: id.to_string(),
@@ -457,19 +431,49 @@ fn remove_locked(
         warnings.extend(removal.warnings);
     }
     result.was_installed = manifest_path.exists() || result.platform.is_some();
+    result.removed_files.extend(remove_install_files(ctx, id)?);
+    if result.was_installed {
+        crate::index::uninstalled(ctx, id);
+    }
+    result.kept_files = kept_files(ctx, id);
+    result.warnings = warnings;
+    Ok(result)
+}
+
+/// The recorded scheduler first (deactivated even with its files gone),
+/// then every other one with artifacts of this id.
+fn schedulers_with_artifacts(
+    id: &str,
+    manifest: Option<&Manifest>,
+    inventory: &Inventory,
+) -> Vec<SchedulerKind> {
+    let recorded = manifest.and_then(|m| SchedulerKind::parse(&m.platform).ok());
+    let others = inventory
+        .kinds_of(id)
+        .into_iter()
+        .filter(|k| Some(*k) != recorded);
+    recorded.into_iter().chain(others).collect()
+}
+
+/// Remove the manifest, the env file and the wrapper script; the paths
+/// that were there.
+fn remove_install_files(ctx: &Context, id: &str) -> Result<Vec<String>> {
+    let mut removed = Vec::new();
     for p in [
-        manifest_path,
+        ctx.data_dir.manifest_path(id),
         ctx.data_dir.env_path(id),
         ctx.data_dir.wrapper_path(id),
     ] {
         if fsutil::remove_if_exists(&p).map_err(|e| Error::io("remove", &p, e))? {
-            result.removed_files.push(p.display().to_string());
+            removed.push(p.display().to_string());
         }
     }
-    if result.was_installed {
-        crate::index::uninstalled(ctx, id);
-    }
-    result.kept_files = [
+    Ok(removed)
+}
+
+/// The history an uninstall keeps, where it exists.
+fn kept_files(ctx: &Context, id: &str) -> Vec<String> {
+    [
         ctx.data_dir.status_path(id),
         ctx.data_dir.runs_path(id),
         ctx.data_dir.logs_dir(id),
@@ -477,7 +481,5 @@ fn remove_locked(
     .into_iter()
     .filter(|p| p.exists())
     .map(|p| p.display().to_string())
-    .collect();
-    result.warnings = warnings;
-    Ok(result)
+    .collect()
 }
