@@ -365,3 +365,62 @@ fn an_unreachable_scheduler_is_not_called_drift() {
         .unwrap();
     assert_eq!(manager["status"], "fail", "{manager}");
 }
+
+#[test]
+fn doctor_in_a_moved_workspace_names_the_command_that_reattaches_it() {
+    let env = TestEnv::new();
+    let ws = env.workspace(
+        "old-place",
+        &stages(&[stage("pull", &["ok", "1"], "")]),
+        r#""name": "mover""#,
+    );
+    env.json_in(&ws, &["install"]);
+    let moved = env.path("ws/new-place");
+    std::fs::rename(&ws, &moved).unwrap();
+    let doctor = env.json_in(&moved, &["doctor", "--offline"]);
+    let check = doctor["data"]["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "workspace")
+        .unwrap_or_else(|| panic!("no workspace check: {doctor}"))
+        .clone();
+    assert_eq!(check["status"], "warn", "{check}");
+    assert_eq!(
+        check["action"],
+        format!("syncfleet move --service mover {}", moved.display())
+    );
+}
+
+#[test]
+fn status_of_an_orphan_says_its_schedule_may_still_fire() {
+    let env = TestEnv::new();
+    let ws = env.workspace(
+        "orph",
+        &stages(&[stage("pull", &["ok", "1"], "")]),
+        r#""name": "orph""#,
+    );
+    env.json_in(&ws, &["install"]);
+    std::fs::remove_file(env.service_dir("orph").join("manifest.json")).unwrap();
+    let status = env.json(&["status", "--service", "orph"]);
+    assert_eq!(status["data"]["installed"], false, "{status}");
+    assert_eq!(status["data"]["orphan_schedules"], json!(["systemd"]));
+    let human = env.run(&["status", "--service", "orph"]).ok().stdout;
+    assert!(
+        human.contains("Remove it: syncfleet uninstall --service orph"),
+        "{human}"
+    );
+}
+
+#[test]
+fn an_empty_list_names_the_filter_and_the_known_tags() {
+    let env = TestEnv::new();
+    let ws = env.workspace(
+        "tagged",
+        &stages(&[stage("pull", &["ok", "1"], "")]),
+        r#""tags": ["red"]"#,
+    );
+    env.json_in(&ws, &["install"]);
+    let out = env.run(&["list", "--tag", "nope"]).ok().stdout;
+    assert_eq!(out, "No services match --tag nope (known tags: red).\n");
+}

@@ -248,6 +248,9 @@ pub fn run(ctx: &Context, args: &DoctorArgs) -> Result<DoctorReport> {
     if let Some(id) = &id {
         checks.push(health::runs_file_check(&ctx.data_dir, id));
     }
+    if let (None, Ok(w)) = (&manifest, &workspace) {
+        checks.extend(moved_here_check(ctx, w));
+    }
     if args.fix {
         apply_fixes(ctx, &mut checks, id.as_deref(), backend.as_deref());
     }
@@ -407,6 +410,23 @@ fn token_valid_check(ctx: &Context, w: &WorkspaceConfig, id: Option<&str>, offli
             "Fix `token_check` in syncfleet.json.",
         ),
     }
+}
+
+/// A workspace with no service of its own that looks like one moved here
+/// (a service whose workspace is gone shares its name or projects): the
+/// command that re-attaches it, as `status` says it.
+fn moved_here_check(ctx: &Context, w: &WorkspaceConfig) -> Option<Check> {
+    let candidates = service::moved_from(ctx, w);
+    let first = candidates.first()?;
+    let here = w.root.display().to_string();
+    Some(Check::warn(
+        CheckId::Workspace,
+        format!(
+            "no service is installed for this workspace, but service {} lost its workspace ({}): was it moved here?",
+            first.service_id, first.workspace_root
+        ),
+        service::move_command(&first.service_id, &here),
+    ))
 }
 
 /// The fix line for an error: its exact command when it names one, else

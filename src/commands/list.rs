@@ -47,6 +47,42 @@ pub struct ListReport {
     /// When the list was made: the table's "LAST RUN" is relative to it.
     #[serde(skip)]
     now_ms: i64,
+    /// Nothing matched: which filter, and what would have.
+    #[serde(skip)]
+    unmatched: Option<String>,
+}
+
+/// For an empty list: the filters given, and the tags that exist (an
+/// unknown tag is the likeliest reason).
+fn unmatched_filter(ctx: &Context, args: &ListArgs) -> Option<String> {
+    let mut given = Vec::new();
+    if let Some(t) = &args.tag {
+        given.push(format!("--tag {t}"));
+    }
+    if let Some(p) = args.profile {
+        given.push(format!("--profile {}", profile_name(p)));
+    }
+    if let Some(p) = &args.platform {
+        given.push(format!("--platform {p}"));
+    }
+    if let Some(s) = &args.state {
+        given.push(format!("--state {s}"));
+    }
+    if given.is_empty() {
+        return None;
+    }
+    let mut tags: Vec<String> = crate::service::installed(ctx)
+        .into_iter()
+        .flat_map(|m| m.tags)
+        .collect();
+    tags.sort();
+    tags.dedup();
+    let known = if tags.is_empty() {
+        "no installed service has a tag".to_string()
+    } else {
+        format!("known tags: {}", tags.join(", "))
+    };
+    Some(format!("No services match {} ({known}).", given.join(" ")))
 }
 
 const HEADER: [&str; 11] = [
@@ -97,7 +133,12 @@ impl Render for ListReport {
             }
             FormatArg::Table => {
                 if self.services.is_empty() {
-                    return "No services match. Install one with: syncfleet install\n".into();
+                    return match &self.unmatched {
+                        Some(why) => format!("{why}\n"),
+                        None => {
+                            "No services installed. Install one with: syncfleet install\n".into()
+                        }
+                    };
                 }
                 let mut t = table(HEADER.to_vec());
                 for s in &self.services {
@@ -272,12 +313,18 @@ pub fn run(ctx: &Context, args: &ListArgs) -> Result<ListReport> {
     if let Some(state) = state {
         services.retain(|s| s.scheduler_state == state);
     }
+    let unmatched = if services.is_empty() {
+        unmatched_filter(ctx, args)
+    } else {
+        None
+    };
     Ok(ListReport {
         services,
         source,
         warnings,
         format: Some(args.format),
         now_ms: now,
+        unmatched,
     })
 }
 

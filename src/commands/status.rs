@@ -164,6 +164,10 @@ pub struct StatusReport {
     /// gone and look like it: it was probably moved from there.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub moved_from: Vec<MovedFrom>,
+    /// Not installed, yet these schedulers still have its artifacts (its
+    /// manifest was deleted, or a first install was killed): an orphan.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub orphan_schedules: Vec<String>,
 }
 
 /// A service this workspace was probably moved away from, and the command
@@ -200,7 +204,17 @@ pub fn run(ctx: &Context, args: &ServiceSelector) -> Result<StatusReport> {
             .as_ref()
             .map(|w| w.root.display().to_string())
     });
+    let orphan_schedules = if manifest.is_none() {
+        scheduler::Inventory::take(&ctx.env, ctx.data_dir.root())
+            .kinds_of(&id)
+            .iter()
+            .map(|k| k.as_str().to_string())
+            .collect()
+    } else {
+        Vec::new()
+    };
     Ok(StatusReport {
+        orphan_schedules,
         workspace_missing: manifest.is_some_and(service::workspace_missing),
         moved_from: moved_from(ctx, manifest, target.workspace.as_ref()),
         status_error_fix: status_err.as_ref().map(|e| status_error_fix(&id, e)),
@@ -451,6 +465,12 @@ impl StatusReport {
         }
         if kind == "circuit_breaker" {
             out.push_str("  Fix: check network/service availability, then run: syncfleet resume\n");
+        } else if self.workspace_missing {
+            // CONFIG_NOT_FOUND after a move: only re-attaching helps.
+            out.push_str(&format!(
+                "  Fix: re-attach the moved workspace ({}), then run: syncfleet resume\n",
+                crate::service::move_command(&self.service_id, "<new dir>")
+            ));
         } else {
             out.push_str(
                 "  Fix: rotate the token or fix the config/command, then run: syncfleet resume\n",
@@ -562,6 +582,14 @@ impl StatusReport {
     /// Not installed: how to install, or how to re-attach a moved service.
     fn human_not_installed(&self, out: &mut String) {
         if self.installed {
+            return;
+        }
+        if !self.orphan_schedules.is_empty() {
+            out.push_str(&format!(
+                "\nNot installed (no manifest), but {} still has its schedule, which may fire: an orphan.\n  Remove it: syncfleet uninstall --service {} (or syncfleet doctor --fix)\n",
+                self.orphan_schedules.join(" and "),
+                self.service_id
+            ));
             return;
         }
         if self.moved_from.is_empty() {
