@@ -250,6 +250,19 @@ fn main() {
         ),
     ]);
 
+    // list as a table for people (comfy-table's layout) vs robot JSON: the
+    // measure for whether the human table ever needs a hand-written path.
+    let list_table = bench.median(7, || bench.command(&fleet, &["list"]));
+    rows.push([
+        format!("list, {services} services: human table vs robot JSON"),
+        ms(list_table),
+        ms(list_reg),
+        format!(
+            "{:.1}x the JSON's time",
+            list_table.as_secs_f64() / list_reg.as_secs_f64()
+        ),
+    ]);
+
     // report --by day vs the same SQL through the sqlite3 shell.
     let since = syncfleet::output::iso_ms(now - 30 * DAY_MS);
     let until = syncfleet::output::iso_ms(now + 1);

@@ -3,6 +3,7 @@
 //! robot mode), and a non-zero exit when any item failed.
 
 use crate::error::Error;
+use crate::logging::Progress;
 use crate::output::{Render, Ui};
 use serde::Serialize;
 
@@ -162,9 +163,9 @@ impl<T: Render> Render for OneOrMany<T> {
 
 /// A progress bar for `len` items on stderr, or a hidden one when stderr
 /// is not a terminal, in robot mode, or with -q.
-pub fn progress(ui: &Ui, len: usize, what: &str) -> indicatif::ProgressBar {
+pub fn progress(ui: &Ui, len: usize, what: &str) -> Progress {
     if !ui.interactive || ui.robot || ui.quiet || len < 2 {
-        return indicatif::ProgressBar::hidden();
+        return Progress::new(indicatif::ProgressBar::hidden());
     }
     let bar = indicatif::ProgressBar::with_draw_target(
         Some(len as u64),
@@ -176,7 +177,7 @@ pub fn progress(ui: &Ui, len: usize, what: &str) -> indicatif::ProgressBar {
         bar.set_style(style.progress_chars("=> "));
     }
     bar.set_message(what.to_string());
-    bar
+    Progress::new(bar)
 }
 
 /// Apply `f` to each target, collecting a result per target.
@@ -211,13 +212,7 @@ mod tests {
 
     #[test]
     fn a_batch_goes_on_past_failures_and_exits_like_the_first() {
-        let ui = Ui {
-            robot: false,
-            color: false,
-            quiet: false,
-            interactive: false,
-            width: 80,
-        };
+        let ui = Ui::plain(80);
         let targets = vec!["a".to_string(), "b".into(), "c".into()];
         let batch = for_each(&ui, "x", &targets, |t| {
             if t == "b" {

@@ -245,11 +245,15 @@ fn read_config_file(path: &Path) -> std::result::Result<Vec<u8>, ConfigRead> {
     Ok(bytes)
 }
 
+/// The nearest `syncfleet.json` upward from `start`. Any entry of that
+/// name ends the search, file or not: walking past a FIFO, a device or a
+/// directory named syncfleet.json would silently act on a parent
+/// workspace; loading it instead says what is wrong with it.
 pub fn find_upward(start: &Path) -> Option<PathBuf> {
     start
         .ancestors()
         .map(|dir| dir.join(CONFIG_FILE_NAME))
-        .find(|candidate| candidate.is_file())
+        .find(|candidate| candidate.symlink_metadata().is_ok())
 }
 
 fn not_found(message: &str) -> Error {
@@ -261,166 +265,13 @@ fn not_found(message: &str) -> Error {
 }
 
 fn parse(bytes: &[u8], path: PathBuf, root: PathBuf) -> Result<WorkspaceConfig> {
-    let raw: RawConfig =
+    let mut raw: RawConfig =
         serde_json::from_slice(bytes).map_err(|e| Error::config_invalid(&path, format!("{e}")))?;
     let invalid = |msg: String| Error::config_invalid(&path, msg);
-
-    let stages_raw = raw
-        .stages
-        .ok_or_else(|| invalid("missing key `stages`: list at least one stage, e.g. {\"name\": \"pull\", \"command\": [\"git\", \"pull\"]}".into()))?;
-    if stages_raw.is_empty() {
-        return Err(invalid("`stages` is empty: list at least one stage".into()));
-    }
-    let mut stages = Vec::with_capacity(stages_raw.len());
-    for (i, s) in stages_raw.into_iter().enumerate() {
-        let key = format!("stages[{i}]");
-        if s.name.is_empty()
-            || !s
-                .name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        {
-            return Err(invalid(format!(
-                "`{key}.name` '{}' must be non-empty letters, digits, '-' or '_'",
-                s.name
-            )));
-        }
-        if stages.iter().any(|t: &Stage| t.name == s.name) {
-            return Err(invalid(format!(
-                "`{key}.name` '{}' is used by another stage; stage names must be unique",
-                s.name
-            )));
-        }
-        if s.command.is_empty() || s.command[0].is_empty() {
-            return Err(invalid(format!(
-                "`{key}.command` is empty: give the program and its arguments, e.g. [\"git\", \"pull\"]"
-            )));
-        }
-        if let Some(j) = nul_position(&s.command) {
-            return Err(invalid(format!(
-                "`{key}.command[{j}]` of stage '{}' contains a NUL character (\\u0000), which no program or argument can carry: remove it",
-                s.name
-            )));
-        }
-        let profile = match &s.profile {
-            Some(p) => Profile::parse(p).map_err(|e| invalid(format!("`{key}.profile`: {e}")))?,
-            None => Profile::Fast,
-        };
-        let timeout_ms = match &s.timeout {
-            Some(t) => {
-                parse_duration_ms(t).map_err(|e| invalid(format!("`{key}.timeout`: {e}")))?
-            }
-            None => DEFAULT_STAGE_TIMEOUT_MS,
-        };
-        if timeout_ms == 0 {
-            return Err(invalid(format!("`{key}.timeout` must be greater than 0")));
-        }
-        stages.push(Stage {
-            name: s.name,
-            command: s.command,
-            optional: s.optional,
-            profile,
-            timeout_ms,
-            permanent_exit_codes: s.permanent_exit_codes,
-        });
-    }
-    if !stages.iter().any(|s| !s.optional) {
-        return Err(invalid(
-            "every stage is optional: mark at least one stage as core (\"optional\": false)".into(),
-        ));
-    }
-
-    if let Some(var) = &raw.token_env_var
-        && !is_env_var_name(var)
-    {
-        return Err(invalid(format!(
-            "`token_env_var` '{var}' is not a valid environment variable name (letters, digits, '_')"
-        )));
-    }
-    if let Some(cmd) = &raw.token_check
-        && (cmd.is_empty() || cmd[0].is_empty())
-    {
-        return Err(invalid(
-            "`token_check` is empty: give a command, e.g. [\"glab\", \"auth\", \"status\"]".into(),
-        ));
-    }
-    if let Some(j) = raw.token_check.as_deref().and_then(nul_position) {
-        return Err(invalid(format!(
-            "`token_check[{j}]` contains a NUL character (\\u0000), which no program or argument can carry: remove it"
-        )));
-    }
-    if let Some(group) = &raw.lock_group
-        && group.trim().is_empty()
-    {
-        return Err(invalid(
-            "`lock_group` is empty: remove it or give a name".into(),
-        ));
-    }
-    if let Some(name) = &raw.name {
-        crate::identity::sanitize_service_name(name)
-            .map_err(|e| invalid(format!("`name`: {e}")))?;
-    }
-    for (i, url) in raw.projects.iter().enumerate() {
-        if url.trim().is_empty() {
-            return Err(invalid(format!("`projects[{i}]` is empty")));
-        }
-    }
-    for (i, tag) in raw.tags.iter().enumerate() {
-        if tag.is_empty() || tag.chars().any(|c| c.is_whitespace() || c == ',') {
-            return Err(invalid(format!(
-                "`tags[{i}]` '{tag}' must be non-empty without spaces or commas"
-            )));
-        }
-    }
-    let retry_delay_ms = match &raw.retry_delay {
-        Some(r) => {
-            let min = parse_duration_ms(&r.min)
-                .map_err(|e| invalid(format!("`retry_delay.min`: {e}")))?;
-            let max = parse_duration_ms(&r.max)
-                .map_err(|e| invalid(format!("`retry_delay.max`: {e}")))?;
-            if min > max {
-                return Err(invalid(
-                    "`retry_delay.min` is larger than `retry_delay.max`".into(),
-                ));
-            }
-            (min, max)
-        }
-        None => DEFAULT_RETRY_DELAY_MS,
-    };
-    let hooks = {
-        let h = &raw.hooks;
-        for (key, cmd) in [
-            ("failure", &h.failure),
-            ("pause", &h.pause),
-            ("recover", &h.recover),
-        ] {
-            if let Some(cmd) = cmd
-                && (cmd.is_empty() || cmd[0].is_empty())
-            {
-                return Err(invalid(format!(
-                    "`hooks.{key}` is empty: give a command or remove the key"
-                )));
-            }
-            if let Some(j) = cmd.as_deref().and_then(nul_position) {
-                return Err(invalid(format!(
-                    "`hooks.{key}[{j}]` contains a NUL character (\\u0000), which no program or argument can carry: remove it"
-                )));
-            }
-        }
-        let timeout_ms = match &h.timeout {
-            Some(t) => {
-                parse_duration_ms(t).map_err(|e| invalid(format!("`hooks.timeout`: {e}")))?
-            }
-            None => DEFAULT_HOOK_TIMEOUT_MS,
-        };
-        Hooks {
-            failure: h.failure.clone(),
-            pause: h.pause.clone(),
-            recover: h.recover.clone(),
-            timeout_ms,
-        }
-    };
-
+    let stages = parse_stages(raw.stages.take()).map_err(invalid)?;
+    check_workspace_keys(&raw).map_err(invalid)?;
+    let retry_delay_ms = parse_retry_delay(raw.retry_delay.as_ref()).map_err(invalid)?;
+    let hooks = parse_hooks(&raw.hooks).map_err(invalid)?;
     Ok(WorkspaceConfig {
         path,
         root,
@@ -436,14 +287,156 @@ fn parse(bytes: &[u8], path: PathBuf, root: PathBuf) -> Result<WorkspaceConfig> 
     })
 }
 
-/// A portable environment variable name: letters, digits and `_`, not
-/// starting with a digit (also what sh can assign and sed can match).
-/// The index of the first argv element holding a NUL: the OS takes argv
-/// as C strings, so such a command could only fail when it runs.
-fn nul_position(argv: &[String]) -> Option<usize> {
-    argv.iter().position(|a| a.contains('\0'))
+/// The stages: at least one, names unique, at least one core stage.
+fn parse_stages(raw: Option<Vec<RawStage>>) -> Result<Vec<Stage>, String> {
+    let raw = raw.ok_or("missing key `stages`: list at least one stage, e.g. {\"name\": \"pull\", \"command\": [\"git\", \"pull\"]}")?;
+    if raw.is_empty() {
+        return Err("`stages` is empty: list at least one stage".into());
+    }
+    let mut stages: Vec<Stage> = Vec::with_capacity(raw.len());
+    for (i, s) in raw.into_iter().enumerate() {
+        let key = format!("stages[{i}]");
+        if stages.iter().any(|t| t.name == s.name) {
+            return Err(format!(
+                "`{key}.name` '{}' is used by another stage; stage names must be unique",
+                s.name
+            ));
+        }
+        stages.push(parse_stage(&key, s)?);
+    }
+    if !stages.iter().any(|s| !s.optional) {
+        return Err(
+            "every stage is optional: mark at least one stage as core (\"optional\": false)".into(),
+        );
+    }
+    Ok(stages)
 }
 
+/// One stage, `key` naming it in errors (`stages[2]`).
+fn parse_stage(key: &str, s: RawStage) -> Result<Stage, String> {
+    let name_ok = !s.name.is_empty()
+        && s.name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if !name_ok {
+        return Err(format!(
+            "`{key}.name` '{}' must be non-empty letters, digits, '-' or '_'",
+            s.name
+        ));
+    }
+    check_command(
+        &format!("{key}.command"),
+        &s.command,
+        "give the program and its arguments, e.g. [\"git\", \"pull\"]",
+        &format!(" of stage '{}'", s.name),
+    )?;
+    let profile = match &s.profile {
+        Some(p) => Profile::parse(p).map_err(|e| format!("`{key}.profile`: {e}"))?,
+        None => Profile::Fast,
+    };
+    let timeout_ms = match &s.timeout {
+        Some(t) => parse_duration_ms(t).map_err(|e| format!("`{key}.timeout`: {e}"))?,
+        None => DEFAULT_STAGE_TIMEOUT_MS,
+    };
+    if timeout_ms == 0 {
+        return Err(format!("`{key}.timeout` must be greater than 0"));
+    }
+    Ok(Stage {
+        name: s.name,
+        command: s.command,
+        optional: s.optional,
+        profile,
+        timeout_ms,
+        permanent_exit_codes: s.permanent_exit_codes,
+    })
+}
+
+/// A command (argv, no shell) at `key`: a program, and no NUL anywhere,
+/// since the OS takes argv as C strings and such a command could only fail
+/// when it runs. `fix` says what to give when it is empty; `whose` is
+/// added after the key in the NUL error.
+fn check_command(key: &str, argv: &[String], fix: &str, whose: &str) -> Result<(), String> {
+    if argv.first().is_none_or(String::is_empty) {
+        return Err(format!("`{key}` is empty: {fix}"));
+    }
+    match argv.iter().position(|a| a.contains('\0')) {
+        Some(j) => Err(format!(
+            "`{key}[{j}]`{whose} contains a NUL character (\\u0000), which no program or argument can carry: remove it"
+        )),
+        None => Ok(()),
+    }
+}
+
+/// The workspace-level keys besides stages, retry_delay and hooks.
+fn check_workspace_keys(raw: &RawConfig) -> Result<(), String> {
+    if let Some(var) = &raw.token_env_var
+        && !is_env_var_name(var)
+    {
+        return Err(format!(
+            "`token_env_var` '{var}' is not a valid environment variable name (letters, digits, '_')"
+        ));
+    }
+    if let Some(cmd) = &raw.token_check {
+        let fix = "give a command, e.g. [\"glab\", \"auth\", \"status\"]";
+        check_command("token_check", cmd, fix, "")?;
+    }
+    if raw.lock_group.as_ref().is_some_and(|g| g.trim().is_empty()) {
+        return Err("`lock_group` is empty: remove it or give a name".into());
+    }
+    if let Some(name) = &raw.name {
+        crate::identity::sanitize_service_name(name).map_err(|e| format!("`name`: {e}"))?;
+    }
+    if let Some(i) = raw.projects.iter().position(|url| url.trim().is_empty()) {
+        return Err(format!("`projects[{i}]` is empty"));
+    }
+    for (i, tag) in raw.tags.iter().enumerate() {
+        if tag.is_empty() || tag.chars().any(|c| c.is_whitespace() || c == ',') {
+            return Err(format!(
+                "`tags[{i}]` '{tag}' must be non-empty without spaces or commas"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The in-run retry's delay range, in ms.
+fn parse_retry_delay(raw: Option<&RawRetryDelay>) -> Result<(u64, u64), String> {
+    let Some(r) = raw else {
+        return Ok(DEFAULT_RETRY_DELAY_MS);
+    };
+    let min = parse_duration_ms(&r.min).map_err(|e| format!("`retry_delay.min`: {e}"))?;
+    let max = parse_duration_ms(&r.max).map_err(|e| format!("`retry_delay.max`: {e}"))?;
+    if min > max {
+        return Err("`retry_delay.min` is larger than `retry_delay.max`".into());
+    }
+    Ok((min, max))
+}
+
+fn parse_hooks(h: &RawHooks) -> Result<Hooks, String> {
+    for (key, cmd) in [
+        ("failure", &h.failure),
+        ("pause", &h.pause),
+        ("recover", &h.recover),
+    ] {
+        if let Some(cmd) = cmd {
+            let fix = "give a command or remove the key";
+            check_command(&format!("hooks.{key}"), cmd, fix, "")?;
+        }
+    }
+    let timeout_ms = match &h.timeout {
+        Some(t) => parse_duration_ms(t).map_err(|e| format!("`hooks.timeout`: {e}"))?,
+        None => DEFAULT_HOOK_TIMEOUT_MS,
+    };
+    Ok(Hooks {
+        failure: h.failure.clone(),
+        pause: h.pause.clone(),
+        recover: h.recover.clone(),
+        timeout_ms,
+    })
+}
+
+/// A portable environment variable name: letters, digits and `_`, not
+/// starting with a digit (also what sh can assign and sed can match).
 pub fn is_env_var_name(var: &str) -> bool {
     !var.is_empty()
         && !var.starts_with(|c: char| c.is_ascii_digit())
@@ -564,6 +557,34 @@ mod tests {
     }
 
     #[test]
+    fn every_empty_command_names_its_key_and_the_fix() {
+        for (json, expected) in [
+            (
+                r#"{"stages": [{"name": "a", "command": [""]}]}"#,
+                r#"`stages[0].command` is empty: give the program and its arguments, e.g. ["git", "pull"]"#,
+            ),
+            (
+                r#"{"stages": [{"name": "a", "command": ["x"]}], "token_check": []}"#,
+                r#"`token_check` is empty: give a command, e.g. ["glab", "auth", "status"]"#,
+            ),
+            (
+                r#"{"stages": [{"name": "a", "command": ["x"]}], "hooks": {"pause": [""]}}"#,
+                "`hooks.pause` is empty: give a command or remove the key",
+            ),
+        ] {
+            let m = err_message(json);
+            assert!(m.ends_with(expected), "{m}");
+        }
+        let m = err_message(
+            r#"{"stages": [{"name": "a", "command": ["x"]}], "hooks": {"recover": ["x", "\u0000"]}}"#,
+        );
+        assert!(
+            m.ends_with("`hooks.recover[1]` contains a NUL character (\\u0000), which no program or argument can carry: remove it"),
+            "{m}"
+        );
+    }
+
+    #[test]
     fn bad_token_var_and_json_syntax() {
         let m = err_message(
             r#"{"token_env_var": "MY-TOKEN", "stages": [{"name": "a", "command": ["x"]}]}"#,
@@ -631,5 +652,29 @@ mod tests {
         std::fs::create_dir_all(&deep).unwrap();
         let c = WorkspaceConfig::discover(&deep).unwrap();
         assert_eq!(c.root, dir.path().canonicalize().unwrap());
+    }
+
+    #[test]
+    fn discovery_stops_at_a_config_that_is_not_a_regular_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(CONFIG_FILE_NAME),
+            r#"{"stages": [{"name": "a", "command": ["true"]}]}"#,
+        )
+        .unwrap();
+        let as_dir = dir.path().join("a");
+        std::fs::create_dir_all(as_dir.join(CONFIG_FILE_NAME)).unwrap();
+        let e = WorkspaceConfig::discover(&as_dir).unwrap_err();
+        assert!(e.message.contains("is a directory"), "{e}");
+        let as_device = dir.path().join("b");
+        std::fs::create_dir_all(&as_device).unwrap();
+        std::os::unix::fs::symlink("/dev/null", as_device.join(CONFIG_FILE_NAME)).unwrap();
+        let e = WorkspaceConfig::discover(&as_device).unwrap_err();
+        assert_eq!(e.code, ErrorCode::ConfigInvalid, "{e}");
+        let dangling = dir.path().join("c");
+        std::fs::create_dir_all(&dangling).unwrap();
+        std::os::unix::fs::symlink("/nonexistent", dangling.join(CONFIG_FILE_NAME)).unwrap();
+        let e = WorkspaceConfig::discover(&dangling).unwrap_err();
+        assert!(e.message.contains("does not exist"), "{e}");
     }
 }

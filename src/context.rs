@@ -5,7 +5,7 @@ use crate::config::WorkspaceConfig;
 use crate::error::Result;
 use crate::output::Ui;
 use crate::paths::{DataDir, Env};
-use crate::policy::{Clock, SystemClock};
+use crate::policy::{Clock, FixedClock, SystemClock};
 use crate::registry::Registry;
 use std::cell::OnceCell;
 use std::path::PathBuf;
@@ -36,7 +36,7 @@ impl Context {
             env,
             data_dir,
             ui,
-            clock: Box::new(SystemClock),
+            clock: clock_from_env(),
             registry_busy: crate::registry::DEFAULT_BUSY_TIMEOUT,
             registry: OnceCell::new(),
         }
@@ -46,7 +46,11 @@ impl Context {
     pub fn registry(&self) -> Result<&Registry> {
         self.registry
             .get_or_init(|| {
-                Registry::open_with_timeout(&self.data_dir.registry_path(), self.registry_busy)
+                Registry::open_with_timeout(
+                    &self.data_dir.registry_path(),
+                    self.registry_busy,
+                    self.clock(),
+                )
             })
             .as_ref()
             .map_err(Clone::clone)
@@ -57,7 +61,11 @@ impl Context {
     }
 
     pub fn now_iso(&self) -> String {
-        crate::output::iso_ms(self.now_ms())
+        self.clock.now_iso()
+    }
+
+    pub fn clock(&self) -> &dyn Clock {
+        self.clock.as_ref()
     }
 
     /// The workspace config: `--config`/`SYNCFLEET_CONFIG`, else found
@@ -66,6 +74,26 @@ impl Context {
         match &self.global.config {
             Some(path) => WorkspaceConfig::load(&self.cwd.join(path)),
             None => WorkspaceConfig::discover(&self.cwd),
+        }
+    }
+}
+
+/// The environment variable that stops the clock at an RFC 3339 instant,
+/// so that tests can assert exact times (jj's `JJ_TIMESTAMP` does the same).
+pub const NOW_VAR: &str = "SYNCFLEET_NOW";
+
+/// A clock stopped at `SYNCFLEET_NOW` when it is set, else the system
+/// clock. A value that is not an RFC 3339 time is ignored with a warning:
+/// running on the real time is safer than refusing to run.
+fn clock_from_env() -> Box<dyn Clock> {
+    let Some(value) = std::env::var(NOW_VAR).ok().filter(|v| !v.is_empty()) else {
+        return Box::new(SystemClock);
+    };
+    match chrono::DateTime::parse_from_rfc3339(&value) {
+        Ok(at) => Box::new(FixedClock(at.timestamp_millis())),
+        Err(e) => {
+            tracing::warn!(value, error = %e, "{NOW_VAR} is not an RFC 3339 time; using the system clock");
+            Box::new(SystemClock)
         }
     }
 }

@@ -128,24 +128,26 @@ impl Check {
     pub fn skip(name: impl AsRef<str>, message: impl Into<String>) -> Check {
         Check::new(name, CheckStatus::Skip, message)
     }
+    /// A finding to look at, with what fixes it.
     pub fn warn(
         name: impl AsRef<str>,
         message: impl Into<String>,
-        action: impl Into<String>,
+        fix: impl Into<String>,
     ) -> Check {
-        Check {
-            action: Some(action.into()),
-            ..Check::new(name, CheckStatus::Warn, message)
-        }
+        Check::new(name, CheckStatus::Warn, message).with_action(fix)
     }
+    /// A finding that breaks something, with what fixes it.
     pub fn fail(
         name: impl AsRef<str>,
         message: impl Into<String>,
-        action: impl Into<String>,
+        fix: impl Into<String>,
     ) -> Check {
+        Check::new(name, CheckStatus::Fail, message).with_action(fix)
+    }
+    fn with_action(self, action: impl Into<String>) -> Check {
         Check {
             action: Some(action.into()),
-            ..Check::new(name, CheckStatus::Fail, message)
+            ..self
         }
     }
 

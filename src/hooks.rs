@@ -5,7 +5,7 @@
 
 use crate::config::Hooks;
 use crate::pipeline::ServiceLog;
-use crate::policy::Event;
+use crate::policy::{Clock, Event};
 use crate::process;
 use std::path::Path;
 use std::process::Command;
@@ -48,84 +48,105 @@ fn event_name(event: Event) -> &'static str {
     }
 }
 
-/// Run the hooks for `events`, in order, logging each result.
-pub fn fire(hooks: &Hooks, events: &[Event], details: &EventDetails, log: &ServiceLog) {
+/// Run the hooks for `events`, in order, logging each result with the
+/// time `clock` says it started.
+pub fn fire(
+    hooks: &Hooks,
+    events: &[Event],
+    details: &EventDetails,
+    log: &ServiceLog,
+    clock: &dyn Clock,
+) {
     for &event in events {
         let Some(argv) = command_for(hooks, event) else {
             continue;
         };
         let name = event_name(event);
-        let mut command = Command::new(&argv[0]);
-        command.args(&argv[1..]).current_dir(details.workspace);
-        for var in details.withheld {
-            command.env_remove(var);
-        }
-        if let Some(path) = details.path {
-            command.env("PATH", path);
-        }
-        let vars = [
-            ("SYNCFLEET_EVENT", Some(name)),
-            ("SYNCFLEET_SERVICE_ID", Some(details.service_id)),
-            (
-                "SYNCFLEET_SERVICE_NAME",
-                Some(details.service_name.unwrap_or(details.service_id)),
-            ),
-            ("SYNCFLEET_WORKSPACE", details.workspace.to_str()),
-            ("SYNCFLEET_RUN_ID", Some(details.run_id)),
-            ("SYNCFLEET_OUTCOME", Some(details.outcome)),
-            ("SYNCFLEET_ERROR_CODE", details.error_code),
-            ("SYNCFLEET_ERROR_MESSAGE", details.error_message),
-            ("SYNCFLEET_PAUSED_REASON", details.paused_reason),
-            ("SYNCFLEET_LOG_PATH", details.log_path.to_str()),
-        ];
-        for (k, v) in vars {
-            command.env(k, log.redact(v.unwrap_or("")));
-        }
-        command.env(
-            "SYNCFLEET_CONSECUTIVE_FAILURES",
-            details.consecutive_failures.to_string(),
-        );
-        let stamp = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let mut command = hook_command(argv, name, details, log);
+        let stamp = clock.now_iso();
         let options = process::Options {
             guard: true,
             ..process::Options::new(Duration::from_millis(hooks.timeout_ms))
         };
         // Only stderr's last line is logged; stdout is not kept at all.
-        match process::spawn(
+        let finished = process::spawn(
             &mut command,
             &options,
             process::Discard,
             process::Head::new(HOOK_STDERR_KEPT),
-        ) {
-            Ok(f) if f.code == Some(0) && !f.timed_out => {
-                log.line(&format!("{stamp} hook {name} ({}) succeeded", argv[0]))
-            }
-            Ok(f) => {
-                let (stderr, cut) = f.stderr;
-                let stderr = String::from_utf8_lossy(&stderr);
-                let last = stderr.lines().last().unwrap_or("").trim();
-                let last = if cut {
-                    log.redactor().redact_cut(last)
-                } else {
-                    last.to_string()
-                };
+        );
+        let result = match finished {
+            Ok(f) if f.code == Some(0) && !f.timed_out => "succeeded".to_string(),
+            Ok(f) => failure(&f, hooks.timeout_ms, log),
+            Err(e) => {
                 log.line(&format!(
-                    "{stamp} hook {name} ({}) failed ({}): {last}",
-                    argv[0],
-                    if f.timed_out {
-                        format!("timed out after {} ms and was killed", hooks.timeout_ms)
-                    } else {
-                        match (f.code, f.signal) {
-                            (Some(code), _) => format!("exit {code}"),
-                            (None, signal) => format!("killed by signal {}", signal.unwrap_or(0)),
-                        }
-                    },
-                ))
+                    "{stamp} hook {name} could not start '{}': {e}",
+                    argv[0]
+                ));
+                continue;
             }
-            Err(e) => log.line(&format!(
-                "{stamp} hook {name} could not start '{}': {e}",
-                argv[0]
-            )),
-        }
+        };
+        log.line(&format!("{stamp} hook {name} ({}) {result}", argv[0]));
     }
+}
+
+/// The hook's command: run in the workspace, without the withheld
+/// variables, with the event's details (redacted) in its environment.
+fn hook_command(argv: &[String], name: &str, details: &EventDetails, log: &ServiceLog) -> Command {
+    let mut command = Command::new(&argv[0]);
+    command.args(&argv[1..]).current_dir(details.workspace);
+    for var in details.withheld {
+        command.env_remove(var);
+    }
+    if let Some(path) = details.path {
+        command.env("PATH", path);
+    }
+    let vars = [
+        ("SYNCFLEET_EVENT", Some(name)),
+        ("SYNCFLEET_SERVICE_ID", Some(details.service_id)),
+        (
+            "SYNCFLEET_SERVICE_NAME",
+            Some(details.service_name.unwrap_or(details.service_id)),
+        ),
+        ("SYNCFLEET_WORKSPACE", details.workspace.to_str()),
+        ("SYNCFLEET_RUN_ID", Some(details.run_id)),
+        ("SYNCFLEET_OUTCOME", Some(details.outcome)),
+        ("SYNCFLEET_ERROR_CODE", details.error_code),
+        ("SYNCFLEET_ERROR_MESSAGE", details.error_message),
+        ("SYNCFLEET_PAUSED_REASON", details.paused_reason),
+        ("SYNCFLEET_LOG_PATH", details.log_path.to_str()),
+    ];
+    for (k, v) in vars {
+        command.env(k, log.redact(v.unwrap_or("")));
+    }
+    command.env(
+        "SYNCFLEET_CONSECUTIVE_FAILURES",
+        details.consecutive_failures.to_string(),
+    );
+    command
+}
+
+/// How a hook failed, and the last line of its stderr (redacted).
+fn failure(
+    finished: &process::Finished<(), (Vec<u8>, bool)>,
+    timeout_ms: u64,
+    log: &ServiceLog,
+) -> String {
+    let (stderr, cut) = &finished.stderr;
+    let stderr = String::from_utf8_lossy(stderr);
+    let last = stderr.lines().last().unwrap_or("").trim();
+    let last = if *cut {
+        log.redactor().redact_cut(last)
+    } else {
+        last.to_string()
+    };
+    let how = if finished.timed_out {
+        format!("timed out after {timeout_ms} ms and was killed")
+    } else {
+        match (finished.code, finished.signal) {
+            (Some(code), _) => format!("exit {code}"),
+            (None, signal) => format!("killed by signal {}", signal.unwrap_or(0)),
+        }
+    };
+    format!("failed ({how}): {last}")
 }

@@ -19,15 +19,12 @@ use serde::Serialize;
 /// Record that `id`'s registry entry may be behind its files. Every
 /// marker gets a name of its own (`<id>.<unique>`): a reader removes
 /// exactly the markers it saw before its import committed, so a marker
-/// written during that import survives for the next reader.
-pub fn mark_pending(data_dir: &DataDir, id: &str) {
+/// written during that import survives for the next reader. The name
+/// starts with the time (`now_ms`), for whoever lists the directory.
+pub fn mark_pending(data_dir: &DataDir, id: &str, now_ms: i64) {
     let dir = data_dir.registry_pending_dir();
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
     let name = format!(
-        "{id}.{nanos:x}-{}-{:08x}",
+        "{id}.{now_ms:x}-{}-{:08x}",
         std::process::id(),
         rand::random::<u32>()
     );
@@ -83,7 +80,7 @@ pub fn best_effort(ctx: &Context, id: &str, what: &str, f: impl FnOnce(&Registry
     let result = ctx.registry().and_then(f);
     if let Err(e) = result {
         tracing::warn!(service = id, error = %e.message, "registry not updated ({what}); the next reader imports it");
-        mark_pending(&ctx.data_dir, id);
+        mark_pending(&ctx.data_dir, id, ctx.now_ms());
     }
 }
 
@@ -124,6 +121,7 @@ pub fn import_runs(reg: &Registry, data_dir: &DataDir, id: &str) -> Result<Impor
         }
         let new = reg.insert_runs(id, &records)?;
         reg.set_runs_offset(id, end)?;
+        tracing::debug!(service = id, runs = new, from = offset, to = end, "imported runs into the registry");
         Ok(Imported {
             runs: new,
             skipped,
@@ -223,9 +221,16 @@ pub fn open_for_reading(ctx: &Context) -> Result<&Registry> {
 /// (Call it outside any `Registry::write`, or "committed" would be a lie.)
 pub fn catch_up(reg: &Registry, data_dir: &DataDir, now_ms: i64) -> Result<usize> {
     if !reg.is_filled()? {
+        tracing::info!("the registry is empty: filling it from the data directory");
         return fill(reg, data_dir, now_ms, false).map(|r| r.runs_imported);
     }
     let markers = pending_markers(data_dir);
+    if !markers.is_empty() {
+        tracing::debug!(
+            markers = markers.len(),
+            "importing runs the registry missed"
+        );
+    }
     let mut imported = 0;
     let mut first_error = None;
     for group in markers.chunk_by(|a, b| a.0 == b.0) {
@@ -392,7 +397,7 @@ mod tests {
         let mut r = make_run(9_000, Outcome::Failed);
         r.run_id = "aaa-late".into();
         runs::append(&data.runs_path("aaa"), &r).unwrap();
-        mark_pending(&data, "aaa");
+        mark_pending(&data, "aaa", 9_000);
         assert_eq!(pending_ids(&data), ["aaa"]);
         assert_eq!(catch_up(&reg, &data, 0).unwrap(), 1);
         assert!(pending_ids(&data).is_empty());

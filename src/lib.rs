@@ -17,6 +17,7 @@ pub mod hooks;
 pub mod identity;
 pub mod index;
 pub mod lock;
+pub mod logging;
 pub mod man;
 pub mod output;
 pub mod paths;
@@ -164,17 +165,8 @@ fn robot_requested(args: &[OsString]) -> bool {
 }
 
 fn init_tracing(cli: &Cli) {
-    let level = match (cli.global.quiet, cli.global.verbose) {
-        (true, _) => tracing::Level::ERROR,
-        (false, 0) => tracing::Level::WARN,
-        (false, 1) => tracing::Level::INFO,
-        (false, _) => tracing::Level::DEBUG,
-    };
-    let _ = tracing_subscriber::fmt()
-        .with_max_level(level)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .without_time()
-        .with_ansi(false)
-        .try_init();
+    logging::init(
+        logging::level(cli.global.quiet, cli.global.verbose),
+        output::stream_color(cli.global.color, &std::io::stderr()),
+    );
 }

@@ -3,6 +3,7 @@
 //! diagnostics only.
 
 use crate::error::{Error, ErrorCode, Result};
+use crate::policy::Clock;
 use std::fs::{File, OpenOptions};
 use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -43,23 +44,23 @@ fn open_lock_file(path: &Path) -> Result<File> {
         .map_err(|e| Error::io("open lock", path, e))
 }
 
-fn stamp(file: &mut File) {
-    let note = format!(
-        "pid={} started_at={}\n",
-        std::process::id(),
-        chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-    );
+fn stamp(file: &mut File, clock: &dyn Clock) {
+    let started_at = chrono::DateTime::from_timestamp_millis(clock.now_ms())
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_default();
+    let note = format!("pid={} started_at={started_at}\n", std::process::id());
     let _ = file.set_len(0);
     let _ = file.seek(SeekFrom::Start(0));
     let _ = file.write_all(note.as_bytes());
 }
 
 /// Take the lock if it is free; Ok(None) when another process holds it.
-pub fn try_acquire(path: &Path) -> Result<Option<LockGuard>> {
+/// The holder's note says when it took the lock, by `clock`.
+pub fn try_acquire(path: &Path, clock: &dyn Clock) -> Result<Option<LockGuard>> {
     let mut file = open_lock_file(path)?;
     match file.try_lock() {
         Ok(()) => {
-            stamp(&mut file);
+            stamp(&mut file, clock);
             Ok(Some(LockGuard {
                 file,
                 path: path.to_path_buf(),
@@ -71,15 +72,24 @@ pub fn try_acquire(path: &Path) -> Result<Option<LockGuard>> {
 }
 
 /// Wait up to `timeout` for the lock; a LOCKED error naming the holder after.
-pub fn acquire_within(path: &Path, timeout: Duration, what: &str) -> Result<LockGuard> {
+pub fn acquire_within(
+    path: &Path,
+    timeout: Duration,
+    what: &str,
+    clock: &dyn Clock,
+) -> Result<LockGuard> {
     let deadline = Instant::now() + timeout;
-    let mut pause = Duration::from_millis(2);
+    const FIRST_PAUSE: Duration = Duration::from_millis(2);
+    let mut pause = FIRST_PAUSE;
     loop {
-        if let Some(guard) = try_acquire(path)? {
+        if let Some(guard) = try_acquire(path, clock)? {
             return Ok(guard);
         }
         if Instant::now() >= deadline {
             return Err(locked_error(path, what));
+        }
+        if pause == FIRST_PAUSE {
+            tracing::debug!(lock = %path.display(), what, "waiting for the lock");
         }
         std::thread::sleep(pause);
         pause = (pause * 2).min(Duration::from_millis(50));
@@ -107,22 +117,26 @@ pub fn holder_note(path: &Path) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::policy::FixedClock;
+
+    /// 2026-01-01T00:00:00Z.
+    const CLOCK: FixedClock = FixedClock(1_767_225_600_000);
 
     #[test]
     fn second_acquire_fails_until_release() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("locks/pipeline-x.lock");
-        let guard = try_acquire(&path).unwrap().expect("free lock");
-        assert!(try_acquire(&path).unwrap().is_none());
-        assert!(
-            holder_note(&path)
-                .unwrap()
-                .contains(&format!("pid={}", std::process::id()))
+        let guard = try_acquire(&path, &CLOCK).unwrap().expect("free lock");
+        assert!(try_acquire(&path, &CLOCK).unwrap().is_none());
+        assert_eq!(
+            holder_note(&path).unwrap(),
+            format!("pid={} started_at=2026-01-01T00:00:00Z", std::process::id())
         );
-        let err = acquire_within(&path, Duration::from_millis(20), "the pipeline").unwrap_err();
+        let err =
+            acquire_within(&path, Duration::from_millis(20), "the pipeline", &CLOCK).unwrap_err();
         assert_eq!(err.code, ErrorCode::Locked);
         assert!(err.message.contains("held by pid="), "{}", err.message);
         drop(guard);
-        assert!(try_acquire(&path).unwrap().is_some());
+        assert!(try_acquire(&path, &CLOCK).unwrap().is_some());
     }
 }

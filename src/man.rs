@@ -28,6 +28,10 @@ const ENVIRONMENT: &[(&str, &str)] = &[
         "When set and not 0 or false: robot mode.",
     ),
     (
+        "SYNCFLEET_NOW",
+        "For tests: an RFC 3339 time at which the clock stands still; every time syncfleet reads or records is this one.",
+    ),
+    (
         "XDG_DATA_HOME",
         "The default data directory is $XDG_DATA_HOME/syncfleet, else ~/.local/share/syncfleet.",
     ),
@@ -38,6 +42,10 @@ const ENVIRONMENT: &[(&str, &str)] = &[
     (
         "NO_COLOR",
         "Turns colour off unless --color always is given.",
+    ),
+    (
+        "CLICOLOR_FORCE, CLICOLOR",
+        "CLICOLOR_FORCE=1 turns colour on even where the stream is not a terminal; CLICOLOR=0 turns it off. Each stream (stdout for reports, stderr for errors, warnings and -v lines) is decided on its own; --color always|never wins.",
     ),
     ("VISUAL, EDITOR", "The editor of logs --open (else less)."),
 ];

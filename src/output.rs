@@ -3,6 +3,7 @@
 //! robot mode, and prints errors the same two ways.
 
 use crate::error::Error;
+use anstyle::{AnsiColor, Color, Style};
 use serde::Serialize;
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
@@ -12,7 +13,12 @@ use std::time::Instant;
 #[derive(Debug, Clone, Copy)]
 pub struct Ui {
     pub robot: bool,
+    /// Colour in what goes to stdout (reports).
     pub color: bool,
+    /// Colour in what goes to stderr (errors, warnings, log lines): decided
+    /// by stderr's own terminal, so `syncfleet … | less` still gets
+    /// coloured errors on the terminal.
+    pub stderr_color: bool,
     pub quiet: bool,
     /// stderr is a terminal (progress bars may be drawn).
     pub interactive: bool,
@@ -22,20 +28,10 @@ pub struct Ui {
 
 /// The terminal's width when stdout is one, else $COLUMNS, else 80.
 fn terminal_width() -> usize {
-    #[cfg(unix)]
-    if std::io::stdout().is_terminal() {
-        let mut size = libc::winsize {
-            ws_row: 0,
-            ws_col: 0,
-            ws_xpixel: 0,
-            ws_ypixel: 0,
-        };
-        // SAFETY: TIOCGWINSZ fills the winsize struct we own; the fd is stdout.
-        #[allow(unsafe_code)]
-        let rc = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut size) };
-        if rc == 0 && size.ws_col > 0 {
-            return size.ws_col as usize;
-        }
+    if let Some((terminal_size::Width(w), _)) = terminal_size::terminal_size_of(std::io::stdout())
+        && w > 0
+    {
+        return w as usize;
     }
     std::env::var("COLUMNS")
         .ok()
@@ -44,56 +40,97 @@ fn terminal_width() -> usize {
         .unwrap_or(80)
 }
 
+/// Whether to colour one stream: `--color always|never` wins; otherwise
+/// anstream's reading of that stream (a terminal, TERM, NO_COLOR,
+/// CLICOLOR, CLICOLOR_FORCE).
+pub fn stream_color<S: anstream::stream::RawStream>(
+    choice: crate::cli::ColorChoice,
+    stream: &S,
+) -> bool {
+    use crate::cli::ColorChoice;
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => matches!(
+            anstream::AutoStream::choice(stream),
+            anstream::ColorChoice::Always | anstream::ColorChoice::AlwaysAnsi
+        ),
+    }
+}
+
+/// `text` in `style` when `enabled`, else as it is.
+pub fn paint(enabled: bool, style: Style, text: &str) -> String {
+    if enabled {
+        format!("{style}{text}{style:#}")
+    } else {
+        text.to_string()
+    }
+}
+
+const BOLD: Style = Style::new().bold();
+const DIM: Style = Style::new().dimmed();
+const RED: Style = Style::new().fg_color(Some(Color::Ansi(AnsiColor::Red)));
+const GREEN: Style = Style::new().fg_color(Some(Color::Ansi(AnsiColor::Green)));
+const YELLOW: Style = Style::new().fg_color(Some(Color::Ansi(AnsiColor::Yellow)));
+
 impl Ui {
-    /// `--color always|never` wins; otherwise NO_COLOR (low priority), then
-    /// whether stdout is a terminal.
     pub fn new(robot: bool, color: crate::cli::ColorChoice, quiet: bool) -> Ui {
-        use crate::cli::ColorChoice;
-        let color = !robot
-            && match color {
-                ColorChoice::Always => true,
-                ColorChoice::Never => false,
-                ColorChoice::Auto => {
-                    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-                        && std::io::stdout().is_terminal()
-                }
-            };
         Ui {
             robot,
-            color,
+            color: !robot && stream_color(color, &std::io::stdout()),
+            stderr_color: stream_color(color, &std::io::stderr()),
             quiet,
             interactive: !robot && std::io::stderr().is_terminal(),
             width: terminal_width(),
         }
     }
 
-    fn paint(&self, code: &str, text: &str) -> String {
-        if self.color {
-            format!("\x1b[{code}m{text}\x1b[0m")
-        } else {
-            text.to_string()
+    /// Human mode without colour or terminal, `width` columns wide: what
+    /// tests render with.
+    pub fn plain(width: usize) -> Ui {
+        Ui {
+            robot: false,
+            color: false,
+            stderr_color: false,
+            quiet: false,
+            interactive: false,
+            width,
         }
     }
-    pub fn bold(&self, text: &str) -> String {
-        self.paint("1", text)
-    }
-    pub fn red(&self, text: &str) -> String {
-        self.paint("31", text)
-    }
-    pub fn green(&self, text: &str) -> String {
-        self.paint("32", text)
-    }
-    pub fn yellow(&self, text: &str) -> String {
-        self.paint("33", text)
-    }
-    pub fn dim(&self, text: &str) -> String {
-        self.paint("2", text)
+
+    /// The same, painting for stderr instead of stdout.
+    pub fn for_stderr(&self) -> Ui {
+        Ui {
+            color: self.stderr_color,
+            ..*self
+        }
     }
 
-    /// A warning on stderr (human mode only, not with -q).
-    pub fn warn(&self, text: &str) {
-        if !self.robot && !self.quiet {
-            eprintln!("{} {text}", self.yellow("warning:"));
+    pub fn bold(&self, text: &str) -> String {
+        paint(self.color, BOLD, text)
+    }
+    pub fn red(&self, text: &str) -> String {
+        paint(self.color, RED, text)
+    }
+    pub fn green(&self, text: &str) -> String {
+        paint(self.color, GREEN, text)
+    }
+    pub fn yellow(&self, text: &str) -> String {
+        paint(self.color, YELLOW, text)
+    }
+    pub fn dim(&self, text: &str) -> String {
+        paint(self.color, DIM, text)
+    }
+
+    /// A run's outcome in its colour: green, yellow, red (and `-`, red,
+    /// for none).
+    pub fn outcome(&self, outcome: Option<crate::store::status::Outcome>) -> String {
+        use crate::store::status::Outcome;
+        let text = outcome.map_or("-", Outcome::as_str);
+        match outcome {
+            Some(Outcome::Success) => self.green(text),
+            Some(Outcome::Degraded) => self.yellow(text),
+            Some(Outcome::Failed | Outcome::Crashed) | None => self.red(text),
         }
     }
 }
@@ -131,20 +168,41 @@ struct Failure<'a> {
     meta: Meta,
 }
 
-/// Write to stdout; a closed pipe (`syncfleet list | head`) is a clean exit.
-fn print_stdout(text: &str) {
+/// Write to stdout. A closed pipe (`syncfleet list | head`) is a clean
+/// exit; any other write error (a full disk behind `> file`) is an error.
+fn print_stdout(text: &str) -> std::io::Result<()> {
     let mut out = std::io::stdout().lock();
-    if out
-        .write_all(text.as_bytes())
-        .and_then(|_| out.flush())
-        .is_err()
-    {
-        std::process::exit(0);
+    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+        result => result,
+    }
+}
+
+/// The exit status after printing a result: the result's own, or an I/O
+/// error's (reported on stderr) when stdout could not take it.
+fn printed(ui: &Ui, started: Instant, result: std::io::Result<()>, code: u8) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::from(code),
+        Err(e) => {
+            let error = Error::new(
+                crate::error::ErrorCode::IoError,
+                format!("could not write the output to stdout: {e}"),
+            )
+            .with_suggestion(
+                "Check where stdout goes (a full disk, a closed file), then run the command again.",
+            );
+            // stdout just failed: the report goes to stderr, the human way.
+            let ui = Ui {
+                robot: false,
+                ..*ui
+            };
+            emit_error(&ui, started, &error)
+        }
     }
 }
 
 pub fn emit<T: Render>(ui: &Ui, started: Instant, value: &T) -> ExitCode {
-    if ui.robot {
+    let text = if ui.robot {
         let doc = Success {
             ok: true,
             data: value,
@@ -158,15 +216,15 @@ pub fn emit<T: Render>(ui: &Ui, started: Instant, value: &T) -> ExitCode {
             )
         });
         text.push('\n');
-        print_stdout(&text);
+        text
     } else {
         let mut text = value.human(ui);
         if !text.is_empty() && !text.ends_with('\n') {
             text.push('\n');
         }
-        print_stdout(&text);
-    }
-    ExitCode::from(value.exit_code())
+        text
+    };
+    printed(ui, started, print_stdout(&text), value.exit_code())
 }
 
 pub fn emit_error(ui: &Ui, started: Instant, error: &Error) -> ExitCode {
@@ -180,19 +238,41 @@ pub fn emit_error(ui: &Ui, started: Instant, error: &Error) -> ExitCode {
         };
         let mut text = serde_json::to_string(&doc).unwrap_or_default();
         text.push('\n');
-        print_stdout(&text);
-    } else {
-        let mut text = format!("{} {}\n", ui.red("error:"), error.message);
-        if let Some(s) = &error.suggestion {
-            text.push_str(&format!("  {} {s}\n", ui.bold("fix:")));
+        if let Err(e) = print_stdout(&text) {
+            // Nowhere left to say it but stderr.
+            let _ = writeln!(std::io::stderr(), "error: could not write to stdout: {e}");
         }
-        text.push_str(&format!(
-            "  {}\n",
-            ui.dim(&format!("({}, exit {})", error.code, error.exit_code()))
-        ));
-        let _ = std::io::stderr().write_all(text.as_bytes());
+    } else {
+        let _ = std::io::stderr().write_all(human_error(&ui.for_stderr(), error).as_bytes());
     }
     ExitCode::from(error.exit_code())
+}
+
+/// An error for people: the message, the fix, and the code with its exit
+/// status.
+pub fn human_error(ui: &Ui, error: &Error) -> String {
+    let mut text = format!("{} {}\n", ui.red("error:"), error.message);
+    if let Some(s) = &error.suggestion {
+        text.push_str(&format!("  {} {s}\n", ui.bold("fix:")));
+    }
+    text.push_str(&format!(
+        "  {}\n",
+        ui.dim(&format!("({}, exit {})", error.code, error.exit_code()))
+    ));
+    text
+}
+
+/// One `  Key:        value` line of a human report block.
+pub fn field(out: &mut String, key: &str, value: &str) {
+    out.push_str(&format!("  {key:<11} {value}\n"));
+}
+
+/// A report's warnings, through the one warnings channel (stderr, see
+/// `logging`), never mixed into the report on stdout.
+pub fn warn_all(warnings: &[String]) {
+    for w in warnings {
+        tracing::warn!("{w}");
+    }
 }
 
 /// `/home/u/x` → `~/x` for human output.
@@ -278,8 +358,7 @@ pub fn json_text<T: Serialize>(value: &T) -> String {
 }
 
 /// A borderless table with a header row, for the fleet commands: columns
-/// padded to their widest cell, two spaces apart. (comfy-table's layout
-/// engine costs ~20 µs a row, too slow for a 10,000-service list.)
+/// two spaces apart, laid out by comfy-table.
 pub fn table<S: Into<String>>(header: Vec<S>) -> TextTable {
     TextTable {
         rows: vec![header.into_iter().map(Into::into).collect()],
@@ -410,21 +489,31 @@ impl TextTable {
 }
 
 impl std::fmt::Display for TextTable {
+    /// comfy-table lays the fitted rows out; with a width to fit, its
+    /// dynamic arrangement wraps whatever the dropped columns and the
+    /// shortened flex column did not make fit.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let rows = self.fitted();
-        let widths = Self::widths(&rows);
-        let mut line = String::new();
-        for (i, row) in rows.iter().enumerate() {
-            line.clear();
-            for (j, cell) in row.iter().enumerate() {
-                line.push_str(cell);
-                if j + 1 < row.len() {
-                    let pad = widths[j] - visible_width(cell) + 2;
-                    line.extend(std::iter::repeat_n(' ', pad));
-                }
-            }
-            let end = if i + 1 < rows.len() { "\n" } else { "" };
-            write!(f, "{}{end}", line.trim_end())?;
+        let mut rows = self.fitted().into_iter();
+        let Some(header) = rows.next() else {
+            return Ok(());
+        };
+        let mut t = comfy_table::Table::new();
+        t.load_preset(comfy_table::presets::NOTHING)
+            .set_header(header)
+            .add_rows(rows);
+        if let Some(fit) = &self.fit {
+            t.set_content_arrangement(comfy_table::ContentArrangement::Dynamic)
+                .set_width(u16::try_from(fit.width).unwrap_or(u16::MAX));
+        }
+        let last = t.column_count().saturating_sub(1);
+        for (i, column) in t.column_iter_mut().enumerate() {
+            column.set_padding((0, if i < last { 2 } else { 0 }));
+        }
+        let text = t.to_string();
+        let mut lines = text.lines().map(str::trim_end).peekable();
+        while let Some(line) = lines.next() {
+            let end = if lines.peek().is_some() { "\n" } else { "" };
+            write!(f, "{line}{end}")?;
         }
         Ok(())
     }
@@ -465,6 +554,19 @@ mod table_tests {
         wide.add_row(["abc", "/short"]);
         wide.fit(80, Some("WORKSPACE"), &[]);
         assert_eq!(wide.to_string(), "ID   WORKSPACE\nabc  /short");
+    }
+
+    #[test]
+    fn what_cannot_be_dropped_or_shortened_wraps_to_fit() {
+        let mut t = table(vec!["ID", "ERROR"]);
+        t.add_row([
+            "abc",
+            "the server closed the connection while the pull was still reading",
+        ]);
+        t.fit(40, None, &[]);
+        let text = t.to_string();
+        assert!(text.lines().all(|l| l.chars().count() <= 40), "{text}");
+        assert!(text.contains("abc") && text.contains("reading"), "{text}");
     }
 
     #[test]

@@ -6,7 +6,7 @@
 
 use crate::classify::{self, StageExit};
 use crate::config::{Profile, Stage, WorkspaceConfig};
-use crate::policy::{JitterRng, is_permanent_code};
+use crate::policy::{Clock, JitterRng, is_permanent_code};
 use crate::process::{self, Sink};
 use crate::redact::Redactor;
 use crate::store::status::StageResult;
@@ -106,9 +106,11 @@ impl ServiceLog {
         self.redactor.redact(text)
     }
 
+    /// One line of the run's story: into the service log, and to -v.
     pub fn line(&self, text: &str) {
+        let mut line = self.redact(text);
+        tracing::info!("{line}");
         if let Some(file) = &self.file {
-            let mut line = self.redact(text);
             line.push('\n');
             if let Ok(mut f) = file.lock() {
                 f.write_line(line.as_bytes());
@@ -145,10 +147,8 @@ pub struct PipelineRun<'a> {
     /// Extra environment for every stage (e.g. the token from the env file).
     pub env: Vec<(String, String)>,
     pub log: &'a ServiceLog,
-}
-
-fn now_iso() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    /// Stamps the log lines.
+    pub clock: &'a dyn Clock,
 }
 
 impl PipelineRun<'_> {
@@ -166,7 +166,7 @@ impl PipelineRun<'_> {
             if stop {
                 self.log.line(&format!(
                     "{} pipeline stopped: core stage '{}' failed permanently",
-                    now_iso(),
+                    self.clock.now_iso(),
                     stage.name
                 ));
                 break;
@@ -187,7 +187,7 @@ impl PipelineRun<'_> {
         let delay = min + ((max - min) as f64 * rng.next_f64()) as u64;
         self.log.line(&format!(
             "{} stage '{}' failed transiently ({}); retrying once in {} ms",
-            now_iso(),
+            self.clock.now_iso(),
             stage.name,
             first.error_code.as_deref().unwrap_or("?"),
             delay
@@ -202,7 +202,7 @@ impl PipelineRun<'_> {
         let log = self.log;
         log.line(&format!(
             "{} --- stage {} (attempt {attempt}) started: {}",
-            now_iso(),
+            self.clock.now_iso(),
             stage.name,
             stage.command.join(" ")
         ));
@@ -240,7 +240,7 @@ impl PipelineRun<'_> {
         result.duration_seconds = elapsed;
         log.line(&format!(
             "{} --- stage {} (attempt {attempt}) {} in {:.3}s{}",
-            now_iso(),
+            self.clock.now_iso(),
             stage.name,
             if result.success {
                 "succeeded"
@@ -272,14 +272,14 @@ impl PipelineRun<'_> {
             Ok(f) => f,
             Err(e) => {
                 let reason = format!("cannot run '{}': {e}", stage.command[0]);
-                self.log.line(&format!("{} {reason}", now_iso()));
+                self.log.line(&format!("{} {reason}", self.clock.now_iso()));
                 return (StageExit::SpawnFailed(reason), None, None);
             }
         };
         let exit = if finished.timed_out {
             self.log.line(&format!(
                 "{} stage {} timed out after {} ms; killed its process group",
-                now_iso(),
+                self.clock.now_iso(),
                 stage.name,
                 stage.timeout_ms
             ));
@@ -468,6 +468,10 @@ impl Sink for StageOutput {
 mod tests {
     use super::*;
     use crate::config::CONFIG_FILE_NAME;
+    use crate::policy::FixedClock;
+
+    /// 2026-01-01T00:00:00Z: the log lines are stamped by the run's clock.
+    const T0: i64 = 1_767_225_600_000;
 
     struct Fixed(f64);
     impl JitterRng for Fixed {
@@ -493,6 +497,7 @@ mod tests {
             service_id: "svc",
             env: vec![("SECRET_TOKEN".into(), "s3cr3t-t0ken".into())],
             log,
+            clock: &FixedClock(T0),
         }
         .run(&mut Fixed(0.5))
     }
@@ -527,7 +532,10 @@ mod tests {
             cfg.root.to_str().unwrap()
         );
         let text = std::fs::read_to_string(&log_path).unwrap();
-        assert!(text.contains("--- stage a (attempt 1) started"), "{text}");
+        assert!(
+            text.contains("2026-01-01T00:00:00.000Z --- stage a (attempt 1) started"),
+            "{text}"
+        );
         assert!(text.contains("[a:out] {\"items_updated\": 7}"), "{text}");
     }
 

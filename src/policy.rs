@@ -22,8 +22,21 @@ pub const PERMANENT_CODES: [&str; 7] = [
     "PERMANENT_EXIT_CODE",
 ];
 
+/// The wall clock, in milliseconds since the Unix epoch. Everything that
+/// reads or records the time goes through the context's clock, so that a
+/// test can stop it (`SYNCFLEET_NOW`) and assert exact times.
 pub trait Clock: Send + Sync {
     fn now_ms(&self) -> i64;
+
+    fn now_iso(&self) -> String {
+        crate::output::iso_ms(self.now_ms())
+    }
+
+    /// Now as a file time, to compare with modification times.
+    fn now_system_time(&self) -> std::time::SystemTime {
+        let ms = u64::try_from(self.now_ms()).unwrap_or(0);
+        std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms)
+    }
 }
 
 pub struct SystemClock;
@@ -31,6 +44,15 @@ pub struct SystemClock;
 impl Clock for SystemClock {
     fn now_ms(&self) -> i64 {
         chrono::Utc::now().timestamp_millis()
+    }
+}
+
+/// A clock stopped at one instant.
+pub struct FixedClock(pub i64);
+
+impl Clock for FixedClock {
+    fn now_ms(&self) -> i64 {
+        self.0
     }
 }
 
@@ -257,7 +279,13 @@ pub fn apply_run(
 ) -> Applied {
     let manual_pause = (status.pause_kind() == Some(PauseKind::Manual))
         .then(|| (status.paused_reason.clone(), status.paused_at_ms));
-    let mut applied = apply_run_result(status, policy, run, probe, now_ms, rng);
+    let was_failing = status.consecutive_failures > 0 || status.paused_reason.is_some();
+    let failure = Failure::of_run(&run);
+    status.record_run(run);
+    let mut applied = match failure {
+        None => succeeded(status, was_failing),
+        Some(failure) => failed(status, policy, &failure, probe, now_ms, rng),
+    };
     if let Some((reason, at)) = manual_pause {
         status.paused_reason = reason;
         status.paused_at_ms = at;
@@ -269,59 +297,47 @@ pub fn apply_run(
     applied
 }
 
-fn apply_run_result(
+/// A successful or degraded run (degraded does not count as a failure):
+/// the streak and any pause go, and a failing service recovers.
+fn succeeded(status: &mut StatusFile, was_failing: bool) -> Applied {
+    status.clear_paused();
+    Applied {
+        paused: None,
+        events: if was_failing {
+            vec![Event::Recover]
+        } else {
+            Vec::new()
+        },
+    }
+}
+
+/// A failed run: a permanent failure pauses; a transient one counts, and
+/// trips the breaker at the threshold (or re-pauses after a failed probe),
+/// else backs off.
+fn failed(
     status: &mut StatusFile,
     policy: &Policy,
-    run: RunRecord,
+    failure: &Failure,
     probe: bool,
     now_ms: i64,
     rng: &mut dyn JitterRng,
 ) -> Applied {
-    let was_failing = status.consecutive_failures > 0 || status.paused_reason.is_some();
-    let failure = Failure::of_run(&run);
-    status.record_run(run);
-    let mut events = Vec::new();
-    let Some(failure) = failure else {
-        // success or degraded: degraded does not count as a failure.
-        status.clear_paused();
-        if was_failing {
-            events.push(Event::Recover);
-        }
-        return Applied {
-            paused: None,
-            events,
-        };
-    };
-    events.push(Event::Failure);
+    let events = vec![Event::Failure];
     status.last_error_code = Some(failure.code.clone());
     status.last_error_message = Some(failure.message.clone());
     status.next_retry_at_ms = None;
     status.backoff_reason = None;
     if failure.permanent() {
-        status.paused_reason = Some(format!("{}: {}", failure.code, failure.message));
-        status.pause_kind = Some(PauseKind::Permanent);
-        status.paused_at_ms = Some(now_ms);
-        status.circuit_breaker_paused_at_ms = None;
-        events.push(Event::Pause);
-        return Applied {
-            paused: Some(PauseKind::Permanent),
-            events,
-        };
+        let reason = format!("{}: {}", failure.code, failure.message);
+        return pause(status, PauseKind::Permanent, reason, now_ms, events);
     }
     status.consecutive_failures = status.consecutive_failures.saturating_add(1);
     if probe || status.consecutive_failures >= policy.max_transient_failures {
-        status.paused_reason = Some(format!(
+        let reason = format!(
             "CIRCUIT_BREAKER: {} consecutive transient failures (last: {}: {})",
             status.consecutive_failures, failure.code, failure.message
-        ));
-        status.pause_kind = Some(PauseKind::CircuitBreaker);
-        status.paused_at_ms = Some(now_ms);
-        status.circuit_breaker_paused_at_ms = Some(now_ms);
-        events.push(Event::Pause);
-        return Applied {
-            paused: Some(PauseKind::CircuitBreaker),
-            events,
-        };
+        );
+        return pause(status, PauseKind::CircuitBreaker, reason, now_ms, events);
     }
     // A transient failure is not a pause: any stale pause fields go.
     status.paused_reason = None;
@@ -342,6 +358,26 @@ fn apply_run_result(
     status.backoff_reason = hinted.then(|| "server_hint".to_string());
     Applied {
         paused: None,
+        events,
+    }
+}
+
+/// Pause the service after a failed run: a permanent failure, or the
+/// circuit breaker (whose cooldown starts now).
+fn pause(
+    status: &mut StatusFile,
+    kind: PauseKind,
+    reason: String,
+    now_ms: i64,
+    mut events: Vec<Event>,
+) -> Applied {
+    status.paused_reason = Some(reason);
+    status.pause_kind = Some(kind);
+    status.paused_at_ms = Some(now_ms);
+    status.circuit_breaker_paused_at_ms = (kind == PauseKind::CircuitBreaker).then_some(now_ms);
+    events.push(Event::Pause);
+    Applied {
+        paused: Some(kind),
         events,
     }
 }
@@ -537,6 +573,26 @@ mod tests {
         r
     }
 
+    /// The kind of pause the gate found, if it found one.
+    fn pause_kind_of(gate: Gate) -> Option<PauseKind> {
+        match gate {
+            Gate::Paused { kind, .. } => Some(kind),
+            _ => None,
+        }
+    }
+
+    /// `apply_run` under POLICY, with a fixed jitter.
+    fn apply(
+        status: &mut StatusFile,
+        run: RunRecord,
+        probe: bool,
+        now_ms: i64,
+        jitter: f64,
+    ) -> Applied {
+        let mut rng = FakeJitterRng { value: jitter };
+        apply_run(status, &POLICY, run, probe, now_ms, &mut rng)
+    }
+
     // --- Backoff (deterministic: fake clock values + persisted next_retry_at_ms) ---
 
     #[test]
@@ -709,14 +765,7 @@ mod tests {
             stage("issues", true, false, None),
             stage("docs", false, true, None),
         ]);
-        let applied = apply_run(
-            &mut status,
-            &POLICY,
-            run,
-            false,
-            T0,
-            &mut FakeJitterRng { value: 0.5 },
-        );
+        let applied = apply(&mut status, run, false, T0, 0.5);
         assert_eq!(status.consecutive_failures, 0);
         assert!(status.next_retry_at_ms.is_none());
         assert_eq!(applied.events, vec![Event::Recover]);
@@ -730,14 +779,7 @@ mod tests {
     fn transient_failure_backs_off_once_computed() {
         let mut status = StatusFile::default();
         let run = run_with(vec![stage("issues", false, false, Some("NETWORK_ERROR"))]);
-        let applied = apply_run(
-            &mut status,
-            &POLICY,
-            run,
-            false,
-            T0,
-            &mut FakeJitterRng { value: 0.5 },
-        );
+        let applied = apply(&mut status, run, false, T0, 0.5);
         assert_eq!(
             applied,
             Applied {
@@ -759,14 +801,7 @@ mod tests {
         let mut status = StatusFile::default();
         let mut s = stage("issues", false, false, Some("RATE_LIMITED"));
         s.retry_after_seconds = Some(7200);
-        apply_run(
-            &mut status,
-            &POLICY,
-            run_with(vec![s]),
-            false,
-            T0,
-            &mut FakeJitterRng { value: 0.0 },
-        );
+        apply(&mut status, run_with(vec![s]), false, T0, 0.0);
         assert_eq!(status.next_retry_at_ms, Some(T0 + 7_200_000));
         assert_eq!(status.backoff_reason.as_deref(), Some("server_hint"));
     }
@@ -775,14 +810,7 @@ mod tests {
     fn permanent_failure_pauses_immediately_without_counting() {
         let mut status = make_status(Outcome::Failed, 2, T0);
         let run = run_with(vec![stage("issues", false, false, Some("AUTH_FAILED"))]);
-        let applied = apply_run(
-            &mut status,
-            &POLICY,
-            run,
-            false,
-            T0,
-            &mut FakeJitterRng { value: 0.5 },
-        );
+        let applied = apply(&mut status, run, false, T0, 0.5);
         assert_eq!(applied.paused, Some(PauseKind::Permanent));
         assert_eq!(applied.events, vec![Event::Failure, Event::Pause]);
         assert_eq!(status.consecutive_failures, 2);
@@ -792,27 +820,17 @@ mod tests {
         );
         assert!(status.next_retry_at_ms.is_none());
         // A permanent pause never half-opens, however long ago.
-        assert!(matches!(
-            gate(&status, &POLICY, T0 + 10 * 3_600_000, false),
-            Gate::Paused {
-                kind: PauseKind::Permanent,
-                ..
-            }
-        ));
+        assert_eq!(
+            pause_kind_of(gate(&status, &POLICY, T0 + 10 * 3_600_000, false)),
+            Some(PauseKind::Permanent)
+        );
     }
 
     #[test]
     fn circuit_breaker_trips_at_threshold() {
         let mut status = make_status(Outcome::Failed, 9, T0);
         let run = run_with(vec![stage("issues", false, false, Some("NETWORK_ERROR"))]);
-        let applied = apply_run(
-            &mut status,
-            &POLICY,
-            run,
-            false,
-            T0,
-            &mut FakeJitterRng { value: 0.5 },
-        );
+        let applied = apply(&mut status, run, false, T0, 0.5);
         assert_eq!(applied.paused, Some(PauseKind::CircuitBreaker));
         assert_eq!(status.consecutive_failures, 10);
         assert!(
@@ -837,14 +855,7 @@ mod tests {
                 "run {i}"
             );
             let run = run_with(vec![stage("issues", false, false, Some("NETWORK_ERROR"))]);
-            apply_run(
-                &mut status,
-                &POLICY,
-                run,
-                false,
-                now,
-                &mut FakeJitterRng { value: 0.3 },
-            );
+            apply(&mut status, run, false, now, 0.3);
             now = status.next_retry_at_ms.unwrap_or(now) + 1;
         }
         assert_eq!(status.pause_kind(), Some(PauseKind::CircuitBreaker));
@@ -872,13 +883,12 @@ mod tests {
             gate(&status, &POLICY, later, false),
             Gate::Proceed { probe: true }
         );
-        let applied = apply_run(
+        let applied = apply(
             &mut status,
-            &POLICY,
             run_with(vec![stage("issues", true, false, None)]),
             true,
             later,
-            &mut FakeJitterRng { value: 0.5 },
+            0.5,
         );
         assert_eq!(applied.events, vec![Event::Recover]);
         assert!(status.paused_reason.is_none());
@@ -893,14 +903,7 @@ mod tests {
         status.circuit_breaker_paused_at_ms = Some(T0);
         let later = T0 + 2_000_000;
         let run = run_with(vec![stage("issues", false, false, Some("NETWORK_ERROR"))]);
-        let applied = apply_run(
-            &mut status,
-            &POLICY,
-            run,
-            true,
-            later,
-            &mut FakeJitterRng { value: 0.5 },
-        );
+        let applied = apply(&mut status, run, true, later, 0.5);
         assert_eq!(applied.paused, Some(PauseKind::CircuitBreaker));
         assert_eq!(status.circuit_breaker_paused_at_ms, Some(later));
         assert!(matches!(
@@ -917,13 +920,12 @@ mod tests {
             paused_at_ms: Some(T0),
             ..StatusFile::default()
         };
-        let applied = apply_run(
+        let applied = apply(
             &mut status,
-            &POLICY,
             run_with(vec![stage("issues", true, false, None)]),
             false,
             T0,
-            &mut FakeJitterRng { value: 0.5 },
+            0.5,
         );
         assert_eq!(applied.paused, Some(PauseKind::Manual));
         assert_eq!(status.paused_reason.as_deref(), Some("maintenance"));
@@ -947,13 +949,10 @@ mod tests {
         );
         status.paused_reason = Some("maintenance".into());
         status.pause_kind = Some(PauseKind::Manual);
-        assert!(matches!(
-            gate(&status, &POLICY, T0, true),
-            Gate::Paused {
-                kind: PauseKind::Manual,
-                ..
-            }
-        ));
+        assert_eq!(
+            pause_kind_of(gate(&status, &POLICY, T0, true)),
+            Some(PauseKind::Manual)
+        );
     }
 
     #[test]
@@ -964,13 +963,10 @@ mod tests {
             circuit_breaker_paused_at_ms: Some(0),
             ..StatusFile::default()
         };
-        assert!(matches!(
-            gate(&status, &POLICY, T0, false),
-            Gate::Paused {
-                kind: PauseKind::Manual,
-                ..
-            }
-        ));
+        assert_eq!(
+            pause_kind_of(gate(&status, &POLICY, T0, false)),
+            Some(PauseKind::Manual)
+        );
     }
 
     // --- States and transitions ---

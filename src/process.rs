@@ -135,12 +135,22 @@ pub fn spawn<O: Sink, E: Sink>(
         })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    isolate(command, options.guard);
-    let mut child = command.spawn()?;
+    // The guardian first, and the command joins the guardian's group: from
+    // the moment the command exists its group is guarded, so there is no
+    // window in which a dying syncfleet leaves it behind.
+    let guardian = options.guard.then(Guardian::start).flatten();
+    isolate(command, guardian.as_ref().map(Guardian::pgid));
+    let mut child = match command.spawn() {
+        Ok(child) => child,
+        Err(e) => {
+            if let Some(g) = guardian {
+                g.stand_down();
+            }
+            return Err(e);
+        }
+    };
     let pid = child.id();
-    // Right after the spawn: the window in which a dying syncfleet could
-    // leave the group unguarded is as short as it can be.
-    let guardian = options.guard.then(|| Guardian::start(pid)).flatten();
+    let group = guardian.as_ref().map_or(pid, Guardian::pgid);
     if let (Some(input), Some(mut pipe)) = (options.stdin.clone(), child.stdin.take()) {
         std::thread::spawn(move || {
             let _ = pipe.write_all(&input);
@@ -150,9 +160,10 @@ pub fn spawn<O: Sink, E: Sink>(
     let out = read_into(child.stdout.take(), stdout, done_tx.clone());
     let err = read_into(child.stderr.take(), stderr, done_tx);
 
-    let (timed_out, status) = wait_with_timeout(child, pid, options.timeout);
-    // The leader is gone; whatever it left running in its group goes too.
-    kill_process_group(pid);
+    let (timed_out, status) = wait_with_timeout(child, group, options.timeout);
+    // The command is gone; whatever it left running in its group goes too
+    // (the guardian with it, when it shares the group).
+    kill_process_group(group);
     if let Some(g) = guardian {
         g.stand_down();
     }
@@ -254,17 +265,17 @@ fn signal_of(status: &std::process::ExitStatus) -> Option<i32> {
     }
 }
 
-/// Own process group (so killing the group reaches the command's
-/// children); with `guard`, on Linux, also a parent-death signal for the
-/// leader itself (its children are the guardian's job).
-fn isolate(command: &mut Command, guard: bool) {
+/// A process group of its own (so killing the group reaches the command's
+/// children), or the guardian's group `guarded_by`; when guarded, on Linux,
+/// also a parent-death signal for the command itself.
+fn isolate(command: &mut Command, guarded_by: Option<u32>) {
     #[cfg(unix)]
     {
         use std::os::unix::process::CommandExt;
-        command.process_group(0);
+        command.process_group(guarded_by.map_or(0, |pgid| pgid as i32));
     }
     #[cfg(target_os = "linux")]
-    if guard {
+    if guarded_by.is_some() {
         use std::os::unix::process::CommandExt;
         // SAFETY: prctl(PR_SET_PDEATHSIG) is async-signal-safe and touches
         // no memory of the parent. It fires when the spawning *thread*
@@ -284,30 +295,26 @@ fn isolate(command: &mut Command, guard: bool) {
         }
     }
     #[cfg(not(target_os = "linux"))]
-    let _ = guard;
+    let _ = guarded_by;
 }
 
-/// A tiny `sh` outside the command's group that holds the read end of a
-/// pipe whose write end only syncfleet has. A normal end writes a line and
-/// the guardian exits quietly; if syncfleet dies first, however it dies,
-/// the kernel closes the pipe, `read` sees end-of-file, and the guardian
-/// kills the command's whole process group.
+/// A tiny `sh` that leads a process group the command then joins, holding
+/// the read end of a pipe whose write end only syncfleet has. A normal end
+/// writes a line and the guardian exits quietly; if syncfleet dies first,
+/// however it dies, the kernel closes the pipe, `read` sees end-of-file,
+/// and the guardian kills its whole group: the command and everything it
+/// started that did not leave the group.
 struct Guardian {
     child: Child,
 }
 
 impl Guardian {
-    fn start(pgid: u32) -> Option<Guardian> {
+    fn start() -> Option<Guardian> {
         #[cfg(unix)]
         {
             use std::os::unix::process::CommandExt;
             let child = Command::new("/bin/sh")
-                .args([
-                    "-c",
-                    r#"read -r _ || kill -s KILL -- "-$1" 2>/dev/null"#,
-                    "syncfleet-guardian",
-                    &pgid.to_string(),
-                ])
+                .args(["-c", "read -r _ || kill -s KILL 0", "syncfleet-guardian"])
                 .stdin(Stdio::piped())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
@@ -319,9 +326,13 @@ impl Guardian {
         }
         #[cfg(not(unix))]
         {
-            let _ = pgid;
             None
         }
+    }
+
+    /// The group the guarded command joins: the guardian leads it.
+    fn pgid(&self) -> u32 {
+        self.child.id()
     }
 
     /// The command is over: let the guardian go without killing anything.
@@ -421,6 +432,7 @@ pub fn run_checked_with_input(
     timeout: Duration,
 ) -> Result<Captured> {
     let shown = display_command(program, args);
+    tracing::debug!(command = %shown, "scheduler command");
     let captured = capture(Command::new(program).args(args), stdin, timeout)
         .map_err(|e| Error::command_failed(&shown, None, &e.to_string()))?;
     if captured.timed_out {

@@ -445,11 +445,16 @@ impl Registry {
     /// Open (creating it and its directory when missing), set the pragmas,
     /// and apply pending migrations.
     pub fn open(path: &Path) -> Result<Registry> {
-        Registry::open_with_timeout(path, DEFAULT_BUSY_TIMEOUT)
+        Registry::open_with_timeout(path, DEFAULT_BUSY_TIMEOUT, &crate::policy::SystemClock)
     }
 
-    /// `open` with a given busy timeout (the run path uses a short one).
-    pub fn open_with_timeout(path: &Path, busy: Duration) -> Result<Registry> {
+    /// `open` with a given busy timeout (the run path uses a short one);
+    /// `clock` stamps the migration lock's holder note.
+    pub fn open_with_timeout(
+        path: &Path,
+        busy: Duration,
+        clock: &dyn crate::policy::Clock,
+    ) -> Result<Registry> {
         let dir = crate::fsutil::parent_dir(path);
         if !dir.exists() {
             crate::fsutil::create_private_dir(&dir).map_err(|e| Error::io("create", &dir, e))?;
@@ -466,17 +471,29 @@ impl Registry {
         if std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file()) {
             crate::fsutil::set_mode(path, 0o600).ok();
         }
-        Registry::setup(conn, path, busy, true)
+        Registry::setup(conn, path, busy, true, clock)
     }
 
     /// A private in-memory registry (tests).
     pub fn open_in_memory() -> Result<Registry> {
         let conn = Connection::open_in_memory()
             .map_err(|e| registry_error(Path::new(":memory:"), "open", e))?;
-        Registry::setup(conn, Path::new(":memory:"), DEFAULT_BUSY_TIMEOUT, false)
+        Registry::setup(
+            conn,
+            Path::new(":memory:"),
+            DEFAULT_BUSY_TIMEOUT,
+            false,
+            &crate::policy::SystemClock,
+        )
     }
 
-    fn setup(mut conn: Connection, path: &Path, busy: Duration, wal: bool) -> Result<Registry> {
+    fn setup(
+        mut conn: Connection,
+        path: &Path,
+        busy: Duration,
+        wal: bool,
+        clock: &dyn crate::policy::Clock,
+    ) -> Result<Registry> {
         let err = |what: &str, e: rusqlite::Error| registry_error(path, what, e);
         conn.busy_timeout(busy)
             .map_err(|e| err("busy_timeout", e))?;
@@ -507,6 +524,7 @@ impl Registry {
                     &path.with_extension("db.migrate.lock"),
                     busy.max(Duration::from_secs(2)),
                     "the registry migration",
+                    clock,
                 )?)
             } else {
                 None

@@ -1,7 +1,8 @@
 //! One service run through the policy — the hidden `run` the scheduler
-//! invokes and `trigger` — following the plan's flow: paused / half-open,
-//! backoff, pipeline lock, current_run, pipeline, record (runs.jsonl
-//! first), status. Also the policy-free pipeline of `sync`.
+//! invokes and `trigger` — in the steps of [`execute`]: gate (paused,
+//! half-open, backoff), the pipeline lock, begin (mark the run in flight),
+//! pipeline, record (runs.jsonl first, then status), hooks, report. Also
+//! the policy-free pipeline of `sync` ([`manual_sync`]).
 
 use crate::config::{Profile, WorkspaceConfig};
 use crate::context::Context;
@@ -10,11 +11,13 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::lock;
 use crate::output::{Render, Ui, iso_ms};
 use crate::pipeline::{PipelineRun, ServiceLog};
-use crate::policy::{self, Gate, JitterRng, Policy, ThreadJitterRng};
+use crate::policy::{self, Applied, Gate, JitterRng, Policy, ThreadJitterRng};
 use crate::service::{OnCorrupt, update_status};
 use crate::store::manifest::Manifest;
 use crate::store::runs;
-use crate::store::status::{CurrentRun, Outcome, PauseKind, RunRecord, StageResult, Trigger};
+use crate::store::status::{
+    CurrentRun, Outcome, PauseKind, RunRecord, StageResult, StatusFile, Trigger,
+};
 use serde::Serialize;
 use std::time::Instant;
 
@@ -24,12 +27,40 @@ pub struct StaleRun {
     pub started_at_iso: String,
 }
 
+/// What a run attempt did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// The pipeline ran, whatever its outcome.
+    SyncCompleted,
+    /// The backoff or the pipeline lock kept it from running.
+    Skipped,
+    /// The service is paused: the run did not start, or it ran and paused
+    /// the service.
+    Paused,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::SyncCompleted => "sync_completed",
+            Action::Skipped => "skipped",
+            Action::Paused => "paused",
+        }
+    }
+}
+
+impl std::fmt::Display for Action {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The result of a run attempt (also the robot output of run/trigger/sync).
 #[derive(Debug, Clone, Serialize)]
 pub struct RunReport {
     pub service_id: String,
-    /// sync_completed, skipped or paused.
-    pub action: &'static str,
+    pub action: Action,
     pub trigger: Trigger,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
@@ -59,12 +90,13 @@ pub struct RunReport {
 }
 
 impl RunReport {
-    fn skipped(id: &str, trigger: Trigger, reason: &str, consecutive_failures: u32) -> RunReport {
+    /// An empty report of `action`: the constructors below fill it in.
+    fn new(id: &str, trigger: Trigger, action: Action) -> RunReport {
         RunReport {
             service_id: id.to_string(),
-            action: "skipped",
+            action,
             trigger,
-            reason: Some(reason.to_string()),
+            reason: None,
             message: None,
             suggestion: None,
             run_id: None,
@@ -72,11 +104,76 @@ impl RunReport {
             profile: None,
             duration_seconds: None,
             stage_results: Vec::new(),
-            consecutive_failures,
+            consecutive_failures: 0,
             next_retry_iso: None,
             remaining_seconds: None,
             probe: false,
             previous_run_stale: None,
+        }
+    }
+
+    /// A run that did not start, and why (`reason`).
+    fn skipped(id: &str, trigger: Trigger, reason: String, status: &StatusFile) -> RunReport {
+        RunReport {
+            reason: Some(reason),
+            consecutive_failures: status.consecutive_failures,
+            ..RunReport::new(id, trigger, Action::Skipped)
+        }
+    }
+
+    /// The gate found the service paused.
+    fn paused(
+        id: &str,
+        trigger: Trigger,
+        status: &StatusFile,
+        kind: PauseKind,
+        reason: &str,
+        cooldown_remaining_seconds: Option<u64>,
+    ) -> RunReport {
+        let code = pause_code(kind, status.last_error_code.as_deref());
+        RunReport {
+            action: Action::Paused,
+            message: Some(reason.to_string()),
+            suggestion: Some(pause_suggestion(kind, cooldown_remaining_seconds)),
+            ..RunReport::skipped(id, trigger, code, status)
+        }
+    }
+
+    /// The gate found the service backing off until `next_retry_at_ms`.
+    fn backoff(
+        id: &str,
+        trigger: Trigger,
+        status: &StatusFile,
+        remaining_seconds: u64,
+        next_retry_at_ms: i64,
+    ) -> RunReport {
+        RunReport {
+            next_retry_iso: Some(iso_ms(next_retry_at_ms)),
+            remaining_seconds: Some(remaining_seconds),
+            ..RunReport::skipped(id, trigger, "backoff".into(), status)
+        }
+    }
+
+    /// Another run of the lock group holds its pipeline lock.
+    fn locked(id: &str, trigger: Trigger, status: &StatusFile, lock_group: &str) -> RunReport {
+        RunReport {
+            message: Some(format!(
+                "another run of lock group '{lock_group}' is in progress"
+            )),
+            ..RunReport::skipped(id, trigger, "locked".into(), status)
+        }
+    }
+
+    /// A run that ran, from its history record; `duration_seconds` is
+    /// the whole attempt's.
+    fn ran(run: &RunRecord, duration_seconds: f64) -> RunReport {
+        RunReport {
+            run_id: Some(run.run_id.clone()),
+            outcome: Some(run.outcome),
+            profile: run.profile.clone(),
+            duration_seconds: Some(duration_seconds),
+            stage_results: run.stage_results.clone(),
+            ..RunReport::new(&run.service_id, run.trigger, Action::SyncCompleted)
         }
     }
 }
@@ -88,13 +185,9 @@ impl Render for RunReport {
                 "{} {}: {} in {}{}",
                 self.service_id,
                 self.run_id.as_deref().unwrap_or("-"),
-                match o {
-                    Outcome::Success => ui.green(o.as_str()),
-                    Outcome::Degraded => ui.yellow(o.as_str()),
-                    Outcome::Failed | Outcome::Crashed => ui.red(o.as_str()),
-                },
+                ui.outcome(Some(o)),
                 format_elapsed(self.duration_seconds.unwrap_or(0.0)),
-                if self.action == "paused" {
+                if self.action == Action::Paused {
                     " (now paused)"
                 } else {
                     ""
@@ -109,86 +202,20 @@ impl Render for RunReport {
     }
 
     fn human(&self, ui: &Ui) -> String {
-        let mut out = String::new();
-        match self.action {
-            "skipped" => {
-                out.push_str(&format!(
-                    "Skipped ({}): {}\n",
-                    self.service_id,
-                    self.reason.as_deref().unwrap_or("?")
-                ));
-                if let (Some(next), Some(rem)) = (&self.next_retry_iso, self.remaining_seconds) {
-                    out.push_str(&format!(
-                        "  Backoff after {} consecutive failures; next retry {next} (in {})\n",
-                        self.consecutive_failures,
-                        format_elapsed(rem as f64)
-                    ));
-                    out.push_str("  Run now anyway: syncfleet trigger --ignore-backoff\n");
-                }
-                if let Some(m) = &self.message {
-                    out.push_str(&format!("  {m}\n"));
-                }
-            }
-            action => {
-                let outcome = self.outcome.map(|o| o.as_str()).unwrap_or("-");
-                let painted = match self.outcome {
-                    Some(Outcome::Success) => ui.green(outcome),
-                    Some(Outcome::Degraded) => ui.yellow(outcome),
-                    _ => ui.red(outcome),
-                };
-                if action == "paused" && self.outcome.is_none() {
-                    out.push_str(&format!(
-                        "{} ({}): {}\n",
-                        ui.bold("Paused"),
-                        self.service_id,
-                        self.message.as_deref().unwrap_or("")
-                    ));
-                } else {
-                    out.push_str(&format!(
-                        "Run {} of {}: {} in {}\n",
-                        self.run_id.as_deref().unwrap_or("-"),
-                        self.service_id,
-                        painted,
-                        format_elapsed(self.duration_seconds.unwrap_or(0.0))
-                    ));
-                    for s in &self.stage_results {
-                        let mark = if s.success {
-                            ui.green("ok")
-                        } else if s.optional {
-                            ui.yellow("FAILED (optional)")
-                        } else {
-                            ui.red("FAILED")
-                        };
-                        let detail = if s.success {
-                            format!("{} items", s.items_updated)
-                        } else {
-                            format!(
-                                "{}: {}",
-                                s.error_code.as_deref().unwrap_or("?"),
-                                s.error.as_deref().unwrap_or("")
-                            )
-                        };
-                        let retry = if s.attempts > 1 { " (after retry)" } else { "" };
-                        out.push_str(&format!("  {:<14} {mark} {detail}{retry}\n", s.stage));
-                    }
-                    if action == "paused" {
-                        out.push_str(&format!(
-                            "{}: {}\n",
-                            ui.bold("Now paused"),
-                            self.message.as_deref().unwrap_or("")
-                        ));
-                    } else if self.consecutive_failures > 0 {
-                        out.push_str(&format!(
-                            "  {} consecutive failures; next retry {}\n",
-                            self.consecutive_failures,
-                            self.next_retry_iso.as_deref().unwrap_or("-")
-                        ));
-                    }
-                }
-                if let Some(s) = &self.suggestion {
-                    out.push_str(&format!("  Fix: {s}\n"));
-                }
-            }
+        let mut out = match self.action {
+            Action::Skipped => self.human_skipped(),
+            Action::Paused if self.outcome.is_none() => format!(
+                "{} ({}): {}\n",
+                ui.bold("Paused"),
+                self.service_id,
+                self.message.as_deref().unwrap_or("")
+            ),
+            _ => self.human_run(ui),
+        };
+        if self.action != Action::Skipped
+            && let Some(s) = &self.suggestion
+        {
+            out.push_str(&format!("  Fix: {s}\n"));
         }
         out
     }
@@ -203,6 +230,80 @@ impl Render for RunReport {
             0
         }
     }
+}
+
+impl RunReport {
+    /// A run the policy did not start: why, and when it may.
+    fn human_skipped(&self) -> String {
+        let mut out = format!(
+            "Skipped ({}): {}\n",
+            self.service_id,
+            self.reason.as_deref().unwrap_or("?")
+        );
+        if let (Some(next), Some(rem)) = (&self.next_retry_iso, self.remaining_seconds) {
+            out.push_str(&format!(
+                "  Backoff after {} consecutive failures; next retry {next} (in {})\n",
+                self.consecutive_failures,
+                format_elapsed(rem as f64)
+            ));
+            out.push_str("  Run now anyway: syncfleet trigger --ignore-backoff\n");
+        }
+        if let Some(m) = &self.message {
+            out.push_str(&format!("  {m}\n"));
+        }
+        out
+    }
+
+    /// A run that happened: its outcome, a line per stage, and what the
+    /// policy made of it.
+    fn human_run(&self, ui: &Ui) -> String {
+        let mut out = format!(
+            "Run {} of {}: {} in {}\n",
+            self.run_id.as_deref().unwrap_or("-"),
+            self.service_id,
+            ui.outcome(self.outcome),
+            format_elapsed(self.duration_seconds.unwrap_or(0.0))
+        );
+        for s in &self.stage_results {
+            out.push_str(&stage_line(ui, s));
+        }
+        if self.action == Action::Paused {
+            out.push_str(&format!(
+                "{}: {}\n",
+                ui.bold("Now paused"),
+                self.message.as_deref().unwrap_or("")
+            ));
+        } else if self.consecutive_failures > 0 {
+            out.push_str(&format!(
+                "  {} consecutive failures; next retry {}\n",
+                self.consecutive_failures,
+                self.next_retry_iso.as_deref().unwrap_or("-")
+            ));
+        }
+        out
+    }
+}
+
+/// `  pull           ok 3 items`, or the failure with its code.
+fn stage_line(ui: &Ui, s: &StageResult) -> String {
+    let mark = if s.success {
+        ui.green("ok")
+    } else if s.optional {
+        ui.yellow("FAILED (optional)")
+    } else {
+        ui.red("FAILED")
+    };
+    let detail = if s.success {
+        format!("{} items", s.items_updated)
+    } else {
+        format!(
+            "{}: {}",
+            s.error_code.as_deref().unwrap_or("?"),
+            s.error.as_deref().unwrap_or("")
+        )
+    };
+    let retry = if s.attempts > 1 { " (after retry)" } else { "" };
+    format!("  {:<14} {mark} {detail}{retry}\n", s.stage)
 }
 
 pub fn policy_of(manifest: &Manifest) -> Policy {
@@ -342,16 +443,124 @@ fn record_crashed(ctx: &Context, id: &str, c: &CurrentRun, detected_ms: i64) {
     }
 }
 
-/// A run that failed before any stage (config or token problem).
-fn preflight_failure(error: &Error) -> (Vec<StageResult>, Option<String>, Option<String>) {
-    (
-        Vec::new(),
-        Some(error.code.as_str().to_string()),
-        Some(error.message.clone()),
+/// The start of one pipeline run: its id, its time, what started it and
+/// the profile it runs. `execute` and `manual_sync` both begin with it.
+struct RunStart {
+    run_id: String,
+    start_ms: i64,
+    /// When the attempt began (before the gate): the run's duration.
+    started: Instant,
+    trigger: Trigger,
+    profile: Profile,
+}
+
+impl RunStart {
+    fn new(ctx: &Context, trigger: Trigger, profile: Profile, started: Instant) -> RunStart {
+        let start_ms = ctx.now_ms();
+        RunStart {
+            run_id: new_run_id(start_ms),
+            start_ms,
+            started,
+            trigger,
+            profile,
+        }
+    }
+
+    /// The service log's first line of the run; `note` is appended to
+    /// its description (e.g. that it is a probe).
+    fn started_line(&self, note: &str) -> String {
+        format!(
+            "{} === run {} ({}, profile {}{note}) started ===",
+            iso_ms(self.start_ms),
+            self.run_id,
+            self.trigger.as_str(),
+            self.profile
+        )
+    }
+
+    /// The history record of the run. A run-level error code (config,
+    /// token) fails it whatever the stages did.
+    fn record(
+        &self,
+        id: &str,
+        stage_results: Vec<StageResult>,
+        error_code: Option<String>,
+        error_message: Option<String>,
+    ) -> RunRecord {
+        let outcome = if error_code.is_some() {
+            Outcome::Failed
+        } else {
+            policy::run_outcome(&stage_results)
+        };
+        RunRecord {
+            run_id: self.run_id.clone(),
+            service_id: id.to_string(),
+            trigger: self.trigger,
+            timestamp_iso: iso_ms(self.start_ms),
+            timestamp_ms: self.start_ms,
+            duration_seconds: self.started.elapsed().as_secs_f64(),
+            outcome,
+            profile: Some(self.profile.to_string()),
+            stage_results,
+            error_code,
+            error_message,
+        }
+    }
+}
+
+/// The service log of a run; `token` (name, value) is redacted from it.
+fn open_run_log(ctx: &Context, id: &str, token: Option<&(String, String)>) -> ServiceLog {
+    let secrets = token.map(|(_, value)| value.clone()).into_iter().collect();
+    ServiceLog::open(&ctx.data_dir.service_log_path(id), secrets)
+}
+
+/// The service log's last line of a run; `note` goes before the closing
+/// `===` (e.g. the failure streak).
+fn finished_line(ctx: &Context, run: &RunRecord, note: &str) -> String {
+    format!(
+        "{} === run {} finished: {} in {:.3}s{note} ===",
+        ctx.now_iso(),
+        run.run_id,
+        run.outcome.as_str(),
+        run.duration_seconds
     )
 }
 
-/// Execute one service run through the policy.
+/// Run the stages of `profile` with `env` added to their environment.
+fn run_stages(
+    ctx: &Context,
+    config: &WorkspaceConfig,
+    id: &str,
+    profile: Profile,
+    env: Vec<(String, String)>,
+    log: &ServiceLog,
+    rng: &mut dyn JitterRng,
+) -> Vec<StageResult> {
+    PipelineRun {
+        config,
+        profile,
+        service_id: id,
+        env,
+        log,
+        clock: ctx.clock(),
+    }
+    .run(rng)
+}
+
+/// Append the run to runs.jsonl (fsynced). A failure is a warning, also
+/// in the service log: the run happened, and status.json still says so.
+fn append_history(ctx: &Context, id: &str, run: &RunRecord, log: &ServiceLog) {
+    if let Err(e) = runs::append(&ctx.data_dir.runs_path(id), run) {
+        tracing::warn!(error = %e.message, "could not append to runs.jsonl");
+        log.line(&format!(
+            "{} warning: could not record the run in runs.jsonl: {}",
+            ctx.now_iso(),
+            e.message
+        ));
+    }
+}
+
+/// Execute one service run through the policy, step by step.
 pub fn execute(
     ctx: &Context,
     id: &str,
@@ -359,23 +568,101 @@ pub fn execute(
     ignore_backoff: bool,
 ) -> Result<RunReport> {
     let started = Instant::now();
-    let manifest = crate::service::read_manifest(ctx, id)?.ok_or_else(|| {
-        Error::new(
-            ErrorCode::ServiceNotFound,
-            format!("service '{id}' is not installed (no manifest)"),
-        )
-        .with_suggestion("Install it from its workspace: syncfleet install")
-        .with_actions(["syncfleet install", "syncfleet list"])
-    })?;
-    let policy = policy_of(&manifest);
-    let mut rng = ThreadJitterRng;
-
-    // Steps 3-4: paused / half-open, backoff. Skips are counted.
-    let gate_now = |status: &crate::store::status::StatusFile| {
-        policy::gate(status, &policy, ctx.now_ms(), ignore_backoff)
+    let service = PolicyRun::new(ctx, id, trigger, ignore_backoff)?;
+    if let Some(skipped) = service.gate()? {
+        return Ok(skipped);
+    }
+    let lock_path = ctx
+        .data_dir
+        .pipeline_lock_path(&service.manifest.lock_group);
+    let Some(_pipeline) = lock::try_acquire(&lock_path, ctx.clock())? else {
+        return service.skip_locked();
     };
-    let skip = |gate: Gate| -> Result<RunReport> {
-        update_status(ctx, id, OnCorrupt::Fail, |s| {
+    let begun = match service.begin(started)? {
+        Ok(begun) => begun,
+        Err(gate) => return service.skip(gate),
+    };
+    let mut rng = ThreadJitterRng;
+    let ran = service.pipeline(&begun, &mut rng);
+    let settled = service.record(&begun, &ran, &mut rng)?;
+    service.hooks(&ran, &settled);
+    Ok(service.report(&begun, &ran, &settled))
+}
+
+/// One installed service's run through the policy: what every step of
+/// `execute` reads.
+struct PolicyRun<'a> {
+    ctx: &'a Context,
+    id: &'a str,
+    trigger: Trigger,
+    ignore_backoff: bool,
+    manifest: Manifest,
+    policy: Policy,
+}
+
+/// A run marked in flight in status.json (the `begin` step).
+struct Begun {
+    start: RunStart,
+    /// The circuit breaker's half-open probe.
+    probe: bool,
+    /// An earlier run whose marker was still there.
+    stale: Option<StaleRun>,
+}
+
+/// What the `pipeline` step leaves for the steps after it.
+struct Ran {
+    run: RunRecord,
+    workspace: Result<WorkspaceConfig>,
+    log: ServiceLog,
+}
+
+/// The status after the `record` step, and what applying the run did.
+struct Settled {
+    applied: Applied,
+    status: StatusFile,
+    end_ms: i64,
+}
+
+impl<'a> PolicyRun<'a> {
+    fn new(
+        ctx: &'a Context,
+        id: &'a str,
+        trigger: Trigger,
+        ignore_backoff: bool,
+    ) -> Result<PolicyRun<'a>> {
+        let manifest = crate::service::read_manifest(ctx, id)?
+            .ok_or_else(|| crate::service::not_installed(id))?;
+        Ok(PolicyRun {
+            ctx,
+            id,
+            trigger,
+            ignore_backoff,
+            policy: policy_of(&manifest),
+            manifest,
+        })
+    }
+
+    fn gate_of(&self, status: &StatusFile) -> Gate {
+        policy::gate(status, &self.policy, self.ctx.now_ms(), self.ignore_backoff)
+    }
+
+    /// Gate: a paused or backing-off service skips the run (counted),
+    /// before it takes any lock. An unreadable status.json stops it.
+    fn gate(&self) -> Result<Option<RunReport>> {
+        let peek = match StatusFile::read(&self.ctx.data_dir.status_path(self.id)) {
+            Ok(status) => status.unwrap_or_default(),
+            Err(e) => return Err(refuse_unreadable_status(self.ctx, self.id, e)),
+        };
+        match self.gate_of(&peek) {
+            Gate::Proceed { .. } => Ok(None),
+            skip => self.skip(skip).map(Some),
+        }
+    }
+
+    /// Count a skip in status.json and report it.
+    fn skip(&self, gate: Gate) -> Result<RunReport> {
+        let (id, trigger) = (self.id, self.trigger);
+        update_status(self.ctx, id, OnCorrupt::Fail, |s| {
             Ok(match &gate {
                 Gate::Paused {
                     reason,
@@ -383,253 +670,214 @@ pub fn execute(
                     cooldown_remaining_seconds,
                 } => {
                     s.skipped.paused += 1;
-                    let mut r = RunReport::skipped(
-                        id,
-                        trigger,
-                        &pause_code(*kind, s.last_error_code.as_deref()),
-                        s.consecutive_failures,
-                    );
-                    r.action = "paused";
-                    r.message = Some(reason.clone());
-                    r.suggestion = Some(pause_suggestion(*kind, *cooldown_remaining_seconds));
-                    r
+                    RunReport::paused(id, trigger, s, *kind, reason, *cooldown_remaining_seconds)
                 }
                 Gate::Backoff {
                     remaining_seconds,
                     next_retry_at_ms,
                 } => {
                     s.skipped.backoff += 1;
-                    let mut r = RunReport::skipped(id, trigger, "backoff", s.consecutive_failures);
-                    r.next_retry_iso = Some(iso_ms(*next_retry_at_ms));
-                    r.remaining_seconds = Some(*remaining_seconds);
-                    r
+                    RunReport::backoff(id, trigger, s, *remaining_seconds, *next_retry_at_ms)
                 }
                 Gate::Proceed { .. } => unreachable!("only skips are recorded"),
             })
         })
-    };
-    let status_path = ctx.data_dir.status_path(id);
-    let peek = match crate::store::status::StatusFile::read(&status_path) {
-        Ok(status) => status.unwrap_or_default(),
-        Err(e) => return Err(refuse_unreadable_status(ctx, id, e)),
-    };
-    if let g @ (Gate::Paused { .. } | Gate::Backoff { .. }) = gate_now(&peek) {
-        return skip(g);
     }
 
-    // Steps 5-6: the pipeline lock of the service's lock group.
-    let Some(_pipeline) =
-        lock::try_acquire(&ctx.data_dir.pipeline_lock_path(&manifest.lock_group))?
-    else {
-        return update_status(ctx, id, OnCorrupt::Fail, |s| {
+    /// Count a skip for the pipeline lock in status.json and report it.
+    fn skip_locked(&self) -> Result<RunReport> {
+        update_status(self.ctx, self.id, OnCorrupt::Fail, |s| {
             s.skipped.locked += 1;
-            let mut r = RunReport::skipped(id, trigger, "locked", s.consecutive_failures);
-            r.message = Some(format!(
-                "another run of lock group '{}' is in progress",
-                manifest.lock_group
-            ));
-            Ok(r)
-        });
-    };
-
-    // Under the lock: re-check (state may have changed while we looked),
-    // note a crashed previous run, and mark this one in flight.
-    let run_id = new_run_id(ctx.now_ms());
-    let start_ms = ctx.now_ms();
-    let begin = update_status(ctx, id, OnCorrupt::Fail, |s| {
-        let gate = gate_now(s);
-        let probe = match gate {
-            Gate::Proceed { probe } => probe,
-            other => return Ok(Err(other)),
-        };
-        let from = policy::policy_state(s, &policy, start_ms);
-        policy::check_transition(from, policy::PolicyState::Running)
-            .map_err(|e| Error::corrupt_state(&status_path, e))?;
-        let previous = s.current_run.take();
-        s.current_run = Some(CurrentRun {
-            started_at_ms: start_ms,
-            pid: std::process::id(),
-            run_id: Some(run_id.clone()),
-            trigger: Some(trigger),
-        });
-        Ok(Ok((probe, previous)))
-    })?;
-    let (probe, previous) = match begin {
-        Ok(v) => v,
-        Err(gate) => return skip(gate),
-    };
-    // A marker left by an earlier run: that run held the pipeline lock we
-    // hold now, so it is gone without having recorded a result.
-    let stale = previous.map(|c| {
-        record_crashed(ctx, id, &c, start_ms);
-        StaleRun {
-            pid: c.pid,
-            started_at_iso: iso_ms(c.started_at_ms),
-        }
-    });
-
-    // Step 7: the pipeline (config and token are read now, so a broken
-    // config or a missing token is a classified, permanent failure).
-    let profile = Profile::parse(&manifest.profile).unwrap_or_default();
-    let workspace = WorkspaceConfig::load(std::path::Path::new(&manifest.config_path));
-    let token = resolve_token(ctx, id, manifest.token_env_var.as_deref());
-    let secrets: Vec<String> = token
-        .as_ref()
-        .ok()
-        .and_then(|t| t.as_ref().map(|(_, v)| v.clone()))
-        .into_iter()
-        .collect();
-    let log = ServiceLog::open(&ctx.data_dir.service_log_path(id), secrets);
-    log.line(&format!(
-        "{} === run {run_id} ({}, profile {}{}) started ===",
-        iso_ms(start_ms),
-        trigger.as_str(),
-        profile,
-        if probe { ", circuit-breaker probe" } else { "" }
-    ));
-    if let Some(st) = &stale {
-        log.line(&format!(
-            "{} previous run (pid {}, started {}) did not finish: it was stale",
-            iso_ms(start_ms),
-            st.pid,
-            st.started_at_iso
-        ));
+            Ok(RunReport::locked(
+                self.id,
+                self.trigger,
+                s,
+                &self.manifest.lock_group,
+            ))
+        })
     }
-    let (stage_results, error_code, error_message) = match (&workspace, &token) {
-        (Err(e), _) | (_, Err(e)) => {
+
+    /// Begin, under the pipeline lock: gate again (the state may have
+    /// changed while we waited), mark this run in flight, and record a
+    /// marker left by an earlier run as a crashed run. Err(gate) when the
+    /// second look says skip.
+    fn begin(&self, started: Instant) -> Result<std::result::Result<Begun, Gate>> {
+        let profile = Profile::parse(&self.manifest.profile).unwrap_or_default();
+        let start = RunStart::new(self.ctx, self.trigger, profile, started);
+        let status_path = self.ctx.data_dir.status_path(self.id);
+        let marked = update_status(self.ctx, self.id, OnCorrupt::Fail, |s| {
+            let probe = match self.gate_of(s) {
+                Gate::Proceed { probe } => probe,
+                skip => return Ok(Err(skip)),
+            };
+            let from = policy::policy_state(s, &self.policy, start.start_ms);
+            policy::check_transition(from, policy::PolicyState::Running)
+                .map_err(|e| Error::corrupt_state(&status_path, e))?;
+            let previous = s.current_run.take();
+            s.current_run = Some(CurrentRun {
+                started_at_ms: start.start_ms,
+                pid: std::process::id(),
+                run_id: Some(start.run_id.clone()),
+                trigger: Some(self.trigger),
+            });
+            Ok(Ok((probe, previous)))
+        })?;
+        let (probe, previous) = match marked {
+            Ok(marked) => marked,
+            Err(skip) => return Ok(Err(skip)),
+        };
+        // A marker left by an earlier run: that run held the pipeline lock
+        // we hold now, so it is gone without having recorded a result.
+        let stale = previous.map(|c| {
+            record_crashed(self.ctx, self.id, &c, start.start_ms);
+            StaleRun {
+                pid: c.pid,
+                started_at_iso: iso_ms(c.started_at_ms),
+            }
+        });
+        Ok(Ok(Begun {
+            start,
+            probe,
+            stale,
+        }))
+    }
+
+    /// Pipeline: the config and the token are read now, so that a broken
+    /// config or a missing token is a classified, permanent failure of the
+    /// run rather than an error of the command.
+    fn pipeline(&self, begun: &Begun, rng: &mut dyn JitterRng) -> Ran {
+        let (ctx, id, start) = (self.ctx, self.id, &begun.start);
+        let workspace = WorkspaceConfig::load(std::path::Path::new(&self.manifest.config_path));
+        let token = resolve_token(ctx, id, self.manifest.token_env_var.as_deref());
+        let log = open_run_log(ctx, id, token.as_ref().ok().and_then(Option::as_ref));
+        log.line(&start.started_line(if begun.probe {
+            ", circuit-breaker probe"
+        } else {
+            ""
+        }));
+        if let Some(st) = &begun.stale {
             log.line(&format!(
-                "{} run failed before any stage: {}: {}",
-                iso_ms(ctx.now_ms()),
-                e.code,
-                e.message
+                "{} previous run (pid {}, started {}) did not finish: it was stale",
+                iso_ms(start.start_ms),
+                st.pid,
+                st.started_at_iso
             ));
-            preflight_failure(e)
         }
-        (Ok(config), Ok(token)) => {
-            let run = PipelineRun {
-                config,
-                profile,
-                service_id: id,
-                env: token
+        let run = match (&workspace, &token) {
+            (Err(e), _) | (_, Err(e)) => {
+                log.line(&format!(
+                    "{} run failed before any stage: {}: {}",
+                    ctx.now_iso(),
+                    e.code,
+                    e.message
+                ));
+                let code = e.code.as_str().to_string();
+                start.record(id, Vec::new(), Some(code), Some(e.message.clone()))
+            }
+            (Ok(config), Ok(token)) => {
+                let env = token
                     .iter()
                     .cloned()
-                    .chain(manifest.stage_path.clone().map(|p| ("PATH".to_string(), p)))
-                    .collect(),
-                log: &log,
-            };
-            (run.run(&mut rng), None, None)
+                    .chain(self.manifest.stage_path.clone().map(|p| ("PATH".into(), p)))
+                    .collect();
+                let results = run_stages(ctx, config, id, start.profile, env, &log, rng);
+                start.record(id, results, None, None)
+            }
+        };
+        Ran {
+            run,
+            workspace,
+            log,
         }
-    };
-    let outcome = if error_code.is_some() {
-        Outcome::Failed
-    } else {
-        policy::run_outcome(&stage_results)
-    };
-    let run = RunRecord {
-        run_id: run_id.clone(),
-        service_id: id.to_string(),
-        trigger,
-        timestamp_iso: iso_ms(start_ms),
-        timestamp_ms: start_ms,
-        duration_seconds: started.elapsed().as_secs_f64(),
-        outcome,
-        profile: Some(profile.to_string()),
-        stage_results: stage_results.clone(),
-        error_code,
-        error_message,
-    };
-
-    // Step 8: history first (fsynced), then status.
-    if let Err(e) = runs::append(&ctx.data_dir.runs_path(id), &run) {
-        tracing::warn!(error = %e.message, "could not append to runs.jsonl");
-        log.line(&format!(
-            "{} warning: could not record the run in runs.jsonl: {}",
-            iso_ms(ctx.now_ms()),
-            e.message
-        ));
     }
-    let end_ms = ctx.now_ms();
-    let (applied, after) = update_status(ctx, id, OnCorrupt::Fail, |s| {
-        // Our own marker goes; someone else's (impossible under the lock) stays.
-        if s.current_run
-            .as_ref()
-            .is_some_and(|c| c.run_id.as_deref() == Some(run_id.as_str()))
-        {
-            s.current_run = None;
-        }
-        let applied = policy::apply_run(s, &policy, run.clone(), probe, end_ms, &mut rng);
-        let to = policy::policy_state(s, &policy, end_ms);
-        policy::check_transition(policy::PolicyState::Running, to)
-            .map_err(|e| Error::corrupt_state(&status_path, e))?;
-        Ok((applied, s.clone()))
-    })?;
-    log.line(&format!(
-        "{} === run {run_id} finished: {} in {:.3}s ({} consecutive failures){} ===",
-        iso_ms(end_ms),
-        outcome.as_str(),
-        run.duration_seconds,
-        after.consecutive_failures,
-        applied
+
+    /// Record: the history first (fsynced), then the status, where the
+    /// policy applies the run (reset, back off, pause, trip the breaker)
+    /// and this run's in-flight marker goes.
+    fn record(&self, begun: &Begun, ran: &Ran, rng: &mut dyn JitterRng) -> Result<Settled> {
+        append_history(self.ctx, self.id, &ran.run, &ran.log);
+        let status_path = self.ctx.data_dir.status_path(self.id);
+        let end_ms = self.ctx.now_ms();
+        let (applied, status) = update_status(self.ctx, self.id, OnCorrupt::Fail, |s| {
+            // Our own marker goes; someone else's (impossible under the lock) stays.
+            if s.current_run
+                .as_ref()
+                .is_some_and(|c| c.run_id.as_deref() == Some(begun.start.run_id.as_str()))
+            {
+                s.current_run = None;
+            }
+            let applied =
+                policy::apply_run(s, &self.policy, ran.run.clone(), begun.probe, end_ms, rng);
+            let to = policy::policy_state(s, &self.policy, end_ms);
+            policy::check_transition(policy::PolicyState::Running, to)
+                .map_err(|e| Error::corrupt_state(&status_path, e))?;
+            Ok((applied, s.clone()))
+        })?;
+        let paused = applied
             .paused
             .map(|k| format!(", paused: {}", k.as_str()))
-            .unwrap_or_default()
-    ));
-
-    if let Ok(config) = &workspace {
-        let withheld: Vec<String> = manifest.token_env_var.iter().cloned().collect();
-        let failure = policy::Failure::of_run(&run);
-        crate::hooks::fire(
-            &config.hooks,
-            &applied.events,
-            &crate::hooks::EventDetails {
-                service_id: id,
-                service_name: manifest.name.as_deref(),
-                workspace: &config.root,
-                run_id: &run_id,
-                outcome: outcome.as_str(),
-                error_code: failure.as_ref().map(|f| f.code.as_str()),
-                error_message: failure.as_ref().map(|f| f.message.as_str()),
-                consecutive_failures: after.consecutive_failures,
-                paused_reason: after.paused_reason.as_deref(),
-                log_path: &ctx.data_dir.service_log_path(id),
-                withheld: &withheld,
-                path: manifest.stage_path.as_deref(),
-            },
-            &log,
+            .unwrap_or_default();
+        let note = format!(
+            " ({} consecutive failures){paused}",
+            status.consecutive_failures
         );
+        ran.log.line(&finished_line(self.ctx, &ran.run, &note));
+        Ok(Settled {
+            applied,
+            status,
+            end_ms,
+        })
     }
 
-    let paused = applied.paused.is_some() && after.paused_reason.is_some();
-    Ok(RunReport {
-        service_id: id.to_string(),
-        action: if paused { "paused" } else { "sync_completed" },
-        trigger,
-        reason: after
-            .pause_kind()
-            .filter(|_| paused)
-            .map(|k| pause_code(k, after.last_error_code.as_deref())),
-        message: if paused {
-            after.paused_reason.clone()
-        } else {
-            None
-        },
-        suggestion: after
-            .pause_kind()
-            .filter(|_| paused)
-            .map(|k| pause_suggestion(k, None)),
-        run_id: Some(run_id),
-        outcome: Some(outcome),
-        profile: Some(profile.to_string()),
-        duration_seconds: Some(started.elapsed().as_secs_f64()),
-        stage_results,
-        consecutive_failures: after.consecutive_failures,
-        next_retry_iso: after.next_retry_at_ms.map(iso_ms),
-        remaining_seconds: after
+    /// Hooks: the workspace's commands for the events the run raised.
+    fn hooks(&self, ran: &Ran, settled: &Settled) {
+        let Ok(config) = &ran.workspace else {
+            return;
+        };
+        let withheld: Vec<String> = self.manifest.token_env_var.iter().cloned().collect();
+        let failure = policy::Failure::of_run(&ran.run);
+        let log_path = self.ctx.data_dir.service_log_path(self.id);
+        let details = crate::hooks::EventDetails {
+            service_id: self.id,
+            service_name: self.manifest.name.as_deref(),
+            workspace: &config.root,
+            run_id: &ran.run.run_id,
+            outcome: ran.run.outcome.as_str(),
+            error_code: failure.as_ref().map(|f| f.code.as_str()),
+            error_message: failure.as_ref().map(|f| f.message.as_str()),
+            consecutive_failures: settled.status.consecutive_failures,
+            paused_reason: settled.status.paused_reason.as_deref(),
+            log_path: &log_path,
+            withheld: &withheld,
+            path: self.manifest.stage_path.as_deref(),
+        };
+        let events = &settled.applied.events;
+        crate::hooks::fire(&config.hooks, events, &details, &ran.log, self.ctx.clock());
+    }
+
+    /// Report: the run, the failure streak and backoff after it, and the
+    /// pause it caused, if any.
+    fn report(&self, begun: &Begun, ran: &Ran, settled: &Settled) -> RunReport {
+        let after = &settled.status;
+        let mut report = RunReport::ran(&ran.run, begun.start.started.elapsed().as_secs_f64());
+        report.consecutive_failures = after.consecutive_failures;
+        report.next_retry_iso = after.next_retry_at_ms.map(iso_ms);
+        report.remaining_seconds = after
             .next_retry_at_ms
-            .map(|at| ((at - end_ms).max(0) / 1000) as u64),
-        probe,
-        previous_run_stale: stale,
-    })
+            .map(|at| ((at - settled.end_ms).max(0) / 1000) as u64);
+        report.probe = begun.probe;
+        report.previous_run_stale = begun.stale.clone();
+        let pause = after
+            .pause_kind()
+            .filter(|_| settled.applied.paused.is_some() && after.paused_reason.is_some());
+        if let Some(kind) = pause {
+            report.action = Action::Paused;
+            report.reason = Some(pause_code(kind, after.last_error_code.as_deref()));
+            report.message = after.paused_reason.clone();
+            report.suggestion = Some(pause_suggestion(kind, None));
+        }
+        report
+    }
 }
 
 /// `sync`: the pipeline with no policy and no status writes. It takes the
@@ -646,74 +894,65 @@ pub fn manual_sync(
     let started = Instant::now();
     let token = resolve_token(ctx, id, token_var)?;
     let lock_path = ctx.data_dir.pipeline_lock_path(lock_group);
-    let Some(_pipeline) = lock::try_acquire(&lock_path)? else {
-        return Err(lock::locked_error(&lock_path, &format!("the pipeline of lock group '{lock_group}'"))
+    let Some(_pipeline) = lock::try_acquire(&lock_path, ctx.clock())? else {
+        return Err(lock::locked_error(&lock_path, &crate::service::pipeline_lock_name(lock_group))
             .with_suggestion("A scheduled or triggered run is in progress: wait for it (syncfleet status), then retry."));
     };
-    let start_ms = ctx.now_ms();
-    let run_id = new_run_id(start_ms);
-    let log = ServiceLog::open(
-        &ctx.data_dir.service_log_path(id),
-        token.iter().map(|(_, v)| v.clone()).collect(),
-    );
-    log.line(&format!(
-        "{} === run {run_id} (manual, profile {profile}) started ===",
-        iso_ms(start_ms)
-    ));
-    let mut rng: Box<dyn JitterRng> = Box::new(ThreadJitterRng);
-    let stage_results = PipelineRun {
-        config,
-        profile,
-        service_id: id,
-        env: token.into_iter().collect(),
-        log: &log,
-    }
-    .run(rng.as_mut());
-    let outcome = policy::run_outcome(&stage_results);
-    let failure_code = stage_results
+    let start = RunStart::new(ctx, Trigger::Manual, profile, started);
+    let log = open_run_log(ctx, id, token.as_ref());
+    log.line(&start.started_line(""));
+    let env = token.into_iter().collect();
+    let results = run_stages(ctx, config, id, profile, env, &log, &mut ThreadJitterRng);
+    let failure_code = results
         .iter()
         .find(|s| !s.success && !s.optional)
         .and_then(|s| s.error_code.clone());
-    let run = RunRecord {
-        run_id: run_id.clone(),
-        service_id: id.to_string(),
-        trigger: Trigger::Manual,
-        timestamp_iso: iso_ms(start_ms),
-        timestamp_ms: start_ms,
-        duration_seconds: started.elapsed().as_secs_f64(),
-        outcome,
-        profile: Some(profile.to_string()),
-        stage_results: stage_results.clone(),
-        error_code: failure_code.clone(),
-        error_message: None,
-    };
-    if let Err(e) = runs::append(&ctx.data_dir.runs_path(id), &run) {
-        tracing::warn!(error = %e.message, "could not append to runs.jsonl");
-    }
+    let run = start.record(id, results, failure_code.clone(), None);
+    append_history(ctx, id, &run, &log);
     crate::index::runs_appended(ctx, id);
-    log.line(&format!(
-        "{} === run {run_id} finished: {} in {:.3}s ===",
-        iso_ms(ctx.now_ms()),
-        outcome.as_str(),
-        run.duration_seconds
-    ));
-    Ok(RunReport {
-        service_id: id.to_string(),
-        action: "sync_completed",
-        trigger: Trigger::Manual,
-        reason: None,
-        message: None,
-        suggestion: failure_code
-            .map(|c| format!("A core stage failed ({c}); see `syncfleet logs` for its output.")),
-        run_id: Some(run_id),
-        outcome: Some(outcome),
-        profile: Some(profile.to_string()),
-        duration_seconds: Some(started.elapsed().as_secs_f64()),
-        stage_results,
-        consecutive_failures: 0,
-        next_retry_iso: None,
-        remaining_seconds: None,
-        probe: false,
-        previous_run_stale: None,
-    })
+    log.line(&finished_line(ctx, &run, ""));
+    let mut report = RunReport::ran(&run, started.elapsed().as_secs_f64());
+    report.suggestion = failure_code
+        .map(|c| format!("A core stage failed ({c}); see `syncfleet logs` for its output."));
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn actions_serialize_as_the_names_people_read() {
+        for (action, name) in [
+            (Action::SyncCompleted, "sync_completed"),
+            (Action::Skipped, "skipped"),
+            (Action::Paused, "paused"),
+        ] {
+            assert_eq!(serde_json::to_value(action).unwrap(), name);
+            assert_eq!(action.to_string(), name);
+        }
+    }
+
+    #[test]
+    fn a_pause_found_by_the_gate_names_its_code_and_the_fix() {
+        let status = StatusFile {
+            consecutive_failures: 3,
+            last_error_code: Some("AUTH_FAILED".into()),
+            ..StatusFile::default()
+        };
+        let r = RunReport::paused(
+            "svc",
+            Trigger::Scheduled,
+            &status,
+            PauseKind::Permanent,
+            "AUTH_FAILED: 401",
+            None,
+        );
+        assert_eq!(r.action, Action::Paused);
+        assert_eq!(r.reason.as_deref(), Some("AUTH_FAILED"));
+        assert_eq!(r.message.as_deref(), Some("AUTH_FAILED: 401"));
+        assert_eq!(r.consecutive_failures, 3);
+        assert!(r.suggestion.unwrap().ends_with("syncfleet resume"));
+        assert!(r.run_id.is_none() && r.outcome.is_none());
+    }
 }

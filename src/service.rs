@@ -143,7 +143,7 @@ fn no_such_tag(wanted: &[String], manifests: &[Manifest]) -> Error {
                 .join(" or ")
         ),
     )
-    .with_suggestion("Pick one of the known tags (see the TAGS column of `syncfleet list`).")
+    .with_suggestion("Pick one of the known tags; each service's tags: syncfleet -J list | jq '.data.services[] | {service_id, tags}'")
     .with_actions(["syncfleet list"])
 }
 
@@ -308,6 +308,13 @@ fn ambiguous(candidates: &[String]) -> Error {
 }
 
 fn resolve_selector(ctx: &Context, sel: &str) -> Result<String> {
+    // An empty selector is the start of every id: never a choice.
+    if sel.trim().is_empty() {
+        return Err(Error::invalid_argument(
+            "--service needs a service id, name or id prefix, and got an empty value",
+        )
+        .with_suggestion("See the services and their ids with: syncfleet list"));
+    }
     if is_valid_service_id(sel) && ctx.data_dir.service_dir(sel).is_dir() {
         return Ok(sel.to_string());
     }
@@ -347,6 +354,20 @@ fn resolve_selector(ctx: &Context, sel: &str) -> Result<String> {
     )
     .with_suggestion("Check the id or name with `syncfleet list`.")
     .with_actions(["syncfleet list"]))
+}
+
+/// "service 'ID' is not installed": the one wording, in errors and in
+/// the reports of commands for which that is not an error.
+pub fn not_installed_message(id: &str) -> String {
+    format!("service '{id}' is not installed")
+}
+
+/// The error of a command that needs an installed service (a manifest)
+/// and found none. Callers replace the suggestion where a better fix fits.
+pub fn not_installed(id: &str) -> Error {
+    Error::new(ErrorCode::ServiceNotFound, not_installed_message(id))
+        .with_suggestion("Install it from its workspace: syncfleet install")
+        .with_actions(["syncfleet install", "syncfleet list"])
 }
 
 /// Whether an installed service's workspace is gone (moved or deleted):
@@ -403,6 +424,33 @@ pub fn read_status(ctx: &Context, id: &str) -> (Option<StatusFile>, Option<Error
     }
 }
 
+/// The per-service lock that admin commands (install, uninstall, pause,
+/// resume, repair) take turns on, waited for up to 10 s.
+pub fn admin_lock(ctx: &Context, id: &str) -> Result<lock::LockGuard> {
+    lock::acquire_within(
+        &ctx.data_dir.admin_lock_path(id),
+        Duration::from_secs(10),
+        &format!("service {id}"),
+        ctx.clock(),
+    )
+}
+
+/// What the pipeline lock of `group` is called in a LOCKED error.
+pub fn pipeline_lock_name(group: &str) -> String {
+    format!("the pipeline of lock group '{group}'")
+}
+
+/// The pipeline lock of `group`, waited for up to 30 s: holding it, no run
+/// of the group is in flight and none appends to its history.
+pub fn pipeline_lock(ctx: &Context, group: &str) -> Result<lock::LockGuard> {
+    lock::acquire_within(
+        &ctx.data_dir.pipeline_lock_path(group),
+        Duration::from_secs(30),
+        &pipeline_lock_name(group),
+        ctx.clock(),
+    )
+}
+
 /// Read-modify-write status.json under the per-service status lock.
 pub fn update_status<T>(
     ctx: &Context,
@@ -411,7 +459,12 @@ pub fn update_status<T>(
     f: impl FnOnce(&mut StatusFile) -> Result<T>,
 ) -> Result<T> {
     let lock_path = ctx.data_dir.locks_dir().join(format!("status-{id}.lock"));
-    let _guard = lock::acquire_within(&lock_path, Duration::from_secs(10), "the status file")?;
+    let _guard = lock::acquire_within(
+        &lock_path,
+        Duration::from_secs(10),
+        "the status file",
+        ctx.clock(),
+    )?;
     let path = ctx.data_dir.status_path(id);
     // Irrefutable while refusing is the only policy; a new variant must
     // decide here what it does with a corrupt file.

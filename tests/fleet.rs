@@ -813,3 +813,14 @@ fn history_and_report_find_a_service_by_name_even_uninstalled() {
     let unknown = env.run(&["--robot", "history", "--service", "nope"]);
     assert_eq!(unknown.code, 6);
 }
+
+#[test]
+fn list_says_how_long_ago_by_the_clock() {
+    let mut env = TestEnv::new();
+    env.set_env("SYNCFLEET_NOW", "2026-01-01T00:00:00Z");
+    let ids = env.install_all(&[env.ws("ago", &[], &["true"])]);
+    env.ok(&["trigger", "--service", &ids[0]]);
+    env.set_env("SYNCFLEET_NOW", "2026-01-01T03:00:00Z");
+    let table = env.run(&["list"]).ok().stdout;
+    assert!(table.contains("3h ago"), "{table}");
+}

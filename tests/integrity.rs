@@ -520,7 +520,7 @@ fn a_name_with_diacritics_is_transliterated_and_the_install_says_so() {
         "{warnings}"
     );
     let human = env.run_in(&ws, &["install", "--name", "ŝérvice"]).ok();
-    assert!(human.stdout.contains("transliterated"), "{}", human.stdout);
+    assert!(human.stderr.contains("transliterated"), "{}", human.stderr);
     // No ASCII spelling: refused, nothing cut away.
     let ws2 = env.workspace("cjk", &stages(&[stage("pull", &["ok"], "")]), "");
     let r = env.run_in(&ws2, &["-J", "install", "--name", "服务"]);

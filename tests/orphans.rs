@@ -269,8 +269,10 @@ fn uninstall_all_and_tag_ask_first_and_robots_must_pass_yes() {
         "nothing removed"
     );
 
+    // "No" is an answer, not an error.
     let declined = run_with_terminal(&env, &["uninstall", "--tag", "red"], "n\n");
-    assert_ne!(declined.code, 0, "{}", declined.stdout);
+    assert_eq!(declined.code, 0, "{}", declined.stdout);
+    assert_eq!(declined.stdout, "Nothing uninstalled.\n");
     assert!(
         declined.stderr.contains("Uninstall 1 services"),
         "{}",

@@ -154,6 +154,9 @@ fn a_cron_service_stays_on_cron_and_a_switch_leaves_one_schedule() {
     assert!(!env.timer_enabled("sw"));
     let status = env.json(&["status", "--service", "sw"]);
     assert_eq!(status["data"]["platform"], "cron", "{status}");
+    // The user had no crontab: none is left behind, not an empty one.
+    env.json_in(&ws, &["install", "--scheduler", "systemd"]);
+    assert!(!env.crontab_path().exists(), "an empty crontab was left");
 }
 
 #[test]
@@ -164,6 +167,8 @@ fn a_switch_that_cannot_remove_the_old_schedule_keeps_the_service_where_it_was()
         &stages(&[stage("pull", &["ok", "1"], "")]),
         r#""name": "stay""#,
     );
+    // A line of the user's own: removing the block rewrites the crontab.
+    std::fs::write(env.crontab_path(), "MAILTO=me\n").unwrap();
     env.json_in(
         &ws,
         &["install", "--scheduler", "cron", "--interval", "15m"],
@@ -269,4 +274,129 @@ fn parallel_installs_never_claim_one_name_or_workspace_twice() {
         .map(|s| s["service_id"].as_str().unwrap())
         .collect();
     assert_eq!(ids.len(), 2, "{list}");
+}
+
+#[test]
+fn another_data_directorys_service_of_the_same_id_is_never_taken_for_ours() {
+    let mut env = TestEnv::new();
+    let ws_a = env.workspace(
+        "a",
+        &stages(&[stage("pull", &["ok", "1"], "")]),
+        r#""name": "demo""#,
+    );
+    let ws_b = env.workspace(
+        "b",
+        &stages(&[stage("pull", &["ok", "1"], "")]),
+        r#""name": "demo""#,
+    );
+    let on_systemd = env.json_in(&ws_a, &["install", "--interval", "15m"]);
+    assert_eq!(on_systemd["ok"], true, "{on_systemd}");
+    // The same user, another data directory, the same id, on cron.
+    let other_data = env.path("other-data");
+    env.set_env("SYNCFLEET_DATA_DIR", other_data.to_str().unwrap());
+    let on_cron = env.json_in(
+        &ws_b,
+        &["install", "--scheduler", "cron", "--interval", "15m"],
+    );
+    assert_eq!(on_cron["ok"], true, "{on_cron}");
+    let data = env.data_dir();
+    env.set_env("SYNCFLEET_DATA_DIR", data.to_str().unwrap());
+
+    let doctor = env.json(&["doctor", "--offline"]);
+    assert!(
+        !doctor
+            .to_string()
+            .contains("second_schedule\",\"status\":\"fail"),
+        "the other fleet's crontab block is not ours: {doctor}"
+    );
+    let gone = env.json(&["uninstall", "--service", "demo"]);
+    assert_eq!(gone["ok"], true, "{gone}");
+    assert!(
+        env.crontab().contains("# BEGIN syncfleet demo\n"),
+        "uninstall removed another data directory's schedule"
+    );
+    let all = env.json(&["uninstall", "--all", "--yes"]);
+    assert_eq!(all["ok"], true, "{all}");
+    assert!(env.crontab().contains("# BEGIN syncfleet demo\n"));
+}
+
+#[test]
+fn an_unreachable_scheduler_is_not_called_drift() {
+    let mut env = TestEnv::new();
+    let ws = env.workspace("down", &stages(&[stage("pull", &["ok", "1"], "")]), "");
+    env.json_in(&ws, &["install"]);
+    env.set_env("FAKE_SYSTEMCTL_FAIL", "unreachable");
+    let doctor = env.json_in(&ws, &["doctor", "--offline"]);
+    let checks = doctor["data"]["checks"].as_array().unwrap();
+    let install_state = checks
+        .iter()
+        .find(|c| c["name"] == "install_state")
+        .unwrap();
+    assert_eq!(install_state["status"], "skip", "{install_state}");
+    assert!(!doctor.to_string().contains("has drifted"), "{doctor}");
+    // The failing check says how to reach the scheduler.
+    let manager = checks
+        .iter()
+        .find(|c| c["name"] == "systemd_user_manager")
+        .unwrap();
+    assert_eq!(manager["status"], "fail", "{manager}");
+}
+
+#[test]
+fn doctor_in_a_moved_workspace_names_the_command_that_reattaches_it() {
+    let env = TestEnv::new();
+    let ws = env.workspace(
+        "old-place",
+        &stages(&[stage("pull", &["ok", "1"], "")]),
+        r#""name": "mover""#,
+    );
+    env.json_in(&ws, &["install"]);
+    let moved = env.path("ws/new-place");
+    std::fs::rename(&ws, &moved).unwrap();
+    let doctor = env.json_in(&moved, &["doctor", "--offline"]);
+    let check = doctor["data"]["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "workspace")
+        .unwrap_or_else(|| panic!("no workspace check: {doctor}"))
+        .clone();
+    assert_eq!(check["status"], "warn", "{check}");
+    assert_eq!(
+        check["action"],
+        format!("syncfleet move --service mover {}", moved.display())
+    );
+}
+
+#[test]
+fn status_of_an_orphan_says_its_schedule_may_still_fire() {
+    let env = TestEnv::new();
+    let ws = env.workspace(
+        "orph",
+        &stages(&[stage("pull", &["ok", "1"], "")]),
+        r#""name": "orph""#,
+    );
+    env.json_in(&ws, &["install"]);
+    std::fs::remove_file(env.service_dir("orph").join("manifest.json")).unwrap();
+    let status = env.json(&["status", "--service", "orph"]);
+    assert_eq!(status["data"]["installed"], false, "{status}");
+    assert_eq!(status["data"]["orphan_schedules"], json!(["systemd"]));
+    let human = env.run(&["status", "--service", "orph"]).ok().stdout;
+    assert!(
+        human.contains("Remove it: syncfleet uninstall --service orph"),
+        "{human}"
+    );
+}
+
+#[test]
+fn an_empty_list_names_the_filter_and_the_known_tags() {
+    let env = TestEnv::new();
+    let ws = env.workspace(
+        "tagged",
+        &stages(&[stage("pull", &["ok", "1"], "")]),
+        r#""tags": ["red"]"#,
+    );
+    env.json_in(&ws, &["install"]);
+    let out = env.run(&["list", "--tag", "nope"]).ok().stdout;
+    assert_eq!(out, "No services match --tag nope (known tags: red).\n");
 }

@@ -95,9 +95,14 @@ fn success_then_degraded_with_items_and_history() {
     );
 }
 
+/// The stopped clock of the tests that assert times (`SYNCFLEET_NOW`).
+const NOW_ISO: &str = "2026-01-01T00:00:00Z";
+const NOW_MS: i64 = 1_767_225_600_000;
+
 #[test]
 fn transient_failure_backs_off_and_trigger_can_ignore_it() {
-    let env = TestEnv::new();
+    let mut env = TestEnv::new();
+    env.set_env("SYNCFLEET_NOW", NOW_ISO);
     let ws = env.workspace("t", &stages(&[stage("pull", &["fail"], "")]), "");
     let id = install(&env, &ws);
     let d = run(&env, &id);
@@ -107,12 +112,13 @@ fn transient_failure_backs_off_and_trigger_can_ignore_it() {
     assert_eq!(d["stage_results"][0]["attempts"], 2, "one in-run retry");
     assert_eq!(d["stage_results"][0]["error_code"], "STAGE_FAILED");
     // First failure: exactly one interval (30m default).
-    let remaining = d["remaining_seconds"].as_u64().unwrap();
-    assert!((1795..=1800).contains(&remaining), "{remaining}");
+    assert_eq!(d["remaining_seconds"], 1800);
+    assert_eq!(d["next_retry_iso"], "2026-01-01T00:30:00.000Z");
     let skipped = run(&env, &id);
     assert_eq!(skipped["action"], "skipped");
     assert_eq!(skipped["reason"], "backoff");
-    assert!(skipped["next_retry_iso"].is_string());
+    assert_eq!(skipped["remaining_seconds"], 1800);
+    assert_eq!(skipped["next_retry_iso"], "2026-01-01T00:30:00.000Z");
     assert_eq!(
         env.json(&["status", "--service", &id])["data"]["scheduler_state"],
         "backoff"
@@ -496,4 +502,63 @@ fn scheduled_runs_find_programs_on_the_installers_path() {
     let d = run(&env, &id);
     assert_eq!(d["outcome"], "success", "{d}");
     assert_eq!(d["stage_results"][0]["items_updated"], 7);
+}
+
+#[test]
+fn every_time_a_run_records_comes_from_the_clock() {
+    let mut env = TestEnv::new();
+    env.set_env("SYNCFLEET_NOW", NOW_ISO);
+    let ws = env.workspace(
+        "clock",
+        &stages(&[stage("pull", &["fail"], "")]),
+        r#""hooks": {"failure": ["true"]}"#,
+    );
+    let id = install(&env, &ws);
+    let d = run(&env, &id);
+    assert_eq!(d["outcome"], "failed");
+    assert!(
+        d["run_id"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("{NOW_MS:013x}-")),
+        "{d}"
+    );
+    let history = runs_jsonl(&env, &id);
+    assert_eq!(history[0]["timestamp_ms"], NOW_MS);
+    assert_eq!(history[0]["timestamp_iso"], "2026-01-01T00:00:00.000Z");
+    let status = env.status_file(&id);
+    assert_eq!(status["updated_at_iso"], "2026-01-01T00:00:00.000Z");
+    assert_eq!(status["next_retry_at_ms"], NOW_MS + 1_800_000);
+
+    // Run, stage, retry and hook lines of the service log: all stamped now.
+    let log = std::fs::read_to_string(env.service_dir(&id).join("logs/service.log")).unwrap();
+    let stamped: Vec<&str> = log.lines().filter(|l| !l.starts_with('[')).collect();
+    for needle in [
+        "=== run ",
+        "--- stage pull (attempt 1) started",
+        "retrying once",
+        "--- stage pull (attempt 2) failed",
+        "hook failure (true) succeeded",
+    ] {
+        assert!(
+            stamped.iter().any(|l| l.contains(needle)),
+            "no {needle:?} line in {log}"
+        );
+    }
+    for line in &stamped {
+        assert!(
+            line.starts_with("2026-01-01T00:00:00.000Z "),
+            "not stamped by the clock: {line}"
+        );
+    }
+
+    // The pipeline lock's holder note.
+    let locks: Vec<String> = std::fs::read_dir(env.data_dir().join("locks"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|name| name.starts_with("pipeline-"))
+        .collect();
+    assert_eq!(locks.len(), 1, "{locks:?}");
+    let note = std::fs::read_to_string(env.data_dir().join("locks").join(&locks[0])).unwrap();
+    assert!(note.contains("started_at=2026-01-01T00:00:00Z"), "{note}");
 }

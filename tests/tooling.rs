@@ -125,7 +125,7 @@ fn robot_docs_cover_every_command_and_their_examples_parse() {
                 .split(" > ")
                 .next()
                 .unwrap();
-            let argv = syncfleet::commands::init::split_words(line).unwrap();
+            let argv = shell_words::split(line).unwrap();
             assert!(
                 syncfleet::cli::Cli::try_parse_from(&argv).is_ok(),
                 "example does not parse: {line}"

@@ -230,13 +230,16 @@ pub fn run(ctx: &Context, args: &DoctorArgs) -> Result<DoctorReport> {
     let backend = kind.map(|k| scheduler::backend(k, &ctx.env));
     checks.push(binary_check(&binary_path()));
     checks.push(data_dir_check(ctx.data_dir.root()));
-    checks.push(health::temp_files_check(&ctx.data_dir));
+    checks.push(health::temp_files_check(
+        &ctx.data_dir,
+        ctx.clock().now_system_time(),
+    ));
     if let Some(b) = &backend {
         checks.extend(b.prerequisites());
     }
     if let (Some(id), Some(b)) = (&id, &backend) {
         checks.extend(install_checks(ctx, id, manifest.as_ref(), b.as_ref()));
-        let inventory = Inventory::take(&ctx.env);
+        let inventory = Inventory::take(&ctx.env, ctx.data_dir.root());
         checks.extend(artifact_checks(ctx, id, manifest.as_ref(), &inventory));
         if args.fix {
             fix_artifacts(ctx, id, &mut checks, &inventory);
@@ -244,6 +247,9 @@ pub fn run(ctx: &Context, args: &DoctorArgs) -> Result<DoctorReport> {
     }
     if let Some(id) = &id {
         checks.push(health::runs_file_check(&ctx.data_dir, id));
+    }
+    if let (None, Ok(w)) = (&manifest, &workspace) {
+        checks.extend(moved_here_check(ctx, w));
     }
     if args.fix {
         apply_fixes(ctx, &mut checks, id.as_deref(), backend.as_deref());
@@ -357,20 +363,10 @@ fn installed_stage_commands_check(w: &WorkspaceConfig, m: &Manifest) -> Check {
 
 fn token_valid_check(ctx: &Context, w: &WorkspaceConfig, id: Option<&str>, offline: bool) -> Check {
     let Some(cmd) = &w.token_check else {
-        return Check {
-            name: CheckId::TokenValid.as_str().into(),
-            status: CheckStatus::Skip,
-            message: Some("No token_check configured".into()),
-            action: None,
-        };
+        return Check::skip(CheckId::TokenValid, "No token_check configured");
     };
     if offline {
-        return Check {
-            name: CheckId::TokenValid.as_str().into(),
-            status: CheckStatus::Skip,
-            message: Some("token_check skipped (--offline)".into()),
-            action: None,
-        };
+        return Check::skip(CheckId::TokenValid, "token_check skipped (--offline)");
     }
     let token = id.and_then(|id| {
         crate::runner::resolve_token(ctx, id, w.token_env_var.as_deref())
@@ -416,6 +412,23 @@ fn token_valid_check(ctx: &Context, w: &WorkspaceConfig, id: Option<&str>, offli
     }
 }
 
+/// A workspace with no service of its own that looks like one moved here
+/// (a service whose workspace is gone shares its name or projects): the
+/// command that re-attaches it, as `status` says it.
+fn moved_here_check(ctx: &Context, w: &WorkspaceConfig) -> Option<Check> {
+    let candidates = service::moved_from(ctx, w);
+    let first = candidates.first()?;
+    let here = w.root.display().to_string();
+    Some(Check::warn(
+        CheckId::Workspace,
+        format!(
+            "no service is installed for this workspace, but service {} lost its workspace ({}): was it moved here?",
+            first.service_id, first.workspace_root
+        ),
+        service::move_command(&first.service_id, &here),
+    ))
+}
+
 /// The fix line for an error: its exact command when it names one, else
 /// its suggestion (a manifest from a newer syncfleet: upgrade).
 fn fix_for(e: &crate::error::Error) -> String {
@@ -426,67 +439,99 @@ fn fix_for(e: &crate::error::Error) -> String {
         .unwrap_or_default()
 }
 
+/// An installed service: matches its manifest, runs this binary, has the
+/// right file modes and a readable status, no stale run.
 fn install_checks(
     ctx: &Context,
     id: &str,
     manifest: Option<&Manifest>,
     backend: &dyn Scheduler,
 ) -> Vec<Check> {
-    let mut checks = Vec::new();
     let Some(m) = manifest else {
-        checks.push(match service::read_manifest(ctx, id) {
+        return vec![match service::read_manifest(ctx, id) {
             Err(e) => Check::fail(CheckId::InstallState, e.message.clone(), fix_for(&e)),
             _ => Check::pass(CheckId::InstallState, "No existing install detected"),
-        });
-        return checks;
+        }];
     };
+    let mut checks = vec![install_state_check(id, m, backend)];
+    checks.extend(scheduled_binary_check(m));
+    checks.extend(file_mode_checks(ctx, id));
+    checks.extend(status_checks(ctx, id));
+    checks
+}
+
+/// The scheduler's artifacts against the manifest (drift).
+fn install_state_check(id: &str, m: &Manifest, backend: &dyn Scheduler) -> Check {
     let drift = crate::commands::status::drift(m, backend);
-    if drift.any() {
-        checks.push(Check::fail(
+    if let (false, Some(why)) = (drift.any(), &drift.scheduler_unreachable) {
+        // Not drift, and `install` cannot fix it: the prerequisite checks
+        // say what is wrong with the scheduler.
+        Check::skip(
+            CheckId::InstallState,
+            format!("Service {id}: the schedule cannot be checked ({why})"),
+        )
+    } else if drift.any() {
+        Check::fail(
             CheckId::InstallState,
             format!("Service {id} has drifted: {}", drift.details.join("; ")),
             "syncfleet install (regenerates the artifacts)",
-        ));
+        )
     } else {
-        checks.push(Check::pass(
+        Check::pass(
             CheckId::InstallState,
             format!("Service {id} installed and matching its manifest"),
-        ));
+        )
     }
-    if !Path::new(&m.binary_path).exists() {
-        checks.push(Check::fail(
+}
+
+/// The binary the schedule runs: still there, and this one.
+fn scheduled_binary_check(m: &Manifest) -> Option<Check> {
+    let scheduled = Path::new(&m.binary_path);
+    if !scheduled.exists() {
+        return Some(Check::fail(
             CheckId::ScheduledBinary,
             format!("the scheduled binary {} no longer exists", m.binary_path),
             "syncfleet install (from the binary you use now)",
         ));
-    } else if Path::new(&m.binary_path).canonicalize().ok() != Some(binary_path()) {
-        checks.push(Check::warn(
+    }
+    let this = binary_path();
+    (scheduled.canonicalize().ok() != Some(this.clone())).then(|| {
+        Check::warn(
             CheckId::ScheduledBinary,
             format!(
                 "the schedule runs {}, not this syncfleet ({})",
                 m.binary_path,
-                binary_path().display()
+                this.display()
             ),
             format!(
                 "syncfleet install --workspace {} (re-points the schedule at this binary)",
                 m.workspace_root
             ),
-        ));
-    }
-    for (path, want) in [
+        )
+    })
+}
+
+/// The env file (0600) and the wrapper script (0700), where they exist.
+fn file_mode_checks(ctx: &Context, id: &str) -> Vec<Check> {
+    [
         (ctx.data_dir.env_path(id), 0o600),
         (ctx.data_dir.wrapper_path(id), 0o700),
-    ] {
-        if let Ok(mode) = fsutil::mode_of(&path)
-            && mode != want
-        {
-            checks.push(Check::fail(
-                CheckId::FileModes,
-                format!("{} has mode {mode:o}, expected {want:o}", path.display()),
-                "syncfleet doctor --fix",
-            ));
-        }
-    }
+    ]
+    .into_iter()
+    .filter_map(|(path, want)| {
+        let mode = fsutil::mode_of(&path).ok().filter(|mode| *mode != want)?;
+        Some(Check::fail(
+            CheckId::FileModes,
+            format!("{} has mode {mode:o}, expected {want:o}", path.display()),
+            "syncfleet doctor --fix",
+        ))
+    })
+    .collect()
+}
+
+/// status.json: readable, and no in-flight marker of a dead or stuck run.
+fn status_checks(ctx: &Context, id: &str) -> Vec<Check> {
+    let mut checks = Vec::new();
     let (status, err) = service::read_status(ctx, id);
     if let Some(e) = err {
         let fix = if crate::store::is_newer_schema(&e) {
@@ -509,7 +554,6 @@ fn install_checks(
             "Nothing to do: the next run proceeds; check syncfleet logs for why it died.",
         ));
     }
-    let _ = backend;
     checks
 }
 
@@ -519,7 +563,7 @@ fn apply_fixes(
     id: Option<&str>,
     backend: Option<&dyn Scheduler>,
 ) {
-    health::fix_temp_files(&ctx.data_dir, checks);
+    health::fix_temp_files(&ctx.data_dir, checks, ctx.clock().now_system_time());
     let mark_fixed = |checks: &mut Vec<Check>, which: CheckId, message: String| {
         for c in checks
             .iter_mut()
@@ -569,6 +613,13 @@ fn apply_fixes(
     if let Some(b) = backend
         && let Some((what, result)) = b.safe_fix()
     {
+        // A reload that fails because the scheduler itself is down has the
+        // fix a failed check above already names: point there, not back
+        // at doctor.
+        let cause = checks
+            .iter()
+            .find(|c| c.status == CheckStatus::Fail)
+            .and_then(|c| c.action.clone());
         checks.push(match result {
             Ok(()) => Check::new(
                 CheckId::SchedulerReload,
@@ -578,7 +629,9 @@ fn apply_fixes(
             Err(e) => Check::warn(
                 CheckId::SchedulerReload,
                 format!("{what} failed: {}", e.message),
-                "Check the scheduler with syncfleet doctor.",
+                cause.unwrap_or_else(|| {
+                    "Check that the scheduler runs (systemctl --user status, or crontab -l).".into()
+                }),
             ),
         });
     }
@@ -682,12 +735,12 @@ fn fix_artifacts(ctx: &Context, id: &str, checks: &mut [Check], inventory: &Inve
 /// once, every scheduler with artifacts, the registry, then every service
 /// the files, the registry or the schedulers know.
 fn fleet(ctx: &Context, args: &DoctorArgs) -> DoctorReport {
-    let inventory = Inventory::take(&ctx.env);
+    let inventory = Inventory::take(&ctx.env, ctx.data_dir.root());
     let backends = fleet_backends(ctx, &inventory);
     let mut checks = vec![
         binary_check(&binary_path()),
         data_dir_check(ctx.data_dir.root()),
-        health::temp_files_check(&ctx.data_dir),
+        health::temp_files_check(&ctx.data_dir, ctx.clock().now_system_time()),
     ];
     for b in &backends {
         checks.extend(b.prerequisites());

@@ -28,74 +28,15 @@ impl Render for InitReport {
     }
 }
 
-/// Split a command line like a POSIX shell would for plain words, single
-/// and double quotes and backslashes (no expansion of any kind).
-pub fn split_words(line: &str) -> Result<Vec<String>, String> {
-    let mut words = Vec::new();
-    let mut word = String::new();
-    let mut in_word = false;
-    let mut chars = line.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '\'' => {
-                in_word = true;
-                loop {
-                    match chars.next() {
-                        Some('\'') => break,
-                        Some(c) => word.push(c),
-                        None => return Err(format!("unterminated single quote in: {line}")),
-                    }
-                }
-            }
-            '"' => {
-                in_word = true;
-                loop {
-                    match chars.next() {
-                        Some('"') => break,
-                        Some('\\') => match chars.next() {
-                            Some(c @ ('"' | '\\' | '$' | '`')) => word.push(c),
-                            Some(c) => {
-                                word.push('\\');
-                                word.push(c);
-                            }
-                            None => return Err(format!("unterminated double quote in: {line}")),
-                        },
-                        Some(c) => word.push(c),
-                        None => return Err(format!("unterminated double quote in: {line}")),
-                    }
-                }
-            }
-            '\\' => {
-                in_word = true;
-                if let Some(c) = chars.next() {
-                    word.push(c);
-                }
-            }
-            c if c.is_whitespace() => {
-                if in_word {
-                    words.push(std::mem::take(&mut word));
-                    in_word = false;
-                }
-            }
-            c => {
-                in_word = true;
-                word.push(c);
-            }
-        }
-    }
-    if in_word {
-        words.push(word);
-    }
-    Ok(words)
-}
-
 fn stage_from_flag(flag: &str, spec: &str, optional: bool) -> Result<Value> {
     let (name, command) = spec.split_once('=').ok_or_else(|| {
         Error::invalid_argument(format!("{flag} '{spec}' needs the form NAME=COMMAND"))
             .with_suggestion(format!("For example: {flag} pull=\"git pull --ff-only\""))
     })?;
-    let argv =
-        split_words(command).map_err(|e| Error::invalid_argument(format!("{flag} {name}: {e}")))?;
+    // Split like sh, without any expansion (no variables, globs or
+    // substitutions: the stage runs without a shell).
+    let argv = shell_words::split(command)
+        .map_err(|e| Error::invalid_argument(format!("{flag} {name}: {e} in: {command}")))?;
     if argv.is_empty() {
         return Err(Error::invalid_argument(format!(
             "{flag} {name}: the command is empty"
@@ -186,16 +127,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn splits_like_a_shell() {
+    fn stage_flags_split_like_a_shell() {
+        let stage =
+            stage_from_flag("--stage", r#"pull=sh -c "echo 'hi there'" a\ b ''"#, false).unwrap();
         assert_eq!(
-            split_words("git pull --ff-only").unwrap(),
-            ["git", "pull", "--ff-only"]
+            stage["command"],
+            json!(["sh", "-c", "echo 'hi there'", "a b", ""])
         );
-        assert_eq!(
-            split_words(r#"sh -c "echo 'hi there'" a\ b"#).unwrap(),
-            ["sh", "-c", "echo 'hi there'", "a b"]
-        );
-        assert_eq!(split_words("x ''").unwrap(), ["x", ""]);
-        assert!(split_words("x 'open").is_err());
+        let e = stage_from_flag("--stage", "pull=git 'open", false).unwrap_err();
+        assert!(e.message.starts_with("--stage pull: "), "{}", e.message);
+        assert!(e.message.contains("in: git 'open"), "{}", e.message);
     }
 }

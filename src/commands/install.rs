@@ -14,10 +14,10 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::fsutil;
 use crate::identity::sanitize_service_name;
 use crate::lock;
-use crate::output::{Render, Ui, tilde};
+use crate::output::{Render, Ui, field, tilde};
 use crate::runner::resolve_token;
 use crate::scheduler::{self, Artifact, Scheduler, SchedulerKind, ServiceSpec, TokenPlacement};
-use crate::service::{identity_hash, installed};
+use crate::service::{self, identity_hash, installed};
 use crate::store::manifest::{
     DEFAULT_CIRCUIT_BREAKER_COOLDOWN_SECONDS, DEFAULT_MAX_TRANSIENT_FAILURES, Manifest,
 };
@@ -73,18 +73,20 @@ impl Render for InstallReport {
         } else {
             ui.green("updated")
         };
+        let first_run = if !self.dry_run && !self.no_change && self.changes.is_empty() {
+            format!(" (first run {})", self.first_run)
+        } else {
+            String::new()
+        };
         Some(format!(
-            "{what} {} {}",
+            "{what} {} {}{first_run}",
             self.service_id,
             tilde(Path::new(&self.workspace_root), &self.home)
         ))
     }
 
     fn human(&self, ui: &Ui) -> String {
-        let mut out = String::new();
-        for w in &self.warnings {
-            out.push_str(&format!("{} {w}\n", ui.yellow("warning:")));
-        }
+        crate::output::warn_all(&self.warnings);
         let title = if self.dry_run {
             "Dry run: nothing was written or executed."
         } else if self.no_change {
@@ -94,74 +96,19 @@ impl Render for InstallReport {
         } else {
             "Service updated:"
         };
-        out.push_str(&format!("{}\n", ui.bold(title)));
-        let field = |out: &mut String, k: &str, v: &str| out.push_str(&format!("  {k:<11} {v}\n"));
-        field(&mut out, "Platform:", &self.platform);
-        field(&mut out, "Service ID:", &self.service_id);
-        field(
-            &mut out,
-            "Workspace:",
-            &tilde(Path::new(&self.workspace_root), &self.home),
-        );
-        field(
-            &mut out,
-            "Interval:",
-            &format!(
-                "{} ({}s)",
-                format_interval(self.interval_seconds),
-                self.interval_seconds
-            ),
-        );
-        field(&mut out, "Profile:", &self.profile);
-        field(
-            &mut out,
-            "Binary:",
-            &tilde(Path::new(&self.binary_path), &self.home),
-        );
-        for f in &self.service_files {
-            field(&mut out, "File:", &tilde(Path::new(f), &self.home));
-        }
-        field(&mut out, "Command:", &self.sync_command);
-        match (&self.token_env_var, &self.token_file) {
-            (Some(var), Some(file)) => field(
-                &mut out,
-                "Token:",
-                &format!(
-                    "{var} stored in {} (0600)",
-                    tilde(Path::new(file), &self.home)
-                ),
-            ),
-            (Some(var), None) if self.token_source == "system_env" => field(
-                &mut out,
-                "Token:",
-                &format!("{var} from your user environment (set it there)"),
-            ),
-            (Some(var), None) => field(
-                &mut out,
-                "Token:",
-                &format!("{var} embedded in the unit ({})", self.token_source),
-            ),
-            _ => field(&mut out, "Token:", "none needed"),
-        }
-        if !self.changed.is_empty() && !self.dry_run {
-            let described: Vec<String> = self.changed.iter().map(Change::describe).collect();
-            field(&mut out, "Changed:", &described.join(", "));
-        }
+        let mut out = format!("{}\n", ui.bold(title));
+        self.human_fields(&mut out);
         if let Some(rendered) = &self.rendered {
-            for a in rendered {
-                out.push_str(&format!(
-                    "\n{}\n{}",
-                    ui.dim(&format!("# {}", a.path.display())),
-                    a.content
-                ));
-            }
-            out.push_str(&format!("\n{}\n", ui.bold("Would run:")));
-            for c in self.planned_commands.iter().flatten() {
-                out.push_str(&format!("  {c}\n"));
-            }
+            self.human_dry_run(ui, rendered, &mut out);
         } else if !self.no_change {
+            // An update keeps the schedule going from the last run.
+            let which = if self.changes.is_empty() {
+                "First"
+            } else {
+                "Next"
+            };
             out.push_str(&format!(
-                "\nFirst run {}. Check it with: syncfleet status\n",
+                "\n{which} run {}. Check it with: syncfleet status\n",
                 self.first_run
             ));
             if self.token_env_var.is_some() {
@@ -171,6 +118,66 @@ impl Render for InstallReport {
             }
         }
         out
+    }
+}
+
+impl InstallReport {
+    fn show(&self, path: &str) -> String {
+        tilde(Path::new(path), &self.home)
+    }
+
+    /// What was installed: where, how often, which files and command.
+    fn human_fields(&self, out: &mut String) {
+        field(out, "Platform:", &self.platform);
+        field(out, "Service ID:", &self.service_id);
+        field(out, "Workspace:", &self.show(&self.workspace_root));
+        field(
+            out,
+            "Interval:",
+            &format!(
+                "{} ({}s)",
+                format_interval(self.interval_seconds),
+                self.interval_seconds
+            ),
+        );
+        field(out, "Profile:", &self.profile);
+        field(out, "Binary:", &self.show(&self.binary_path));
+        for f in &self.service_files {
+            field(out, "File:", &self.show(f));
+        }
+        field(out, "Command:", &self.sync_command);
+        field(out, "Token:", &self.token_description());
+        if !self.changed.is_empty() && !self.dry_run {
+            let described: Vec<String> = self.changed.iter().map(Change::describe).collect();
+            field(out, "Changed:", &described.join(", "));
+        }
+    }
+
+    /// Where the token lives, never its value.
+    fn token_description(&self) -> String {
+        match (&self.token_env_var, &self.token_file) {
+            (Some(var), Some(file)) => format!("{var} stored in {} (0600)", self.show(file)),
+            (Some(var), None) if self.token_source == "system_env" => {
+                format!("{var} from your user environment (set it there)")
+            }
+            (Some(var), None) => format!("{var} embedded in the unit ({})", self.token_source),
+            _ => "none needed".to_string(),
+        }
+    }
+
+    /// The artifacts as they would be written, and the commands.
+    fn human_dry_run(&self, ui: &Ui, rendered: &[Artifact], out: &mut String) {
+        for a in rendered {
+            out.push_str(&format!(
+                "\n{}\n{}",
+                ui.dim(&format!("# {}", a.path.display())),
+                a.content
+            ));
+        }
+        out.push_str(&format!("\n{}\n", ui.bold("Would run:")));
+        for c in self.planned_commands.iter().flatten() {
+            out.push_str(&format!("  {c}\n"));
+        }
     }
 }
 
@@ -330,6 +337,8 @@ struct Plan {
     no_change: bool,
     /// A scheduler switch: the schedule to remove once the new one is active.
     retire: Option<Retire>,
+    /// The service was installed before: its schedule goes on.
+    is_update: bool,
 }
 
 /// What every workspace of an install shares: the binary, and each
@@ -429,14 +438,6 @@ fn identify(args: &InstallArgs, config: &WorkspaceConfig, fleet: &[Manifest]) ->
     })
 }
 
-fn admin_lock(ctx: &Context, id: &str) -> Result<lock::LockGuard> {
-    lock::acquire_within(
-        &ctx.data_dir.admin_lock_path(id),
-        Duration::from_secs(10),
-        &format!("service {id}"),
-    )
-}
-
 /// Installs of the fleet take turns: which names and workspaces are taken
 /// is checked and claimed under this lock, so two parallel installs that
 /// claim one name (or one workspace under two names) end with one service
@@ -448,6 +449,7 @@ fn fleet_install_lock(ctx: &Context) -> Result<lock::LockGuard> {
         &ctx.data_dir.locks_dir().join("install.lock"),
         Duration::from_secs(60),
         "the fleet's installs",
+        ctx.clock(),
     )
 }
 
@@ -478,11 +480,60 @@ fn prepare(
             .or(config.name.as_deref())
             .and_then(crate::identity::rename_note),
     );
-    let wanted = match (&token, settings.token_source) {
+    let placement = place_token(ctx, &id, backend.as_ref(), &settings, &token, &mut warnings);
+    crate::doctor_checks::require_stage_commands(config, settings.profile)?;
+    let spec = ServiceSpec {
+        service_id: id.clone(),
+        binary_path: preflight.binary.clone(),
+        data_dir: ctx.data_dir.root().to_path_buf(),
+        workspace_root: config.root.clone(),
+        interval_seconds: settings.interval_seconds,
+        run_timeout_seconds: run_timeout_seconds(config, settings.profile),
+        token: placement,
+        stdout_log: ctx.data_dir.scheduler_log_path(&id, "stdout"),
+        stderr_log: ctx.data_dir.scheduler_log_path(&id, "stderr"),
+    };
+    let mut artifacts = backend.render(&spec)?;
+    if matches!(spec.token, TokenPlacement::Embedded { .. }) {
+        for a in &mut artifacts {
+            a.mode = 0o600;
+        }
+    }
+    let input = PlanInput {
+        backend,
+        config,
+        spec: &spec,
+        identity,
+        settings,
+        artifacts,
+        token: &token,
+        existing,
+    };
+    let plan = plan(ctx, input)?;
+    let mut report = InstallReport::of_plan(ctx, &plan, &spec, config, &preflight.binary);
+    report.dry_run = args.dry_run;
+    report.warnings = warnings;
+    if args.dry_run {
+        preview(&mut report, &plan, &spec)?;
+    }
+    Ok((report, plan))
+}
+
+/// Where the scheduler keeps the token: the `--token-source` wish as the
+/// backend can hold it, with a warning for the placements that need one.
+fn place_token(
+    ctx: &Context,
+    id: &str,
+    backend: &dyn Scheduler,
+    settings: &Settings,
+    token: &Option<(String, String)>,
+    warnings: &mut Vec<String>,
+) -> TokenPlacement {
+    let wanted = match (token, settings.token_source) {
         (None, _) => TokenPlacement::None,
         (Some((var, _)), TokenSourceArg::EnvFile) => TokenPlacement::EnvFile {
             var: var.clone(),
-            path: ctx.data_dir.env_path(&id),
+            path: ctx.data_dir.env_path(id),
         },
         (Some((var, value)), TokenSourceArg::Embedded) => {
             warnings.push(format!("--token-source embedded writes {var} into the unit file (mode 0600); prefer the default env-file"));
@@ -492,91 +543,82 @@ fn prepare(
             }
         }
     };
-    let token_placement = backend.token_placement(wanted);
-    if let TokenPlacement::SystemEnv { var } = &token_placement {
+    let placement = backend.token_placement(wanted);
+    if let TokenPlacement::SystemEnv { var } = &placement {
         warnings.push(format!(
             "{} runs with your user environment: set {var} there for scheduled runs (Windows: setx {var} <value>, then sign out and in)",
             settings.kind.as_str()
         ));
     }
-    crate::doctor_checks::require_stage_commands(config, settings.profile)?;
-    let spec = ServiceSpec {
-        service_id: id.clone(),
-        binary_path: preflight.binary.clone(),
-        data_dir: ctx.data_dir.root().to_path_buf(),
-        workspace_root: config.root.clone(),
-        interval_seconds: settings.interval_seconds,
-        run_timeout_seconds: run_timeout_seconds(config, settings.profile),
-        token: token_placement.clone(),
-        stdout_log: ctx.data_dir.scheduler_log_path(&id, "stdout"),
-        stderr_log: ctx.data_dir.scheduler_log_path(&id, "stderr"),
-    };
-    let mut artifacts = backend.render(&spec)?;
-    if matches!(token_placement, TokenPlacement::Embedded { .. }) {
-        for a in &mut artifacts {
-            a.mode = 0o600;
-        }
-    }
-    let plan = plan(
-        ctx,
-        PlanInput {
-            backend,
-            config,
-            spec: &spec,
-            identity,
-            settings,
-            artifacts,
-            token: &token,
-            existing,
-        },
-    )?;
+    placement
+}
 
-    let token_file = matches!(token_placement, TokenPlacement::EnvFile { .. })
-        .then(|| ctx.data_dir.env_path(&id).display().to_string());
-    let backend = plan.backend.as_ref();
-    let mut report = InstallReport {
-        platform: settings.kind.as_str().to_string(),
-        service_id: id.clone(),
-        name: plan.manifest.name.clone(),
-        workspace_root: plan.manifest.workspace_root.clone(),
-        config_path: plan.manifest.config_path.clone(),
-        interval_seconds: settings.interval_seconds,
-        profile: settings.profile.to_string(),
-        binary_path: preflight.binary.display().to_string(),
-        service_files: plan.manifest.service_files.clone(),
-        sync_command: plan.manifest.sync_command.clone(),
-        token_env_var: config.token_env_var.clone(),
-        token_source: plan.manifest.token_source.clone(),
-        token_file,
-        no_change: plan.no_change,
-        first_run: backend.first_run(&spec),
-        changes: plan.changes.iter().map(|c| c.what.clone()).collect(),
-        changed: plan.changes.clone(),
-        dry_run: args.dry_run,
-        rendered: None,
-        planned_commands: None,
-        warnings,
-        home: ctx.env.home.clone(),
-    };
-    if args.dry_run {
-        // Render again with a placeholder: an artifact holds the token
-        // quoted or escaped (XML, sh, systemd), so searching for its raw
-        // text to redact could miss it.
-        let mut shown = spec.clone();
-        if let TokenPlacement::Embedded { var, .. } = &spec.token {
-            shown.token = TokenPlacement::Embedded {
-                var: var.clone(),
-                value: "<redacted>".into(),
-            };
+impl InstallReport {
+    /// The report of a planned install (not a dry run, no warnings yet).
+    fn of_plan(
+        ctx: &Context,
+        plan: &Plan,
+        spec: &ServiceSpec,
+        config: &WorkspaceConfig,
+        binary: &Path,
+    ) -> InstallReport {
+        let m = &plan.manifest;
+        let token_file = matches!(spec.token, TokenPlacement::EnvFile { .. })
+            .then(|| ctx.data_dir.env_path(&m.service_id).display().to_string());
+        InstallReport {
+            platform: m.platform.clone(),
+            service_id: m.service_id.clone(),
+            name: m.name.clone(),
+            workspace_root: m.workspace_root.clone(),
+            config_path: m.config_path.clone(),
+            interval_seconds: spec.interval_seconds,
+            profile: m.profile.clone(),
+            binary_path: binary.display().to_string(),
+            service_files: m.service_files.clone(),
+            sync_command: m.sync_command.clone(),
+            token_env_var: config.token_env_var.clone(),
+            token_source: m.token_source.clone(),
+            token_file,
+            no_change: plan.no_change,
+            first_run: if plan.is_update {
+                format!(
+                    "on the schedule it already has: every {} after the previous run ends",
+                    format_interval(spec.interval_seconds)
+                )
+            } else {
+                plan.backend.first_run(spec)
+            },
+            changes: plan.changes.iter().map(|c| c.what.clone()).collect(),
+            changed: plan.changes.clone(),
+            dry_run: false,
+            rendered: None,
+            planned_commands: None,
+            warnings: Vec::new(),
+            home: ctx.env.home.clone(),
         }
-        report.rendered = Some(backend.render(&shown)?);
-        let mut commands = backend.planned_commands(&[&id]);
-        if let Some(retire) = &plan.retire {
-            commands.extend(retire.planned_commands(&id));
-        }
-        report.planned_commands = Some(commands);
     }
-    Ok((report, plan))
+}
+
+/// `--dry-run`: what would be written and run. The artifacts are rendered
+/// again with a placeholder token: an artifact holds the token quoted or
+/// escaped (XML, sh, systemd), so searching for its raw text to redact
+/// could miss it.
+fn preview(report: &mut InstallReport, plan: &Plan, spec: &ServiceSpec) -> Result<()> {
+    let id = spec.service_id.as_str();
+    let mut shown = spec.clone();
+    if let TokenPlacement::Embedded { var, .. } = &spec.token {
+        shown.token = TokenPlacement::Embedded {
+            var: var.clone(),
+            value: "<redacted>".into(),
+        };
+    }
+    report.rendered = Some(plan.backend.render(&shown)?);
+    let mut commands = plan.backend.planned_commands(&[id]);
+    if let Some(retire) = &plan.retire {
+        commands.extend(retire.planned_commands(id));
+    }
+    report.planned_commands = Some(commands);
+    Ok(())
 }
 
 /// The workspaces named by `--workspace` and `--workspaces-from`.
@@ -691,7 +733,7 @@ fn install_identified(
     let _admin = if args.dry_run {
         None
     } else {
-        Some(admin_lock(ctx, &identity.id)?)
+        Some(service::admin_lock(ctx, &identity.id)?)
     };
     let mut preflight = Preflight::new()?;
     let (report, plan) = prepare(ctx, args, requested, &mut preflight, &config, identity)?;
@@ -747,7 +789,7 @@ fn install_batch(
             let _admin = if args.dry_run {
                 None
             } else {
-                Some(admin_lock(ctx, &identity.id)?)
+                Some(service::admin_lock(ctx, &identity.id)?)
             };
             let (report, plan) = prepare(ctx, args, &requested, &mut preflight, &config, identity)?;
             if args.dry_run || plan.no_change {
@@ -1038,7 +1080,10 @@ fn plan(ctx: &Context, input: PlanInput) -> Result<Plan> {
         None => (Vec::new(), None),
     };
     let no_change = existing.is_some() && changes.is_empty();
+    // A switch starts a new schedule on the new scheduler.
+    let is_update = existing.is_some() && retire.is_none();
     Ok(Plan {
+        is_update,
         manifest,
         backend,
         artifacts,
@@ -1059,62 +1104,7 @@ fn changes_from(
     env_file: Option<&(PathBuf, String)>,
 ) -> Vec<Change> {
     let id = new.service_id.as_str();
-    let mut changes = Vec::new();
-    let mut setting = |what: &str, from: String, to: String| {
-        if from != to {
-            changes.push(Change::setting(what, from, to));
-        }
-    };
-    setting(
-        "interval",
-        format_interval(old.interval_seconds),
-        format_interval(new.interval_seconds),
-    );
-    setting("profile", old.profile.clone(), new.profile.clone());
-    setting("platform", old.platform.clone(), new.platform.clone());
-    setting(
-        "token_source",
-        old.token_source.clone(),
-        new.token_source.clone(),
-    );
-    let or_none = |v: &Option<String>| v.clone().unwrap_or_else(|| "none".into());
-    setting(
-        "token_env_var",
-        or_none(&old.token_env_var),
-        or_none(&new.token_env_var),
-    );
-    setting(
-        "binary_path",
-        old.binary_path.clone(),
-        new.binary_path.clone(),
-    );
-    setting("data_dir", old.data_dir.clone(), new.data_dir.clone());
-    setting("lock_group", old.lock_group.clone(), new.lock_group.clone());
-    setting("tags", old.tags.join(","), new.tags.join(","));
-    setting(
-        "projects",
-        old.project_urls.join(","),
-        new.project_urls.join(","),
-    );
-    // `move`: a scheduler whose files do not hold the path still needs its
-    // manifest rewritten.
-    setting(
-        "workspace",
-        old.workspace_root.clone(),
-        new.workspace_root.clone(),
-    );
-    setting(
-        "config_path",
-        old.config_path.clone(),
-        new.config_path.clone(),
-    );
-    if old.identity_hash != new.identity_hash && old.workspace_root == new.workspace_root {
-        changes.push(Change::event("identity"));
-    }
-    // The PATH can be long: say that it changed, not what it was.
-    if old.stage_path != new.stage_path {
-        changes.push(Change::event("PATH for stages"));
-    }
+    let mut changes = setting_changes(old, new);
     let event = |changes: &mut Vec<Change>, what: &str, happened: bool| {
         if happened {
             changes.push(Change::event(what));
@@ -1155,6 +1145,69 @@ fn changes_from(
         "re-enabled schedule",
         unchanged && !backend.state(id).loaded,
     );
+    changes
+}
+
+/// The settings a reinstall changes, each with its old and new value,
+/// and the identity and stage PATH changes.
+fn setting_changes(old: &Manifest, new: &Manifest) -> Vec<Change> {
+    let or_none = |v: &Option<String>| v.clone().unwrap_or_else(|| "none".into());
+    let settings = [
+        (
+            "interval",
+            format_interval(old.interval_seconds),
+            format_interval(new.interval_seconds),
+        ),
+        ("profile", old.profile.clone(), new.profile.clone()),
+        ("platform", old.platform.clone(), new.platform.clone()),
+        (
+            "token_source",
+            old.token_source.clone(),
+            new.token_source.clone(),
+        ),
+        (
+            "token_env_var",
+            or_none(&old.token_env_var),
+            or_none(&new.token_env_var),
+        ),
+        (
+            "binary_path",
+            old.binary_path.clone(),
+            new.binary_path.clone(),
+        ),
+        ("data_dir", old.data_dir.clone(), new.data_dir.clone()),
+        ("lock_group", old.lock_group.clone(), new.lock_group.clone()),
+        ("tags", old.tags.join(","), new.tags.join(",")),
+        (
+            "projects",
+            old.project_urls.join(","),
+            new.project_urls.join(","),
+        ),
+        // `move`: a scheduler whose files do not hold the path still
+        // needs its manifest rewritten.
+        (
+            "workspace",
+            old.workspace_root.clone(),
+            new.workspace_root.clone(),
+        ),
+        (
+            "config_path",
+            old.config_path.clone(),
+            new.config_path.clone(),
+        ),
+    ];
+    let mut changes: Vec<Change> = settings
+        .into_iter()
+        .filter(|(_, from, to)| from != to)
+        .map(|(what, from, to)| Change::setting(what, from, to))
+        .collect();
+    if old.identity_hash != new.identity_hash && old.workspace_root == new.workspace_root {
+        changes.push(Change::event("identity"));
+    }
+    // The PATH can be long: say that it changed, not what it was.
+    if old.stage_path != new.stage_path {
+        changes.push(Change::event("PATH for stages"));
+    }
     changes
 }
 

@@ -44,6 +44,45 @@ pub struct ListReport {
     pub warnings: Vec<String>,
     #[serde(skip)]
     format: Option<FormatArg>,
+    /// When the list was made: the table's "LAST RUN" is relative to it.
+    #[serde(skip)]
+    now_ms: i64,
+    /// Nothing matched: which filter, and what would have.
+    #[serde(skip)]
+    unmatched: Option<String>,
+}
+
+/// For an empty list: the filters given, and the tags that exist (an
+/// unknown tag is the likeliest reason).
+fn unmatched_filter(ctx: &Context, args: &ListArgs) -> Option<String> {
+    let mut given = Vec::new();
+    if let Some(t) = &args.tag {
+        given.push(format!("--tag {t}"));
+    }
+    if let Some(p) = args.profile {
+        given.push(format!("--profile {}", profile_name(p)));
+    }
+    if let Some(p) = &args.platform {
+        given.push(format!("--platform {p}"));
+    }
+    if let Some(s) = &args.state {
+        given.push(format!("--state {s}"));
+    }
+    if given.is_empty() {
+        return None;
+    }
+    let mut tags: Vec<String> = crate::service::installed(ctx)
+        .into_iter()
+        .flat_map(|m| m.tags)
+        .collect();
+    tags.sort();
+    tags.dedup();
+    let known = if tags.is_empty() {
+        "no installed service has a tag".to_string()
+    } else {
+        format!("known tags: {}", tags.join(", "))
+    };
+    Some(format!("No services match {} ({known}).", given.join(" ")))
 }
 
 const HEADER: [&str; 11] = [
@@ -82,9 +121,7 @@ fn row(s: &ListedService) -> [String; 11] {
 
 impl Render for ListReport {
     fn human(&self, ui: &Ui) -> String {
-        for w in &self.warnings {
-            ui.warn(w);
-        }
+        crate::output::warn_all(&self.warnings);
         match self.format.unwrap_or(FormatArg::Table) {
             FormatArg::Json => json_text(&self.services),
             FormatArg::Csv => {
@@ -96,9 +133,13 @@ impl Render for ListReport {
             }
             FormatArg::Table => {
                 if self.services.is_empty() {
-                    return "No services match. Install one with: syncfleet install\n".into();
+                    return match &self.unmatched {
+                        Some(why) => format!("{why}\n"),
+                        None => {
+                            "No services installed. Install one with: syncfleet install\n".into()
+                        }
+                    };
                 }
-                let now = chrono::Utc::now().timestamp_millis();
                 let mut t = table(HEADER.to_vec());
                 for s in &self.services {
                     let mut r = row(s);
@@ -106,7 +147,7 @@ impl Render for ListReport {
                         .last_run_iso
                         .as_deref()
                         .and_then(|iso| chrono::DateTime::parse_from_rfc3339(iso).ok())
-                        .map(|t| crate::output::relative_time(t.timestamp_millis(), now))
+                        .map(|t| crate::output::relative_time(t.timestamp_millis(), self.now_ms))
                         .unwrap_or_default();
                     t.add_row(r);
                 }
@@ -217,17 +258,7 @@ fn profile_name(p: ProfileArg) -> &'static str {
 }
 
 pub fn run(ctx: &Context, args: &ListArgs) -> Result<ListReport> {
-    let state = match &args.state {
-        Some(s) => Some(SchedulerState::parse(s).ok_or_else(|| {
-            Error::invalid_argument(format!("--state: unknown state '{s}'")).with_suggestion(
-                format!(
-                    "Use one of: {}",
-                    SchedulerState::ALL.map(|s| s.as_str()).join(", ")
-                ),
-            )
-        })?),
-        None => None,
-    };
+    let state = args.state.as_deref().map(parse_state).transpose()?;
     let filter = ServiceFilter {
         include_uninstalled: args.all,
         tag: args.tag.clone(),
@@ -253,50 +284,70 @@ pub fn run(ctx: &Context, args: &ListArgs) -> Result<ListReport> {
     let (source, mut services) = match from_registry {
         Some(entries) => (
             "registry",
-            entries
-                .into_iter()
-                .map(|e| from_row(e, now))
-                .collect::<Vec<_>>(),
+            entries.into_iter().map(|e| from_row(e, now)).collect(),
         ),
-        None => (
-            "files",
-            {
-                let found = crate::service::scan(ctx);
-                // The one reading's error for each manifest that cannot be
-                // read, as every other command would say it.
-                warnings.extend(found.unreadable.iter().map(|u| {
-                    format!(
-                        "service {} is not listed: {}. {}",
-                        u.id,
-                        u.error.message,
-                        u.error.suggestion.as_deref().unwrap_or_default()
-                    )
-                }));
-                found.manifests
-            }
-            .iter()
-            .filter(|m| filter.tag.as_ref().is_none_or(|t| m.tags.contains(t)))
-            .filter(|m| filter.profile.as_ref().is_none_or(|p| &m.profile == p))
-            .filter(|m| filter.platform.as_ref().is_none_or(|p| &m.platform == p))
-            .map(|m| from_files(ctx, m))
-            .chain(
-                args.all
-                    .then(|| uninstalled_from_files(ctx))
-                    .into_iter()
-                    .flatten(),
-            )
-            .collect(),
-        ),
+        None => ("files", list_from_files(ctx, &filter, &mut warnings)),
     };
     if let Some(state) = state {
         services.retain(|s| s.scheduler_state == state);
     }
+    let unmatched = if services.is_empty() {
+        unmatched_filter(ctx, args)
+    } else {
+        None
+    };
     Ok(ListReport {
         services,
         source,
         warnings,
         format: Some(args.format),
+        now_ms: now,
+        unmatched,
     })
+}
+
+/// `--state`: one of the scheduler states.
+fn parse_state(s: &str) -> Result<SchedulerState> {
+    SchedulerState::parse(s).ok_or_else(|| {
+        Error::invalid_argument(format!("--state: unknown state '{s}'")).with_suggestion(format!(
+            "Use one of: {}",
+            SchedulerState::ALL.map(|s| s.as_str()).join(", ")
+        ))
+    })
+}
+
+/// The fleet from the manifests (the registry unusable, or
+/// `--from-files`), filtered as the registry would filter it. A manifest
+/// that cannot be read is a warning with the one reading's error, as every
+/// other command would say it.
+fn list_from_files(
+    ctx: &Context,
+    filter: &ServiceFilter,
+    warnings: &mut Vec<String>,
+) -> Vec<ListedService> {
+    let found = crate::service::scan(ctx);
+    warnings.extend(found.unreadable.iter().map(|u| {
+        format!(
+            "service {} is not listed: {}. {}",
+            u.id,
+            u.error.message,
+            u.error.suggestion.as_deref().unwrap_or_default()
+        )
+    }));
+    let uninstalled = filter
+        .include_uninstalled
+        .then(|| uninstalled_from_files(ctx))
+        .into_iter()
+        .flatten();
+    found
+        .manifests
+        .iter()
+        .filter(|m| filter.tag.as_ref().is_none_or(|t| m.tags.contains(t)))
+        .filter(|m| filter.profile.as_ref().is_none_or(|p| &m.profile == p))
+        .filter(|m| filter.platform.as_ref().is_none_or(|p| &m.platform == p))
+        .map(|m| from_files(ctx, m))
+        .chain(uninstalled)
+        .collect()
 }
 
 #[cfg(test)]

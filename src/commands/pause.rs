@@ -3,15 +3,13 @@
 use crate::batch::{self, OneOrMany};
 use crate::cli::PauseArgs;
 use crate::context::Context;
-use crate::error::{Error, ErrorCode, Result};
-use crate::lock;
+use crate::error::{Error, Result};
 use crate::output::{Render, Ui};
 use crate::policy::{self, PolicyState};
 use crate::runner::policy_of;
 use crate::service::{self, OnCorrupt, update_status};
 use crate::store::status::PauseKind;
 use serde::Serialize;
-use std::time::Duration;
 
 #[derive(Debug, Serialize)]
 pub struct PauseReport {
@@ -77,18 +75,10 @@ pub fn run(ctx: &Context, args: &PauseArgs) -> Result<OneOrMany<PauseReport>> {
 fn pause_one(ctx: &Context, args: &PauseArgs, selector: Option<&str>) -> Result<PauseReport> {
     let target = service::resolve(ctx, selector)?;
     let Some(manifest) = target.manifest else {
-        return Err(Error::new(
-            ErrorCode::ServiceNotFound,
-            format!("service '{}' is not installed", target.id),
-        )
-        .with_suggestion("Install it first: syncfleet install"));
+        return Err(service::not_installed(&target.id));
     };
     let id = target.id;
-    let _admin = lock::acquire_within(
-        &ctx.data_dir.admin_lock_path(&id),
-        Duration::from_secs(10),
-        &format!("service {id}"),
-    )?;
+    let _admin = service::admin_lock(ctx, &id)?;
     let given = args.reason.clone().filter(|r| !r.trim().is_empty());
     let now = ctx.now_ms();
     let policy = policy_of(&manifest);

@@ -8,10 +8,8 @@ use crate::context::Context;
 use crate::duration::parse_duration_ms;
 use crate::error::{Error, Result};
 use crate::fsutil;
-use crate::lock;
 use crate::output::{Render, Ui, iso_ms};
 use serde::Serialize;
-use std::time::Duration;
 
 /// Every service keeps at least this many of its most recent runs.
 pub const KEEP_RECENT: usize = 100;
@@ -108,11 +106,7 @@ pub fn run(ctx: &Context, args: &PruneArgs) -> Result<PruneReport> {
         let _pipeline = if args.dry_run {
             None
         } else {
-            Some(lock::acquire_within(
-                &ctx.data_dir.pipeline_lock_path(&group),
-                Duration::from_secs(30),
-                &format!("the pipeline of lock group '{group}'"),
-            )?)
+            Some(crate::service::pipeline_lock(ctx, &group)?)
         };
         let bytes = fsutil::read_optional(&path)
             .map_err(|e| Error::io("read", &path, e))?

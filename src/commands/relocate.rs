@@ -41,9 +41,7 @@ pub struct MoveReport {
 impl Render for MoveReport {
     fn human(&self, ui: &Ui) -> String {
         let mut out = String::new();
-        for w in &self.warnings {
-            out.push_str(&format!("{} {w}\n", ui.yellow("warning:")));
-        }
+        crate::output::warn_all(&self.warnings);
         let show = |p: &str| tilde(Path::new(p), &self.home);
         if self.no_change {
             out.push_str(&format!(
@@ -60,7 +58,7 @@ impl Render for MoveReport {
             "{}\n",
             ui.bold(&format!("Service moved ({}):", self.service_id))
         ));
-        let field = |out: &mut String, k: &str, v: &str| out.push_str(&format!("  {k:<11} {v}\n"));
+        let field = crate::output::field;
         field(&mut out, "From:", &show(&self.previous_workspace_root));
         field(&mut out, "To:", &show(&self.workspace_root));
         for f in &self.service_files {
@@ -102,14 +100,11 @@ pub fn run(ctx: &Context, args: &MoveArgs) -> Result<MoveReport> {
     let target = service::resolve(ctx, Some(&args.service))?;
     let id = target.id;
     let Some(existing) = target.manifest else {
-        return Err(Error::new(
-            ErrorCode::ServiceNotFound,
-            format!("service '{id}' is not installed: there is nothing to move"),
-        )
-        .with_suggestion(
-            "Install the workspace where it is now: syncfleet install --workspace <dir>",
-        )
-        .with_actions(["syncfleet list"]));
+        return Err(service::not_installed(&id)
+            .with_suggestion(
+                "Install the workspace where it is now: syncfleet install --workspace <dir>",
+            )
+            .with_actions(["syncfleet list"]));
     };
     let config = load_new_place(ctx, &id, &args.new_dir)?;
     let identity = service::identity_hash(&config);

@@ -7,13 +7,11 @@
 use crate::cli::ServiceSelector;
 use crate::context::Context;
 use crate::error::Result;
-use crate::lock;
 use crate::output::{Render, Ui};
 use crate::service;
 use crate::store::status::StatusFile;
 use crate::store::{back_up_corrupt, runs, write_json};
 use serde::Serialize;
-use std::time::Duration;
 
 #[derive(Debug, Serialize)]
 pub struct RepairAction {
@@ -116,11 +114,7 @@ fn restart_state(ctx: &Context, id: &str) -> (StatusFile, bool) {
 pub fn run(ctx: &Context, args: &ServiceSelector) -> Result<RepairReport> {
     // The id alone: repair is for the services whose files cannot be read.
     let (id, _) = service::resolve_id(ctx, args.service.as_deref())?;
-    let _admin = lock::acquire_within(
-        &ctx.data_dir.admin_lock_path(&id),
-        Duration::from_secs(10),
-        &format!("service {id}"),
-    )?;
+    let _admin = service::admin_lock(ctx, &id)?;
     let manifest = service::read_manifest(ctx, &id);
     let status = StatusFile::read(&ctx.data_dir.status_path(&id));
     // A file from a newer syncfleet is not corrupt: say what every other
@@ -161,11 +155,7 @@ pub fn run(ctx: &Context, args: &ServiceSelector) -> Result<RepairReport> {
             Ok(Some(m)) => m.lock_group.clone(),
             _ => id.clone(),
         };
-        let _pipeline = lock::acquire_within(
-            &ctx.data_dir.pipeline_lock_path(&group),
-            Duration::from_secs(30),
-            &format!("the pipeline of lock group '{group}'"),
-        )?;
+        let _pipeline = crate::service::pipeline_lock(ctx, &group)?;
         if let Some(done) = runs::set_aside_corrupt_lines(&runs_path, now_secs)? {
             let mut action = RepairAction::new(&runs_path, "lines_moved_aside", &done.backup);
             action.lines_moved = Some(done.lines_moved);

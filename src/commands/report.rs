@@ -8,7 +8,8 @@ use crate::cli::{BucketArg, FormatArg, ReportArgs};
 use crate::context::Context;
 use crate::duration::format_elapsed;
 use crate::error::{Error, Result};
-use crate::output::{Render, Ui, csv_row, iso_ms, json_text, table};
+use crate::output::{Render, TextTable, Ui, csv_row, iso_ms, json_text, table};
+use crate::registry::Registry;
 use crate::store::status::SkipCounts;
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
@@ -93,6 +94,14 @@ struct Acc {
 }
 
 impl Acc {
+    /// Empty totals, with a trend of `bucketing`'s buckets.
+    fn new(bucketing: Option<&Bucketing>) -> Acc {
+        Acc {
+            buckets: vec![[0; 3]; bucketing.map_or(0, |b| b.labels.len())],
+            ..Acc::default()
+        }
+    }
+
     fn add(
         &mut self,
         ts: i64,
@@ -226,24 +235,47 @@ pub fn sparkline(buckets: &[Bucket]) -> String {
         .collect()
 }
 
-/// Bucket index function and labels for `[since, until)`.
-fn buckets(by: BucketArg, since_ms: i64, until_ms: i64) -> (i64, i64, Vec<String>) {
-    // Days since the epoch; weeks start on Monday (1970-01-01 was a Thursday).
-    let (width, offset) = match by {
-        BucketArg::Day => (1, 0),
-        BucketArg::Week => (7, 3),
-    };
-    let first = (since_ms.div_euclid(DAY_MS) + offset).div_euclid(width);
-    let last = ((until_ms - 1).div_euclid(DAY_MS) + offset).div_euclid(width);
-    let labels = (first..=last)
-        .map(|b| {
-            let day = b * width - offset;
-            chrono::DateTime::from_timestamp_millis(day * DAY_MS)
-                .map(|t| t.format("%Y-%m-%d").to_string())
-                .unwrap_or_default()
-        })
-        .collect();
-    (width, offset, labels)
+/// The trend's buckets over `[since, until)`: days, or weeks that start
+/// on Monday, each labelled with its first day.
+struct Bucketing {
+    /// Days per bucket.
+    width: i64,
+    /// Days from the epoch's weekday to the bucket's first (1970-01-01 was
+    /// a Thursday).
+    offset: i64,
+    /// The number of the window's first bucket.
+    first: i64,
+    labels: Vec<String>,
+}
+
+impl Bucketing {
+    fn new(by: BucketArg, since_ms: i64, until_ms: i64) -> Bucketing {
+        let (width, offset) = match by {
+            BucketArg::Day => (1, 0),
+            BucketArg::Week => (7, 3),
+        };
+        let number = |ts: i64| (ts.div_euclid(DAY_MS) + offset).div_euclid(width);
+        let first = number(since_ms);
+        let labels = (first..=number(until_ms - 1))
+            .map(|b| {
+                let day = b * width - offset;
+                chrono::DateTime::from_timestamp_millis(day * DAY_MS)
+                    .map(|t| t.format("%Y-%m-%d").to_string())
+                    .unwrap_or_default()
+            })
+            .collect();
+        Bucketing {
+            width,
+            offset,
+            first,
+            labels,
+        }
+    }
+
+    /// The bucket of a run at `ts_ms` (inside the window).
+    fn index(&self, ts_ms: i64) -> usize {
+        ((ts_ms.div_euclid(DAY_MS) + self.offset).div_euclid(self.width) - self.first) as usize
+    }
 }
 
 fn pct(r: f64) -> String {
@@ -299,114 +331,131 @@ impl Render for Report {
     fn human(&self, ui: &Ui) -> String {
         match self.format.unwrap_or(FormatArg::Table) {
             FormatArg::Json => json_text(self),
-            FormatArg::Csv => {
-                let mut out = String::new();
-                if self.by.is_some() {
-                    out.push_str(&csv_row(&[
-                        "service", "bucket", "runs", "success", "degraded", "failed",
-                    ]));
-                    for s in self.services.iter().chain([&self.fleet]) {
-                        for (label, b) in self.buckets.iter().zip(s.trend.iter().flatten()) {
-                            out.push_str(&csv_row(&[
-                                s.service_id.clone(),
-                                label.clone(),
-                                b.runs.to_string(),
-                                b.success.to_string(),
-                                b.degraded.to_string(),
-                                b.failed.to_string(),
-                            ]));
-                        }
-                    }
-                } else {
-                    out.push_str(&csv_row(&HEADER[..12]));
-                    for s in self.services.iter().chain([&self.fleet]) {
-                        let mut r = row(s);
-                        r.truncate(12);
-                        out.push_str(&csv_row(&r));
-                    }
-                }
-                out
-            }
+            FormatArg::Csv if self.by.is_some() => self.trend_csv(),
+            FormatArg::Csv => self.stats_csv(),
             FormatArg::Table => {
-                let mut out = format!(
-                    "{}\n",
-                    ui.bold(&format!(
-                        "Report {} → {}",
-                        &self.since_iso[..16.min(self.since_iso.len())],
-                        &self.until_iso[..16.min(self.until_iso.len())]
-                    ))
-                );
-                let f = &self.fleet;
-                out.push_str(&format!(
-                    "Fleet: {} runs over {} services: {} success, {} degraded, {} failed{}\n       p50 {}, p95 {}; longest failure streak {}; mean time to recover {}\n\n",
-                    f.runs,
-                    self.services.len(),
-                    pct(f.success_rate),
-                    pct(f.degraded_rate),
-                    pct(f.failure_rate),
-                    if f.crashed > 0 {
-                        format!(" ({} crashed)", f.crashed)
-                    } else {
-                        String::new()
-                    },
-                    ms(f.p50_duration_ms),
-                    ms(f.p95_duration_ms),
-                    f.longest_failure_streak,
-                    ms(f.mean_time_to_recover_ms),
-                ));
-                let header: Vec<&str> = if self.by.is_some() {
-                    HEADER.to_vec()
-                } else {
-                    HEADER[..12].to_vec()
-                };
-                let mut t = table(header.clone());
-                for s in &self.services {
-                    let mut r = row(s);
-                    r.truncate(header.len());
-                    t.add_row(r);
-                }
-                t.fit(
-                    ui.width,
-                    Some("SERVICE"),
-                    &[
-                        "SKIPPED b/p/l",
-                        "LAST FAILURE",
-                        "CODE",
-                        "DEGRADED",
-                        "MTTR",
-                        "P95",
-                        "STREAK",
-                    ],
-                );
-                out.push_str(&format!("{t}\n"));
+                let mut out = self.human_summary(ui);
+                out.push_str(&format!("{}\n", self.services_table(ui)));
                 if let Some(by) = self.by {
                     out.push_str(&format!(
-                        "\n{}\n",
-                        ui.bold(&format!("Fleet trend by {by}:"))
+                        "\n{}\n{}\n",
+                        ui.bold(&format!("Fleet trend by {by}:")),
+                        self.trend_table()
                     ));
-                    let mut t = table(vec![
-                        "FROM", "RUNS", "SUCCESS", "DEGRADED", "FAILED", "GOOD",
-                    ]);
-                    for (label, b) in self.buckets.iter().zip(f.trend.iter().flatten()) {
-                        let good = if b.runs == 0 {
-                            "-".to_string()
-                        } else {
-                            pct((b.success + b.degraded) as f64 / b.runs as f64)
-                        };
-                        t.add_row(vec![
-                            label.clone(),
-                            b.runs.to_string(),
-                            b.success.to_string(),
-                            b.degraded.to_string(),
-                            b.failed.to_string(),
-                            good,
-                        ]);
-                    }
-                    out.push_str(&format!("{t}\n"));
                 }
                 out
             }
         }
+    }
+}
+
+impl Report {
+    /// One CSV row per service and trend bucket (fleet last).
+    fn trend_csv(&self) -> String {
+        let mut out = csv_row(&["service", "bucket", "runs", "success", "degraded", "failed"]);
+        for s in self.services.iter().chain([&self.fleet]) {
+            for (label, b) in self.buckets.iter().zip(s.trend.iter().flatten()) {
+                out.push_str(&csv_row(&[
+                    s.service_id.clone(),
+                    label.clone(),
+                    b.runs.to_string(),
+                    b.success.to_string(),
+                    b.degraded.to_string(),
+                    b.failed.to_string(),
+                ]));
+            }
+        }
+        out
+    }
+
+    /// One CSV row of statistics per service (fleet last).
+    fn stats_csv(&self) -> String {
+        let mut out = csv_row(&HEADER[..12]);
+        for s in self.services.iter().chain([&self.fleet]) {
+            let mut r = row(s);
+            r.truncate(12);
+            out.push_str(&csv_row(&r));
+        }
+        out
+    }
+
+    /// The title and the fleet's numbers in two lines.
+    fn human_summary(&self, ui: &Ui) -> String {
+        let f = &self.fleet;
+        format!(
+            "{}\nFleet: {} runs over {} services: {} success, {} degraded, {} failed{}\n       p50 {}, p95 {}; longest failure streak {}; mean time to recover {}\n\n",
+            ui.bold(&format!(
+                "Report {} → {}",
+                &self.since_iso[..16.min(self.since_iso.len())],
+                &self.until_iso[..16.min(self.until_iso.len())]
+            )),
+            f.runs,
+            self.services.len(),
+            pct(f.success_rate),
+            pct(f.degraded_rate),
+            pct(f.failure_rate),
+            if f.crashed > 0 {
+                format!(" ({} crashed)", f.crashed)
+            } else {
+                String::new()
+            },
+            ms(f.p50_duration_ms),
+            ms(f.p95_duration_ms),
+            f.longest_failure_streak,
+            ms(f.mean_time_to_recover_ms),
+        )
+    }
+
+    /// A row per service; with --by, the sparkline column too.
+    fn services_table(&self, ui: &Ui) -> TextTable {
+        let header: Vec<&str> = if self.by.is_some() {
+            HEADER.to_vec()
+        } else {
+            HEADER[..12].to_vec()
+        };
+        let mut t = table(header.clone());
+        for s in &self.services {
+            let mut r = row(s);
+            r.truncate(header.len());
+            t.add_row(r);
+        }
+        t.fit(
+            ui.width,
+            Some("SERVICE"),
+            &[
+                "SKIPPED b/p/l",
+                "LAST FAILURE",
+                "CODE",
+                "DEGRADED",
+                "MTTR",
+                "P95",
+                "STREAK",
+            ],
+        );
+        t
+    }
+
+    /// The fleet's runs per bucket.
+    fn trend_table(&self) -> TextTable {
+        let mut t = table(vec![
+            "FROM", "RUNS", "SUCCESS", "DEGRADED", "FAILED", "GOOD",
+        ]);
+        for (label, b) in self.buckets.iter().zip(self.fleet.trend.iter().flatten()) {
+            let good = if b.runs == 0 {
+                "-".to_string()
+            } else {
+                pct((b.success + b.degraded) as f64 / b.runs as f64)
+            };
+            t.add_row(vec![
+                label.clone(),
+                b.runs.to_string(),
+                b.success.to_string(),
+                b.degraded.to_string(),
+                b.failed.to_string(),
+                good,
+            ]);
+        }
+        t
     }
 }
 
@@ -430,49 +479,11 @@ pub fn run(ctx: &Context, args: &ReportArgs) -> Result<Report> {
                 .collect::<Result<_>>()?,
         )
     };
-    let bucketing = args.by.map(|by| buckets(by, since, until));
-    let nbuckets = bucketing.as_ref().map_or(0, |(_, _, l)| l.len());
-    let first_bucket = bucketing
-        .as_ref()
-        .map_or(0, |(w, o, _)| (since.div_euclid(DAY_MS) + o).div_euclid(*w));
-    let bucket_of = |ts: i64| {
-        bucketing
-            .as_ref()
-            .map(|(w, o, _)| ((ts.div_euclid(DAY_MS) + o).div_euclid(*w) - first_bucket) as usize)
-    };
-    let new_acc = || Acc {
-        buckets: vec![[0; 3]; nbuckets],
-        ..Acc::default()
-    };
-    let mut per_service: Vec<(String, Acc)> = Vec::new();
-    let mut current: Option<(String, Acc)> = None;
-    reg.for_each_report_row(since, until, |id, ts, duration, outcome, code| {
-        if only.as_ref().is_some_and(|o| !o.contains(id)) {
-            return;
-        }
-        if current.as_ref().is_none_or(|(c, _)| c != id) {
-            if let Some(done) = current.take() {
-                per_service.push(done);
-            }
-            current = Some((id.to_string(), new_acc()));
-        }
-        if let Some((_, acc)) = current.as_mut() {
-            acc.add(ts, duration, outcome, code, bucket_of(ts));
-        }
-    })?;
-    per_service.extend(current);
-    // Installed services without a run in the window are part of the
-    // report too (a silent service is news).
-    let seen: HashSet<String> = per_service.iter().map(|(id, _)| id.clone()).collect();
-    for id in reg.installed_ids()? {
-        if !seen.contains(&id) && only.as_ref().is_none_or(|o| o.contains(&id)) {
-            per_service.push((id, new_acc()));
-        }
-    }
-    per_service.sort_by(|a, b| a.0.cmp(&b.0));
+    let bucketing = args.by.map(|by| Bucketing::new(by, since, until));
+    let per_service = scan(reg, (since, until), only.as_ref(), bucketing.as_ref())?;
     let mut skips: HashMap<String, SkipCounts> = reg.skip_counts(since, until)?;
     let trend = bucketing.is_some();
-    let mut fleet = new_acc();
+    let mut fleet = Acc::new(bucketing.as_ref());
     let mut fleet_skips = SkipCounts::default();
     let services: Vec<Stats> = per_service
         .into_iter()
@@ -488,7 +499,7 @@ pub fn run(ctx: &Context, args: &ReportArgs) -> Result<Report> {
     Ok(Report {
         since_iso: iso_ms(since),
         until_iso: iso_ms(until),
-        buckets: bucketing.map(|(_, _, l)| l).unwrap_or_default(),
+        buckets: bucketing.map(|b| b.labels).unwrap_or_default(),
         by: args.by.map(|b| match b {
             BucketArg::Day => "day",
             BucketArg::Week => "week",
@@ -497,6 +508,42 @@ pub fn run(ctx: &Context, args: &ReportArgs) -> Result<Report> {
         services,
         format: Some(args.format),
     })
+}
+
+/// One ordered scan of the runs in `[since, until)`, totalled per service
+/// (only the `only` ones, when given), in id order. Installed services
+/// without a run in the window are part of the report too: a silent
+/// service is news.
+fn scan(
+    reg: &Registry,
+    (since, until): (i64, i64),
+    only: Option<&HashSet<String>>,
+    bucketing: Option<&Bucketing>,
+) -> Result<Vec<(String, Acc)>> {
+    let wanted = |id: &str| only.is_none_or(|o| o.contains(id));
+    let mut per_service: Vec<(String, Acc)> = Vec::new();
+    let mut current: Option<(String, Acc)> = None;
+    reg.for_each_report_row(since, until, |id, ts, duration, outcome, code| {
+        if !wanted(id) {
+            return;
+        }
+        if current.as_ref().is_none_or(|(c, _)| c != id) {
+            per_service.extend(current.take());
+            current = Some((id.to_string(), Acc::new(bucketing)));
+        }
+        if let Some((_, acc)) = current.as_mut() {
+            acc.add(ts, duration, outcome, code, bucketing.map(|b| b.index(ts)));
+        }
+    })?;
+    per_service.extend(current);
+    let seen: HashSet<String> = per_service.iter().map(|(id, _)| id.clone()).collect();
+    for id in reg.installed_ids()? {
+        if !seen.contains(&id) && wanted(&id) {
+            per_service.push((id, Acc::new(bucketing)));
+        }
+    }
+    per_service.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(per_service)
 }
 
 #[cfg(test)]
@@ -541,10 +588,12 @@ mod tests {
         let wed = chrono::DateTime::parse_from_rfc3339("2026-01-07T12:00:00Z")
             .unwrap()
             .timestamp_millis();
-        let (_, _, labels) = buckets(BucketArg::Week, wed, wed + 8 * DAY_MS);
-        assert_eq!(labels, ["2026-01-05", "2026-01-12"]);
-        let (_, _, days) = buckets(BucketArg::Day, wed, wed + 2 * DAY_MS);
-        assert_eq!(days, ["2026-01-07", "2026-01-08", "2026-01-09"]);
+        let weeks = Bucketing::new(BucketArg::Week, wed, wed + 8 * DAY_MS);
+        assert_eq!(weeks.labels, ["2026-01-05", "2026-01-12"]);
+        assert_eq!(weeks.index(wed), 0);
+        assert_eq!(weeks.index(wed + 5 * DAY_MS), 1, "the next Monday");
+        let days = Bucketing::new(BucketArg::Day, wed, wed + 2 * DAY_MS);
+        assert_eq!(days.labels, ["2026-01-07", "2026-01-08", "2026-01-09"]);
         let b = |runs, success| Bucket {
             runs,
             success,

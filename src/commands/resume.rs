@@ -5,13 +5,11 @@ use crate::batch::{self, OneOrMany};
 use crate::cli::ResumeArgs;
 use crate::context::Context;
 use crate::error::{Error, Result};
-use crate::lock;
 use crate::output::{Render, Ui};
 use crate::policy::{self, PolicyState};
 use crate::runner::policy_of;
 use crate::service::{self, OnCorrupt, update_status};
 use serde::Serialize;
-use std::time::Duration;
 
 #[derive(Debug, Serialize)]
 pub struct ResumeReport {
@@ -42,7 +40,10 @@ impl Render for ResumeReport {
 
     fn human(&self, ui: &Ui) -> String {
         if !self.installed {
-            return format!("Service {} is not installed.\n", self.service_id);
+            return format!(
+                "Nothing to resume: {}.\n",
+                crate::service::not_installed_message(&self.service_id)
+            );
         }
         if !self.was_paused {
             return format!(
@@ -100,11 +101,7 @@ fn resume_one(ctx: &Context, selector: Option<&str>) -> Result<ResumeReport> {
             consecutive_failures_cleared: 0,
         });
     };
-    let _admin = lock::acquire_within(
-        &ctx.data_dir.admin_lock_path(&id),
-        Duration::from_secs(10),
-        &format!("service {id}"),
-    )?;
+    let _admin = service::admin_lock(ctx, &id)?;
     let now = ctx.now_ms();
     let policy = policy_of(&manifest);
     let status_path = ctx.data_dir.status_path(&id);

@@ -2,17 +2,18 @@
 //! runs, backoff, pause and drift. Always exits 0.
 
 use crate::cli::ServiceSelector;
+use crate::config::WorkspaceConfig;
 use crate::context::Context;
 use crate::duration::{format_elapsed, format_interval};
-use crate::error::Result;
-use crate::output::{Render, Ui, iso_ms, local_time};
-use crate::policy::{self, SchedulerState};
+use crate::error::{Error, Result};
+use crate::output::{Render, Ui, field, iso_ms, local_time};
+use crate::policy::{self, Policy, SchedulerState};
 use crate::process::pid_alive;
 use crate::runner::policy_of;
 use crate::scheduler::{self, PlatformState, Scheduler, SchedulerKind};
 use crate::service;
 use crate::store::manifest::Manifest;
-use crate::store::status::{Outcome, RunRecord};
+use crate::store::status::{RunRecord, StatusFile};
 use serde::Serialize;
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -22,6 +23,10 @@ pub struct Drift {
     pub command_drift: bool,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub details: Vec<String>,
+    /// The scheduler could not be asked (e.g. no user manager here): its
+    /// state is unknown, which is not drift.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scheduler_unreachable: Option<String>,
 }
 
 impl Drift {
@@ -37,7 +42,9 @@ pub fn drift(m: &Manifest, backend: &dyn Scheduler) -> Drift {
 
 pub fn drift_with_state(m: &Manifest, backend: &dyn Scheduler, state: &PlatformState) -> Drift {
     let mut d = Drift::default();
-    if !state.loaded {
+    if let Some(error) = &state.error {
+        d.scheduler_unreachable = Some(error.clone());
+    } else if !state.loaded {
         d.platform_drift = true;
         d.details.push(format!(
             "the scheduler reports the schedule as {}",
@@ -61,13 +68,7 @@ pub fn drift_with_state(m: &Manifest, backend: &dyn Scheduler, state: &PlatformS
         }
         Some(_) => {}
     }
-    let expected: Vec<String> = vec![
-        m.binary_path.clone(),
-        "--robot".into(),
-        "run".into(),
-        "--service-id".into(),
-        m.service_id.clone(),
-    ];
+    let expected = scheduler::run_argv(&m.binary_path, &m.service_id);
     match backend.installed_command(&m.service_id) {
         Some(cmd) if cmd == expected => {}
         Some(cmd) => {
@@ -163,6 +164,10 @@ pub struct StatusReport {
     /// gone and look like it: it was probably moved from there.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub moved_from: Vec<MovedFrom>,
+    /// Not installed, yet these schedulers still have its artifacts (its
+    /// manifest was deleted, or a first install was killed): an orphan.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub orphan_schedules: Vec<String>,
 }
 
 /// A service this workspace was probably moved away from, and the command
@@ -174,112 +179,62 @@ pub struct MovedFrom {
     pub command: String,
 }
 
+/// The policy `status` judges an uninstalled service's files by.
+const UNINSTALLED_POLICY: Policy = Policy {
+    interval_seconds: 1800,
+    max_transient_failures: 10,
+    cooldown_seconds: 1800,
+};
+
 pub fn run(ctx: &Context, args: &ServiceSelector) -> Result<StatusReport> {
     let target = service::resolve(ctx, args.service.as_deref())?;
     let id = target.id.clone();
     let (status, status_err) = service::read_status(ctx, &id);
-    let status_file = status.clone().unwrap_or_default();
+    let status_file = status.unwrap_or_default();
     let now = ctx.now_ms();
-    let manifest = target.manifest;
-    let backend = manifest
-        .as_ref()
-        .and_then(|m| SchedulerKind::parse(&m.platform).ok())
-        .map(|k| scheduler::backend(k, &ctx.env));
-    let platform_state = match (&manifest, &backend) {
-        (Some(m), Some(b)) => Some(b.state(&m.service_id)),
-        _ => None,
-    };
-    let drift = match (&manifest, &backend, &platform_state) {
-        (Some(m), Some(b), Some(s)) => Some(drift_with_state(m, b.as_ref(), s)),
-        _ => None,
-    };
-    let policy = manifest
-        .as_ref()
-        .map(policy_of)
-        .unwrap_or(crate::policy::Policy {
-            interval_seconds: 1800,
-            max_transient_failures: 10,
-            cooldown_seconds: 1800,
-        });
+    let manifest = target.manifest.as_ref();
+    let (platform_state, drift) = scheduler_view(ctx, manifest);
+    let policy = manifest.map(policy_of).unwrap_or(UNINSTALLED_POLICY);
     let state = policy::scheduler_state(&status_file, manifest.is_some(), &policy, now, &pid_alive);
-    let backoff = match state {
-        SchedulerState::Backoff => Some(BackoffInfo {
-            consecutive_failures: status_file.consecutive_failures,
-            next_retry_iso: status_file.next_retry_at_ms.map(iso_ms),
-            remaining_seconds: policy::backoff_remaining(&status_file, now),
-            reason: status_file.backoff_reason.clone(),
-            circuit_breaker_cooldown_expired: false,
-            message: None,
-        }),
-        SchedulerState::HalfOpen => Some(BackoffInfo {
-            consecutive_failures: status_file.consecutive_failures,
-            next_retry_iso: None,
-            remaining_seconds: None,
-            reason: None,
-            circuit_breaker_cooldown_expired: true,
-            message: Some(
-                "Circuit breaker cooldown expired. Next run will be a probe attempt.".into(),
-            ),
-        }),
-        _ => None,
-    };
-    let next_run_from_scheduler = platform_state.as_ref().and_then(|s| s.next_run.clone());
-    let estimate = match (&manifest, &status_file.last_run, state) {
-        (Some(m), Some(last), SchedulerState::Idle | SchedulerState::Degraded) => Some(iso_ms(
-            last.timestamp_ms
-                + (last.duration_seconds * 1000.0) as i64
-                + m.interval_seconds as i64 * 1000,
-        )),
-        _ => None,
-    };
-    let workspace_missing = manifest.as_ref().is_some_and(service::workspace_missing);
-    let moved_from = match (&manifest, &target.workspace) {
-        (None, Some(w)) => service::moved_from(ctx, w)
-            .into_iter()
-            .map(|m| MovedFrom {
-                command: service::move_command(&m.service_id, &w.root.display().to_string()),
-                service_id: m.service_id,
-                previous_workspace_root: m.workspace_root,
-            })
-            .collect(),
-        _ => Vec::new(),
-    };
-    let status_error_fix = status_err.as_ref().map(|e| {
-        if e.is_newer_schema() {
-            e.suggestion.clone().unwrap_or_default()
-        } else {
-            format!("syncfleet repair --service {id}")
-        }
+    let (next_run, next_run_estimated) =
+        next_run(manifest, platform_state.as_ref(), &status_file, state);
+    let workspace_root = manifest.map(|m| m.workspace_root.clone()).or_else(|| {
+        target
+            .workspace
+            .as_ref()
+            .map(|w| w.root.display().to_string())
     });
+    let orphan_schedules = if manifest.is_none() {
+        scheduler::Inventory::take(&ctx.env, ctx.data_dir.root())
+            .kinds_of(&id)
+            .iter()
+            .map(|k| k.as_str().to_string())
+            .collect()
+    } else {
+        Vec::new()
+    };
     Ok(StatusReport {
-        workspace_missing,
-        moved_from,
-        status_error_fix,
+        orphan_schedules,
+        workspace_missing: manifest.is_some_and(service::workspace_missing),
+        moved_from: moved_from(ctx, manifest, target.workspace.as_ref()),
+        status_error_fix: status_err.as_ref().map(|e| status_error_fix(&id, e)),
         installed: manifest.is_some(),
         service_id: id,
-        name: manifest.as_ref().and_then(|m| m.name.clone()),
-        workspace_root: manifest
-            .as_ref()
-            .map(|m| m.workspace_root.clone())
-            .or_else(|| {
-                target
-                    .workspace
-                    .as_ref()
-                    .map(|w| w.root.display().to_string())
-            }),
-        platform: manifest.as_ref().map(|m| m.platform.clone()),
-        interval_seconds: manifest.as_ref().map(|m| m.interval_seconds),
-        profile: manifest.as_ref().map(|m| m.profile.clone()),
+        name: manifest.and_then(|m| m.name.clone()),
+        workspace_root,
+        platform: manifest.map(|m| m.platform.clone()),
+        interval_seconds: manifest.map(|m| m.interval_seconds),
+        profile: manifest.map(|m| m.profile.clone()),
         service_state: platform_state.as_ref().map(|s| s.state.clone()),
-        next_run_estimated: next_run_from_scheduler.is_none() && estimate.is_some(),
-        next_run: next_run_from_scheduler.or(estimate),
+        next_run_estimated,
+        next_run,
         scheduler_state: state,
         last_sync: status_file.last_run.clone().map(|run| LastSync {
             run,
             consecutive_failures: status_file.consecutive_failures,
         }),
         recent_runs: status_file.recent_runs.iter().take(5).cloned().collect(),
-        backoff,
+        backoff: backoff_info(state, &status_file, now),
         paused_reason: status_file.paused_reason.clone(),
         paused_kind: status_file.pause_kind().map(|k| k.as_str().to_string()),
         current_run: status_file.current_run.as_ref().map(|c| CurrentRunInfo {
@@ -290,6 +245,101 @@ pub fn run(ctx: &Context, args: &ServiceSelector) -> Result<StatusReport> {
         drift,
         status_error: status_err.map(|e| e.message),
     })
+}
+
+/// What the installed service's scheduler says of it, and its drift from
+/// the manifest. Nothing for a service that is not installed (or whose
+/// manifest names an unknown scheduler).
+fn scheduler_view(
+    ctx: &Context,
+    manifest: Option<&Manifest>,
+) -> (Option<PlatformState>, Option<Drift>) {
+    let Some((m, kind)) = manifest.and_then(|m| Some((m, SchedulerKind::parse(&m.platform).ok()?)))
+    else {
+        return (None, None);
+    };
+    let backend = scheduler::backend(kind, &ctx.env);
+    let state = backend.state(&m.service_id);
+    let drift = drift_with_state(m, backend.as_ref(), &state);
+    (Some(state), Some(drift))
+}
+
+/// Backing off: until when. Half-open: the next run is a probe.
+fn backoff_info(state: SchedulerState, status: &StatusFile, now_ms: i64) -> Option<BackoffInfo> {
+    match state {
+        SchedulerState::Backoff => Some(BackoffInfo {
+            consecutive_failures: status.consecutive_failures,
+            next_retry_iso: status.next_retry_at_ms.map(iso_ms),
+            remaining_seconds: policy::backoff_remaining(status, now_ms),
+            reason: status.backoff_reason.clone(),
+            circuit_breaker_cooldown_expired: false,
+            message: None,
+        }),
+        SchedulerState::HalfOpen => Some(BackoffInfo {
+            consecutive_failures: status.consecutive_failures,
+            next_retry_iso: None,
+            remaining_seconds: None,
+            reason: None,
+            circuit_breaker_cooldown_expired: true,
+            message: Some(
+                "Circuit breaker cooldown expired. Next run will be a probe attempt.".into(),
+            ),
+        }),
+        _ => None,
+    }
+}
+
+/// The next firing, and whether it is estimated: as the scheduler
+/// reports it, else (idle or degraded) an interval after the last run
+/// ended, as timers fire.
+fn next_run(
+    manifest: Option<&Manifest>,
+    platform_state: Option<&PlatformState>,
+    status: &StatusFile,
+    state: SchedulerState,
+) -> (Option<String>, bool) {
+    if let Some(next) = platform_state.and_then(|s| s.next_run.clone()) {
+        return (Some(next), false);
+    }
+    let estimate = match (manifest, &status.last_run, state) {
+        (Some(m), Some(last), SchedulerState::Idle | SchedulerState::Degraded) => Some(iso_ms(
+            last.timestamp_ms
+                + (last.duration_seconds * 1000.0) as i64
+                + m.interval_seconds as i64 * 1000,
+        )),
+        _ => None,
+    };
+    let estimated = estimate.is_some();
+    (estimate, estimated)
+}
+
+/// Services this (uninstalled) workspace was probably moved away from.
+fn moved_from(
+    ctx: &Context,
+    manifest: Option<&Manifest>,
+    workspace: Option<&WorkspaceConfig>,
+) -> Vec<MovedFrom> {
+    let (None, Some(w)) = (manifest, workspace) else {
+        return Vec::new();
+    };
+    service::moved_from(ctx, w)
+        .into_iter()
+        .map(|m| MovedFrom {
+            command: service::move_command(&m.service_id, &w.root.display().to_string()),
+            service_id: m.service_id,
+            previous_workspace_root: m.workspace_root,
+        })
+        .collect()
+}
+
+/// What fixes an unreadable status.json: an upgrade for a newer file,
+/// else `repair`.
+fn status_error_fix(id: &str, e: &Error) -> String {
+    if e.is_newer_schema() {
+        e.suggestion.clone().unwrap_or_default()
+    } else {
+        format!("syncfleet repair --service {id}")
+    }
 }
 
 fn stage_list(run: &RunRecord, ok: bool) -> String {
@@ -313,77 +363,59 @@ impl Render for StatusReport {
             "{}\n",
             ui.bold(&format!("Service status ({}):", self.service_id))
         );
-        let field = |out: &mut String, k: &str, v: &str| out.push_str(&format!("  {k:<11} {v}\n"));
-        field(
-            &mut out,
-            "Installed:",
-            if self.installed { "yes" } else { "no" },
-        );
+        self.human_settings(ui, &mut out);
+        self.human_scheduler(ui, &mut out);
+        self.human_problems(ui, &mut out);
+        self.human_last_sync(ui, &mut out);
+        self.human_recent_runs(&mut out);
+        self.human_not_installed(&mut out);
+        out
+    }
+}
+
+impl StatusReport {
+    /// Installed, workspace, platform, interval, profile, state, next run.
+    fn human_settings(&self, ui: &Ui, out: &mut String) {
+        field(out, "Installed:", if self.installed { "yes" } else { "no" });
         if let Some(w) = &self.workspace_root {
             if self.workspace_missing {
-                field(&mut out, "Workspace:", &ui.red(&format!("{w} (gone)")));
+                field(out, "Workspace:", &ui.red(&format!("{w} (gone)")));
             } else {
-                field(&mut out, "Workspace:", w);
+                field(out, "Workspace:", w);
             }
         }
         if let Some(p) = &self.platform {
-            field(&mut out, "Platform:", p);
+            field(out, "Platform:", p);
         }
         if let Some(i) = self.interval_seconds {
-            field(
-                &mut out,
-                "Interval:",
-                &format!("{} ({i}s)", format_interval(i)),
-            );
+            field(out, "Interval:", &format!("{} ({i}s)", format_interval(i)));
         }
         if let Some(p) = &self.profile {
-            field(&mut out, "Profile:", p);
+            field(out, "Profile:", p);
         }
         if let Some(s) = &self.service_state {
-            field(&mut out, "State:", s);
+            field(out, "State:", s);
         }
         if let Some(n) = &self.next_run {
-            field(
-                &mut out,
-                "Next run:",
-                &if self.next_run_estimated {
-                    format!("~{n} (estimate)")
-                } else {
-                    n.clone()
-                },
-            );
+            let next = if self.next_run_estimated {
+                format!("~{n} (estimate)")
+            } else {
+                n.clone()
+            };
+            field(out, "Next run:", &next);
         }
-        let sched = self.scheduler_state.as_str().to_uppercase();
+    }
+
+    /// The policy state, and what it means for the next run.
+    fn human_scheduler(&self, ui: &Ui, out: &mut String) {
         match self.scheduler_state {
-            SchedulerState::Paused => {
-                let reason = self.paused_reason.as_deref().unwrap_or("");
-                let (code, rest) = reason.split_once(": ").unwrap_or((reason, ""));
-                let kind = self.paused_kind.as_deref().unwrap_or("");
-                if kind == "manual" {
-                    field(
-                        &mut out,
-                        "Scheduler:",
-                        &ui.red(&format!("PAUSED - {reason}")),
-                    );
-                    out.push_str("  Resume with: syncfleet resume\n");
-                } else {
-                    field(&mut out, "Scheduler:", &ui.red(&format!("PAUSED - {code}")));
-                    if !rest.is_empty() {
-                        out.push_str(&format!("  {rest}\n"));
-                    }
-                    if kind == "circuit_breaker" {
-                        out.push_str("  Fix: check network/service availability, then run: syncfleet resume\n");
-                    } else {
-                        out.push_str("  Fix: rotate the token or fix the config/command, then run: syncfleet resume\n");
-                    }
-                }
-            }
+            SchedulerState::Paused => self.human_paused(ui, out),
             SchedulerState::HalfOpen => {
-                field(&mut out, "Scheduler:", &ui.yellow("HALF_OPEN"));
+                field(out, "Scheduler:", &ui.yellow("HALF_OPEN"));
                 out.push_str("  Circuit breaker cooldown expired. Next run will probe.\n  If the probe succeeds, the scheduler returns to normal.\n");
             }
             SchedulerState::Degraded => {
-                field(&mut out, "Scheduler:", &ui.yellow("DEGRADED"));
+                field(out, "Scheduler:", &ui.yellow("DEGRADED"));
                 if let Some(last) = &self.last_sync {
                     out.push_str(&format!(
                         "  Core stages OK: {}\n  Failed stages: {}\n",
@@ -394,7 +426,7 @@ impl Render for StatusReport {
                 out.push_str("  Core data is fresh. Optional stages will retry next run.\n");
             }
             SchedulerState::Backoff => {
-                field(&mut out, "Scheduler:", &ui.yellow("BACKOFF"));
+                field(out, "Scheduler:", &ui.yellow("BACKOFF"));
                 if let Some(b) = &self.backoff {
                     out.push_str(&format!(
                         "  {} consecutive failures; next retry {} (in {}){}\n",
@@ -409,28 +441,68 @@ impl Render for StatusReport {
                     ));
                 }
             }
-            SchedulerState::Running | SchedulerState::RunningStale => {
-                let label = if self.scheduler_state == SchedulerState::Running {
-                    ui.green(&sched)
-                } else {
-                    ui.red(&sched)
-                };
-                field(&mut out, "Scheduler:", &label);
-                if let Some(c) = &self.current_run {
-                    out.push_str(&format!(
-                        "  Run pid {} started {}{}\n",
-                        c.pid,
-                        c.started_at_iso,
-                        if c.stale {
-                            " (process gone or over 30 min: the next run proceeds)"
-                        } else {
-                            ""
-                        }
-                    ));
-                }
-            }
-            _ => field(&mut out, "Scheduler:", &sched),
+            SchedulerState::Running | SchedulerState::RunningStale => self.human_running(ui, out),
+            _ => field(
+                out,
+                "Scheduler:",
+                &self.scheduler_state.as_str().to_uppercase(),
+            ),
         }
+    }
+
+    fn human_paused(&self, ui: &Ui, out: &mut String) {
+        let reason = self.paused_reason.as_deref().unwrap_or("");
+        let (code, rest) = reason.split_once(": ").unwrap_or((reason, ""));
+        let kind = self.paused_kind.as_deref().unwrap_or("");
+        if kind == "manual" {
+            field(out, "Scheduler:", &ui.red(&format!("PAUSED - {reason}")));
+            out.push_str("  Resume with: syncfleet resume\n");
+            return;
+        }
+        field(out, "Scheduler:", &ui.red(&format!("PAUSED - {code}")));
+        if !rest.is_empty() {
+            out.push_str(&format!("  {rest}\n"));
+        }
+        if kind == "circuit_breaker" {
+            out.push_str("  Fix: check network/service availability, then run: syncfleet resume\n");
+        } else if self.workspace_missing {
+            // CONFIG_NOT_FOUND after a move: only re-attaching helps.
+            out.push_str(&format!(
+                "  Fix: re-attach the moved workspace ({}), then run: syncfleet resume\n",
+                crate::service::move_command(&self.service_id, "<new dir>")
+            ));
+        } else {
+            out.push_str(
+                "  Fix: rotate the token or fix the config/command, then run: syncfleet resume\n",
+            );
+        }
+    }
+
+    fn human_running(&self, ui: &Ui, out: &mut String) {
+        let sched = self.scheduler_state.as_str().to_uppercase();
+        let label = if self.scheduler_state == SchedulerState::Running {
+            ui.green(&sched)
+        } else {
+            ui.red(&sched)
+        };
+        field(out, "Scheduler:", &label);
+        if let Some(c) = &self.current_run {
+            out.push_str(&format!(
+                "  Run pid {} started {}{}\n",
+                c.pid,
+                c.started_at_iso,
+                if c.stale {
+                    " (process gone or over 30 min: the next run proceeds)"
+                } else {
+                    ""
+                }
+            ));
+        }
+    }
+
+    /// Drift, an unreadable status file, a workspace that is gone: each
+    /// with its fix.
+    fn human_problems(&self, ui: &Ui, out: &mut String) {
         if let Some(d) = &self.drift
             && d.any()
         {
@@ -455,69 +527,81 @@ impl Render for StatusReport {
                 crate::service::move_command(&self.service_id, "<new dir>")
             ));
         }
-        match &self.last_sync {
-            None => out.push_str("\nLast sync: none yet\n"),
-            Some(last) => {
-                let r = &last.run;
-                out.push_str("\nLast sync:\n");
-                field(&mut out, "Time:", &local_time(r.timestamp_ms));
-                field(&mut out, "Duration:", &format_elapsed(r.duration_seconds));
-                let outcome = match r.outcome {
-                    Outcome::Success => ui.green("success"),
-                    Outcome::Degraded => ui.yellow("degraded"),
-                    Outcome::Failed => ui.red("failed"),
-                    Outcome::Crashed => ui.red("crashed"),
-                };
-                field(&mut out, "Outcome:", &outcome);
-                if !r.stage_results.is_empty() {
-                    field(&mut out, "Stages:", &stage_list(r, true));
-                    let failed = stage_list(r, false);
-                    if !failed.is_empty() {
-                        field(&mut out, "Failed:", &failed);
-                    }
-                }
-                if let Some(code) = &r.error_code {
-                    field(
-                        &mut out,
-                        "Error:",
-                        &format!("{code}: {}", r.error_message.as_deref().unwrap_or("")),
-                    );
-                }
-                field(
-                    &mut out,
-                    "Failures:",
-                    &format!("{} consecutive", last.consecutive_failures),
-                );
+    }
+
+    fn human_last_sync(&self, ui: &Ui, out: &mut String) {
+        let Some(last) = &self.last_sync else {
+            out.push_str("\nLast sync: none yet\n");
+            return;
+        };
+        let r = &last.run;
+        out.push_str("\nLast sync:\n");
+        field(out, "Time:", &local_time(r.timestamp_ms));
+        field(out, "Duration:", &format_elapsed(r.duration_seconds));
+        field(out, "Outcome:", &ui.outcome(Some(r.outcome)));
+        if !r.stage_results.is_empty() {
+            field(out, "Stages:", &stage_list(r, true));
+            let failed = stage_list(r, false);
+            if !failed.is_empty() {
+                field(out, "Failed:", &failed);
             }
         }
-        if !self.recent_runs.is_empty() {
+        if let Some(code) = &r.error_code {
+            field(
+                out,
+                "Error:",
+                &format!("{code}: {}", r.error_message.as_deref().unwrap_or("")),
+            );
+        }
+        field(
+            out,
+            "Failures:",
+            &format!("{} consecutive", last.consecutive_failures),
+        );
+    }
+
+    fn human_recent_runs(&self, out: &mut String) {
+        if self.recent_runs.is_empty() {
+            return;
+        }
+        out.push_str(&format!(
+            "\nRecent runs (last {}):\n",
+            self.recent_runs.len()
+        ));
+        for r in &self.recent_runs {
             out.push_str(&format!(
-                "\nRecent runs (last {}):\n",
-                self.recent_runs.len()
+                "  {}  {:<9} {:>8}  {}\n",
+                local_time(r.timestamp_ms),
+                r.outcome.as_str(),
+                format_elapsed(r.duration_seconds),
+                r.trigger.as_str()
             ));
-            for r in &self.recent_runs {
-                out.push_str(&format!(
-                    "  {}  {:<9} {:>8}  {}\n",
-                    local_time(r.timestamp_ms),
-                    r.outcome.as_str(),
-                    format_elapsed(r.duration_seconds),
-                    r.trigger.as_str()
-                ));
-            }
         }
-        if !self.installed {
-            if self.moved_from.is_empty() {
-                out.push_str("\nNot installed. Install it with: syncfleet install\n");
-            } else {
-                out.push_str("\nNot installed here, but this workspace looks moved:\n");
-                for m in &self.moved_from {
-                    out.push_str(&format!(
-                        "  service {} was installed at {}, which is gone.\n  Re-attach it here: {}\n",
-                        m.service_id, m.previous_workspace_root, m.command
-                    ));
-                }
-            }
+    }
+
+    /// Not installed: how to install, or how to re-attach a moved service.
+    fn human_not_installed(&self, out: &mut String) {
+        if self.installed {
+            return;
         }
-        out
+        if !self.orphan_schedules.is_empty() {
+            out.push_str(&format!(
+                "\nNot installed (no manifest), but {} still has its schedule, which may fire: an orphan.\n  Remove it: syncfleet uninstall --service {} (or syncfleet doctor --fix)\n",
+                self.orphan_schedules.join(" and "),
+                self.service_id
+            ));
+            return;
+        }
+        if self.moved_from.is_empty() {
+            out.push_str("\nNot installed. Install it with: syncfleet install\n");
+            return;
+        }
+        out.push_str("\nNot installed here, but this workspace looks moved:\n");
+        for m in &self.moved_from {
+            out.push_str(&format!(
+                "  service {} was installed at {}, which is gone.\n  Re-attach it here: {}\n",
+                m.service_id, m.previous_workspace_root, m.command
+            ));
+        }
     }
 }

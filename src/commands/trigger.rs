@@ -4,7 +4,7 @@
 use crate::batch::{self, OneOrMany};
 use crate::cli::TriggerArgs;
 use crate::context::Context;
-use crate::error::{Error, ErrorCode, Result};
+use crate::error::Result;
 use crate::runner::{self, RunReport};
 use crate::service;
 use crate::store::status::Trigger;
@@ -26,7 +26,7 @@ pub fn run(ctx: &Context, args: &TriggerArgs) -> Result<OneOrMany<RunReport>> {
 fn trigger_one(ctx: &Context, args: &TriggerArgs, selector: Option<&str>) -> Result<RunReport> {
     let target = service::resolve(ctx, selector)?;
     if target.manifest.is_none() {
-        return Err(Error::new(ErrorCode::ServiceNotFound, format!("service '{}' is not installed", target.id))
+        return Err(service::not_installed(&target.id)
             .with_suggestion("Install it first (syncfleet install), or run the pipeline without policy: syncfleet sync")
             .with_actions(["syncfleet install", "syncfleet sync"]));
     }

@@ -12,7 +12,6 @@ use crate::context::Context;
 use crate::error::{Error, ErrorCode, Result};
 use crate::fsutil;
 use crate::identity::is_valid_service_id;
-use crate::lock;
 use crate::output::{Render, Ui, tilde};
 use crate::scheduler::{self, Inventory, SchedulerKind};
 use crate::service;
@@ -20,7 +19,6 @@ use crate::store::manifest::Manifest;
 use serde::Serialize;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct UninstallResult {
@@ -68,13 +66,17 @@ pub enum UninstallReport {
         #[serde(skip_serializing_if = "Vec::is_empty")]
         failed: Vec<FailedItem>,
     },
+    /// The person answered no at the prompt: nothing was removed.
+    Declined {
+        declined: bool,
+    },
 }
 
 fn human_one(r: &UninstallResult, ui: &Ui, home: &Path) -> String {
     if !r.was_installed {
         return format!(
-            "Service {} is not installed. Nothing to do.\n",
-            r.service_id
+            "Nothing to do: {}.\n",
+            crate::service::not_installed_message(&r.service_id)
         );
     }
     let title = if r.orphan {
@@ -82,10 +84,8 @@ fn human_one(r: &UninstallResult, ui: &Ui, home: &Path) -> String {
     } else {
         format!("Service uninstalled ({}):", r.service_id)
     };
+    crate::output::warn_all(&r.warnings);
     let mut out = format!("{}\n", ui.bold(&title));
-    for w in &r.warnings {
-        out.push_str(&format!("  {} {w}\n", ui.yellow("warning:")));
-    }
     for s in &r.removed_schedules {
         out.push_str(&format!("  Stopped: {s}\n"));
     }
@@ -104,17 +104,16 @@ fn batch_line(r: &UninstallResult, ui: &Ui) -> String {
         return format!("{} {} (not installed)", ui.dim("skipped"), r.service_id);
     }
     let platforms: Vec<&str> = r.platforms().map(String::as_str).collect();
-    let mut line = format!(
+    for w in &r.warnings {
+        tracing::warn!("{}: {w}", r.service_id);
+    }
+    format!(
         "{} {} ({}{})",
         ui.green("removed"),
         r.service_id,
         if r.orphan { "orphan: " } else { "" },
         platforms.join(", ")
-    );
-    for w in &r.warnings {
-        line.push_str(&format!("\n  {} {w}", ui.yellow("warning:")));
-    }
-    line
+    )
 }
 
 impl Render for UninstallReport {
@@ -124,6 +123,7 @@ impl Render for UninstallReport {
             .unwrap_or_default();
         match self {
             UninstallReport::One(r) => human_one(r, ui, &home),
+            UninstallReport::Declined { .. } => "Nothing uninstalled.\n".into(),
             UninstallReport::Many {
                 services, failed, ..
             } if services.is_empty() && failed.is_empty() => {
@@ -165,13 +165,13 @@ impl Render for UninstallReport {
             UninstallReport::Many { failed, .. } => {
                 failed.first().map(|f| f.error.exit_code()).unwrap_or(0)
             }
-            UninstallReport::One(_) => 0,
+            UninstallReport::One(_) | UninstallReport::Declined { .. } => 0,
         }
     }
 }
 
 pub fn run(ctx: &Context, args: &UninstallArgs) -> Result<UninstallReport> {
-    let inventory = Inventory::take(&ctx.env);
+    let inventory = Inventory::take(&ctx.env, ctx.data_dir.root());
     if !args.select.is_batch() {
         let id = target_id(ctx, args.select.services.first(), &inventory)?;
         return Ok(UninstallReport::One(uninstall_one(
@@ -189,7 +189,9 @@ pub fn run(ctx: &Context, args: &UninstallArgs) -> Result<UninstallReport> {
             }
         }
     }
-    confirm(ctx, args, &targets)?;
+    if !confirm(ctx, args, &targets)? {
+        return Ok(UninstallReport::Declined { declined: true });
+    }
     let mut batch = batch::for_each(&ctx.ui, "uninstall", &targets, |sel| {
         let id = target_id(ctx, Some(&sel.to_string()), &inventory)?;
         uninstall_one(ctx, &id, &inventory, false)
@@ -268,11 +270,13 @@ pub fn orphan_ids(ctx: &Context, inventory: &Inventory) -> Vec<String> {
 
 /// `--all` and `--tag` remove many services at once: a person confirms on
 /// a terminal; a program (robot mode, stdin not a terminal) passes --yes.
-fn confirm(ctx: &Context, args: &UninstallArgs, targets: &[String]) -> Result<()> {
+/// Whether a bulk uninstall may go on: `--yes`, or a person's yes at the
+/// prompt. A "no" is an answer, not an error: nothing is removed.
+fn confirm(ctx: &Context, args: &UninstallArgs, targets: &[String]) -> Result<bool> {
     let sel = &args.select;
     let many_at_once = sel.all || !sel.tags.is_empty();
     if args.yes || !many_at_once {
-        return Ok(());
+        return Ok(true);
     }
     let selector = if sel.all {
         "--all".to_string()
@@ -299,7 +303,7 @@ fn confirm(ctx: &Context, args: &UninstallArgs, targets: &[String]) -> Result<()
         .with_actions([retry]));
     }
     if targets.is_empty() {
-        return Ok(());
+        return Ok(true);
     }
     const SHOWN: usize = 5;
     let mut names = targets
@@ -321,14 +325,10 @@ fn confirm(ctx: &Context, args: &UninstallArgs, targets: &[String]) -> Result<()
         .lock()
         .read_line(&mut answer)
         .map_err(|e| Error::io("read", Path::new("<stdin>"), e))?;
-    if matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
-        Ok(())
-    } else {
-        Err(Error::invalid_argument(format!(
-            "not confirmed: nothing was uninstalled ({selector})"
-        ))
-        .with_suggestion(format!("To uninstall without asking: {retry}")))
-    }
+    Ok(matches!(
+        answer.trim().to_ascii_lowercase().as_str(),
+        "y" | "yes"
+    ))
 }
 
 /// Uninstall one service; `reload` = reload the scheduler now (a batch
@@ -339,11 +339,7 @@ pub fn uninstall_one(
     inventory: &Inventory,
     reload: bool,
 ) -> Result<UninstallResult> {
-    let _admin = lock::acquire_within(
-        &ctx.data_dir.admin_lock_path(id),
-        Duration::from_secs(10),
-        &format!("service {id}"),
-    )?;
+    let _admin = service::admin_lock(ctx, id)?;
     remove_locked(ctx, id, inventory, reload)
 }
 
@@ -356,11 +352,7 @@ pub fn remove_orphan(
     inventory: &Inventory,
 ) -> Result<Option<UninstallResult>> {
     // An install in progress holds this lock until its manifest is written.
-    let _admin = lock::acquire_within(
-        &ctx.data_dir.admin_lock_path(id),
-        Duration::from_secs(10),
-        &format!("service {id}"),
-    )?;
+    let _admin = service::admin_lock(ctx, id)?;
     if ctx.data_dir.manifest_path(id).exists() {
         return Ok(None);
     }
@@ -374,11 +366,7 @@ pub fn remove_second_schedules(
     id: &str,
     inventory: &Inventory,
 ) -> Result<Vec<String>> {
-    let _admin = lock::acquire_within(
-        &ctx.data_dir.admin_lock_path(id),
-        Duration::from_secs(10),
-        &format!("service {id}"),
-    )?;
+    let _admin = service::admin_lock(ctx, id)?;
     let Some(manifest) = Manifest::read(&ctx.data_dir.manifest_path(id))? else {
         return Ok(Vec::new());
     };
@@ -396,7 +384,9 @@ pub fn remove_second_schedules(
     Ok(removed)
 }
 
-/// The removal itself, under the service's admin lock.
+/// The removal itself, under the service's admin lock: the schedules on
+/// every scheduler that has one, then the install's own files. The
+/// history (status, runs, logs) is kept.
 fn remove_locked(
     ctx: &Context,
     id: &str,
@@ -407,28 +397,14 @@ fn remove_locked(
     let mut warnings = Vec::new();
     // A corrupt manifest must not block uninstalling: the artifacts are
     // found by id from the schedulers.
-    let manifest = match Manifest::read(&manifest_path) {
-        Ok(m) => m,
-        Err(e) => {
-            warnings.push(format!(
-                "manifest unreadable ({}); removing by service id",
-                e.message
-            ));
-            None
-        }
-    };
-    let recorded = manifest
-        .as_ref()
-        .and_then(|m| SchedulerKind::parse(&m.platform).ok());
-    // The recorded scheduler first (deactivated even with its files gone),
-    // then every other one with artifacts of this id.
-    let mut kinds: Vec<SchedulerKind> = recorded.into_iter().collect();
-    kinds.extend(
-        inventory
-            .kinds_of(id)
-            .into_iter()
-            .filter(|k| Some(*k) != recorded),
-    );
+    let manifest = Manifest::read(&manifest_path).unwrap_or_else(|e| {
+        warnings.push(format!(
+            "manifest unreadable ({}); removing by service id",
+            e.message
+        ));
+        None
+    });
+    let kinds = schedulers_with_artifacts(id, manifest.as_ref(), inventory);
     let mut result = UninstallResult {
         was_installed: false,
         service_id: id.to_string(),
@@ -455,19 +431,49 @@ fn remove_locked(
         warnings.extend(removal.warnings);
     }
     result.was_installed = manifest_path.exists() || result.platform.is_some();
+    result.removed_files.extend(remove_install_files(ctx, id)?);
+    if result.was_installed {
+        crate::index::uninstalled(ctx, id);
+    }
+    result.kept_files = kept_files(ctx, id);
+    result.warnings = warnings;
+    Ok(result)
+}
+
+/// The recorded scheduler first (deactivated even with its files gone),
+/// then every other one with artifacts of this id.
+fn schedulers_with_artifacts(
+    id: &str,
+    manifest: Option<&Manifest>,
+    inventory: &Inventory,
+) -> Vec<SchedulerKind> {
+    let recorded = manifest.and_then(|m| SchedulerKind::parse(&m.platform).ok());
+    let others = inventory
+        .kinds_of(id)
+        .into_iter()
+        .filter(|k| Some(*k) != recorded);
+    recorded.into_iter().chain(others).collect()
+}
+
+/// Remove the manifest, the env file and the wrapper script; the paths
+/// that were there.
+fn remove_install_files(ctx: &Context, id: &str) -> Result<Vec<String>> {
+    let mut removed = Vec::new();
     for p in [
-        manifest_path,
+        ctx.data_dir.manifest_path(id),
         ctx.data_dir.env_path(id),
         ctx.data_dir.wrapper_path(id),
     ] {
         if fsutil::remove_if_exists(&p).map_err(|e| Error::io("remove", &p, e))? {
-            result.removed_files.push(p.display().to_string());
+            removed.push(p.display().to_string());
         }
     }
-    if result.was_installed {
-        crate::index::uninstalled(ctx, id);
-    }
-    result.kept_files = [
+    Ok(removed)
+}
+
+/// The history an uninstall keeps, where it exists.
+fn kept_files(ctx: &Context, id: &str) -> Vec<String> {
+    [
         ctx.data_dir.status_path(id),
         ctx.data_dir.runs_path(id),
         ctx.data_dir.logs_dir(id),
@@ -475,7 +481,5 @@ fn remove_locked(
     .into_iter()
     .filter(|p| p.exists())
     .map(|p| p.display().to_string())
-    .collect();
-    result.warnings = warnings;
-    Ok(result)
+    .collect()
 }

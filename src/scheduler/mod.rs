@@ -106,6 +106,18 @@ impl TokenPlacement {
     }
 }
 
+/// The argv every scheduler runs for a service: the one place it is
+/// spelled, so install renders it and status checks it the same way.
+pub fn run_argv(binary_path: &str, service_id: &str) -> Vec<String> {
+    vec![
+        binary_path.to_string(),
+        "--robot".into(),
+        "run".into(),
+        "--service-id".into(),
+        service_id.to_string(),
+    ]
+}
+
 /// Everything a backend needs to render one service.
 #[derive(Debug, Clone)]
 pub struct ServiceSpec {
@@ -124,13 +136,7 @@ pub struct ServiceSpec {
 impl ServiceSpec {
     /// The argv the scheduler runs.
     pub fn run_argv(&self) -> Vec<String> {
-        vec![
-            self.binary_path.to_string_lossy().into_owned(),
-            "--robot".into(),
-            "run".into(),
-            "--service-id".into(),
-            self.service_id.clone(),
-        ]
+        run_argv(&self.binary_path.to_string_lossy(), &self.service_id)
     }
 
     pub fn sync_command(&self) -> String {
@@ -306,6 +312,38 @@ pub fn remove_artifacts_by_default<S: Scheduler + ?Sized>(
     Ok(out)
 }
 
+const OWNER_TAG_PREFIX: &str = "syncfleet-data-dir: ";
+
+/// The line (a comment in each format) that says which data directory an
+/// artifact's service belongs to, by a hash of its path: two data
+/// directories may hold services of one id on one machine (two users of
+/// `--data-dir`, the end-to-end suites), and one's fleet commands must
+/// never take the other's schedule for a second schedule or an orphan.
+pub fn owner_tag(data_dir: &Path) -> String {
+    let canonical = std::fs::canonicalize(data_dir).unwrap_or_else(|_| data_dir.to_path_buf());
+    let digest = hex::encode(Sha256::digest(canonical.to_string_lossy().as_bytes()));
+    format!("{OWNER_TAG_PREFIX}{}", &digest[..16])
+}
+
+/// The owner tag the installed artifacts of a service carry, when any does
+/// (artifacts rendered before tags, and scheduled tasks, carry none).
+pub fn installed_owner(backend: &dyn Scheduler, service_id: &str) -> Option<String> {
+    backend
+        .artifact_paths(service_id)
+        .iter()
+        .filter_map(|p| backend.read_installed(p))
+        .find_map(|content| {
+            content.lines().find_map(|line| {
+                let at = line.find(OWNER_TAG_PREFIX)?;
+                let hash: String = line[at + OWNER_TAG_PREFIX.len()..]
+                    .chars()
+                    .take_while(char::is_ascii_hexdigit)
+                    .collect();
+                Some(format!("{OWNER_TAG_PREFIX}{hash}"))
+            })
+        })
+}
+
 /// Every backend's artifacts on this machine, listed once for a fleet
 /// command (fleet doctor, `uninstall --all`).
 #[derive(Debug, Default)]
@@ -317,13 +355,20 @@ pub struct Inventory {
 }
 
 impl Inventory {
-    /// List every backend (each lists only what is on this machine).
-    pub fn take(env: &Env) -> Inventory {
+    /// List every backend (each lists only what is on this machine),
+    /// leaving out the artifacts that carry another data directory's owner
+    /// tag: they are another fleet's, never this one's to report or remove.
+    pub fn take(env: &Env, data_dir: &Path) -> Inventory {
         let mut inventory = Inventory::default();
+        let ours = owner_tag(data_dir);
         for kind in SchedulerKind::ALL {
-            match backend(kind, env).list_artifacts() {
+            let backend = backend(kind, env);
+            match backend.list_artifacts() {
                 Ok(listing) => {
                     for (id, what) in listing {
+                        if installed_owner(backend.as_ref(), &id).is_some_and(|tag| tag != ours) {
+                            continue;
+                        }
                         inventory
                             .by_service
                             .entry(id)

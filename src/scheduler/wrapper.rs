@@ -4,7 +4,7 @@
 //! `syncfleet run` then reads the token from the env file itself, with the
 //! same parser as systemd's `EnvironmentFile=` (`envfile::read_value`): the
 //! wrapper never parses, sources or eval-s the file. Also the sh quoting
-//! those backends share.
+//! those backends share (read back with the `shell-words` crate).
 
 use super::{Artifact, ServiceSpec, TokenPlacement};
 use crate::error::{Error, Result};
@@ -15,47 +15,6 @@ use std::path::{Path, PathBuf};
 /// `'\''`. Nothing inside single quotes expands.
 pub fn sh_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
-}
-
-/// Split a line into words the way sh does, without any expansion: single
-/// quotes, double quotes (with `\"`, `\\`, `\$`, `` \` `` escapes) and
-/// backslash escapes outside quotes. Enough to read back what `sh_quote`
-/// and the backends write.
-pub fn sh_split(line: &str) -> Vec<String> {
-    let mut words = Vec::new();
-    let mut chars = line.chars().peekable();
-    loop {
-        while chars.peek().is_some_and(|c| *c == ' ' || *c == '\t') {
-            chars.next();
-        }
-        if chars.peek().is_none() {
-            return words;
-        }
-        let mut word = String::new();
-        while let Some(&c) = chars.peek() {
-            if c == ' ' || c == '\t' {
-                break;
-            }
-            chars.next();
-            match c {
-                '\'' => word.extend(chars.by_ref().take_while(|&c| c != '\'')),
-                '"' => {
-                    while let Some(c) = chars.next() {
-                        match c {
-                            '"' => break,
-                            '\\' if matches!(chars.peek(), Some('"' | '\\' | '$' | '`')) => {
-                                word.extend(chars.next());
-                            }
-                            c => word.push(c),
-                        }
-                    }
-                }
-                '\\' => word.extend(chars.next()),
-                c => word.push(c),
-            }
-        }
-        words.push(word);
-    }
 }
 
 /// The wrapper pastes the variable name into sh code: config loading
@@ -121,7 +80,7 @@ pub fn render(spec: &ServiceSpec) -> Result<Option<Artifact>> {
 pub fn installed_command(wrapper: &Path) -> Option<Vec<String>> {
     let text = std::fs::read_to_string(wrapper).ok()?;
     let line = text.lines().find_map(|l| l.strip_prefix("exec "))?;
-    Some(sh_split(line))
+    shell_words::split(line).ok()
 }
 
 #[cfg(test)]
@@ -138,10 +97,14 @@ mod tests {
             "100% \"quoted\" $HOME `x` \\ & < > é",
             "",
         ] {
-            assert_eq!(sh_split(&sh_quote(s)), vec![s.to_string()], "{s}");
+            assert_eq!(
+                shell_words::split(&sh_quote(s)).unwrap(),
+                vec![s.to_string()],
+                "{s}"
+            );
         }
         assert_eq!(
-            sh_split(r#"a "b \"c\" \$d" e\ f 'g''h'"#),
+            shell_words::split(r#"a "b \"c\" \$d" e\ f 'g''h'"#).unwrap(),
             vec!["a", "b \"c\" $d", "e f", "gh"]
         );
     }
@@ -192,7 +155,10 @@ mod tests {
             .lines()
             .find_map(|l| l.strip_prefix("exec "))
             .unwrap();
-        assert_eq!(sh_split(exec), spec(TokenPlacement::None).run_argv());
+        assert_eq!(
+            shell_words::split(exec).unwrap(),
+            spec(TokenPlacement::None).run_argv()
+        );
     }
 
     #[test]

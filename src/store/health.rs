@@ -100,8 +100,8 @@ fn list(paths: &[PathBuf]) -> String {
 }
 
 /// Leftover temporary files of interrupted atomic writes.
-pub fn temp_files_check(data_dir: &DataDir) -> Check {
-    let stale = stale_temp_files(data_dir, SystemTime::now());
+pub fn temp_files_check(data_dir: &DataDir, now: SystemTime) -> Check {
+    let stale = stale_temp_files(data_dir, now);
     if stale.is_empty() {
         return Check::pass("temp_files", "No leftover temporary files");
     }
@@ -120,14 +120,14 @@ pub fn temp_files_check(data_dir: &DataDir) -> Check {
 /// `doctor --fix`: remove the leftover temporary files a `temp_files`
 /// check found (re-listed now, so a file that a writer has renamed since
 /// is not touched) and mark the check fixed.
-pub fn fix_temp_files(data_dir: &DataDir, checks: &mut [Check]) {
+pub fn fix_temp_files(data_dir: &DataDir, checks: &mut [Check], now: SystemTime) {
     let Some(check) = checks
         .iter_mut()
         .find(|c| c.name == "temp_files" && c.status == CheckStatus::Warn)
     else {
         return;
     };
-    let stale = stale_temp_files(data_dir, SystemTime::now());
+    let stale = stale_temp_files(data_dir, now);
     let failed: Vec<String> = stale.iter().filter_map(|p| remove(p).err()).collect();
     if failed.is_empty() {
         check.status = CheckStatus::Fixed;
@@ -149,8 +149,14 @@ mod tests {
     use super::*;
     use crate::store::status::{Outcome, make_run};
 
+    /// 2026-01-01T00:00:00Z, the doctor's "now".
+    fn now() -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_767_225_600)
+    }
+
+    /// Make `path` modified `by` before `now()`.
     fn age(path: &Path, by: Duration) {
-        let when = SystemTime::now() - by;
+        let when = now() - by;
         std::fs::File::options()
             .write(true)
             .open(path)
@@ -170,21 +176,19 @@ mod tests {
         for p in [&old, &live, &other] {
             std::fs::write(p, b"x").unwrap();
         }
-        age(&old, Duration::from_secs(7200));
+        age(&old, TEMP_FILE_MIN_AGE);
+        age(&live, TEMP_FILE_MIN_AGE - Duration::from_secs(1));
         age(&other, Duration::from_secs(7200));
-        assert_eq!(
-            stale_temp_files(&data, SystemTime::now()),
-            vec![old.clone()]
-        );
-        let mut checks = vec![temp_files_check(&data)];
+        assert_eq!(stale_temp_files(&data, now()), vec![old.clone()]);
+        let mut checks = vec![temp_files_check(&data, now())];
         assert_eq!(checks[0].status, CheckStatus::Warn);
         assert!(checks[0].message.as_ref().unwrap().contains(".tmp-AbC123"));
-        fix_temp_files(&data, &mut checks);
+        fix_temp_files(&data, &mut checks, now());
         assert_eq!(checks[0].status, CheckStatus::Fixed);
         assert!(!old.exists());
         assert!(live.exists(), "a young temp file may be a live writer's");
         assert!(other.exists());
-        assert_eq!(temp_files_check(&data).status, CheckStatus::Pass);
+        assert_eq!(temp_files_check(&data, now()).status, CheckStatus::Pass);
     }
 
     #[test]
