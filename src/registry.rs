@@ -94,6 +94,7 @@ const LIST_COLUMNS: &[&str] = &[
     "uninstalled_at_ms",
     "max_transient_failures",
     "cooldown_seconds",
+    "updated_at_iso",
 ];
 
 const RUN_COLUMNS: &[&str] = &[
@@ -217,6 +218,8 @@ pub struct ListRow {
     pub uninstalled_at_ms: Option<i64>,
     pub max_transient_failures: Option<u32>,
     pub cooldown_seconds: Option<u64>,
+    /// When the manifest the registry knows was written.
+    pub updated_at_iso: Option<String>,
     /// The cached status (last_run carries only id, time and outcome).
     pub status: StatusFile,
 }
@@ -955,6 +958,7 @@ impl Registry {
                 cooldown_seconds: r
                     .get::<_, Option<i64>>(col!(cooldown_seconds in LIST_COLUMNS))?
                     .map(|v| v as u64),
+                updated_at_iso: text(col!(updated_at_iso in LIST_COLUMNS))?,
                 status: Registry::cached_status(r, LIST_COLUMNS.len())?,
             })
         })

@@ -400,3 +400,31 @@ fn an_empty_list_names_the_filter_and_the_known_tags() {
     let out = env.run(&["list", "--tag", "nope"]).ok().stdout;
     assert_eq!(out, "No services match --tag nope (known tags: red).\n");
 }
+
+#[test]
+fn list_says_when_a_manifest_was_rewritten_by_a_newer_syncfleet() {
+    let env = TestEnv::new();
+    let ws = env.workspace(
+        "nw",
+        &stages(&[stage("pull", &["ok", "1"], "")]),
+        r#""name": "nw""#,
+    );
+    env.json_in(&ws, &["install"]);
+    let path = env.service_dir("nw").join("manifest.json");
+    let mut m = env.manifest("nw");
+    m["schema_version"] = 99.into();
+    std::fs::write(&path, serde_json::to_vec(&m).unwrap()).unwrap();
+    // Rewritten a minute after install, as a newer syncfleet would.
+    std::fs::File::options()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(60))
+        .unwrap();
+    let list = env.json(&["list"]);
+    let warnings = list["data"]["warnings"].to_string();
+    assert!(
+        warnings.contains("written by a newer syncfleet") && warnings.contains("upgrade syncfleet"),
+        "{list}"
+    );
+}

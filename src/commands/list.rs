@@ -52,6 +52,42 @@ pub struct ListReport {
     unmatched: Option<String>,
 }
 
+/// Manifests written after the registry last read them (by a newer
+/// syncfleet, or by hand) are read again, so that `list` says of one it
+/// cannot read what every other command says. One `stat` per service: the
+/// registry stays the fast path.
+fn changed_manifest_warnings(ctx: &Context, rows: &[crate::registry::ListRow]) -> Vec<String> {
+    // install writes the manifest moments after it stamps it.
+    const SLACK: std::time::Duration = std::time::Duration::from_secs(2);
+    rows.iter()
+        .filter(|r| r.installed)
+        .filter(|r| {
+            let path = ctx.data_dir.manifest_path(&r.service_id);
+            let Ok(written) = std::fs::metadata(&path).and_then(|m| m.modified()) else {
+                return false;
+            };
+            let known = r
+                .updated_at_iso
+                .as_deref()
+                .and_then(|iso| chrono::DateTime::parse_from_rfc3339(iso).ok())
+                .map(std::time::SystemTime::from);
+            known.is_none_or(|known| written > known + SLACK)
+        })
+        .filter_map(|r| {
+            crate::service::read_manifest(ctx, &r.service_id)
+                .err()
+                .map(|e| {
+                    format!(
+                        "service {}: {} {}",
+                        r.service_id,
+                        e.message,
+                        e.suggestion.as_deref().unwrap_or_default()
+                    )
+                })
+        })
+        .collect()
+}
+
 /// For an empty list: the filters given, and the tags that exist (an
 /// unknown tag is the likeliest reason).
 fn unmatched_filter(ctx: &Context, args: &ListArgs) -> Option<String> {
@@ -282,10 +318,13 @@ pub fn run(ctx: &Context, args: &ListArgs) -> Result<ListReport> {
         }
     };
     let (source, mut services) = match from_registry {
-        Some(entries) => (
-            "registry",
-            entries.into_iter().map(|e| from_row(e, now)).collect(),
-        ),
+        Some(entries) => {
+            warnings.extend(changed_manifest_warnings(ctx, &entries));
+            (
+                "registry",
+                entries.into_iter().map(|e| from_row(e, now)).collect(),
+            )
+        }
         None => ("files", list_from_files(ctx, &filter, &mut warnings)),
     };
     if let Some(state) = state {

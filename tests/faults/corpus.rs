@@ -690,6 +690,15 @@ fn state_cases() -> Vec<Case> {
         let mut m: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
         m["schema_version"] = 99.into();
         write(&path, serde_json::to_vec(&m).unwrap());
+        // As a newer syncfleet would: some time after this one installed
+        // it (list notices manifests written after the registry read them).
+        let later = std::time::SystemTime::now() + std::time::Duration::from_secs(60);
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(later)
+            .unwrap();
     };
     for (what, args) in [
         ("status", vec!["status", "--service", "victim"]),
