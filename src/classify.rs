@@ -1,4 +1,4 @@
-//! The stage outcome contract (DESIGN.md): how a finished stage process is
+//! The stage outcome contract (README, "How a stage's result is read"): how a finished stage process is
 //! read. Pure: it sees the exit, the last lines of output and the stage's
 //! permanent exit codes, nothing else.
 
@@ -66,7 +66,7 @@ const FALLBACK_STRINGS: [(&str, &str); 5] = [
     ("MigrationFailed", "MIGRATION_FAILED"),
 ];
 
-/// The plan's string fallback for output that carries no code.
+/// The string fallback for output that carries no code (`401 Unauthorized`…).
 pub fn fallback_code(text: &str) -> Option<&'static str> {
     FALLBACK_STRINGS
         .iter()
@@ -76,7 +76,7 @@ pub fn fallback_code(text: &str) -> Option<&'static str> {
 
 /// Classify a failed stage, in the contract's order: JSON error on the
 /// last stdout or stderr line; the stage's permanent exit codes; sysexits;
-/// the plan's strings; otherwise transient STAGE_FAILED. A timeout is
+/// the fallback strings; otherwise transient STAGE_FAILED. A timeout is
 /// transient TIMEOUT whatever was printed.
 pub fn classify_failure(
     exit: &StageExit,

@@ -1,5 +1,5 @@
-//! Durations as people write them: the schedule interval (`15m`, `1h`, the
-//! plan's strict rules) and free durations for timeouts and windows
+//! Durations as people write them: the schedule interval (`15m`, `1h`: whole
+//! minutes or hours, 5m to 24h) and free durations for timeouts and windows
 //! (`500ms`, `30s`, `20m`, `7d`).
 
 /// Parse a schedule interval: minutes or hours only, 5m..=24h.

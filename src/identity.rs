@@ -1,4 +1,5 @@
-//! Service identity: the plan's composite fingerprint, and `--name`.
+//! Service identity: a composite fingerprint of the workspace root, the
+//! config path and the project URLs (README, "Concepts"), and `--name`.
 
 use sha2::{Digest, Sha256};
 use std::path::Path;
@@ -231,7 +232,7 @@ mod tests {
 
     #[test]
     fn compute_service_id_matches_the_plan_bit_for_bit() {
-        // The first 12 hex digits of sha256 over the plan's byte layout,
+        // The first 12 hex digits of sha256 over root NUL config (NUL url)*,
         // computed outside syncfleet:
         //   printf '/w\0/c.json\0u' | sha256sum | cut -c1-12
         //   printf '/w\0/c.json\0a\0b' | sha256sum | cut -c1-12
@@ -255,7 +256,7 @@ mod tests {
 
     #[test]
     fn sanitize_service_name_special_chars() {
-        // The plan's example keeps a trailing dash; a name never needs one.
+        // A trailing dash is dropped: a name never needs one.
         assert_eq!(sanitize_service_name("my project!").unwrap(), "my-project");
         assert_eq!(sanitize_service_name("Ünïcode box").unwrap(), "unicode-box");
     }

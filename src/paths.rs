@@ -1,4 +1,4 @@
-//! Where things live: the data directory layout of DESIGN.md, and the
+//! Where things live: the data directory layout (ARCHITECTURE.md), and the
 //! user's home/config directories, all derived from the environment once.
 
 use std::path::{Path, PathBuf};

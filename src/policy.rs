@@ -81,8 +81,8 @@ pub fn is_permanent_code(code: &str) -> bool {
     PERMANENT_CODES.contains(&code)
 }
 
-/// Primary: the machine-readable code. Fallback (no code): the plan's
-/// string matching on the message.
+/// Primary: the machine-readable code. Fallback (no code): string
+/// matching on the message (`classify::fallback_code`).
 pub fn is_permanent_stage_error(stage: &StageResult) -> bool {
     if let Some(code) = &stage.error_code {
         return is_permanent_code(code);
@@ -417,7 +417,7 @@ pub fn policy_state(status: &StatusFile, policy: &Policy, now_ms: i64) -> Policy
     }
 }
 
-/// The legal transitions: the plan's table, plus the manual pause (from
+/// The legal transitions: idle/running/degraded/backoff/half-open/paused, plus the manual pause (from
 /// any settled state) and resume (paused or half-open back to idle).
 pub fn check_transition(from: PolicyState, to: PolicyState) -> Result<(), String> {
     use PolicyState::*;

@@ -9,7 +9,8 @@ use std::path::Path;
 pub const DEFAULT_MAX_TRANSIENT_FAILURES: u32 = 10;
 pub const DEFAULT_CIRCUIT_BREAKER_COOLDOWN_SECONDS: u64 = 1800;
 
-/// The plan's ServiceManifest plus the identity fields of DESIGN.md.
+/// What install decided for one service: its identity, settings and
+/// artifacts (ARCHITECTURE.md, "Files versus registry").
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
     pub schema_version: u32,

@@ -1,5 +1,5 @@
-//! status.json: the run state the policy reads and writes (the plan's
-//! SyncStatusFile), and the run/stage records shared with runs.jsonl.
+//! status.json: the run state the policy reads and writes (its layout:
+//! ARCHITECTURE.md, "Files versus registry"), and the run/stage records shared with runs.jsonl.
 
 use super::{Versioned, read_versioned, write_json};
 use crate::error::Result;
@@ -235,7 +235,7 @@ impl Default for StatusFile {
 }
 
 impl Versioned for StatusFile {
-    /// v1 is the plan's SyncStatusFile; v2 adds run ids, triggers and skip
+    /// v1 is the first version's layout; v2 adds run ids, triggers and skip
     /// counts (all defaulted), so a v1 file reads as v2 unchanged.
     const CURRENT_VERSION: u32 = 2;
     fn migrate(doc: &mut Value, from_version: u32) -> Result<(), String> {
@@ -273,7 +273,8 @@ impl StatusFile {
     }
 
     /// The kind of the current pause, if paused. Files from schema v1 carry
-    /// no kind: the plan's reason prefixes tell it then.
+    /// no kind: the reason's prefix (`MANUAL`, `CIRCUIT_BREAKER`, an error
+    /// code) tells it then.
     pub fn pause_kind(&self) -> Option<PauseKind> {
         let reason = self.paused_reason.as_deref()?;
         Some(
@@ -384,7 +385,7 @@ mod tests {
     fn v1_status_from_the_plan_migrates_and_is_rewritten() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("status.json");
-        // The plan's verification checklist writes exactly this shape.
+        // A v1 file, as the first version wrote it.
         std::fs::write(&path, r#"{
             "schema_version": 1,
             "updated_at_iso": "2026-02-09T10:00:00Z",
