@@ -298,6 +298,35 @@ fn admin_commands_killed_midway_leave_state_that_recovers() {
             }
         }
     };
+    // `command` in `ws`, SIGKILLed after `delay`; then the state it left
+    // is checked and recovered.
+    let kill_midway = |env: &TestEnv,
+                       fig: &mut Figures,
+                       corrupt: &mut BTreeSet<String>,
+                       orphans: &mut BTreeSet<String>,
+                       ws: &std::path::Path,
+                       command: &str,
+                       delay: Duration| {
+        let f = run_until(env.command(ws, &["-J", command]), delay);
+        fig.saw(command, &f);
+        fig.runs_killed += usize::from(f.ending == Ending::Killed);
+        check_state(env, corrupt, fig);
+        recover(
+            env,
+            fig,
+            orphans,
+            &format!("{command} killed after {delay:?}"),
+        );
+    };
+    // The same command again, undisturbed: it must succeed.
+    let run_again = |env: &TestEnv, fig: &mut Figures, ws: &std::path::Path, command: &str| {
+        let what = format!("{command} after a killed {command}");
+        let again = run_until(env.command(ws, &["-J", command]), COMMAND_DEADLINE);
+        fig.saw(&what, &again);
+        if again.run.code != 0 {
+            fig.fail(format!("{what}: {} {}", again.run.stdout, again.run.stderr));
+        }
+    };
     // How long each command takes undisturbed, to spread the kills over it.
     let span = |f: &Finished| (f.elapsed.as_millis() as u64 * 13 / 10).max(20);
 
@@ -325,28 +354,20 @@ fn admin_commands_killed_midway_leave_state_that_recovers() {
                 .retain(|(k, _)| k != "FAKE_SYSTEMCTL_ENABLE_SLEEP");
         }
         let delay = Duration::from_millis(rng.random_range(0..install_span));
-        let f = run_until(env.command(ws, &["-J", "install"]), delay);
-        fig.saw("install", &f);
-        fig.runs_killed += usize::from(f.ending == Ending::Killed);
-        check_state(&env, &mut corrupt, &mut fig);
-        recover(
+        kill_midway(
             &env,
             &mut fig,
+            &mut corrupt,
             &mut orphans,
-            &format!("install killed after {delay:?}"),
+            ws,
+            "install",
+            delay,
         );
         if i % 4 == 3 {
             // Left as the kill left it, for `uninstall --all` at the end.
             continue;
         }
-        let again = run_until(env.command(ws, &["-J", "install"]), COMMAND_DEADLINE);
-        fig.saw("install after a killed install", &again);
-        if again.run.code != 0 {
-            fig.fail(format!(
-                "install after a killed install: {} {}",
-                again.run.stdout, again.run.stderr
-            ));
-        }
+        run_again(&env, &mut fig, ws, "install");
     }
     env.extra_env
         .retain(|(k, _)| k != "FAKE_SYSTEMCTL_ENABLE_SLEEP");
@@ -360,24 +381,16 @@ fn admin_commands_killed_midway_leave_state_that_recovers() {
     let uninstall_span = span(&probe);
     for ws in &workspaces {
         let delay = Duration::from_millis(rng.random_range(0..uninstall_span));
-        let f = run_until(env.command(ws, &["-J", "uninstall"]), delay);
-        fig.saw("uninstall", &f);
-        fig.runs_killed += usize::from(f.ending == Ending::Killed);
-        check_state(&env, &mut corrupt, &mut fig);
-        recover(
+        kill_midway(
             &env,
             &mut fig,
+            &mut corrupt,
             &mut orphans,
-            &format!("uninstall killed after {delay:?}"),
+            ws,
+            "uninstall",
+            delay,
         );
-        let again = run_until(env.command(ws, &["-J", "uninstall"]), COMMAND_DEADLINE);
-        fig.saw("uninstall after a killed uninstall", &again);
-        if again.run.code != 0 {
-            fig.fail(format!(
-                "uninstall after a killed uninstall: {} {}",
-                again.run.stdout, again.run.stderr
-            ));
-        }
+        run_again(&env, &mut fig, ws, "uninstall");
     }
 
     // reindex and prune, over a fleet with history.
