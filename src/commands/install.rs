@@ -960,32 +960,26 @@ struct Retire {
 }
 
 impl Retire {
-    fn of(
-        existing: &Manifest,
-        kind_now: SchedulerKind,
-        env: &crate::paths::Env,
-        keep: &[Artifact],
-    ) -> Result<Option<Retire>> {
-        let Ok(old_kind) = SchedulerKind::parse(&existing.platform) else {
-            return Ok(None);
-        };
+    fn of(existing: &Manifest, kind_now: SchedulerKind, keep: &[Artifact]) -> Option<Retire> {
+        let old_kind = SchedulerKind::parse(&existing.platform).ok()?;
         if old_kind == kind_now {
-            return Ok(None);
+            return None;
         }
-        let old = scheduler::backend(old_kind, env);
+        // The old backend's own artifacts go through its removal; these are
+        // what else the manifest lists (a wrapper) that the new one does
+        // not reuse.
         let mut files: Vec<PathBuf> = existing
             .service_files
             .iter()
             .map(PathBuf::from)
-            .chain(old.artifact_paths(&existing.service_id))
             .filter(|f| !keep.iter().any(|a| &a.path == f))
             .collect();
         files.sort();
         files.dedup();
-        Ok(Some(Retire {
+        Some(Retire {
             kind: old_kind,
             files,
-        }))
+        })
     }
 
     fn planned_commands(&self, id: &str) -> Vec<String> {
@@ -995,12 +989,16 @@ impl Retire {
         commands
     }
 
-    /// Disable the old schedule (when the old scheduler still has it),
-    /// remove its files, and make the old scheduler forget them.
+    /// Take the service off the old scheduler through the backend's own
+    /// removal, then remove the rest of its files (a wrapper the new
+    /// schedule does not reuse) and make the old scheduler forget them. A
+    /// schedule that could not be stopped is an error: the switch undoes
+    /// itself.
     fn remove(&self, env: &crate::paths::Env, id: &str) -> Result<()> {
         let old = scheduler::backend(self.kind, env);
-        if old.state(id).loaded {
-            old.deactivate(id)?;
+        let removal = old.remove_artifacts(id)?;
+        if let Some(warning) = removal.warnings.into_iter().next() {
+            return Err(Error::service_error(warning));
         }
         for f in &self.files {
             fsutil::remove_if_exists(f).map_err(|e| Error::io("remove", f, e))?;
@@ -1075,7 +1073,7 @@ fn plan(ctx: &Context, input: PlanInput) -> Result<Plan> {
     let (changes, retire) = match &existing {
         Some(old) => (
             changes_from(old, &manifest, backend.as_ref(), spec, env_file.as_ref()),
-            Retire::of(old, settings.kind, &ctx.env, &artifacts)?,
+            Retire::of(old, settings.kind, &artifacts),
         ),
         None => (Vec::new(), None),
     };

@@ -297,19 +297,34 @@ pub fn remove_artifacts_by_default<S: Scheduler + ?Sized>(
         Ok(()) if was_scheduled => out.schedules.push(label),
         Ok(()) => {}
         // Deactivating what is not scheduled fails on most schedulers:
-        // only a schedule that is still there afterwards matters.
-        Err(e) if was_scheduled || backend.state(service_id).loaded => out.warnings.push(format!(
-            "could not stop {label} (it may still fire): {}",
-            e.message
-        )),
+        // only a schedule that is still there afterwards matters. Its
+        // files stay: a schedule that may still fire must stay visible to
+        // doctor's listing (and to a switch that must undo itself).
+        Err(e) if was_scheduled || backend.state(service_id).loaded => {
+            out.warnings.push(format!(
+                "could not stop {label} (it may still fire): {}",
+                e.message
+            ));
+            return Ok(out);
+        }
         Err(_) => {}
     }
+    remove_artifact_files(backend, service_id, &mut out)?;
+    Ok(out)
+}
+
+/// Delete a service's artifact files, noting each one deleted.
+pub fn remove_artifact_files<S: Scheduler + ?Sized>(
+    backend: &S,
+    service_id: &str,
+    out: &mut Removal,
+) -> Result<()> {
     for p in backend.artifact_paths(service_id) {
         if crate::fsutil::remove_if_exists(&p).map_err(|e| Error::io("remove", &p, e))? {
             out.files.push(p.display().to_string());
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 const OWNER_TAG_PREFIX: &str = "syncfleet-data-dir: ";

@@ -484,6 +484,7 @@ impl Scheduler for Systemd {
         {
             out.warnings.clear();
             out.schedules.push(self.schedule_label(service_id));
+            super::remove_artifact_files(self, service_id, &mut out)?;
         }
         let link = self.wants_link(service_id);
         if crate::fsutil::remove_if_exists(&link).map_err(|e| Error::io("remove", &link, e))? {
