@@ -825,6 +825,7 @@ fn install_batch(
             results[*i].1 = Err(e);
         }
     }
+    rolled_back.sort();
     rolled_back.dedup();
     for kind in rolled_back {
         let _ = scheduler::backend(kind, &ctx.env).reload();
