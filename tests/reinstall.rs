@@ -428,3 +428,21 @@ fn list_says_when_a_manifest_was_rewritten_by_a_newer_syncfleet() {
         "{list}"
     );
 }
+
+#[test]
+fn fleet_doctor_checks_only_the_schedulers_the_fleet_uses() {
+    let mut env = TestEnv::new();
+    let ws = env.workspace("c", &stages(&[stage("pull", &["ok", "1"], "")]), "");
+    env.json_in(
+        &ws,
+        &["install", "--scheduler", "cron", "--interval", "15m"],
+    );
+    // A container: no user manager at all.
+    env.set_env("FAKE_SYSTEMCTL_FAIL", "unreachable");
+    let doctor = env.json(&["doctor", "--offline"]);
+    assert!(
+        !doctor.to_string().contains("systemd_user_manager"),
+        "a cron-only fleet is not judged by systemd: {doctor}"
+    );
+    assert_ne!(doctor["data"]["overall"], "fail", "{doctor}");
+}

@@ -791,10 +791,13 @@ fn fleet(ctx: &Context, args: &DoctorArgs) -> DoctorReport {
     }
 }
 
-/// Every scheduler the fleet may use: the OS default, those the manifests
-/// record, and those with artifacts (of orphans and second schedules too).
+/// Every scheduler the fleet uses: those the manifests record and those
+/// with artifacts (of orphans and second schedules too); the OS default
+/// only for an empty fleet, where it is what an install would use. A
+/// cron-only fleet in a container is not failed for having no systemd
+/// user manager.
 fn fleet_backends(ctx: &Context, inventory: &Inventory) -> Vec<Box<dyn Scheduler>> {
-    let mut kinds: Vec<SchedulerKind> = SchedulerKind::default_for_os().into_iter().collect();
+    let mut kinds: Vec<SchedulerKind> = Vec::new();
     let recorded = service::installed(ctx)
         .into_iter()
         .filter_map(|m| SchedulerKind::parse(&m.platform).ok());
@@ -802,6 +805,9 @@ fn fleet_backends(ctx: &Context, inventory: &Inventory) -> Vec<Box<dyn Scheduler
         if !kinds.contains(&k) {
             kinds.push(k);
         }
+    }
+    if kinds.is_empty() {
+        kinds.extend(SchedulerKind::default_for_os());
     }
     kinds
         .iter()
