@@ -1177,7 +1177,7 @@ _syncfleet() {
             return 0
             ;;
         syncfleet__subcmd__trigger)
-            opts="-J -q -v -h -V --ignore-backoff --service --tag --all --json --robot --data-dir --config --color --quiet --verbose --help --version"
+            opts="-J -q -v -h -V --ignore-backoff --ignore-conditions --service --tag --all --json --robot --data-dir --config --color --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -188,6 +188,7 @@ complete -c syncfleet -n "__fish_syncfleet_using_subcommand trigger" -l color -d
 always\t''
 never\t''"
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand trigger" -l ignore-backoff -d 'Run even inside a backoff window (a pause still applies: use resume)'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand trigger" -l ignore-conditions -d 'Run even when a condition of the workspace (on_ac_power, reachable, quiet_hours) is not met'
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand trigger" -l all -d 'Every installed service'
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand trigger" -s J -l robot -l json -d 'Print one JSON document (the robot envelope) instead of human output'
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand trigger" -s q -l quiet -d 'Print only errors and requested data'

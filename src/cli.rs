@@ -367,6 +367,9 @@ pub struct TriggerArgs {
     /// Run even inside a backoff window (a pause still applies: use resume)
     #[arg(long)]
     pub ignore_backoff: bool,
+    /// Run even when a condition of the workspace (on_ac_power, reachable, quiet_hours) is not met
+    #[arg(long)]
+    pub ignore_conditions: bool,
     #[command(flatten)]
     pub select: FleetSelector,
 }

@@ -2,6 +2,7 @@
 //! current directory, like git), parsing, and validation with errors that
 //! name the key and the fix.
 
+use crate::conditions::{Conditions, Endpoint, QuietHours};
 use crate::duration::parse_duration_ms;
 use crate::error::{Error, ErrorCode, Result};
 use serde::{Deserialize, Serialize};
@@ -63,7 +64,20 @@ struct RawConfig {
     retry_delay: Option<RawRetryDelay>,
     #[serde(default)]
     hooks: RawHooks,
+    #[serde(default)]
+    conditions: RawConditions,
     stages: Option<Vec<RawStage>>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConditions {
+    #[serde(default)]
+    on_ac_power: bool,
+    #[serde(default)]
+    reachable: Vec<String>,
+    #[serde(default)]
+    quiet_hours: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -130,6 +144,8 @@ pub struct WorkspaceConfig {
     pub tags: Vec<String>,
     pub retry_delay_ms: (u64, u64),
     pub hooks: Hooks,
+    /// Checked before each scheduled or triggered run (`conditions`).
+    pub conditions: Conditions,
     pub stages: Vec<Stage>,
 }
 
@@ -272,6 +288,7 @@ fn parse(bytes: &[u8], path: PathBuf, root: PathBuf) -> Result<WorkspaceConfig> 
     check_workspace_keys(&raw).map_err(invalid)?;
     let retry_delay_ms = parse_retry_delay(raw.retry_delay.as_ref()).map_err(invalid)?;
     let hooks = parse_hooks(&raw.hooks).map_err(invalid)?;
+    let conditions = parse_conditions(&raw.conditions).map_err(invalid)?;
     Ok(WorkspaceConfig {
         path,
         root,
@@ -283,6 +300,7 @@ fn parse(bytes: &[u8], path: PathBuf, root: PathBuf) -> Result<WorkspaceConfig> 
         tags: raw.tags,
         retry_delay_ms,
         hooks,
+        conditions,
         stages,
     })
 }
@@ -432,6 +450,31 @@ fn parse_hooks(h: &RawHooks) -> Result<Hooks, String> {
         pause: h.pause.clone(),
         recover: h.recover.clone(),
         timeout_ms,
+    })
+}
+
+/// `conditions`: each endpoint `host:port`, each quiet range `HH:MM-HH:MM`.
+fn parse_conditions(c: &RawConditions) -> Result<Conditions, String> {
+    let reachable = c
+        .reachable
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            Endpoint::parse(e).map_err(|why| format!("`conditions.reachable[{i}]` {why}"))
+        })
+        .collect::<Result<_, _>>()?;
+    let quiet_hours = c
+        .quiet_hours
+        .iter()
+        .enumerate()
+        .map(|(i, q)| {
+            QuietHours::parse(q).map_err(|why| format!("`conditions.quiet_hours[{i}]` {why}"))
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(Conditions {
+        on_ac_power: c.on_ac_power,
+        reachable,
+        quiet_hours,
     })
 }
 
@@ -592,6 +635,42 @@ mod tests {
         assert!(m.contains("token_env_var"), "{m}");
         let m = err_message("{not json");
         assert!(m.contains("line 1"), "{m}");
+    }
+
+    #[test]
+    fn conditions_parse_and_bad_ones_name_their_key() {
+        let c = load_str(
+            r#"{"stages": [{"name": "a", "command": ["x"]}], "conditions": {
+                "on_ac_power": true, "reachable": ["gitlab.example.com:443", "[::1]:22"],
+                "quiet_hours": ["22:00-07:00", "12:00-13:00"]}}"#,
+        )
+        .unwrap();
+        assert!(c.conditions.on_ac_power);
+        assert_eq!(c.conditions.reachable[1].to_string(), "[::1]:22");
+        assert_eq!(c.conditions.quiet_hours[1].to_string(), "12:00-13:00");
+        assert!(
+            load_str(r#"{"stages": [{"name": "a", "command": ["x"]}]}"#)
+                .unwrap()
+                .conditions
+                .is_empty()
+        );
+        for (conditions, expected) in [
+            (
+                r#"{"reachable": ["gitlab"]}"#,
+                "`conditions.reachable[0]` 'gitlab' has no port: write host:port",
+            ),
+            (
+                r#"{"quiet_hours": ["22:00-07:00", "late"]}"#,
+                "`conditions.quiet_hours[1]` 'late' is not a range: write HH:MM-HH:MM",
+            ),
+            (r#"{"on_battery": true}"#, "on_battery"),
+            (r#"{"on_ac_power": "yes"}"#, "expected a boolean"),
+        ] {
+            let m = err_message(&format!(
+                r#"{{"stages": [{{"name": "a", "command": ["x"]}}], "conditions": {conditions}}}"#
+            ));
+            assert!(m.contains(expected), "{m}");
+        }
     }
 
     #[test]

@@ -89,7 +89,7 @@ Batches: --workspace DIR (repeatable) and --workspaces-from FILE (one directory 
     },
     CommandDoc {
         name: "status",
-        description: "Show whether the service is installed, what the scheduler reports, the scheduler state (idle, running, running_stale, degraded, backoff, half_open, paused, not_installed), the last run with its stage results, the recent runs, the backoff window, the pause reason, and drift: the timer not loaded (platform), an artifact edited or missing (spec), or a different scheduled command (command). A workspace whose directory moved says so: status inside the moved workspace names the service it was installed as and prints the exact syncfleet move command that re-attaches it, and status of a service whose workspace is gone marks the workspace (gone) with the same command. A manifest or status file written by a newer syncfleet is an error (exit 23) saying to upgrade. Otherwise status exits 0.",
+        description: "Show whether the service is installed, what the scheduler reports, the scheduler state (idle, running, running_stale, degraded, backoff, half_open, paused, not_installed), the last run with its stage results, the recent runs, the backoff window, the pause reason, the runs skipped by reason (backoff, paused, locked, an unmet condition), and drift: the timer not loaded (platform), an artifact edited or missing (spec), or a different scheduled command (command). A workspace whose directory moved says so: status inside the moved workspace names the service it was installed as and prints the exact syncfleet move command that re-attaches it, and status of a service whose workspace is gone marks the workspace (gone) with the same command. A manifest or status file written by a newer syncfleet is an error (exit 23) saying to upgrade. Otherwise status exits 0.",
         examples: &[
             ("syncfleet status", "the current workspace's service"),
             ("syncfleet -J status --service backend | jq .data.scheduler_state", "one field for a script"),
@@ -102,6 +102,7 @@ Batches: --workspace DIR (repeatable) and --workspaces-from FILE (one directory 
             ("recent_runs", "[run record] (last 5)"),
             ("backoff", "{consecutive_failures, next_retry_iso, remaining_seconds}|null"),
             ("paused_reason", "string|null"),
+            ("skipped", "{backoff, paused, locked, condition: {on_ac_power, reachable, quiet_hours}}: runs that did not start, by reason, never failures"),
             ("drift", "{platform_drift, spec_drift, command_drift, details?}|null"),
             ("workspace_missing", "bool (only when true: the workspace's syncfleet.json is gone)"),
             ("moved_from", "[{service_id, previous_workspace_root, command}] (not installed here, but probably moved from there)"),
@@ -150,18 +151,19 @@ Outside any workspace and without --service, doctor checks the whole fleet: the 
     },
     CommandDoc {
         name: "trigger",
-        description: "Run the service now through exactly the policy of a scheduled run: a pause still applies (use resume), and so does a backoff window unless --ignore-backoff is given. The result is recorded like any run. A status file that cannot be read stops the run before any stage with SERVICE_CORRUPT_STATE (exit 23), because it may hold a pause or a backoff: a corrupt one waits for repair, one from a newer syncfleet for an upgrade; the file is left untouched and the refusal is written to the service log.
+        description: "Run the service now through exactly the policy of a scheduled run: a pause still applies (use resume), and so does a backoff window unless --ignore-backoff is given, and the workspace's conditions (on_ac_power, reachable, quiet_hours) unless --ignore-conditions is given: an unmet one skips the run with reason condition:<name> and says why. The result is recorded like any run. A status file that cannot be read stops the run before any stage with SERVICE_CORRUPT_STATE (exit 23), because it may hold a pause or a backoff: a corrupt one waits for repair, one from a newer syncfleet for an upgrade; the file is left untouched and the refusal is written to the service log.
 
-Exit status: trigger exits 11 (SYNC_FAILED) when the run failed, so scripts can tell; a run skipped by a backoff window or a pause exits 0. A batch (--all, --tag, several --service) exits with the first failure's status. The scheduler's own run command always exits 0, whatever the outcome: syncfleet's policy, not the scheduler, decides retries.",
+Exit status: trigger exits 11 (SYNC_FAILED) when the run failed, so scripts can tell; a run skipped by a backoff window, an unmet condition or a pause exits 0. A batch (--all, --tag, several --service) exits with the first failure's status. The scheduler's own run command always exits 0, whatever the outcome: syncfleet's policy, not the scheduler, decides retries.",
         examples: &[
             ("syncfleet trigger", "run now"),
             ("syncfleet trigger --ignore-backoff", "run now even while backing off"),
+            ("syncfleet trigger --ignore-conditions", "run now even in quiet hours, on battery or with an endpoint down"),
             ("syncfleet trigger --tag nightly", "run every service tagged nightly, one after the other"),
             ("syncfleet -J trigger --service api | jq .data.outcome", "exits 11 when the run failed; the outcome for a script"),
         ],
         response: &[
             ("action", "string: sync_completed|skipped|paused"),
-            ("reason", "string (skipped: backoff|locked; paused: the error code, CIRCUIT_BREAKER or MANUAL)"),
+            ("reason", "string (skipped: backoff|locked|condition:on_ac_power|condition:reachable|condition:quiet_hours; paused: the error code, CIRCUIT_BREAKER or MANUAL)"),
             ("outcome", "string: success|degraded|failed"),
             ("stage_results", "[{stage, success, optional, items_updated, error?, error_code?, attempts}]"),
             ("consecutive_failures", "number"),
@@ -212,7 +214,7 @@ move refuses a NEW_DIR without a syncfleet.json (CONFIG_NOT_FOUND) and one that 
     },
     CommandDoc {
         name: "report",
-        description: "Summarize runs over a window (default the last 30 days), per service and for the whole fleet: the number of runs; success, degraded and failed counts and rates (failed includes crashed runs: killed or crashed runs, found stale by the next run, counted apart too and left out of the durations); p50 and p95 duration; the longest failure streak; the mean time to recover (from the first failure of a streak to the next good run); the last failure and its error code; and the invocations that were skipped (backoff, paused, locked). --by day or --by week adds a trend: a sparkline per service (the share of good runs per bucket, ▁ none to █ all) and a fleet trend table.",
+        description: "Summarize runs over a window (default the last 30 days), per service and for the whole fleet: the number of runs; success, degraded and failed counts and rates (failed includes crashed runs: killed or crashed runs, found stale by the next run, counted apart too and left out of the durations); p50 and p95 duration; the longest failure streak; the mean time to recover (from the first failure of a streak to the next good run); the last failure and its error code; and the invocations that were skipped (backoff, paused, locked, and per unmet condition: never counted as failures). --by day or --by week adds a trend: a sparkline per service (the share of good runs per bucket, ▁ none to █ all) and a fleet trend table.",
         examples: &[
             ("syncfleet report", "the last 30 days"),
             ("syncfleet report --since 7d --by day", "last week, with a daily trend"),
@@ -222,7 +224,7 @@ move refuses a NEW_DIR without a syncfleet.json (CONFIG_NOT_FOUND) and one that 
             ("since_iso, until_iso", "string"),
             ("buckets", "[string] (with --by): the first day (UTC) of each trend bucket"),
             ("fleet", "stats (service_id \"fleet\")"),
-            ("services", "[{service_id, runs, success, degraded, failed, crashed (a part of failed), success_rate, degraded_rate, failure_rate, p50_duration_ms?, p95_duration_ms?, longest_failure_streak, mean_time_to_recover_ms?, last_failure_iso?, last_failure_code?, skipped: {backoff, paused, locked}, trend?: [[runs, success, degraded, failed]] aligned with buckets, sparkline?}]"),
+            ("services", "[{service_id, runs, success, degraded, failed, crashed (a part of failed), success_rate, degraded_rate, failure_rate, p50_duration_ms?, p95_duration_ms?, longest_failure_streak, mean_time_to_recover_ms?, last_failure_iso?, last_failure_code?, skipped: {backoff, paused, locked, condition: {on_ac_power, reachable, quiet_hours}}, trend?: [[runs, success, degraded, failed]] aligned with buckets, sparkline?}]"),
         ],
     },
     CommandDoc {

@@ -5,6 +5,7 @@ pub mod batch;
 pub mod classify;
 pub mod cli;
 pub mod commands;
+pub mod conditions;
 pub mod config;
 pub mod context;
 pub mod docs;

@@ -53,6 +53,20 @@ const STATUS_COLUMNS: &[&str] = &[
     "skipped_backoff",
     "skipped_paused",
     "skipped_locked",
+    "skipped_condition_on_ac_power",
+    "skipped_condition_reachable",
+    "skipped_condition_quiet_hours",
+];
+
+/// The skip counters, in `SkipCounts::REASONS` order: the tail of
+/// STATUS_COLUMNS.
+const SKIP_COLUMNS: &[&str] = &[
+    "skipped_backoff",
+    "skipped_paused",
+    "skipped_locked",
+    "skipped_condition_on_ac_power",
+    "skipped_condition_reachable",
+    "skipped_condition_quiet_hours",
 ];
 
 /// What install recorded, and the import marker: with STATUS_COLUMNS
@@ -760,7 +774,9 @@ impl Registry {
                     paused_reason = ?4, pause_kind = ?5, paused_at_ms = ?6, cb_paused_at_ms = ?7,
                     last_error_code = ?8, current_run_pid = ?9, current_run_started_ms = ?10,
                     last_run_id = ?11, last_run_ms = ?12, last_outcome = ?13,
-                    skipped_backoff = ?14, skipped_paused = ?15, skipped_locked = ?16
+                    skipped_backoff = ?14, skipped_paused = ?15, skipped_locked = ?16,
+                    skipped_condition_on_ac_power = ?17, skipped_condition_reachable = ?18,
+                    skipped_condition_quiet_hours = ?19
                  WHERE service_id = ?1",
                 params![
                     id,
@@ -779,6 +795,9 @@ impl Registry {
                     s.skipped.backoff as i64,
                     s.skipped.paused as i64,
                     s.skipped.locked as i64,
+                    s.skipped.condition.on_ac_power as i64,
+                    s.skipped.condition.reachable as i64,
+                    s.skipped.condition.quiet_hours as i64,
                 ],
             )
             .map(|_| ())
@@ -792,24 +811,16 @@ impl Registry {
         let before = self
             .row(
                 "read skip counts",
-                "SELECT skipped_backoff, skipped_paused, skipped_locked
-                 FROM services WHERE service_id = ?1",
+                &format!(
+                    "SELECT {} FROM services WHERE service_id = ?1",
+                    select_list(&[SKIP_COLUMNS])
+                ),
                 [id],
-                |r| {
-                    Ok(SkipCounts {
-                        backoff: r.get::<_, i64>("skipped_backoff")? as u64,
-                        paused: r.get::<_, i64>("skipped_paused")? as u64,
-                        locked: r.get::<_, i64>("skipped_locked")? as u64,
-                    })
-                },
+                |r| Registry::skip_counts_at(r, 0),
             )?
             .unwrap_or_else(|| now.clone());
         self.ensure_service(id)?;
-        for (reason, now, before) in [
-            ("backoff", now.backoff, before.backoff),
-            ("paused", now.paused, before.paused),
-            ("locked", now.locked, before.locked),
-        ] {
+        for ((reason, now), (_, before)) in now.by_reason().into_iter().zip(before.by_reason()) {
             if now > before {
                 self.execute(
                     "insert skip",
@@ -819,6 +830,16 @@ impl Registry {
             }
         }
         Ok(())
+    }
+
+    /// The skip counters of a row whose SELECT has SKIP_COLUMNS from
+    /// position `at`.
+    fn skip_counts_at(r: &Row<'_>, at: usize) -> rusqlite::Result<SkipCounts> {
+        let mut counts = SkipCounts::default();
+        for (i, reason) in SkipCounts::REASONS.iter().enumerate() {
+            *counts.of_mut(reason).expect("a known reason") = r.get::<_, i64>(at + i)? as u64;
+        }
+        Ok(counts)
     }
 
     /// The cached status of a `services` row whose SELECT has
@@ -873,11 +894,7 @@ impl Registry {
             last_error_code: r.get(at + col!(last_error_code in STATUS_COLUMNS))?,
             current_run,
             last_run,
-            skipped: SkipCounts {
-                backoff: r.get::<_, i64>(at + col!(skipped_backoff in STATUS_COLUMNS))? as u64,
-                paused: r.get::<_, i64>(at + col!(skipped_paused in STATUS_COLUMNS))? as u64,
-                locked: r.get::<_, i64>(at + col!(skipped_locked in STATUS_COLUMNS))? as u64,
-            },
+            skipped: Registry::skip_counts_at(r, at + col!(skipped_backoff in STATUS_COLUMNS))?,
             ..StatusFile::default()
         })
     }
@@ -1240,11 +1257,9 @@ impl Registry {
         )?;
         let mut out: std::collections::HashMap<String, SkipCounts> = Default::default();
         for (id, reason, n) in rows {
-            let c = out.entry(id).or_default();
-            match reason.as_str() {
-                "backoff" => c.backoff += n as u64,
-                "paused" => c.paused += n as u64,
-                _ => c.locked += n as u64,
+            // The CHECK on `reason` admits only known reasons.
+            if let Some(c) = out.entry(id).or_default().of_mut(&reason) {
+                *c += n as u64;
             }
         }
         Ok(out)
@@ -1564,6 +1579,78 @@ mod tests {
         assert_eq!(all["s"].backoff, 1);
         let late = reg.skip_counts(150, 1_000).unwrap();
         assert_eq!(late["s"].locked, 1);
+        // Condition skips are events of their own reason, and cached.
+        s.skipped.condition.quiet_hours = 2;
+        s.skipped.condition.reachable = 1;
+        reg.update_status("s", &s, Some(300)).unwrap();
+        let conditions = &reg.skip_counts(250, 1_000).unwrap()["s"];
+        assert_eq!(conditions.condition.quiet_hours, 2);
+        assert_eq!(conditions.condition.reachable, 1);
+        assert_eq!(conditions.total(), 3, "{conditions:?}");
+        let cached = reg.service("s").unwrap().unwrap().status.skipped;
+        assert_eq!(cached, s.skipped);
+    }
+
+    #[test]
+    fn the_skip_columns_end_the_status_columns_in_reason_order() {
+        assert!(STATUS_COLUMNS.ends_with(SKIP_COLUMNS));
+        for (column, reason) in SKIP_COLUMNS.iter().zip(SkipCounts::REASONS) {
+            assert_eq!(*column, format!("skipped_{}", reason.replace(':', "_")));
+        }
+    }
+
+    #[test]
+    fn the_condition_skips_migration_upgrades_a_v2_registry_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("registry.db");
+        {
+            let mut conn = Connection::open(&path).unwrap();
+            conn.execute_batch("PRAGMA foreign_keys = ON").unwrap();
+            embedded::migrations::runner()
+                .set_target(refinery::Target::Version(2))
+                .run(&mut conn)
+                .unwrap();
+            conn.execute_batch(
+                "INSERT INTO services (service_id, skipped_backoff, skipped_locked) VALUES ('s', 2, 1);
+                 INSERT INTO runs VALUES ('s', 1, 'r1', 'scheduled', 5, 'crashed', NULL, NULL, NULL);
+                 INSERT INTO skips (service_id, at_ms, reason, count)
+                     VALUES ('s', 10, 'backoff', 2), ('s', 20, 'locked', 1);",
+            )
+            .unwrap();
+            assert!(
+                conn.execute(
+                    "INSERT INTO skips (service_id, at_ms, reason) VALUES ('s', 30, 'condition:reachable')",
+                    [],
+                )
+                .is_err(),
+                "v2 refuses condition reasons"
+            );
+        }
+        let reg = Registry::open(&path).unwrap();
+        assert!(!reg.was_created());
+        let before = reg.skip_counts(0, 100).unwrap();
+        assert_eq!((before["s"].backoff, before["s"].locked), (2, 1));
+        let mut s = reg.service("s").unwrap().unwrap().status;
+        assert_eq!((s.skipped.backoff, s.skipped.condition.total()), (2, 0));
+        s.skipped.condition.on_ac_power = 4;
+        reg.update_status("s", &s, Some(40)).unwrap();
+        let after = reg.skip_counts(0, 100).unwrap();
+        assert_eq!(after["s"].condition.on_ac_power, 4);
+        assert_eq!(after["s"].backoff, 2);
+        assert!(
+            reg.conn
+                .execute(
+                    "INSERT INTO skips (service_id, at_ms, reason) VALUES ('s', 50, 'condition:nope')",
+                    [],
+                )
+                .is_err(),
+            "the CHECK still refuses unknown reasons"
+        );
+        assert_eq!(reg.count_runs(None).unwrap(), 1);
+        assert!(reg.quick_check().unwrap().is_empty());
+        // Skips still go with their service.
+        reg.conn.execute("DELETE FROM services", []).unwrap();
+        assert!(reg.skip_counts(0, 100).unwrap().is_empty());
     }
 
     #[test]
@@ -1637,6 +1724,11 @@ mod tests {
             backoff: 1,
             paused: 2,
             locked: 3,
+            condition: crate::store::status::ConditionSkips {
+                on_ac_power: 4,
+                reachable: 5,
+                quiet_hours: 6,
+            },
         };
         reg.update_status("svc", &s, None).unwrap();
         let entry = reg.service("svc").unwrap().unwrap();

@@ -33,7 +33,8 @@ pub struct StaleRun {
 pub enum Action {
     /// The pipeline ran, whatever its outcome.
     SyncCompleted,
-    /// The backoff or the pipeline lock kept it from running.
+    /// The backoff, an unmet condition or the pipeline lock kept it from
+    /// running.
     Skipped,
     /// The service is paused: the run did not start, or it ran and paused
     /// the service.
@@ -154,6 +155,20 @@ impl RunReport {
         }
     }
 
+    /// A condition of the workspace is not met.
+    fn condition(
+        id: &str,
+        trigger: Trigger,
+        status: &StatusFile,
+        unmet: &crate::conditions::Unmet,
+    ) -> RunReport {
+        RunReport {
+            message: Some(unmet.detail.clone()),
+            suggestion: Some("Run now anyway: syncfleet trigger --ignore-conditions".into()),
+            ..RunReport::skipped(id, trigger, unmet.condition.reason(), status)
+        }
+    }
+
     /// Another run of the lock group holds its pipeline lock.
     fn locked(id: &str, trigger: Trigger, status: &StatusFile, lock_group: &str) -> RunReport {
         RunReport {
@@ -251,6 +266,9 @@ impl RunReport {
         if let Some(m) = &self.message {
             out.push_str(&format!("  {m}\n"));
         }
+        if let Some(s) = &self.suggestion {
+            out.push_str(&format!("  {s}\n"));
+        }
         out
     }
 
@@ -304,6 +322,12 @@ fn stage_line(ui: &Ui, s: &StageResult) -> String {
     };
     let retry = if s.attempts > 1 { " (after retry)" } else { "" };
     format!("  {:<14} {mark} {detail}{retry}\n", s.stage)
+}
+
+/// The zone a service's quiet hours are read in. The manifest records no
+/// zone yet, so this is the machine's local zone (None).
+fn service_zone(_manifest: &Manifest) -> Option<chrono_tz::Tz> {
+    None
 }
 
 pub fn policy_of(manifest: &Manifest) -> Policy {
@@ -566,9 +590,11 @@ pub fn execute(
     id: &str,
     trigger: Trigger,
     ignore_backoff: bool,
+    ignore_conditions: bool,
 ) -> Result<RunReport> {
     let started = Instant::now();
-    let service = PolicyRun::new(ctx, id, trigger, ignore_backoff)?;
+    let mut service = PolicyRun::new(ctx, id, trigger, ignore_backoff)?;
+    service.ignore_conditions = ignore_conditions;
     if let Some(skipped) = service.gate()? {
         return Ok(skipped);
     }
@@ -596,6 +622,7 @@ struct PolicyRun<'a> {
     id: &'a str,
     trigger: Trigger,
     ignore_backoff: bool,
+    ignore_conditions: bool,
     manifest: Manifest,
     policy: Policy,
 }
@@ -637,6 +664,7 @@ impl<'a> PolicyRun<'a> {
             id,
             trigger,
             ignore_backoff,
+            ignore_conditions: false,
             policy: policy_of(&manifest),
             manifest,
         })
@@ -647,16 +675,59 @@ impl<'a> PolicyRun<'a> {
     }
 
     /// Gate: a paused or backing-off service skips the run (counted),
-    /// before it takes any lock. An unreadable status.json stops it.
+    /// before it takes any lock; so does an unmet condition. An unreadable
+    /// status.json stops it.
     fn gate(&self) -> Result<Option<RunReport>> {
         let peek = match StatusFile::read(&self.ctx.data_dir.status_path(self.id)) {
             Ok(status) => status.unwrap_or_default(),
             Err(e) => return Err(refuse_unreadable_status(self.ctx, self.id, e)),
         };
         match self.gate_of(&peek) {
-            Gate::Proceed { .. } => Ok(None),
+            Gate::Proceed { .. } => self.conditions_gate(),
             skip => self.skip(skip).map(Some),
         }
+    }
+
+    /// The workspace's `conditions`, after the policy's gate (a paused
+    /// service says so rather than which condition failed; and the network
+    /// probe is the slowest check). A config that cannot be loaded has no
+    /// conditions to check: the pipeline step reports it as the run's
+    /// failure. An unmet condition is a counted skip, never a failure, so
+    /// it leaves the streak, the backoff and the breaker as they are.
+    fn conditions_gate(&self) -> Result<Option<RunReport>> {
+        if self.ignore_conditions {
+            return Ok(None);
+        }
+        let path = std::path::Path::new(&self.manifest.config_path);
+        let Ok(config) = WorkspaceConfig::load(path) else {
+            return Ok(None);
+        };
+        if config.conditions.is_empty() {
+            return Ok(None);
+        }
+        let verdict = crate::conditions::check(
+            &config.conditions,
+            self.ctx.now_ms(),
+            service_zone(&self.manifest),
+        );
+        let log = || ServiceLog::open(&self.ctx.data_dir.service_log_path(self.id), Vec::new());
+        for note in &verdict.notes {
+            log().line(&format!("{} {note}", self.ctx.now_iso()));
+        }
+        let Some(unmet) = verdict.unmet else {
+            return Ok(None);
+        };
+        log().line(&format!(
+            "{} run skipped ({}): {}",
+            self.ctx.now_iso(),
+            unmet.condition.reason(),
+            unmet.detail
+        ));
+        update_status(self.ctx, self.id, OnCorrupt::Fail, |s| {
+            *s.skipped.condition.of_mut(unmet.condition) += 1;
+            Ok(RunReport::condition(self.id, self.trigger, s, &unmet))
+        })
+        .map(Some)
     }
 
     /// Count a skip in status.json and report it.

@@ -299,7 +299,7 @@ const HEADER: [&str; 13] = [
     "MTTR",
     "LAST FAILURE",
     "CODE",
-    "SKIPPED b/p/l",
+    "SKIPPED b/p/l/c",
     "TREND",
 ];
 
@@ -320,8 +320,11 @@ fn row(s: &Stats) -> Vec<String> {
             .unwrap_or_else(|| "-".into()),
         s.last_failure_code.clone().unwrap_or_else(|| "-".into()),
         format!(
-            "{}/{}/{}",
-            s.skipped.backoff, s.skipped.paused, s.skipped.locked
+            "{}/{}/{}/{}",
+            s.skipped.backoff,
+            s.skipped.paused,
+            s.skipped.locked,
+            s.skipped.condition.total()
         ),
         s.sparkline.clone().unwrap_or_default(),
     ]
@@ -383,7 +386,7 @@ impl Report {
     fn human_summary(&self, ui: &Ui) -> String {
         let f = &self.fleet;
         format!(
-            "{}\nFleet: {} runs over {} services: {} success, {} degraded, {} failed{}\n       p50 {}, p95 {}; longest failure streak {}; mean time to recover {}\n\n",
+            "{}\nFleet: {} runs over {} services: {} success, {} degraded, {} failed{}\n       p50 {}, p95 {}; longest failure streak {}; mean time to recover {}{}\n\n",
             ui.bold(&format!(
                 "Report {} → {}",
                 &self.since_iso[..16.min(self.since_iso.len())],
@@ -403,6 +406,10 @@ impl Report {
             ms(f.p95_duration_ms),
             f.longest_failure_streak,
             ms(f.mean_time_to_recover_ms),
+            match f.skipped.describe() {
+                Some(skips) => format!("\n       skipped (never failures): {skips}"),
+                None => String::new(),
+            },
         )
     }
 
@@ -423,7 +430,7 @@ impl Report {
             ui.width,
             Some("SERVICE"),
             &[
-                "SKIPPED b/p/l",
+                "SKIPPED b/p/l/c",
                 "LAST FAILURE",
                 "CODE",
                 "DEGRADED",
@@ -490,9 +497,7 @@ pub fn run(ctx: &Context, args: &ReportArgs) -> Result<Report> {
         .map(|(id, acc)| {
             acc.merge_into(&mut fleet);
             let sk = skips.remove(&id).unwrap_or_default();
-            fleet_skips.backoff += sk.backoff;
-            fleet_skips.paused += sk.paused;
-            fleet_skips.locked += sk.locked;
+            fleet_skips.add(&sk);
             acc.finish(&id, sk, trend)
         })
         .collect();

@@ -15,5 +15,5 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<RunReport> {
             args.service_id
         )));
     }
-    runner::execute(ctx, &args.service_id, Trigger::Scheduled, false)
+    runner::execute(ctx, &args.service_id, Trigger::Scheduled, false, false)
 }

@@ -13,7 +13,7 @@ use crate::runner::policy_of;
 use crate::scheduler::{self, PlatformState, Scheduler, SchedulerKind};
 use crate::service;
 use crate::store::manifest::Manifest;
-use crate::store::status::{RunRecord, StatusFile};
+use crate::store::status::{RunRecord, SkipCounts, StatusFile};
 use serde::Serialize;
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -148,6 +148,8 @@ pub struct StatusReport {
     pub paused_kind: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub current_run: Option<CurrentRunInfo>,
+    /// Invocations that did not run, by reason, since install.
+    pub skipped: SkipCounts,
     pub drift: Option<Drift>,
     /// Set when status.json could not be read.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -242,6 +244,7 @@ pub fn run(ctx: &Context, args: &ServiceSelector) -> Result<StatusReport> {
             started_at_iso: iso_ms(c.started_at_ms),
             stale: state == SchedulerState::RunningStale,
         }),
+        skipped: status_file.skipped.clone(),
         drift,
         status_error: status_err.map(|e| e.message),
     })
@@ -367,6 +370,7 @@ impl Render for StatusReport {
         self.human_scheduler(ui, &mut out);
         self.human_problems(ui, &mut out);
         self.human_last_sync(ui, &mut out);
+        self.human_skips(&mut out);
         self.human_recent_runs(&mut out);
         self.human_not_installed(&mut out);
         out
@@ -558,6 +562,13 @@ impl StatusReport {
             "Failures:",
             &format!("{} consecutive", last.consecutive_failures),
         );
+    }
+
+    /// Runs that did not start, by reason (a condition, the backoff…).
+    fn human_skips(&self, out: &mut String) {
+        if let Some(skipped) = self.skipped.describe() {
+            field(out, "Skipped:", &format!("{skipped} (never failures)"));
+        }
     }
 
     fn human_recent_runs(&self, out: &mut String) {

@@ -1,5 +1,6 @@
 //! `syncfleet trigger`: a run now, through the same policy as a scheduled
-//! one (`--ignore-backoff` skips a backoff window, never a pause).
+//! one (`--ignore-backoff` skips a backoff window, never a pause;
+//! `--ignore-conditions` runs whatever the workspace's conditions say).
 
 use crate::batch::{self, OneOrMany};
 use crate::cli::TriggerArgs;
@@ -30,5 +31,11 @@ fn trigger_one(ctx: &Context, args: &TriggerArgs, selector: Option<&str>) -> Res
             .with_suggestion("Install it first (syncfleet install), or run the pipeline without policy: syncfleet sync")
             .with_actions(["syncfleet install", "syncfleet sync"]));
     }
-    runner::execute(ctx, &target.id, Trigger::Trigger, args.ignore_backoff)
+    runner::execute(
+        ctx,
+        &target.id,
+        Trigger::Trigger,
+        args.ignore_backoff,
+        args.ignore_conditions,
+    )
 }

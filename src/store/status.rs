@@ -2,6 +2,7 @@
 //! ARCHITECTURE.md, "Files versus registry"), and the run/stage records shared with runs.jsonl.
 
 use super::{Versioned, read_versioned, write_json};
+use crate::conditions::Condition;
 use crate::error::Result;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -176,6 +177,89 @@ pub struct SkipCounts {
     pub paused: u64,
     #[serde(default)]
     pub locked: u64,
+    /// Skips for an unmet condition (`condition:<name>`). Absent from
+    /// files written before conditions existed: all zero then.
+    #[serde(default)]
+    pub condition: ConditionSkips,
+}
+
+/// Skips per condition (see `conditions`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ConditionSkips {
+    #[serde(default)]
+    pub on_ac_power: u64,
+    #[serde(default)]
+    pub reachable: u64,
+    #[serde(default)]
+    pub quiet_hours: u64,
+}
+
+impl ConditionSkips {
+    pub fn of_mut(&mut self, c: Condition) -> &mut u64 {
+        match c {
+            Condition::OnAcPower => &mut self.on_ac_power,
+            Condition::Reachable => &mut self.reachable,
+            Condition::QuietHours => &mut self.quiet_hours,
+        }
+    }
+
+    pub fn total(&self) -> u64 {
+        self.on_ac_power + self.reachable + self.quiet_hours
+    }
+}
+
+impl SkipCounts {
+    /// Every skip reason, as the registry's `skips.reason` spells it.
+    pub const REASONS: [&'static str; 6] = [
+        "backoff",
+        "paused",
+        "locked",
+        "condition:on_ac_power",
+        "condition:reachable",
+        "condition:quiet_hours",
+    ];
+
+    /// The counter of `reason` (one of REASONS).
+    pub fn of_mut(&mut self, reason: &str) -> Option<&mut u64> {
+        Some(match reason {
+            "backoff" => &mut self.backoff,
+            "paused" => &mut self.paused,
+            "locked" => &mut self.locked,
+            "condition:on_ac_power" => &mut self.condition.on_ac_power,
+            "condition:reachable" => &mut self.condition.reachable,
+            "condition:quiet_hours" => &mut self.condition.quiet_hours,
+            _ => return None,
+        })
+    }
+
+    /// Each reason with its count, in REASONS order.
+    pub fn by_reason(&self) -> [(&'static str, u64); 6] {
+        let mut copy = self.clone();
+        Self::REASONS.map(|r| (r, *copy.of_mut(r).expect("a known reason")))
+    }
+
+    pub fn total(&self) -> u64 {
+        self.by_reason().iter().map(|(_, n)| n).sum()
+    }
+
+    /// Add `other`'s counts to these.
+    pub fn add(&mut self, other: &SkipCounts) {
+        for (reason, n) in other.by_reason() {
+            *self.of_mut(reason).expect("a known reason") += n;
+        }
+    }
+
+    /// `backoff 2, condition:quiet_hours 5`: the non-zero reasons, or
+    /// None when nothing was skipped.
+    pub fn describe(&self) -> Option<String> {
+        let parts: Vec<String> = self
+            .by_reason()
+            .iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|(r, n)| format!("{r} {n}"))
+            .collect();
+        (!parts.is_empty()).then(|| parts.join(", "))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -439,7 +523,8 @@ mod tests {
                 "updated_at_iso": "2026-02-09T10:30:00Z",
                 "recent_runs": [],
                 "consecutive_failures": 0,
-                "skipped": {"backoff": 0, "paused": 0, "locked": 0}
+                "skipped": {"backoff": 0, "paused": 0, "locked": 0,
+                    "condition": {"on_ac_power": 0, "reachable": 0, "quiet_hours": 0}}
             }),
             "no last_run, no nulls"
         );
@@ -453,6 +538,29 @@ mod tests {
         )
         .unwrap();
         assert_eq!(StatusFile::read(&path).unwrap().unwrap(), fresh);
+    }
+
+    #[test]
+    fn skip_counts_without_conditions_read_as_zero_and_count_by_reason() {
+        let old: SkipCounts =
+            serde_json::from_str(r#"{"backoff": 2, "paused": 1, "locked": 0}"#).unwrap();
+        assert_eq!(old.condition, ConditionSkips::default());
+        let mut s: SkipCounts =
+            serde_json::from_str(r#"{"backoff": 2, "condition": {"quiet_hours": 5}}"#).unwrap();
+        *s.condition.of_mut(Condition::Reachable) += 1;
+        assert_eq!(s.total(), 8);
+        assert_eq!(
+            s.describe().as_deref(),
+            Some("backoff 2, condition:reachable 1, condition:quiet_hours 5")
+        );
+        let mut sum = old.clone();
+        sum.add(&s);
+        assert_eq!(
+            (sum.backoff, sum.paused, sum.condition.quiet_hours),
+            (4, 1, 5)
+        );
+        assert!(s.of_mut("condition:nope").is_none());
+        assert_eq!(SkipCounts::default().describe(), None);
     }
 
     #[test]
