@@ -5,6 +5,7 @@
 use crate::conditions::{Conditions, Endpoint, QuietHours};
 use crate::duration::parse_duration_ms;
 use crate::error::{Error, ErrorCode, Result};
+use crate::ping::{DegradedAs, OnSkip, PingConfig};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -66,7 +67,22 @@ struct RawConfig {
     hooks: RawHooks,
     #[serde(default)]
     conditions: RawConditions,
+    ping: Option<RawPing>,
     stages: Option<Vec<RawStage>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPing {
+    url: Option<String>,
+    ping_key: Option<String>,
+    slug: Option<String>,
+    base_url: Option<String>,
+    /// Seconds, or a duration like "15s".
+    timeout: Option<serde_json::Value>,
+    retries: Option<u32>,
+    degraded: Option<String>,
+    on_skip: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -146,6 +162,8 @@ pub struct WorkspaceConfig {
     pub hooks: Hooks,
     /// Checked before each scheduled or triggered run (`conditions`).
     pub conditions: Conditions,
+    /// Healthchecks-style pings of each scheduled or triggered run.
+    pub ping: Option<PingConfig>,
     pub stages: Vec<Stage>,
 }
 
@@ -289,6 +307,12 @@ fn parse(bytes: &[u8], path: PathBuf, root: PathBuf) -> Result<WorkspaceConfig> 
     let retry_delay_ms = parse_retry_delay(raw.retry_delay.as_ref()).map_err(invalid)?;
     let hooks = parse_hooks(&raw.hooks).map_err(invalid)?;
     let conditions = parse_conditions(&raw.conditions).map_err(invalid)?;
+    let ping = raw
+        .ping
+        .as_ref()
+        .map(parse_ping)
+        .transpose()
+        .map_err(invalid)?;
     Ok(WorkspaceConfig {
         path,
         root,
@@ -301,6 +325,7 @@ fn parse(bytes: &[u8], path: PathBuf, root: PathBuf) -> Result<WorkspaceConfig> 
         retry_delay_ms,
         hooks,
         conditions,
+        ping,
         stages,
     })
 }
@@ -475,6 +500,106 @@ fn parse_conditions(c: &RawConditions) -> Result<Conditions, String> {
         on_ac_power: c.on_ac_power,
         reachable,
         quiet_hours,
+    })
+}
+
+/// `ping`: a whole `url`, or `ping_key` + `slug` (on `base_url`, default
+/// hc-ping.com); the URL gets `/start`, `/fail`, `/log` and `?rid=`
+/// appended, so it takes no query or fragment of its own.
+fn parse_ping(p: &RawPing) -> Result<PingConfig, String> {
+    let url = match (&p.url, &p.ping_key, &p.slug) {
+        (Some(url), None, None) if p.base_url.is_none() => url.trim_end_matches('/').to_string(),
+        (None, Some(key), Some(slug)) => {
+            let url_safe = |s: &str| {
+                !s.is_empty()
+                    && s.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            };
+            if !url_safe(key) {
+                return Err(
+                    "`ping.ping_key` must be the project's ping key: letters, digits, '-' or '_'"
+                        .into(),
+                );
+            }
+            if !url_safe(slug) {
+                return Err(format!(
+                    "`ping.slug` '{slug}' must be letters, digits, '-' or '_' (healthchecks slugs are lowercase, e.g. \"nightly-backup\")"
+                ));
+            }
+            let base = p
+                .base_url
+                .as_deref()
+                .unwrap_or(crate::ping::DEFAULT_BASE_URL);
+            format!("{}/{key}/{slug}", base.trim_end_matches('/'))
+        }
+        _ => {
+            return Err(
+                "`ping` needs either `url` (\"https://hc-ping.com/<uuid>\") or `ping_key` and `slug` (with an optional `base_url`), not both".into(),
+            );
+        }
+    };
+    let key = if p.url.is_some() {
+        "ping.url"
+    } else {
+        "ping.base_url"
+    };
+    let scheme_ok = url.starts_with("https://") || url.starts_with("http://");
+    if !scheme_ok || crate::ping::host_of(&url).is_empty() {
+        return Err(format!("`{key}` must be an http:// or https:// URL"));
+    }
+    if url.contains(['?', '#']) || url.chars().any(char::is_whitespace) {
+        return Err(format!(
+            "`{key}` must have no query, fragment or spaces: syncfleet appends /start, /fail, /log and ?rid= to it"
+        ));
+    }
+    let timeout_ms = match &p.timeout {
+        None => crate::ping::DEFAULT_TIMEOUT_MS,
+        Some(serde_json::Value::Number(n)) => n
+            .as_f64()
+            .filter(|s| *s > 0.0)
+            .map(|s| (s * 1000.0) as u64)
+            .ok_or("`ping.timeout` must be a positive number of seconds")?,
+        Some(serde_json::Value::String(t)) => {
+            parse_duration_ms(t).map_err(|e| format!("`ping.timeout`: {e}"))?
+        }
+        Some(_) => {
+            return Err("`ping.timeout` must be seconds (10) or a duration (\"10s\")".into());
+        }
+    };
+    if timeout_ms == 0 || timeout_ms > 120_000 {
+        return Err(
+            "`ping.timeout` must be more than 0 and at most 2m: a ping never holds a run up longer"
+                .into(),
+        );
+    }
+    let retries = p.retries.unwrap_or(crate::ping::DEFAULT_RETRIES);
+    if retries > 10 {
+        return Err("`ping.retries` must be at most 10".into());
+    }
+    let degraded = match p.degraded.as_deref() {
+        None | Some("success") => DegradedAs::Success,
+        Some("fail") => DegradedAs::Fail,
+        Some(other) => {
+            return Err(format!(
+                "`ping.degraded` '{other}' must be \"success\" or \"fail\""
+            ));
+        }
+    };
+    let on_skip = match p.on_skip.as_deref() {
+        None | Some("none") => OnSkip::Nothing,
+        Some("log") => OnSkip::Log,
+        Some(other) => {
+            return Err(format!(
+                "`ping.on_skip` '{other}' must be \"none\" or \"log\""
+            ));
+        }
+    };
+    Ok(PingConfig {
+        url,
+        timeout_ms,
+        retries,
+        degraded,
+        on_skip,
     })
 }
 
@@ -670,6 +795,73 @@ mod tests {
                 r#"{{"stages": [{{"name": "a", "command": ["x"]}}], "conditions": {conditions}}}"#
             ));
             assert!(m.contains(expected), "{m}");
+        }
+    }
+
+    #[test]
+    fn ping_takes_a_url_or_a_key_and_slug_and_names_bad_keys() {
+        let with = |ping: &str| {
+            load_str(&format!(
+                r#"{{"stages": [{{"name": "a", "command": ["x"]}}], "ping": {ping}}}"#
+            ))
+        };
+        let p = with(r#"{"url": "https://hc-ping.com/abc-123/"}"#)
+            .unwrap()
+            .ping
+            .unwrap();
+        assert_eq!(p.url, "https://hc-ping.com/abc-123");
+        assert_eq!((p.timeout_ms, p.retries), (10_000, 2));
+        assert_eq!(
+            (p.degraded, p.on_skip),
+            (DegradedAs::Success, OnSkip::Nothing)
+        );
+        let p = with(
+            r#"{"ping_key": "k3y_A", "slug": "nightly-db", "timeout": 3, "retries": 0,
+                "degraded": "fail", "on_skip": "log"}"#,
+        )
+        .unwrap()
+        .ping
+        .unwrap();
+        assert_eq!(p.url, "https://hc-ping.com/k3y_A/nightly-db");
+        assert_eq!((p.timeout_ms, p.retries), (3_000, 0));
+        assert_eq!((p.degraded, p.on_skip), (DegradedAs::Fail, OnSkip::Log));
+        let p = with(
+            r#"{"ping_key": "k", "slug": "s", "base_url": "http://hc.local:8000/ping/", "timeout": "1500ms"}"#,
+        )
+        .unwrap()
+        .ping
+        .unwrap();
+        assert_eq!(
+            (p.url.as_str(), p.timeout_ms),
+            ("http://hc.local:8000/ping/k/s", 1_500)
+        );
+        assert!(with(r#"{"url": "x"}"#).is_err());
+        for (ping, expected) in [
+            (
+                r#"{"url": "hc-ping.com/x"}"#,
+                "`ping.url` must be an http:// or https:// URL",
+            ),
+            (r#"{"url": "https://hc-ping.com/x?create=1"}"#, "no query"),
+            (r#"{"url": "https://h/x", "slug": "s"}"#, "not both"),
+            (r#"{"slug": "s"}"#, "either `url`"),
+            (r#"{"ping_key": "k", "slug": "a b"}"#, "`ping.slug` 'a b'"),
+            (r#"{"url": "https://h/x", "timeout": 0}"#, "`ping.timeout`"),
+            (r#"{"url": "https://h/x", "timeout": "1h"}"#, "at most 2m"),
+            (
+                r#"{"url": "https://h/x", "degraded": "ok"}"#,
+                "`ping.degraded` 'ok'",
+            ),
+            (
+                r#"{"url": "https://h/x", "on_skip": "all"}"#,
+                "`ping.on_skip` 'all'",
+            ),
+            (r#"{"url": "https://h/x", "retries": 99}"#, "`ping.retries`"),
+            (r#"{"url": "https://h/x", "uri": 1}"#, "uri"),
+        ] {
+            let m = err_message(&format!(
+                r#"{{"stages": [{{"name": "a", "command": ["x"]}}], "ping": {ping}}}"#
+            ));
+            assert!(m.contains(expected), "{ping}: {m}");
         }
     }
 

@@ -22,6 +22,7 @@ pub mod logging;
 pub mod man;
 pub mod output;
 pub mod paths;
+pub mod ping;
 pub mod pipeline;
 pub mod policy;
 pub mod process;

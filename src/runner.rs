@@ -596,21 +596,23 @@ pub fn execute(
     let mut service = PolicyRun::new(ctx, id, trigger, ignore_backoff)?;
     service.ignore_conditions = ignore_conditions;
     if let Some(skipped) = service.gate()? {
-        return Ok(skipped);
+        return Ok(service.ping_skip(skipped));
     }
     let lock_path = ctx
         .data_dir
         .pipeline_lock_path(&service.manifest.lock_group);
     let Some(_pipeline) = lock::try_acquire(&lock_path, ctx.clock())? else {
-        return service.skip_locked();
+        return service.skip_locked().map(|r| service.ping_skip(r));
     };
     let begun = match service.begin(started)? {
         Ok(begun) => begun,
-        Err(gate) => return service.skip(gate),
+        Err(gate) => return service.skip(gate).map(|r| service.ping_skip(r)),
     };
     let mut rng = ThreadJitterRng;
-    let ran = service.pipeline(&begun, &mut rng);
+    let mut ran = service.pipeline(&begun, &mut rng);
+    let pings = ran.pings.take();
     let settled = service.record(&begun, &ran, &mut rng)?;
+    service.ping_end(pings, &ran);
     service.hooks(&ran, &settled);
     Ok(service.report(&begun, &ran, &settled))
 }
@@ -641,6 +643,8 @@ struct Ran {
     run: RunRecord,
     workspace: Result<WorkspaceConfig>,
     log: ServiceLog,
+    /// The run's healthchecks pings, the start already on its way.
+    pings: Option<crate::ping::RunPings>,
 }
 
 /// The status after the `record` step, and what applying the run did.
@@ -834,6 +838,19 @@ impl<'a> PolicyRun<'a> {
                 st.started_at_iso
             ));
         }
+        let pings = workspace
+            .as_ref()
+            .ok()
+            .and_then(|c| c.ping.as_ref())
+            .map(|p| {
+                log.line(&format!(
+                    "{} ping: rid {} to {}",
+                    iso_ms(start.start_ms),
+                    crate::ping::rid_of(&start.run_id),
+                    crate::ping::host_of(&p.url)
+                ));
+                crate::ping::RunPings::start(p, &start.run_id)
+            });
         let run = match (&workspace, &token) {
             (Err(e), _) | (_, Err(e)) => {
                 log.line(&format!(
@@ -859,7 +876,47 @@ impl<'a> PolicyRun<'a> {
             run,
             workspace,
             log,
+            pings,
         }
+    }
+
+    /// Ping: the end of the run (success, fail, or degraded as configured)
+    /// with the tail of its log. Never changes the outcome; failures go to
+    /// the service log.
+    fn ping_end(&self, pings: Option<crate::ping::RunPings>, ran: &Ran) {
+        let Some(pings) = pings else { return };
+        let outcome = ran.run.outcome;
+        pings.finish(
+            outcome == Outcome::Failed,
+            outcome == Outcome::Degraded,
+            &self.ctx.data_dir.service_log_path(self.id),
+            ran.log.redactor(),
+            &ran.log,
+            || self.ctx.now_iso(),
+        );
+    }
+
+    /// A skipped run's `/log` ping, when the workspace's `ping.on_skip`
+    /// asks for one; the report passes through.
+    fn ping_skip(&self, report: RunReport) -> RunReport {
+        let path = std::path::Path::new(&self.manifest.config_path);
+        let Some(ping) = WorkspaceConfig::load(path).ok().and_then(|c| c.ping) else {
+            return report;
+        };
+        let text = format!(
+            "{} run of {} skipped: {}{}",
+            self.trigger.as_str(),
+            self.id,
+            report.reason.as_deref().unwrap_or("-"),
+            report
+                .message
+                .as_deref()
+                .map(|m| format!(": {m}"))
+                .unwrap_or_default()
+        );
+        let log = ServiceLog::open(&self.ctx.data_dir.service_log_path(self.id), Vec::new());
+        crate::ping::skip(&ping, &text, &log, &self.ctx.now_iso());
+        report
     }
 
     /// Record: the history first (fsynced), then the status, where the
