@@ -593,8 +593,7 @@ pub fn execute(
     ignore_conditions: bool,
 ) -> Result<RunReport> {
     let started = Instant::now();
-    let mut service = PolicyRun::new(ctx, id, trigger, ignore_backoff)?;
-    service.ignore_conditions = ignore_conditions;
+    let service = PolicyRun::new(ctx, id, trigger, ignore_backoff, ignore_conditions)?;
     if let Some(skipped) = service.gate()? {
         return Ok(service.ping_skip(skipped));
     }
@@ -660,6 +659,7 @@ impl<'a> PolicyRun<'a> {
         id: &'a str,
         trigger: Trigger,
         ignore_backoff: bool,
+        ignore_conditions: bool,
     ) -> Result<PolicyRun<'a>> {
         let manifest = crate::service::read_manifest(ctx, id)?
             .ok_or_else(|| crate::service::not_installed(id))?;
@@ -668,7 +668,7 @@ impl<'a> PolicyRun<'a> {
             id,
             trigger,
             ignore_backoff,
-            ignore_conditions: false,
+            ignore_conditions,
             policy: policy_of(&manifest),
             manifest,
         })

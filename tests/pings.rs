@@ -15,7 +15,22 @@ use std::time::{Duration, Instant};
 
 /// The check's key in the ping URL: a capability, kept out of logs.
 const CHECK: &str = "5f1c3a7e-2b4d-4e6f-8a9b-0c1d2e3f4a5b";
-const TOKEN: &str = "glpat-PingTestToken-1234";
+/// Mixed-case letters and digits: no 6-character piece of it occurs by
+/// chance in a log, an id or a time.
+const TOKEN: &str = "Hx7qR2wLm9ZtK4vBn3Pd";
+
+/// No request line or body holds the token or any 6-character piece of it.
+fn assert_no_token_piece(seen: &Seen) {
+    let pieces: Vec<&str> = (0..=TOKEN.len() - 6).map(|i| &TOKEN[i..i + 6]).collect();
+    for r in seen.lock().unwrap().iter() {
+        for piece in &pieces {
+            assert!(
+                !r.line.contains(piece) && !r.body.contains(piece),
+                "a piece of the token ({piece}) in {r:?}"
+            );
+        }
+    }
+}
 
 #[derive(Debug, Clone)]
 struct Request {
@@ -147,10 +162,7 @@ fn a_run_pings_start_then_success_with_its_redacted_log() {
         "{body}"
     );
     assert!(body.contains("token is [REDACTED]"), "{body}");
-    assert!(
-        !body.contains(TOKEN) && !body.contains("PingTestToken"),
-        "{body}"
-    );
+    assert_no_token_piece(&seen_all);
     let log = service_log(&env, &id);
     assert!(
         log.contains(&format!("ping: rid {r} to 127.0.0.1:")),
@@ -207,6 +219,7 @@ fn failure_and_degraded_ping_fail_or_success_as_configured() {
             format!("POST /{CHECK}/fail"),
         ]
     );
+    assert_no_token_piece(&seen);
     let bodies = seen.lock().unwrap().clone();
     assert!(
         bodies[1].body.contains("connection reset by peer"),
@@ -253,7 +266,12 @@ fn a_server_that_never_answers_delays_the_run_by_its_timeout_at_most() {
         lines.len() == 1 || lines[1..] == [format!("POST /{CHECK}?rid={r} HTTP/1.1")],
         "{lines:?}"
     );
-    assert!(log.contains("ping success (rid "), "{log}");
+    // The end failed in turn, or (when the start's timeout ran a little
+    // over) was held back so as not to overtake the start.
+    assert!(
+        log.contains("ping success (rid ") || log.contains("the success ping is not sent"),
+        "{log}"
+    );
 }
 
 #[test]
@@ -310,8 +328,5 @@ fn skips_send_nothing_or_a_log_ping_and_sync_never_pings() {
         .collect();
     assert_eq!(lines.len(), 3, "{lines:?}");
     assert!(lines[1].contains("/start?rid=") && lines[2].contains(&format!("/{CHECK}?rid=")));
-    assert!(
-        seen.lock().unwrap().iter().all(|r| !r.body.contains(TOKEN)),
-        "no token in any request"
-    );
+    assert_no_token_piece(&seen);
 }
