@@ -43,6 +43,9 @@ _syncfleet() {
             syncfleet,logs)
                 cmd="syncfleet__subcmd__logs"
                 ;;
+            syncfleet,metrics)
+                cmd="syncfleet__subcmd__metrics"
+                ;;
             syncfleet,move)
                 cmd="syncfleet__subcmd__move"
                 ;;
@@ -109,6 +112,9 @@ _syncfleet() {
             syncfleet__subcmd__help,logs)
                 cmd="syncfleet__subcmd__help__subcmd__logs"
                 ;;
+            syncfleet__subcmd__help,metrics)
+                cmd="syncfleet__subcmd__help__subcmd__metrics"
+                ;;
             syncfleet__subcmd__help,move)
                 cmd="syncfleet__subcmd__help__subcmd__move"
                 ;;
@@ -155,7 +161,7 @@ _syncfleet() {
 
     case "${cmd}" in
         syncfleet)
-            opts="-J -q -v -h -V --json --robot --data-dir --config --color --quiet --verbose --help --version install uninstall list status logs doctor pause resume trigger move repair sync history report prune reindex init completions robot-docs run __complete help"
+            opts="-J -q -v -h -V --json --robot --data-dir --config --color --quiet --verbose --help --version install uninstall list status logs doctor pause resume trigger move repair sync history report prune reindex metrics init completions robot-docs run __complete help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -263,7 +269,7 @@ _syncfleet() {
             return 0
             ;;
         syncfleet__subcmd__help)
-            opts="install uninstall list status logs doctor pause resume trigger move repair sync history report prune reindex init completions robot-docs run __complete help"
+            opts="install uninstall list status logs doctor pause resume trigger move repair sync history report prune reindex metrics init completions robot-docs run __complete help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -389,6 +395,20 @@ _syncfleet() {
             return 0
             ;;
         syncfleet__subcmd__help__subcmd__logs)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        syncfleet__subcmd__help__subcmd__metrics)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -807,6 +827,32 @@ _syncfleet() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        syncfleet__subcmd__metrics)
+            opts="-J -q -v -h -V --json --robot --data-dir --config --color --quiet --verbose --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 --data-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -153,6 +153,8 @@ pub enum Command {
     Prune(PruneArgs),
     /// Rebuild the registry from the service files
     Reindex(ReindexArgs),
+    /// Print the fleet's Prometheus metrics (the file node_exporter's textfile collector reads)
+    Metrics(MetricsArgs),
     /// Write a starter syncfleet.json for the current directory
     Init(InitArgs),
     /// Print a shell completion script
@@ -323,6 +325,9 @@ pub struct PruneArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct ReindexArgs {}
+
+#[derive(Debug, Clone, Args)]
+pub struct MetricsArgs {}
 
 #[derive(Debug, Clone, Args)]
 pub struct LogsArgs {

@@ -240,6 +240,15 @@ move refuses a NEW_DIR without a syncfleet.json (CONFIG_NOT_FOUND) and one that 
         response: &[("services", "number: service directories read"), ("installed", "number"), ("runs_imported", "number: new runs"), ("runs_total", "number"), ("lines_skipped", "number: history lines that are not readable runs"), ("bad_lines", "[{service_id, not_utf8, not_json, not_a_run, newer_schema}] (services with skipped lines)"), ("corrupt_backup", "string (when the old registry was moved aside)")],
     },
     CommandDoc {
+        name: "metrics",
+        description: "Print the fleet's Prometheus metrics in the text exposition format, from the registry: per installed service (labelled service_id, name, workspace, platform and tags) the runs by outcome, last run and last success times, a run duration histogram, consecutive failures, the scheduler state (one series per state, 1 for the current one), circuit breaker open, paused by kind, skips by reason, errors by code and class, the next run time and the schedule period; plus syncfleet_build_info. The same text is written atomically (mode 0644) to $SYNCFLEET_DATA_DIR/metrics/syncfleet.prom, or to the directory SYNCFLEET_METRICS_DIR names (node_exporter's --collector.textfile.directory), after every run and every command that changes the fleet; this command rewrites it too.",
+        examples: &[
+            ("syncfleet metrics | promtool check metrics", "check the exposition"),
+            ("syncfleet -J metrics | jq -r .data.path", "where the metrics file is (SYNCFLEET_METRICS_DIR moves it)"),
+        ],
+        response: &[("exposition", "string: the text exposition"), ("path", "string: the metrics file"), ("written", "bool: whether the file was rewritten")],
+    },
+    CommandDoc {
         name: "init",
         description: "Write a starter syncfleet.json in the current directory from --project and --stage/--optional-stage flags, or from a preset. An existing file is never overwritten without --force. The result is validated before it is written.",
         examples: &[

@@ -20,6 +20,7 @@ pub mod index;
 pub mod lock;
 pub mod logging;
 pub mod man;
+pub mod metrics;
 pub mod output;
 pub mod paths;
 pub mod ping;
@@ -76,7 +77,7 @@ pub fn run<I: IntoIterator<Item = OsString>>(args: I) -> ExitCode {
             }
         };
     }
-    match &cli.command {
+    let code = match &cli.command {
         Command::Install(a) => dispatch!(commands::install::run(&ctx, a)),
         Command::Uninstall(a) => dispatch!(commands::uninstall::run(&ctx, a)),
         Command::List(a) => dispatch!(commands::list::run(&ctx, a)),
@@ -93,6 +94,7 @@ pub fn run<I: IntoIterator<Item = OsString>>(args: I) -> ExitCode {
         Command::Report(a) => dispatch!(commands::report::run(&ctx, a)),
         Command::Prune(a) => dispatch!(commands::prune::run(&ctx, a)),
         Command::Reindex(a) => dispatch!(commands::reindex::run(&ctx, a)),
+        Command::Metrics(a) => dispatch!(commands::metrics::run(&ctx, a)),
         Command::Init(a) => dispatch!(commands::init::run(&ctx, a)),
         Command::RobotDocs => emit(&ui, started, &commands::robot_docs::run()),
         Command::Completions(a) => {
@@ -113,7 +115,9 @@ pub fn run<I: IntoIterator<Item = OsString>>(args: I) -> ExitCode {
             let _ = dispatch!(commands::run::run(&ctx, a));
             ExitCode::SUCCESS
         }
-    }
+    };
+    metrics::after_command(&ctx, &cli.command);
+    code
 }
 
 /// clap's own exits: help and version print as clap renders them; a usage

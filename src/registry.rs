@@ -1301,6 +1301,104 @@ impl Registry {
     }
 }
 
+// ---- metrics ------------------------------------------------------------
+
+/// The upper bounds of the run duration histogram, in seconds: the
+/// `le_*` columns of `run_totals` (migration V3), which its triggers fill.
+pub const DURATION_BUCKETS_SECONDS: [u64; 7] = [1, 5, 15, 60, 300, 900, 3600];
+
+/// A service's running totals over every run the registry was given
+/// (prune never lowers them): what the metrics file's counters show.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunTotals {
+    pub success: u64,
+    pub degraded: u64,
+    pub failed: u64,
+    pub crashed: u64,
+    pub last_run_ms: Option<i64>,
+    /// The last run whose core stages all succeeded (success or degraded).
+    pub last_success_ms: Option<i64>,
+    /// Cumulative counts for DURATION_BUCKETS_SECONDS, of the runs that
+    /// recorded a duration (all but crashed ones).
+    pub duration_buckets: [u64; 7],
+    pub timed_runs: u64,
+    pub duration_sum_ms: i64,
+}
+
+/// A count per service and label (an error code, a skip reason).
+pub type LabelledTotals = std::collections::HashMap<String, Vec<(String, u64)>>;
+
+impl Registry {
+    /// Every service's run totals, by service id: one indexed read of one
+    /// row per service, whatever the history holds.
+    pub fn run_totals(&self) -> Result<std::collections::HashMap<String, RunTotals>> {
+        const BUCKETS: [&str; 7] = [
+            "le_1", "le_5", "le_15", "le_60", "le_300", "le_900", "le_3600",
+        ];
+        let rows = self.rows(
+            "read run totals",
+            "SELECT service_id, success, degraded, failed, crashed, last_run_ms, last_success_ms,
+                le_1, le_5, le_15, le_60, le_300, le_900, le_3600, timed, duration_sum_ms
+             FROM run_totals",
+            [],
+            |r| {
+                let count = |name: &str| r.get::<_, i64>(name).map(|v| v.max(0) as u64);
+                let mut duration_buckets = [0; 7];
+                for (slot, name) in duration_buckets.iter_mut().zip(BUCKETS) {
+                    *slot = count(name)?;
+                }
+                Ok((
+                    r.get::<_, String>("service_id")?,
+                    RunTotals {
+                        success: count("success")?,
+                        degraded: count("degraded")?,
+                        failed: count("failed")?,
+                        crashed: count("crashed")?,
+                        last_run_ms: r.get("last_run_ms")?,
+                        last_success_ms: r.get("last_success_ms")?,
+                        duration_buckets,
+                        timed_runs: count("timed")?,
+                        duration_sum_ms: r.get("duration_sum_ms")?,
+                    },
+                ))
+            },
+        )?;
+        Ok(rows.into_iter().collect())
+    }
+
+    /// Runs with an error code, per service and code (codes sorted).
+    pub fn error_totals(&self) -> Result<LabelledTotals> {
+        self.labelled_totals(
+            "read error totals",
+            "SELECT service_id, error_code AS label, n FROM error_totals
+             ORDER BY service_id, error_code",
+        )
+    }
+
+    /// Skipped invocations, per service and reason (reasons sorted).
+    pub fn skip_totals(&self) -> Result<LabelledTotals> {
+        self.labelled_totals(
+            "read skip totals",
+            "SELECT service_id, reason AS label, n FROM skip_totals ORDER BY service_id, reason",
+        )
+    }
+
+    fn labelled_totals(&self, what: &str, sql: &str) -> Result<LabelledTotals> {
+        let rows = self.rows(what, sql, [], |r| {
+            Ok((
+                r.get::<_, String>("service_id")?,
+                r.get::<_, String>("label")?,
+                r.get::<_, i64>("n")?.max(0) as u64,
+            ))
+        })?;
+        let mut out = LabelledTotals::new();
+        for (id, label, n) in rows {
+            out.entry(id).or_default().push((label, n));
+        }
+        Ok(out)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1790,6 +1888,112 @@ mod tests {
                 ("a".to_string(), 1, "success".to_string()),
                 ("a".to_string(), 9, "failed".to_string()),
                 ("b".to_string(), 5, "success".to_string())
+            ]
+        );
+    }
+
+    #[test]
+    fn run_and_skip_totals_count_inserts_and_prune_never_lowers_them() {
+        let reg = Registry::open_in_memory().unwrap();
+        let mut slow = run_of("s", 1_000, Outcome::Failed);
+        slow.duration_seconds = 61.5;
+        slow.error_code = Some("AUTH_FAILED".into());
+        let mut crashed = run_of("s", 2_000, Outcome::Crashed);
+        crashed.error_code = Some("CRASHED".into());
+        crashed.duration_seconds = 0.0;
+        let mut ok = run_of("s", 3_000, Outcome::Success);
+        ok.duration_seconds = 0.5;
+        let mut degraded = run_of("s", 4_000, Outcome::Degraded);
+        degraded.duration_seconds = 4.0;
+        let runs = [slow, crashed, ok, degraded];
+        reg.insert_runs("s", &runs).unwrap();
+        reg.insert_runs("s", &runs).unwrap();
+        let expected = RunTotals {
+            success: 1,
+            degraded: 1,
+            failed: 1,
+            crashed: 1,
+            last_run_ms: Some(4_000),
+            last_success_ms: Some(4_000),
+            duration_buckets: [1, 2, 2, 2, 3, 3, 3],
+            timed_runs: 3,
+            duration_sum_ms: 61_500 + 500 + 4_000,
+        };
+        assert_eq!(
+            reg.run_totals().unwrap()["s"],
+            expected,
+            "a run inserted twice counts once"
+        );
+        assert_eq!(
+            reg.error_totals().unwrap()["s"],
+            [("AUTH_FAILED".to_string(), 1), ("CRASHED".to_string(), 1)]
+        );
+        let mut status = StatusFile::default();
+        reg.update_status("s", &status, Some(10)).unwrap();
+        status.skipped.locked = 2;
+        status.skipped.backoff = 1;
+        reg.update_status("s", &status, Some(20)).unwrap();
+        status.skipped.locked = 5;
+        reg.update_status("s", &status, Some(30)).unwrap();
+        let skips = [("backoff".to_string(), 1), ("locked".to_string(), 5)];
+        assert_eq!(reg.skip_totals().unwrap()["s"], skips);
+
+        assert_eq!(reg.prune("s", 1_000_000, 0).unwrap(), 4);
+        assert_eq!(reg.count_runs(Some("s")).unwrap(), 0);
+        assert_eq!(reg.run_totals().unwrap()["s"], expected);
+        assert_eq!(reg.skip_totals().unwrap()["s"], skips);
+        assert_eq!(reg.error_totals().unwrap()["s"].len(), 2);
+    }
+
+    #[test]
+    fn the_totals_migration_counts_what_an_older_registry_holds() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("registry.db");
+        {
+            let mut conn = Connection::open(&path).unwrap();
+            embedded::migrations::runner()
+                .set_target(refinery::Target::Version(2))
+                .run(&mut conn)
+                .unwrap();
+            conn.execute_batch(
+                "INSERT INTO services (service_id) VALUES ('s');
+                 INSERT INTO runs VALUES ('s', 1, 'r1', 'scheduled', 500, 'success', NULL, NULL, NULL);
+                 INSERT INTO runs VALUES ('s', 2, 'r2', 'manual', 7000, 'failed', 'TIMEOUT', 'slow', NULL);
+                 INSERT INTO skips (service_id, at_ms, reason, count) VALUES ('s', 3, 'paused', 4);",
+            )
+            .unwrap();
+        }
+        let reg = Registry::open(&path).unwrap();
+        let t = &reg.run_totals().unwrap()["s"];
+        assert_eq!((t.success, t.failed, t.timed_runs), (1, 1, 2));
+        assert_eq!(t.duration_buckets, [1, 1, 2, 2, 2, 2, 2]);
+        assert_eq!((t.last_run_ms, t.last_success_ms), (Some(2), Some(1)));
+        assert_eq!(t.duration_sum_ms, 7_500);
+        assert_eq!(
+            reg.error_totals().unwrap()["s"],
+            [("TIMEOUT".to_string(), 1)]
+        );
+        assert_eq!(reg.skip_totals().unwrap()["s"], [("paused".to_string(), 4)]);
+    }
+
+    /// A later migration that rebuilds `runs` or `skips` drops the
+    /// trigger that keeps the metrics totals: it must create it again.
+    #[test]
+    fn metrics_triggers_survive_every_migration() {
+        let reg = Registry::open_in_memory().unwrap();
+        let triggers: Vec<String> = reg
+            .conn
+            .prepare("SELECT tbl_name || ':' || name FROM sqlite_master WHERE type = 'trigger' ORDER BY 1")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(
+            triggers,
+            [
+                "runs:runs_count_for_metrics",
+                "skips:skips_count_for_metrics"
             ]
         );
     }

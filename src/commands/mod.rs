@@ -8,6 +8,7 @@ pub mod init;
 pub mod install;
 pub mod list;
 pub mod logs;
+pub mod metrics;
 pub mod pause;
 pub mod prune;
 pub mod reindex;

@@ -1,0 +1,553 @@
+//! The Prometheus metrics file: the fleet in the text exposition format,
+//! derived from the registry alone (one read of the services, three of
+//! running totals; no per-service file), for node_exporter's textfile
+//! collector. It is rewritten atomically after every run and every
+//! command that changes the fleet (`after_command`, the one hook), and
+//! `syncfleet metrics` prints it. No daemon: the file is the interface.
+
+use crate::cli::Command;
+use crate::context::Context;
+use crate::error::{Error, Result};
+use crate::paths::DataDir;
+use crate::policy::{self, Policy, SchedulerState};
+use crate::registry::{DURATION_BUCKETS_SECONDS, ListRow, Registry, RunTotals, ServiceFilter};
+use crate::store::manifest::{
+    DEFAULT_CIRCUIT_BREAKER_COOLDOWN_SECONDS, DEFAULT_MAX_TRANSIENT_FAILURES,
+};
+use crate::store::status::PauseKind;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+/// Where the file goes instead of `$SYNCFLEET_DATA_DIR/metrics`: point it
+/// at node_exporter's `--collector.textfile.directory`. syncfleet has no
+/// user config file, so this variable is the one setting.
+pub const METRICS_DIR_VAR: &str = "SYNCFLEET_METRICS_DIR";
+/// node_exporter reads `*.prom`; the temporary file of an atomic write
+/// (`.tmp-*`) is never taken for one.
+pub const FILE_NAME: &str = "syncfleet.prom";
+/// Readable by node_exporter, which runs as another user.
+const FILE_MODE: u32 = 0o644;
+const DIR_MODE: u32 = 0o755;
+
+/// The skip reasons every service reports, at zero when they never
+/// happened (others, such as `condition:<name>`, appear once counted).
+const SKIP_REASONS: [&str; 3] = ["backoff", "locked", "paused"];
+const PAUSE_KINDS: [PauseKind; 3] = [
+    PauseKind::Manual,
+    PauseKind::Permanent,
+    PauseKind::CircuitBreaker,
+];
+
+/// The metrics directory: `SYNCFLEET_METRICS_DIR` (`configured`), else
+/// `metrics/` in the data directory. A relative value is taken from the
+/// current directory.
+pub fn metrics_dir(data_dir: &DataDir, configured: Option<&Path>) -> PathBuf {
+    match configured.filter(|p| !p.as_os_str().is_empty()) {
+        Some(dir) => crate::paths::absolute(dir),
+        None => data_dir.root().join("metrics"),
+    }
+}
+
+/// The file this process writes.
+pub fn file_path(ctx: &Context) -> PathBuf {
+    let configured = std::env::var_os(METRICS_DIR_VAR).map(PathBuf::from);
+    metrics_dir(&ctx.data_dir, configured.as_deref()).join(FILE_NAME)
+}
+
+/// One service's series, as read from the registry.
+#[derive(Debug, Clone)]
+pub struct ServiceMetrics {
+    pub row: ListRow,
+    pub state: SchedulerState,
+    pub totals: RunTotals,
+    /// (error code, runs), codes sorted.
+    pub errors: Vec<(String, u64)>,
+    /// (reason, skips), reasons sorted.
+    pub skips: Vec<(String, u64)>,
+}
+
+/// Everything the file says.
+#[derive(Debug, Clone)]
+pub struct Fleet {
+    pub generated_ms: i64,
+    /// Installed services, by id.
+    pub services: Vec<ServiceMetrics>,
+}
+
+/// The policy a row's cached state is read with (as `list` does).
+fn policy_of_row(row: &ListRow) -> Policy {
+    Policy {
+        interval_seconds: row.interval_seconds,
+        max_transient_failures: row
+            .max_transient_failures
+            .unwrap_or(DEFAULT_MAX_TRANSIENT_FAILURES),
+        cooldown_seconds: row
+            .cooldown_seconds
+            .unwrap_or(DEFAULT_CIRCUIT_BREAKER_COOLDOWN_SECONDS),
+    }
+}
+
+/// Read the fleet from the registry: four queries, whatever its size.
+pub fn collect(reg: &Registry, now_ms: i64, pid_alive: &dyn Fn(u32) -> bool) -> Result<Fleet> {
+    let rows = reg.list_rows(&ServiceFilter::default())?;
+    let mut totals = reg.run_totals()?;
+    let mut errors = reg.error_totals()?;
+    let mut skips = reg.skip_totals()?;
+    let services = rows
+        .into_iter()
+        .map(|row| {
+            let state = policy::scheduler_state(
+                &row.status,
+                row.installed,
+                &policy_of_row(&row),
+                now_ms,
+                pid_alive,
+            );
+            let id = row.service_id.as_str();
+            ServiceMetrics {
+                state,
+                totals: totals.remove(id).unwrap_or_default(),
+                errors: errors.remove(id).unwrap_or_default(),
+                skips: skips.remove(id).unwrap_or_default(),
+                row,
+            }
+        })
+        .collect();
+    Ok(Fleet {
+        generated_ms: now_ms,
+        services,
+    })
+}
+
+/// A label value as the exposition format wants it: backslash, double
+/// quote and line feed escaped.
+pub fn escape_label(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Milliseconds as seconds, exactly (no float rounding).
+fn seconds(ms: i64) -> String {
+    let sign = if ms < 0 { "-" } else { "" };
+    let ms = ms.unsigned_abs();
+    format!("{sign}{}.{:03}", ms / 1000, ms % 1000)
+}
+
+/// The labels every series of a service carries.
+fn service_labels(row: &ListRow) -> String {
+    let mut tags = row.tags.clone();
+    tags.sort();
+    format!(
+        "service_id=\"{}\",name=\"{}\",workspace=\"{}\",platform=\"{}\",tags=\"{}\"",
+        escape_label(&row.service_id),
+        escape_label(row.name.as_deref().unwrap_or_default()),
+        escape_label(&row.workspace_root),
+        escape_label(&row.platform),
+        escape_label(&tags.join(","))
+    )
+}
+
+/// One metric family: HELP, TYPE and its samples, contiguous as the
+/// format requires. A family without samples is left out.
+struct Family {
+    name: &'static str,
+    kind: &'static str,
+    help: &'static str,
+    body: String,
+}
+
+impl Family {
+    fn new(name: &'static str, kind: &'static str, help: &'static str) -> Family {
+        Family {
+            name,
+            kind,
+            help,
+            body: String::new(),
+        }
+    }
+
+    /// `name{labels,extra} value`; `suffix` for a histogram's series.
+    fn sample(&mut self, suffix: &str, labels: &str, extra: &str, value: impl std::fmt::Display) {
+        let name = self.name;
+        let _ = match (labels.is_empty(), extra.is_empty()) {
+            (true, true) => writeln!(self.body, "{name}{suffix} {value}"),
+            (false, false) => writeln!(self.body, "{name}{suffix}{{{labels},{extra}}} {value}"),
+            _ => writeln!(self.body, "{name}{suffix}{{{labels}{extra}}} {value}"),
+        };
+    }
+
+    fn write_to(self, out: &mut String) {
+        if self.body.is_empty() {
+            return;
+        }
+        let _ = writeln!(out, "# HELP {} {}", self.name, self.help);
+        let _ = writeln!(out, "# TYPE {} {}", self.name, self.kind);
+        out.push_str(&self.body);
+    }
+}
+
+/// When the next run can start, for an interval service that has run:
+/// its last scheduled run plus the interval, or the end of its backoff
+/// when that is later. None when paused or unknown (never ran, or a
+/// schedule that is not an interval).
+fn next_run_ms(s: &ServiceMetrics) -> Option<i64> {
+    let status = &s.row.status;
+    if status.paused_reason.is_some() || s.row.interval_seconds == 0 {
+        return None;
+    }
+    let last = status.last_run.as_ref()?.timestamp_ms;
+    let next = last + s.row.interval_seconds as i64 * 1000;
+    Some(
+        status
+            .next_retry_at_ms
+            .map_or(next, |retry| retry.max(next)),
+    )
+}
+
+/// The exposition text of `fleet`.
+pub fn render(fleet: &Fleet) -> String {
+    let labels: Vec<String> = fleet
+        .services
+        .iter()
+        .map(|s| service_labels(&s.row))
+        .collect();
+    let each = || fleet.services.iter().zip(labels.iter().map(String::as_str));
+
+    let mut build = Family::new(
+        "syncfleet_build_info",
+        "gauge",
+        "The syncfleet version that wrote this file (always 1).",
+    );
+    build.sample(
+        "",
+        "",
+        &format!("version=\"{}\"", escape_label(env!("CARGO_PKG_VERSION"))),
+        1,
+    );
+    let mut generated = Family::new(
+        "syncfleet_metrics_generated_timestamp_seconds",
+        "gauge",
+        "When this file was written, from the registry.",
+    );
+    generated.sample("", "", "", seconds(fleet.generated_ms));
+
+    let mut runs = Family::new(
+        "syncfleet_service_runs_total",
+        "counter",
+        "Runs recorded, by outcome (crashed: killed or crashed, found by the next run).",
+    );
+    let mut last_run = Family::new(
+        "syncfleet_service_last_run_timestamp_seconds",
+        "gauge",
+        "When the service's last run started.",
+    );
+    let mut last_success = Family::new(
+        "syncfleet_service_last_success_timestamp_seconds",
+        "gauge",
+        "When the service's last run whose core stages all succeeded (success or degraded) started.",
+    );
+    let mut duration = Family::new(
+        "syncfleet_service_run_duration_seconds",
+        "histogram",
+        "How long runs took (crashed runs, whose duration is unknown, are left out).",
+    );
+    let mut failures = Family::new(
+        "syncfleet_service_consecutive_failures",
+        "gauge",
+        "Failed runs in a row since the last good one.",
+    );
+    let mut state = Family::new(
+        "syncfleet_service_state",
+        "gauge",
+        "The service's scheduler state, as `syncfleet list` shows it: 1 for the current state, 0 for the others.",
+    );
+    let mut breaker = Family::new(
+        "syncfleet_service_circuit_breaker_open",
+        "gauge",
+        "1 while the circuit breaker holds the service paused after too many transient failures.",
+    );
+    let mut paused = Family::new(
+        "syncfleet_service_paused",
+        "gauge",
+        "1 for the kind of pause the service is in (manual, permanent error, circuit breaker), 0 for the others.",
+    );
+    let mut skips = Family::new(
+        "syncfleet_service_skips_total",
+        "counter",
+        "Scheduled invocations that did not run the pipeline, by reason.",
+    );
+    let mut errors = Family::new(
+        "syncfleet_service_errors_total",
+        "counter",
+        "Runs that ended with an error code, by code and class (transient errors are retried with backoff, permanent ones pause).",
+    );
+    let mut next_run = Family::new(
+        "syncfleet_service_next_run_timestamp_seconds",
+        "gauge",
+        "The earliest time the next scheduled run can start (interval services that have run and are not paused).",
+    );
+    let mut period = Family::new(
+        "syncfleet_service_schedule_period_seconds",
+        "gauge",
+        "The service's schedule interval.",
+    );
+
+    for (s, l) in each() {
+        let t = &s.totals;
+        for (outcome, n) in [
+            ("success", t.success),
+            ("degraded", t.degraded),
+            ("failed", t.failed),
+            ("crashed", t.crashed),
+        ] {
+            runs.sample("", l, &format!("outcome=\"{outcome}\""), n);
+        }
+        if let Some(ms) = t.last_run_ms {
+            last_run.sample("", l, "", seconds(ms));
+        }
+        if let Some(ms) = t.last_success_ms {
+            last_success.sample("", l, "", seconds(ms));
+        }
+        for (le, n) in DURATION_BUCKETS_SECONDS.iter().zip(t.duration_buckets) {
+            duration.sample("_bucket", l, &format!("le=\"{le}\""), n);
+        }
+        duration.sample("_bucket", l, "le=\"+Inf\"", t.timed_runs);
+        duration.sample("_sum", l, "", seconds(t.duration_sum_ms));
+        duration.sample("_count", l, "", t.timed_runs);
+        failures.sample("", l, "", s.row.status.consecutive_failures);
+        for candidate in SchedulerState::ALL {
+            let on = u8::from(candidate == s.state);
+            state.sample("", l, &format!("state=\"{}\"", candidate.as_str()), on);
+        }
+        let kind = s.row.status.pause_kind();
+        breaker.sample("", l, "", u8::from(kind == Some(PauseKind::CircuitBreaker)));
+        for k in PAUSE_KINDS {
+            let on = u8::from(kind == Some(k));
+            paused.sample("", l, &format!("kind=\"{}\"", k.as_str()), on);
+        }
+        let mut reasons: Vec<(&str, u64)> = SKIP_REASONS.iter().map(|r| (*r, 0)).collect();
+        for (reason, n) in &s.skips {
+            match reasons.iter_mut().find(|(r, _)| r == reason) {
+                Some(slot) => slot.1 += n,
+                None => reasons.push((reason, *n)),
+            }
+        }
+        reasons.sort();
+        for (reason, n) in reasons {
+            skips.sample("", l, &format!("reason=\"{}\"", escape_label(reason)), n);
+        }
+        for (code, n) in &s.errors {
+            let class = if policy::is_permanent_code(code) {
+                "permanent"
+            } else {
+                "transient"
+            };
+            let extra = format!("code=\"{}\",class=\"{class}\"", escape_label(code));
+            errors.sample("", l, &extra, n);
+        }
+        if let Some(ms) = next_run_ms(s) {
+            next_run.sample("", l, "", seconds(ms));
+        }
+        if s.row.interval_seconds > 0 {
+            period.sample("", l, "", s.row.interval_seconds);
+        }
+    }
+
+    let mut out = String::with_capacity(fleet.services.len() * 40 * 200 + 1024);
+    for family in [
+        build,
+        generated,
+        runs,
+        last_run,
+        last_success,
+        duration,
+        failures,
+        state,
+        breaker,
+        paused,
+        skips,
+        errors,
+        next_run,
+        period,
+    ] {
+        family.write_to(&mut out);
+    }
+    out
+}
+
+/// Write `text` to `path` atomically (temp file in the same directory,
+/// then rename: node_exporter never reads half a file), mode 0644; the
+/// directory is created (0755) when missing.
+pub fn write_file(path: &Path, text: &str) -> std::io::Result<()> {
+    let dir = crate::fsutil::parent_dir(path);
+    if !dir.exists() {
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            builder.mode(DIR_MODE);
+        }
+        builder.create(&dir)?;
+    }
+    crate::fsutil::write_atomic_mode(path, text.as_bytes(), FILE_MODE)
+}
+
+/// The exposition of the fleet now, from `reg`.
+pub fn exposition(ctx: &Context, reg: &Registry) -> Result<String> {
+    collect(reg, ctx.now_ms(), &crate::process::pid_alive).map(|f| render(&f))
+}
+
+/// Render the fleet and write the file; returns its path.
+pub fn refresh(ctx: &Context) -> Result<PathBuf> {
+    let text = exposition(ctx, ctx.registry()?)?;
+    let path = file_path(ctx);
+    write_file(&path, &text).map_err(|e| Error::io("write", &path, e))?;
+    Ok(path)
+}
+
+/// Whether `command` may change what the file says: runs and admin
+/// changes. Read-only commands leave the file alone.
+fn changes_fleet(command: &Command) -> bool {
+    use Command::*;
+    match command {
+        Install(_) | Uninstall(_) | Pause(_) | Resume(_) | Trigger(_) | Move(_) | Repair(_)
+        | Sync(_) | Prune(_) | Reindex(_) | Doctor(_) | Run(_) => true,
+        List(_) | Status(_) | Logs(_) | History(_) | Report(_) | Init(_) | Metrics(_)
+        | Completions(_) | RobotDocs | Complete(_) => false,
+    }
+}
+
+/// The one hook: after a command that may have changed the fleet (a run,
+/// an admin change, whether it succeeded or not: a batch can fail in part),
+/// rewrite the file. Best effort: a failure is a warning (for a scheduled
+/// run, in the service log too), never the command's failure. Nothing is
+/// written where there is no registry yet (a command that failed on an
+/// empty machine creates no data).
+pub fn after_command(ctx: &Context, command: &Command) {
+    if !changes_fleet(command) || !ctx.data_dir.registry_path().exists() {
+        return;
+    }
+    if let Err(e) = refresh(ctx) {
+        let warning = format!(
+            "the metrics file was not rewritten: {}{}",
+            e.message,
+            e.suggestion
+                .as_deref()
+                .map(|s| format!(" ({s})"))
+                .unwrap_or_default()
+        );
+        tracing::warn!("{warning}");
+        if let Command::Run(args) = command
+            && crate::identity::is_valid_service_id(&args.service_id)
+            && ctx.data_dir.service_dir(&args.service_id).is_dir()
+        {
+            crate::pipeline::ServiceLog::open(
+                &ctx.data_dir.service_log_path(&args.service_id),
+                Vec::new(),
+            )
+            .line(&format!("{} warning: {warning}", ctx.now_iso()));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::status::StatusFile;
+
+    #[test]
+    fn label_values_escape_backslash_quote_and_newline() {
+        assert_eq!(escape_label(r#"a\b"c"#), r#"a\\b\"c"#);
+        assert_eq!(escape_label("x\ny"), "x\\ny");
+        assert_eq!(escape_label("plain ü,;{}="), "plain ü,;{}=");
+    }
+
+    #[test]
+    fn seconds_are_exact() {
+        assert_eq!(seconds(1_700_000_000_123), "1700000000.123");
+        assert_eq!(seconds(5), "0.005");
+        assert_eq!(seconds(-1500), "-1.500");
+    }
+
+    #[test]
+    fn the_metrics_dir_is_the_variable_else_the_data_dir() {
+        let data = DataDir::new("/d");
+        assert_eq!(metrics_dir(&data, None), Path::new("/d/metrics"));
+        assert_eq!(
+            metrics_dir(&data, Some(Path::new(""))),
+            Path::new("/d/metrics")
+        );
+        assert_eq!(
+            metrics_dir(&data, Some(Path::new("/var/lib/node_exporter"))),
+            Path::new("/var/lib/node_exporter")
+        );
+    }
+
+    fn row(id: &str) -> ListRow {
+        ListRow {
+            service_id: id.into(),
+            name: None,
+            workspace_root: format!("/w/{id}"),
+            platform: "cron".into(),
+            interval_seconds: 600,
+            profile: "fast".into(),
+            tags: Vec::new(),
+            installed: true,
+            uninstalled_at_ms: None,
+            max_transient_failures: None,
+            cooldown_seconds: None,
+            updated_at_iso: None,
+            status: StatusFile::default(),
+        }
+    }
+
+    #[test]
+    fn next_run_is_last_plus_interval_or_the_end_of_the_backoff() {
+        let mut s = ServiceMetrics {
+            row: row("a"),
+            state: SchedulerState::Idle,
+            totals: RunTotals::default(),
+            errors: Vec::new(),
+            skips: Vec::new(),
+        };
+        assert_eq!(next_run_ms(&s), None, "never ran");
+        s.row.status.record_run(crate::store::status::make_run(
+            10_000,
+            crate::store::status::Outcome::Failed,
+        ));
+        assert_eq!(next_run_ms(&s), Some(610_000));
+        s.row.status.next_retry_at_ms = Some(900_000);
+        assert_eq!(next_run_ms(&s), Some(900_000));
+        s.row.status.paused_reason = Some("maintenance".into());
+        assert_eq!(next_run_ms(&s), None, "paused");
+    }
+
+    #[test]
+    fn an_empty_fleet_has_only_the_fleet_wide_series() {
+        let text = render(&Fleet {
+            generated_ms: 1_000,
+            services: Vec::new(),
+        });
+        assert_eq!(
+            text,
+            format!(
+                "# HELP syncfleet_build_info The syncfleet version that wrote this file (always 1).\n\
+                 # TYPE syncfleet_build_info gauge\n\
+                 syncfleet_build_info{{version=\"{}\"}} 1\n\
+                 # HELP syncfleet_metrics_generated_timestamp_seconds When this file was written, from the registry.\n\
+                 # TYPE syncfleet_metrics_generated_timestamp_seconds gauge\n\
+                 syncfleet_metrics_generated_timestamp_seconds 1.000\n",
+                env!("CARGO_PKG_VERSION")
+            )
+        );
+    }
+}
