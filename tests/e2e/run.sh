@@ -20,8 +20,9 @@
 # (E2E_STRICT=1 turns SKIPs into a failure).
 # Needs: bash, jq, setpriv, cron (apt-get install cron; installed here when
 # missing), systemd (for the systemd part). E2E_USER (default sfe2e),
-# E2E_KEEP=1 keeps the state directory; E2E_ONLY="systemd cron fleet switch"
-# runs only the named suites.
+# E2E_KEEP=1 keeps the state directory; E2E_ONLY="systemd cron fleet switch
+# metrics" runs only the named suites. The metrics suite also needs
+# prometheus-node-exporter (a SKIP without it).
 # shellcheck disable=SC2317 # helpers are called through "$@" and arrays
 set -euo pipefail
 
@@ -49,7 +50,7 @@ done
 STATE=$(mktemp -d /tmp/syncfleet-e2e.XXXXXX)
 chmod 755 "$STATE"
 readonly STATE RESULTS=$STATE/results
-SD_UP=0 CRON_UP=0 CRONTAB_SAVED=0 CRONTAB_HAD=0 ROOT=''
+SD_UP=0 CRON_UP=0 CRONTAB_SAVED=0 CRONTAB_HAD=0 ROOT='' NE_PID='' NE_START=''
 
 # shellcheck disable=SC2317 # invoked by the EXIT trap
 cleanup() {
@@ -58,11 +59,13 @@ cleanup() {
     trap - EXIT INT TERM
     # Remove what syncfleet may have left if a suite died half-way.
     if [[ $SD_UP == 1 ]]; then
-        for t in demo fa fb fc fd sw; do
+        for t in demo fa fb fc fd sw mx; do
             "$SD" as-user "$STATE/sd" -- systemctl --user disable --now "syncfleet-$t.timer" >/dev/null 2>&1
         done
+        "$SD" as-user "$STATE/sd" -- systemctl --user unset-environment SYNCFLEET_METRICS_DIR >/dev/null 2>&1
         "$SD" stop "$STATE/sd"
     fi
+    [[ -n $NE_PID ]] && stop_proc "$NE_PID" "$NE_START" 5 prometheus-node-exporter
     if [[ $CRONTAB_SAVED == 1 ]]; then
         if [[ $CRONTAB_HAD == 1 ]]; then
             crontab -u "$U" "$STATE/crontab.saved"
@@ -72,7 +75,7 @@ cleanup() {
     fi
     [[ $CRON_UP == 1 ]] && "$CRON" stop "$STATE/cron"
     if [[ -n $ROOT ]]; then
-        rm -f "$HOME_U"/.config/systemd/user/syncfleet-{demo,fa,fb,fc,fd,sw}.{service,timer} \
+        rm -f "$HOME_U"/.config/systemd/user/syncfleet-{demo,fa,fb,fc,fd,sw,mx}.{service,timer} \
             "$HOME_U"/.config/syncfleet/cron/syncfleet-{demo,sw}.cron
         [[ ${E2E_KEEP:-0} == 1 ]] || rm -rf -- "$ROOT"
     fi
@@ -340,6 +343,7 @@ sf_in() {
     (cd "$ws" && "$SD" as-user "$STATE/sd" -- "$ROOT/bin/syncfleet" --robot "$@" 2>>"$STATE/fleet.err")
 }
 runs_of() { nlines "$SYNCFLEET_DATA_DIR/services/$1/runs.jsonl"; }
+runs_of_at_least() { (($(runs_of "$1") >= $2)); }
 # all_idle ID...: none of the services' systemd units is running
 all_idle() {
     local id state
@@ -461,6 +465,84 @@ switch_suite() {
     fi
 }
 
+
+# The metrics file served by a real node_exporter: a service on the user
+# manager runs on its schedule, the run rewrites the file in the textfile
+# directory (SYNCFLEET_METRICS_DIR, given to the manager the way the README
+# says), and node_exporter, running as another user (nobody), serves its
+# series; an admin change (pause) shows up the same way.
+metrics_suite() {
+    set +e
+    local ne=/usr/bin/prometheus-node-exporter
+    if [[ ! -x $ne ]]; then
+        result metrics node-exporter SKIP "prometheus-node-exporter is not installed (apt-get install prometheus-node-exporter)"
+        return
+    fi
+    export SYNCFLEET_DATA_DIR="$ROOT/metrics/data" SYNCFLEET_E2E_SHORT_INTERVALS=1
+    local ws out port textfile=$STATE/metrics/textfile scraped=$STATE/metrics.scrape
+    install -d -o "$U" -g "$(id -g "$U")" -m 0755 "$STATE/metrics"
+    export SYNCFLEET_METRICS_DIR=$textfile
+    "$SD" as-user "$STATE/sd" -- systemctl --user set-environment "SYNCFLEET_METRICS_DIR=$textfile"
+    ws=$(make_simple_workspace metrics mx)
+    out=$(sf_in "$ws" install --interval 1m)
+    [[ $(jq -r .ok <<<"$out") == true ]] || { result metrics install FAIL "$out"; return; }
+    if [[ $(stat -c %a "$textfile") == 755 && $(stat -c %a "$textfile/syncfleet.prom") == 644 ]]; then
+        result metrics file-modes PASS "install created $textfile (0755) and syncfleet.prom (0644)"
+    else
+        result metrics file-modes FAIL "$(stat -c '%a %n' "$textfile" "$textfile/syncfleet.prom" 2>&1)"
+    fi
+    port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    setpriv --reuid=nobody --regid=nogroup --clear-groups "$ne" --collector.disable-defaults \
+        --collector.textfile --collector.textfile.directory="$textfile" \
+        --web.listen-address="127.0.0.1:$port" >"$STATE/node-exporter.log" 2>&1 &
+    NE_PID=$!
+    NE_START=$(proc_starttime "$NE_PID")
+    scrape() {
+        python3 -c 'import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())' \
+            "http://127.0.0.1:$port/metrics" >"$scraped" 2>/dev/null
+    }
+    # served METRIC VALUE LABEL...: the last scrape has METRIC with each
+    # LABEL (name="value"; node_exporter sorts labels by name) and VALUE
+    served() {
+        local metric=$1 value=$2 lines l
+        shift 2
+        lines=$(grep "^$metric{" "$scraped")
+        for l in "$@"; do lines=$(grep -F "$l" <<<"$lines"); done
+        grep -q " $value\$" <<<"$lines"
+    }
+    serves() { scrape && served "$@"; }
+    if ! wait_until 20 0.2 scrape; then
+        result metrics node-exporter FAIL "no answer on 127.0.0.1:$port: $(tail -c 400 "$STATE/node-exporter.log")"
+        return
+    fi
+    local t=$SECONDS mx='service_id="mx"'
+    if wait_until 100 1 runs_of_at_least mx 1 &&
+        wait_until 20 0.5 serves syncfleet_service_runs_total 1 "$mx" 'outcome="success"'; then
+        result metrics scheduled-run-served PASS "the manager ran mx $((SECONDS - t))s after install; node_exporter (as nobody) serves runs_total{outcome=success} 1, $(grep -c '^syncfleet_' "$scraped") syncfleet series"
+    else
+        result metrics scheduled-run-served FAIL "runs $(runs_of mx); scrape: $(grep -E "runs_total.*$mx|textfile" "$scraped" | head -c 600)"
+    fi
+    if grep -Eq '^node_textfile_scrape_error 0$' "$scraped" && served syncfleet_service_last_success_timestamp_seconds '[0-9.e+]*' "$mx"; then
+        result metrics textfile-clean PASS "node_textfile_scrape_error 0; last success timestamp served"
+    else
+        result metrics textfile-clean FAIL "$(grep -E 'textfile|last_success' "$scraped" | head -c 600)"
+    fi
+    out=$(sf_in "$ws" pause --reason e2e)
+    if wait_until 20 0.5 serves syncfleet_service_paused 1 "$mx" 'kind="manual"'; then
+        result metrics admin-change-served PASS "pause rewrote the file: paused{kind=manual} 1 served"
+    else
+        result metrics admin-change-served FAIL "$out; $(grep -E "paused.*$mx" "$scraped" | head -c 600)"
+    fi
+    sf_in "$ws" uninstall >/dev/null
+    "$SD" as-user "$STATE/sd" -- systemctl --user unset-environment SYNCFLEET_METRICS_DIR
+    stop_proc "$NE_PID" "$NE_START" 5 prometheus-node-exporter
+    if proc_gone "$NE_PID" "$NE_START"; then
+        result metrics node-exporter-stopped PASS "killed by PID $NE_PID"
+    else
+        result metrics node-exporter-stopped FAIL "PID $NE_PID still running"
+    fi
+}
+
 # --- main -------------------------------------------------------------------------
 install_cron_when_missing "$STATE/apt.log"
 : >"$RESULTS"
@@ -517,7 +599,14 @@ for p in "${pids[@]}"; do wait "$p" || true; done
 if [[ $SD_UP == 1 && $CRON_UP == 1 ]] && want switch; then
     (switch_suite) >"$STATE/switch.out" 2>&1
 fi
-for f in systemd cron fleet switch; do
+# Last: it gives the user manager SYNCFLEET_METRICS_DIR, which every
+# service's runs on it would then write to.
+if [[ $SD_UP == 1 ]] && want metrics; then
+    (metrics_suite) >"$STATE/metrics.out" 2>&1
+elif want metrics; then
+    result metrics start SKIP "the metrics suite runs on the systemd user manager, which could not start here"
+fi
+for f in systemd cron fleet switch metrics; do
     if [[ -s $STATE/$f.out ]] && grep -qv '^\(PASS\|FAIL\|SKIP\) ' "$STATE/$f.out"; then
         log "$f suite diagnostics:"
         grep -v '^\(PASS\|FAIL\|SKIP\) ' "$STATE/$f.out" | tail -n 20 >&2
