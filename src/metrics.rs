@@ -550,4 +550,87 @@ mod tests {
             )
         );
     }
+
+    #[test]
+    fn every_family_of_one_service_is_exact() {
+        let mut r = row("svc");
+        r.name = Some("api \"v2\"".into());
+        r.workspace_root = "C:\\w\nx".into();
+        r.tags = vec!["z".into(), "a,b".into()];
+        r.status.consecutive_failures = 11;
+        r.status.paused_reason = Some("CIRCUIT_BREAKER: 10 failures".into());
+        r.status.pause_kind = Some(PauseKind::CircuitBreaker);
+        let fleet = Fleet {
+            generated_ms: 2_000,
+            services: vec![ServiceMetrics {
+                row: r,
+                state: SchedulerState::Paused,
+                totals: RunTotals {
+                    success: 3,
+                    degraded: 1,
+                    failed: 11,
+                    crashed: 1,
+                    last_run_ms: Some(1_500),
+                    last_success_ms: Some(1_000),
+                    duration_buckets: [2, 4, 10, 12, 14, 15, 15],
+                    timed_runs: 15,
+                    duration_sum_ms: 123_456,
+                },
+                errors: vec![("CRASHED".into(), 1), ("TIMEOUT".into(), 11)],
+                skips: vec![("condition:on_ac_power".into(), 4), ("paused".into(), 2)],
+            }],
+        };
+        let text = render(&fleet);
+        let l = r#"service_id="svc",name="api \"v2\"",workspace="C:\\w\nx",platform="cron",tags="a,b,z""#;
+        let body: Vec<String> = text
+            .lines()
+            .filter(|line| line.starts_with("syncfleet_service_"))
+            .map(|line| line.replace(l, "L"))
+            .collect();
+        assert_eq!(
+            body,
+            [
+                r#"syncfleet_service_runs_total{L,outcome="success"} 3"#,
+                r#"syncfleet_service_runs_total{L,outcome="degraded"} 1"#,
+                r#"syncfleet_service_runs_total{L,outcome="failed"} 11"#,
+                r#"syncfleet_service_runs_total{L,outcome="crashed"} 1"#,
+                "syncfleet_service_last_run_timestamp_seconds{L} 1.500",
+                "syncfleet_service_last_success_timestamp_seconds{L} 1.000",
+                r#"syncfleet_service_run_duration_seconds_bucket{L,le="1"} 2"#,
+                r#"syncfleet_service_run_duration_seconds_bucket{L,le="5"} 4"#,
+                r#"syncfleet_service_run_duration_seconds_bucket{L,le="15"} 10"#,
+                r#"syncfleet_service_run_duration_seconds_bucket{L,le="60"} 12"#,
+                r#"syncfleet_service_run_duration_seconds_bucket{L,le="300"} 14"#,
+                r#"syncfleet_service_run_duration_seconds_bucket{L,le="900"} 15"#,
+                r#"syncfleet_service_run_duration_seconds_bucket{L,le="3600"} 15"#,
+                r#"syncfleet_service_run_duration_seconds_bucket{L,le="+Inf"} 15"#,
+                "syncfleet_service_run_duration_seconds_sum{L} 123.456",
+                "syncfleet_service_run_duration_seconds_count{L} 15",
+                "syncfleet_service_consecutive_failures{L} 11",
+                r#"syncfleet_service_state{L,state="not_installed"} 0"#,
+                r#"syncfleet_service_state{L,state="idle"} 0"#,
+                r#"syncfleet_service_state{L,state="running"} 0"#,
+                r#"syncfleet_service_state{L,state="running_stale"} 0"#,
+                r#"syncfleet_service_state{L,state="degraded"} 0"#,
+                r#"syncfleet_service_state{L,state="backoff"} 0"#,
+                r#"syncfleet_service_state{L,state="half_open"} 0"#,
+                r#"syncfleet_service_state{L,state="paused"} 1"#,
+                "syncfleet_service_circuit_breaker_open{L} 1",
+                r#"syncfleet_service_paused{L,kind="manual"} 0"#,
+                r#"syncfleet_service_paused{L,kind="permanent"} 0"#,
+                r#"syncfleet_service_paused{L,kind="circuit_breaker"} 1"#,
+                r#"syncfleet_service_skips_total{L,reason="backoff"} 0"#,
+                r#"syncfleet_service_skips_total{L,reason="condition:on_ac_power"} 4"#,
+                r#"syncfleet_service_skips_total{L,reason="locked"} 0"#,
+                r#"syncfleet_service_skips_total{L,reason="paused"} 2"#,
+                r#"syncfleet_service_errors_total{L,code="CRASHED",class="transient"} 1"#,
+                r#"syncfleet_service_errors_total{L,code="TIMEOUT",class="transient"} 11"#,
+                "syncfleet_service_schedule_period_seconds{L} 600",
+            ]
+        );
+        // Each family once, HELP then TYPE, in the order of its samples.
+        let types: Vec<&str> = text.lines().filter(|l| l.starts_with("# TYPE")).collect();
+        assert_eq!(types.len(), 13, "no next run while paused: {types:?}");
+        assert!(types.contains(&"# TYPE syncfleet_service_run_duration_seconds histogram"));
+    }
 }
