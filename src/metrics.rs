@@ -406,12 +406,29 @@ pub fn exposition(ctx: &Context, reg: &Registry) -> Result<String> {
     collect(reg, ctx.now_ms(), &crate::process::pid_alive).map(|f| render(&f))
 }
 
-/// Render the fleet and write the file; returns its path.
+/// How long a writer waits for another one to finish its file.
+const WRITER_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Render the fleet and write the file; returns its path. Writers take
+/// turns (a lock in the data directory), each reading the registry once it
+/// has its turn: two runs ending together could otherwise rename their
+/// files in the opposite order and leave the older view in place.
 pub fn refresh(ctx: &Context) -> Result<PathBuf> {
+    rewrite(ctx).map(|(path, _)| path)
+}
+
+/// `refresh`, also returning the text written.
+pub fn rewrite(ctx: &Context) -> Result<(PathBuf, String)> {
+    let _turn = crate::lock::acquire_within(
+        &ctx.data_dir.locks_dir().join("metrics.lock"),
+        WRITER_WAIT,
+        "the metrics file",
+        ctx.clock(),
+    )?;
     let text = exposition(ctx, ctx.registry()?)?;
     let path = file_path(ctx);
     write_file(&path, &text).map_err(|e| Error::io("write", &path, e))?;
-    Ok(path)
+    Ok((path, text))
 }
 
 /// Whether `command` may change what the file says: runs and admin

@@ -28,13 +28,12 @@ impl Render for MetricsReport {
 
 pub fn run(ctx: &Context, _args: &MetricsArgs) -> Result<MetricsReport> {
     let reg = crate::index::open_for_reading(ctx)?;
-    let exposition = crate::metrics::exposition(ctx, reg)?;
-    let path = crate::metrics::file_path(ctx);
-    let written = match crate::metrics::write_file(&path, &exposition) {
-        Ok(()) => true,
+    let (path, exposition, written) = match crate::metrics::rewrite(ctx) {
+        Ok((path, text)) => (path, text, true),
         Err(e) => {
-            tracing::warn!(path = %path.display(), error = %e, "the metrics file was not rewritten");
-            false
+            tracing::warn!("the metrics file was not rewritten: {}", e.message);
+            let text = crate::metrics::exposition(ctx, reg)?;
+            (crate::metrics::file_path(ctx), text, false)
         }
     };
     Ok(MetricsReport {
