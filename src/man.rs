@@ -28,6 +28,10 @@ const ENVIRONMENT: &[(&str, &str)] = &[
         "When set and not 0 or false: robot mode.",
     ),
     (
+        "SYNCFLEET_METRICS_DIR",
+        "Where the Prometheus metrics file (syncfleet.prom) is written, e.g. node_exporter's textfile directory; default $SYNCFLEET_DATA_DIR/metrics. Scheduled runs see it only when the scheduler's environment has it.",
+    ),
+    (
         "SYNCFLEET_NOW",
         "For tests: an RFC 3339 time at which the clock stands still; every time syncfleet reads or records is this one.",
     ),
