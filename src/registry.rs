@@ -1304,7 +1304,7 @@ impl Registry {
 // ---- metrics ------------------------------------------------------------
 
 /// The upper bounds of the run duration histogram, in seconds: the
-/// `le_*` columns of `run_totals` (migration V3), which its triggers fill.
+/// `le_*` columns of `run_totals` (migration V4), which its triggers fill.
 pub const DURATION_BUCKETS_SECONDS: [u64; 7] = [1, 5, 15, 60, 300, 900, 3600];
 
 /// A service's running totals over every run the registry was given
@@ -1952,14 +1952,15 @@ mod tests {
         {
             let mut conn = Connection::open(&path).unwrap();
             embedded::migrations::runner()
-                .set_target(refinery::Target::Version(2))
+                .set_target(refinery::Target::Version(3))
                 .run(&mut conn)
                 .unwrap();
             conn.execute_batch(
                 "INSERT INTO services (service_id) VALUES ('s');
                  INSERT INTO runs VALUES ('s', 1, 'r1', 'scheduled', 500, 'success', NULL, NULL, NULL);
                  INSERT INTO runs VALUES ('s', 2, 'r2', 'manual', 7000, 'failed', 'TIMEOUT', 'slow', NULL);
-                 INSERT INTO skips (service_id, at_ms, reason, count) VALUES ('s', 3, 'paused', 4);",
+                 INSERT INTO skips (service_id, at_ms, reason, count) VALUES ('s', 3, 'paused', 4);
+                 INSERT INTO skips (service_id, at_ms, reason, count) VALUES ('s', 4, 'condition:reachable', 2);",
             )
             .unwrap();
         }
@@ -1973,7 +1974,13 @@ mod tests {
             reg.error_totals().unwrap()["s"],
             [("TIMEOUT".to_string(), 1)]
         );
-        assert_eq!(reg.skip_totals().unwrap()["s"], [("paused".to_string(), 4)]);
+        assert_eq!(
+            reg.skip_totals().unwrap()["s"],
+            [
+                ("condition:reachable".to_string(), 2),
+                ("paused".to_string(), 4)
+            ]
+        );
     }
 
     /// A later migration that rebuilds `runs` or `skips` drops the
