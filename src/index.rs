@@ -93,6 +93,9 @@ pub struct Imported {
     pub skipped: runs::Skipped,
 }
 
+/// Runs read and inserted at a time by an import.
+const IMPORT_CHUNK: usize = 10_000;
+
 /// Import the service's runs.jsonl past the registry's marker. Cheap when
 /// nothing is new (one stat, one indexed read). Bad lines are skipped and
 /// counted (with a warning that names the fix), never an error.
@@ -109,7 +112,19 @@ pub fn import_runs(reg: &Registry, data_dir: &DataDir, id: &str) -> Result<Impor
             // read it all again; run ids keep it idempotent.
             offset = 0;
         }
-        let (records, skipped, end) = runs::read_from(&path, offset)?;
+        // In chunks, so that memory stays bounded by the chunk whatever
+        // the history's length; one transaction all the same.
+        let (mut new, mut skipped) = (0, runs::Skipped::default());
+        loop {
+            let (records, bad, end) = runs::read_chunk(&path, offset, IMPORT_CHUNK)?;
+            skipped.merge(bad);
+            new += reg.insert_runs(id, &records)?;
+            let done = end == offset || records.len() < IMPORT_CHUNK;
+            offset = end;
+            if done {
+                break;
+            }
+        }
         if skipped.total() > 0 {
             tracing::warn!(
                 service = id,
@@ -119,9 +134,8 @@ pub fn import_runs(reg: &Registry, data_dir: &DataDir, id: &str) -> Result<Impor
                 skipped.describe()
             );
         }
-        let new = reg.insert_runs(id, &records)?;
-        reg.set_runs_offset(id, end)?;
-        tracing::debug!(service = id, runs = new, from = offset, to = end, "imported runs into the registry");
+        reg.set_runs_offset(id, offset)?;
+        tracing::debug!(service = id, runs = new, to = offset, "imported runs into the registry");
         Ok(Imported {
             runs: new,
             skipped,
