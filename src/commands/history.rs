@@ -66,17 +66,31 @@ impl Render for HistoryReport {
                 }
                 // Codes have a column of their own that is never shortened;
                 // only the free-text messages give way to a narrow terminal.
-                let mut t = table(vec![
+                let has_message = self.runs.iter().any(|r| {
+                    r.error_message.is_some()
+                        || r.stages.iter().flatten().any(|s| s.error.is_some())
+                });
+                let mut header = vec![
                     "STARTED", "SERVICE", "TRIGGER", "OUTCOME", "DURATION", "CODE", "MESSAGE",
                     "RUN",
-                ]);
+                ];
+                if !has_message {
+                    header.retain(|h| *h != "MESSAGE");
+                }
+                let mut t = table(header.clone());
+                let mut add = |mut row: Vec<String>| {
+                    if !has_message {
+                        row.remove(6);
+                    }
+                    t.add_row(row);
+                };
                 for r in &self.runs {
                     let outcome = match r.outcome.as_str() {
                         "success" => ui.green(&r.outcome),
                         "degraded" => ui.yellow(&r.outcome),
                         _ => ui.red(&r.outcome),
                     };
-                    t.add_row(vec![
+                    add(vec![
                         crate::output::local_time_short(r.started_at_ms),
                         r.service_id.clone(),
                         r.trigger.clone(),
@@ -87,7 +101,7 @@ impl Render for HistoryReport {
                         r.run_id.clone(),
                     ]);
                     for s in r.stages.iter().flatten() {
-                        t.add_row(vec![
+                        add(vec![
                             String::new(),
                             format!("  {}", s.stage),
                             String::new(),
@@ -99,7 +113,7 @@ impl Render for HistoryReport {
                         ]);
                     }
                 }
-                t.fit(ui.width, Some("MESSAGE"), &["RUN"]);
+                t.fit(ui.width, Some("MESSAGE"), &["TRIGGER", "RUN"]);
                 format!("{t}\n")
             }
         }
