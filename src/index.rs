@@ -298,7 +298,7 @@ fn fill(reg: &Registry, data_dir: &DataDir, now_ms: i64, full: bool) -> Result<F
         services: ids.len(),
         ..FillReport::default()
     };
-    reg.write(|reg| {
+    let import = |reg: &Registry| {
         for id in &ids {
             let done = refresh_service(reg, data_dir, id, now_ms, full)?;
             report.runs_imported += done.runs;
@@ -317,7 +317,14 @@ fn fill(reg: &Registry, data_dir: &DataDir, now_ms: i64, full: bool) -> Result<F
             }
         }
         reg.set_filled(&crate::output::iso_ms(now_ms))
-    })?;
+    };
+    // Into an empty registry (a new or rebuilt one): a bulk load, which
+    // builds the time index once at the end.
+    if reg.count_runs(None)? == 0 {
+        reg.without_time_index(import)?;
+    } else {
+        reg.write(import)?;
+    }
     remove_markers(markers.iter().map(|(_, path)| path));
     report.installed = reg
         .services(&crate::registry::ServiceFilter::default())?

@@ -642,6 +642,21 @@ impl Registry {
         self.batch("cache_size", "PRAGMA cache_size = -131072")
     }
 
+    /// Run `f` (a bulk load) in one transaction without the runs' time
+    /// index, then build the index once: one sort instead of a random
+    /// b-tree insert per run. A failure rolls the index back with the rest.
+    pub fn without_time_index<T>(&self, f: impl FnOnce(&Registry) -> Result<T>) -> Result<T> {
+        self.write(|reg| {
+            reg.batch("drop time index", "DROP INDEX IF EXISTS runs_by_time")?;
+            let out = f(reg)?;
+            reg.batch(
+                "create time index",
+                "CREATE INDEX runs_by_time ON runs (started_at_ms)",
+            )?;
+            Ok(out)
+        })
+    }
+
     /// `PRAGMA quick_check`: empty when the file is sound.
     pub fn quick_check(&self) -> Result<Vec<String>> {
         let rows = self.rows("quick_check", "PRAGMA quick_check", [], |r| {
@@ -1710,6 +1725,32 @@ mod tests {
             reg.report_services(None).unwrap(),
             [("a".to_string(), false), ("b".to_string(), false)]
         );
+    }
+
+    #[test]
+    fn a_bulk_load_builds_the_time_index_after_and_a_failed_one_keeps_it() {
+        let reg = Registry::open_in_memory().unwrap();
+        let has_index = |reg: &Registry| {
+            reg.row(
+                "index",
+                "SELECT 1 FROM sqlite_master WHERE name = 'runs_by_time'",
+                [],
+                |_| Ok(()),
+            )
+            .unwrap()
+            .is_some()
+        };
+        reg.without_time_index(|reg| {
+            assert!(!has_index(reg), "no index during the load");
+            reg.insert_runs("s", &[run_of("s", 5, Outcome::Success)])
+        })
+        .unwrap();
+        assert!(has_index(&reg));
+        let failed: Result<()> =
+            reg.without_time_index(|_| Err(Error::new(ErrorCode::InternalError, "load failed")));
+        assert!(failed.is_err());
+        assert!(has_index(&reg), "the rollback restores the index");
+        assert_eq!(reg.count_runs(None).unwrap(), 1);
     }
 
     #[test]
