@@ -992,6 +992,17 @@ impl Registry {
         )
     }
 
+    /// Every tag of an installed service, sorted, once each.
+    pub fn installed_tags(&self) -> Result<Vec<String>> {
+        self.rows(
+            "installed tags",
+            "SELECT DISTINCT json_each.value FROM services, json_each(services.tags)
+             WHERE installed = 1 ORDER BY 1",
+            [],
+            |r| r.get(0),
+        )
+    }
+
     pub fn service(&self, id: &str) -> Result<Option<ServiceEntry>> {
         self.row(
             "read service",
@@ -1725,6 +1736,19 @@ mod tests {
             reg.report_services(None).unwrap(),
             [("a".to_string(), false), ("b".to_string(), false)]
         );
+    }
+
+    #[test]
+    fn installed_tags_are_distinct_sorted_and_of_installed_services_only() {
+        let reg = Registry::open_in_memory().unwrap();
+        for (id, tags) in [("a", vec!["x", "b"]), ("b", vec!["b"]), ("c", vec!["gone"])] {
+            let mut m = sample_manifest(id);
+            m.service_id = id.into();
+            m.tags = tags.into_iter().map(String::from).collect();
+            reg.upsert_manifest(&m).unwrap();
+        }
+        reg.mark_uninstalled("c", Some(1)).unwrap();
+        assert_eq!(reg.installed_tags().unwrap(), ["b", "x"]);
     }
 
     #[test]
