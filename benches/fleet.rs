@@ -2,9 +2,15 @@
 //! data dir and measures the built binary side by side with its baselines.
 //! Run through `bench/run.sh`, which records the figures in
 //! bench/RESULTS.md. Sizes: SYNCFLEET_BENCH_SERVICES (default 10000),
-//! SYNCFLEET_BENCH_RUNS (runs per service, default 100),
-//! SYNCFLEET_BENCH_INSTALLS (default 1000); SYNCFLEET_BENCH_KEEP=1 keeps the
-//! temp dir (to profile against the same fleet).
+//! SYNCFLEET_BENCH_RUNS (runs per service in the 30-day window, default
+//! 100), SYNCFLEET_BENCH_OLD_RUNS (older runs per service added for the
+//! second point of the scale curve, default 900: 1M → 10M total),
+//! SYNCFLEET_BENCH_BIG_FLEET (services of the large-fleet `list`, default
+//! 100000; 0 skips it), SYNCFLEET_BENCH_INSTALLS (default 1000);
+//! SYNCFLEET_BENCH_KEEP=1 keeps the temp dir (to profile against the same
+//! fleet). The generated fleets are cached under
+//! target/bench-cache/ (they are deterministic, their clock is stopped at
+//! NOW_ISO), so a second run skips generating them.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -13,6 +19,8 @@ use syncfleet::store::manifest::Manifest;
 use syncfleet::store::status::{Outcome, RunRecord, StageResult, StatusFile, Trigger};
 
 const DAY_MS: i64 = 86_400_000;
+/// The fleets' clock (SYNCFLEET_NOW): fixed, so a cached fleet stays valid.
+const NOW_ISO: &str = "2026-11-01T00:00:00Z";
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -56,6 +64,7 @@ impl Bench {
             .env("XDG_DATA_HOME", self.path("data"))
             .env("SYNCFLEET_DATA_DIR", data_dir)
             .env("USER", "bench")
+            .env("SYNCFLEET_NOW", NOW_ISO)
             .env(
                 "PATH",
                 format!("{}:/usr/bin:/bin", self.path("bin").display()),
@@ -78,12 +87,6 @@ impl Bench {
             String::from_utf8_lossy(&out.stderr)
         );
         took
-    }
-
-    fn median(&self, n: usize, mut make: impl FnMut() -> Command) -> Duration {
-        let mut times: Vec<Duration> = (0..n).map(|_| self.time(make())).collect();
-        times.sort();
-        times[n / 2]
     }
 }
 
@@ -110,7 +113,9 @@ fn generate(data: &Path, services: usize, runs: usize, now: i64) -> usize {
             tags: vec![format!("team-{}", s % 20)],
             lock_group: id.clone(),
             installed_at_iso: "2026-01-01T00:00:00.000Z".into(),
-            updated_at_iso: "2026-01-01T00:00:00.000Z".into(),
+            // As install stamps it: just before the file is written (list
+            // re-reads a manifest changed after its stamp).
+            updated_at_iso: syncfleet::output::iso_ms(chrono::Utc::now().timestamp_millis()),
             platform: "systemd".into(),
             interval_seconds: 1800,
             profile: ["fast", "balanced", "full"][s % 3].into(),
@@ -125,7 +130,13 @@ fn generate(data: &Path, services: usize, runs: usize, now: i64) -> usize {
             spec_hash: "0".repeat(64),
             stage_path: None,
         };
-        manifest.write_atomic(&dir.join("manifest.json")).unwrap();
+        // Plain writes: the fleet is a fixture, and an fsync per file would
+        // be most of the generation time.
+        std::fs::write(
+            dir.join("manifest.json"),
+            serde_json::to_vec(&manifest).unwrap(),
+        )
+        .unwrap();
         let mut status = StatusFile::default();
         let mut text = String::with_capacity(runs * 420);
         let step = 29 * DAY_MS / runs.max(1) as i64;
@@ -172,17 +183,247 @@ fn generate(data: &Path, services: usize, runs: usize, now: i64) -> usize {
             total += 1;
         }
         std::fs::write(dir.join("runs.jsonl"), text).unwrap();
-        status
-            .write_atomic(&dir.join("status.json"), "now")
-            .unwrap();
+        status.updated_at_iso = NOW_ISO.into();
+        std::fs::write(
+            dir.join("status.json"),
+            serde_json::to_vec(&status).unwrap(),
+        )
+        .unwrap();
     }
     total
 }
 
+/// What one command cost: wall time, CPU time (user + system: the figure
+/// that a busy machine disturbs least) and peak RSS in KiB.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Cost {
+    wall: Duration,
+    cpu: Duration,
+    rss_kib: u64,
+}
+
+/// `--measure-rss PROGRAM ARGS...`: run PROGRAM (environment and working
+/// directory inherited), wait for it with wait4, print its cost. The bench
+/// measures every command through this small re-executed copy of itself:
+/// a child forked from the bench, whose RSS holds the generated fleet,
+/// would inherit that high-water mark (Linux keeps the pre-exec maximum).
+fn measure_child(args: &[String]) -> ! {
+    let start = Instant::now();
+    let child = Command::new(&args[0])
+        .args(&args[1..])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: a zeroed rusage is a valid value for wait4 to fill.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: waits for our own child, whose pid we hold; the Child handle
+    // is not waited on again.
+    let rc = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    let wall = start.elapsed();
+    assert_eq!(rc, pid, "wait4");
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    let cpu = tv(usage.ru_utime) + tv(usage.ru_stime);
+    println!("{} {} {}", wall.as_secs_f64(), cpu, usage.ru_maxrss);
+    let ok = libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
+    std::process::exit(if ok { 0 } else { 1 })
+}
+
+/// The cost of one command (through `measure_child`); panics when it fails.
+fn time_rss(c: Command) -> Cost {
+    let mut m = Command::new(std::env::current_exe().unwrap());
+    m.arg("--measure-rss")
+        .arg(c.get_program())
+        .args(c.get_args())
+        .env_clear()
+        .envs(c.get_envs().filter_map(|(k, v)| v.map(|v| (k, v))))
+        .stdin(Stdio::null());
+    if let Some(dir) = c.get_current_dir() {
+        m.current_dir(dir);
+    }
+    let out = m.output().expect("spawn");
+    assert!(
+        out.status.success(),
+        "{c:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let v: Vec<f64> = text
+        .split_whitespace()
+        .map(|x| x.parse().unwrap())
+        .collect();
+    Cost {
+        wall: Duration::from_secs_f64(v[0]),
+        cpu: Duration::from_secs_f64(v[1]),
+        rss_kib: v[2] as u64,
+    }
+}
+
+/// The median wall time, the median CPU time and the largest peak RSS of
+/// `n` runs.
+fn measure(n: usize, mut make: impl FnMut() -> Command) -> Cost {
+    let runs: Vec<Cost> = (0..n).map(|_| time_rss(make())).collect();
+    median_of(runs)
+}
+
+fn median_of(runs: Vec<Cost>) -> Cost {
+    let n = runs.len();
+    let mut wall: Vec<Duration> = runs.iter().map(|r| r.wall).collect();
+    let mut cpu: Vec<Duration> = runs.iter().map(|r| r.cpu).collect();
+    wall.sort();
+    cpu.sort();
+    Cost {
+        wall: wall[n / 2],
+        cpu: cpu[n / 2],
+        rss_kib: runs.iter().map(|r| r.rss_kib).max().unwrap_or(0),
+    }
+}
+
+/// "123.4 ms (cpu 98.7 ms)".
+fn cost(c: Cost) -> String {
+    format!("{} (cpu {})", ms(c.wall), ms(c.cpu))
+}
+
+fn mb(kib: u64) -> String {
+    format!("{:.0} MB", kib as f64 / 1024.0)
+}
+
+fn sqlite3(db: &Path, sql: &str) -> Command {
+    let mut c = Command::new("sqlite3");
+    c.arg(db)
+        .arg(sql)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    c
+}
+
+/// The per-service-per-day aggregates a user would write in the sqlite3
+/// shell: the stricter baseline of `report --by day`.
+fn group_by_sql(since: i64, until: i64) -> String {
+    format!(
+        "SELECT service_id, started_at_ms / 86400000 AS day, COUNT(*), \
+         SUM(outcome = 'success'), SUM(outcome = 'degraded'), SUM(outcome IN ('failed', 'crashed')), \
+         AVG(duration_ms) FROM runs WHERE started_at_ms >= {since} AND started_at_ms < {until} \
+         GROUP BY service_id, day"
+    )
+}
+
+/// What the report read before it used range scans: every row of the
+/// table in key order, filtered by time.
+fn row_dump_sql(since: i64, until: i64) -> String {
+    format!(
+        "SELECT service_id, started_at_ms, duration_ms, outcome, error_code FROM runs \
+         WHERE +started_at_ms >= {since} AND +started_at_ms < {until} \
+         ORDER BY service_id, started_at_ms"
+    )
+}
+
+/// Add `old` runs per service, 31–310 days back, straight into the
+/// registry in one transaction (the second point of the scale curve: the
+/// same window, ten times the history). Stage rows are left out: no
+/// query measured here reads them for old runs.
+fn add_old_runs(db: &Path, old: usize, now: i64) -> usize {
+    let mut conn = rusqlite::Connection::open(db).unwrap();
+    conn.execute_batch(
+        "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA cache_size = -262144;",
+    )
+    .unwrap();
+    let ids: Vec<String> = conn
+        .prepare("SELECT service_id FROM services ORDER BY service_id")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let tx = conn.transaction().unwrap();
+    let mut rng = Rng(0x01d_5eed);
+    let mut total = 0;
+    {
+        let mut stmt = tx
+            .prepare(
+                "INSERT INTO runs (service_id, started_at_ms, run_id, trigger, duration_ms, outcome, error_code, profile)
+                 VALUES (?1, ?2, ?3, 'scheduled', ?4, ?5, ?6, 'balanced')",
+            )
+            .unwrap();
+        let span = 279 * DAY_MS;
+        for id in &ids {
+            let step = span / old.max(1) as i64;
+            for i in 0..old {
+                let ts = now - 310 * DAY_MS + i as i64 * step + rng.below(60_000) as i64;
+                let (outcome, code) = match rng.below(100) {
+                    0..=89 => ("success", None),
+                    90..=95 => ("degraded", None),
+                    _ => ("failed", Some("TIMEOUT")),
+                };
+                stmt.execute(rusqlite::params![
+                    id,
+                    ts,
+                    format!("{id}-old{i:05}"),
+                    500 + rng.below(30_000) as i64,
+                    outcome,
+                    code
+                ])
+                .unwrap();
+                total += 1;
+            }
+        }
+    }
+    tx.commit().unwrap();
+    conn.execute_batch("PRAGMA journal_mode = WAL;").unwrap();
+    total
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    let ok = Command::new("cp")
+        .arg("-a")
+        .arg(from)
+        .arg(to)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "cp -a {} {}", from.display(), to.display());
+}
+
+/// A cached fleet: `make` fills `dir` once (into a temp name, renamed when
+/// complete, so an interrupted bench never leaves half a cache).
+fn cached(dir: &Path, make: impl FnOnce(&Path)) -> bool {
+    if dir.join(".complete").exists() {
+        return true;
+    }
+    let tmp = dir.with_extension("partial");
+    let _ = std::fs::remove_dir_all(&tmp);
+    let _ = std::fs::remove_dir_all(dir);
+    std::fs::create_dir_all(&tmp).unwrap();
+    make(&tmp);
+    std::fs::write(tmp.join(".complete"), "").unwrap();
+    std::fs::rename(&tmp, dir).unwrap();
+    false
+}
+
+struct Row {
+    what: String,
+    /// The figure issue 13 measured before this work, where it has one.
+    before: &'static str,
+    ours: String,
+    rss: String,
+    group_by: String,
+    dump: String,
+    result: String,
+}
+
 fn main() {
+    let argv: Vec<String> = std::env::args().collect();
+    if argv.get(1).map(String::as_str) == Some("--measure-rss") {
+        measure_child(&argv[2..]);
+    }
     // `cargo bench` passes --bench; a filter argument is accepted and ignored.
     let services = env_usize("SYNCFLEET_BENCH_SERVICES", 10_000);
     let runs = env_usize("SYNCFLEET_BENCH_RUNS", 100);
+    let old = env_usize("SYNCFLEET_BENCH_OLD_RUNS", 900);
+    let big_fleet = env_usize("SYNCFLEET_BENCH_BIG_FLEET", 100_000);
     let installs = env_usize("SYNCFLEET_BENCH_INSTALLS", 1_000);
     let temp = tempfile::tempdir().unwrap();
     let bench = Bench {
@@ -214,138 +455,255 @@ fn main() {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
-    let now = chrono::Utc::now().timestamp_millis();
-    let mut rows: Vec<[String; 4]> = Vec::new();
+    let now = chrono::DateTime::parse_from_rfc3339(NOW_ISO)
+        .unwrap()
+        .timestamp_millis();
+    let cache = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("target/bench-cache")
+        .join(format!("v1-{services}x{runs}"));
+    std::fs::create_dir_all(&cache).unwrap();
+    let mut rows: Vec<Row> = Vec::new();
+    let row = |what: String, ours: String, rss: String, result: String| Row {
+        what,
+        before: "-",
+        ours,
+        rss,
+        group_by: "-".into(),
+        dump: "-".into(),
+        result,
+    };
 
-    // The synthetic fleet.
-    let fleet = bench.path("fleet");
+    // The synthetic fleet's files (cached), then reindex from scratch:
+    // the registry is thrown away first.
+    let files = cache.join("files");
     let t = Instant::now();
-    let total = generate(&fleet, services, runs, now);
+    let reused = cached(&files, |dir| {
+        let total = generate(dir, services, runs, now);
+        eprintln!("generated {services} services, {total} runs");
+    });
     eprintln!(
-        "generated {services} services, {total} runs in {:.1}s",
+        "fleet files ({}) in {:.1}s",
+        if reused { "cached" } else { "generated" },
         t.elapsed().as_secs_f64()
     );
-
-    // reindex: the whole registry from the files.
-    let reindex = bench.time(bench.command(&fleet, &["--robot", "reindex"]));
-    rows.push([
-        format!("reindex ({services} services, {total} runs)"),
-        ms(reindex),
-        "-".into(),
-        "-".into(),
-    ]);
-
-    // The metrics file: what every run and admin change rewrites, in its
-    // three steps (in process, median of 5), then the whole command.
-    {
-        let reg = syncfleet::registry::Registry::open(&fleet.join("registry.db")).unwrap();
-        let path = bench.path("metrics/syncfleet.prom");
-        let median = |f: &mut dyn FnMut() -> Duration| {
-            let mut times: Vec<Duration> = (0..5).map(|_| f()).collect();
-            times.sort();
-            times[2]
-        };
-        let mut fleet_now = None;
-        let read = median(&mut || {
-            let t = Instant::now();
-            fleet_now = Some(syncfleet::metrics::collect(&reg, now, &|_| false).unwrap());
-            t.elapsed()
-        });
-        let fleet_now = fleet_now.unwrap();
-        let mut text = String::new();
-        let render = median(&mut || {
-            let t = Instant::now();
-            text = syncfleet::metrics::render(&fleet_now);
-            t.elapsed()
-        });
-        let write = median(&mut || {
-            let t = Instant::now();
-            syncfleet::metrics::write_file(&path, &text).unwrap();
-            t.elapsed()
-        });
-        let series = text.lines().filter(|l| !l.starts_with('#')).count();
-        rows.push([
-            format!("metrics file, {services} services: registry read + render + atomic write"),
-            ms(read + render + write),
-            "-".into(),
+    let fleet = bench.path("fleet");
+    copy_dir(&files, &fleet);
+    let total = services * runs;
+    let reindex = time_rss(bench.command(&fleet, &["--robot", "reindex"]));
+    rows.push(Row {
+        before: "14.6 s (1M)",
+        ..row(
+            format!("reindex ({services} services, {total} runs, from no registry)"),
+            cost(reindex),
+            mb(reindex.rss_kib),
             format!(
-                "read {} + render {} + write {}; {series} series, {:.1} MB",
-                ms(read),
-                ms(render),
-                ms(write),
-                text.len() as f64 / 1e6
+                "{:.1} s per 1M runs, cpu {:.1} s (goal <=5 s)",
+                reindex.wall.as_secs_f64() * 1e6 / total.max(1) as f64,
+                reindex.cpu.as_secs_f64() * 1e6 / total.max(1) as f64
             ),
-        ]);
-        let command = bench.median(5, || bench.command(&fleet, &["metrics"]));
-        rows.push([
-            format!("`syncfleet metrics`, {services} services (prints and rewrites the file)"),
-            ms(command),
-            "-".into(),
-            "-".into(),
-        ]);
+        )
+    });
+
+    // The 10x registry: the same window, 9x older history (cached).
+    let db1 = fleet.join("registry.db");
+    let ten = cache.join(format!("registry-old{old}"));
+    let t = Instant::now();
+    let reused = cached(&ten, |dir| {
+        std::fs::copy(&db1, dir.join("registry.db")).unwrap();
+        let added = add_old_runs(&dir.join("registry.db"), old, now);
+        eprintln!("added {added} older runs");
+    });
+    eprintln!(
+        "10x registry ({}) in {:.1}s",
+        if reused { "cached" } else { "generated" },
+        t.elapsed().as_secs_f64()
+    );
+    let fleet10 = bench.path("fleet10");
+    std::fs::create_dir_all(&fleet10).unwrap();
+    // The same files (the registry is filled and current: no import).
+    std::os::unix::fs::symlink(fleet.join("services"), fleet10.join("services")).unwrap();
+    std::fs::copy(ten.join("registry.db"), fleet10.join("registry.db")).unwrap();
+    let total10 = total + services * old;
+
+    let since = now - 30 * DAY_MS;
+    let first_id = format!("{:012x}", 0xa000_0000_0000u64);
+    let mut fleet_report: [Option<Cost>; 2] = [None; 2];
+    for (i, (data, n)) in [(&fleet, total), (&fleet10, total10)]
+        .into_iter()
+        .enumerate()
+    {
+        let db = data.join("registry.db");
+        // Interleaved, so that a noisy neighbour slows each side alike.
+        let (mut ours, mut by, mut dump) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..5 {
+            ours.push(time_rss(bench.command(data, &["report", "--by", "day"])));
+            by.push(time_rss(sqlite3(&db, &group_by_sql(since, now))));
+            dump.push(time_rss(sqlite3(&db, &row_dump_sql(since, now))));
+        }
+        let (report, group_by, row_dump) = (median_of(ours), median_of(by), median_of(dump));
+        fleet_report[i] = Some(report);
+        rows.push(Row {
+            before: ["0.40 s, 267 MB (1M)", "1.0 s, 1.09 GB (10M)"][i],
+            what: format!("report --by day, fleet, 30 days ({n} runs total)"),
+            ours: cost(report),
+            rss: mb(report.rss_kib),
+            group_by: format!("{}, {}", cost(group_by), mb(group_by.rss_kib)),
+            dump: format!("{}, {}", cost(row_dump), mb(row_dump.rss_kib)),
+            result: format!(
+                "{:.2}x the GROUP BY's cpu (RSS goal <150 MB)",
+                report.cpu.as_secs_f64() / group_by.cpu.as_secs_f64()
+            ),
+        });
+    }
+    let [Some(fleet1), Some(fleet10_report)] = fleet_report else {
+        unreachable!("both sizes measured")
+    };
+    rows.push(row(
+        "scale: fleet report at 10x history / at 1x".into(),
+        format!(
+            "{:.2}x wall, {:.2}x cpu",
+            fleet10_report.wall.as_secs_f64() / fleet1.wall.as_secs_f64(),
+            fleet10_report.cpu.as_secs_f64() / fleet1.cpu.as_secs_f64()
+        ),
+        "-".into(),
+        "goal <=1.25x".into(),
+    ));
+    // Ratios to the fleet report at 10x, by CPU time (wall time on a
+    // shared machine measures the neighbours).
+    let share = |c: Cost| fleet10_report.cpu.as_secs_f64() / c.cpu.as_secs_f64().max(1e-6);
+    let db10 = fleet10.join("registry.db");
+    let one_sql = |extra: &str| {
+        format!(
+            "SELECT COUNT(*), SUM(outcome = 'success') FROM runs WHERE {extra} AND started_at_ms >= {since} AND started_at_ms < {now}"
+        )
+    };
+    let tag_sql = one_sql(
+        "service_id IN (SELECT service_id FROM services, json_each(services.tags) WHERE json_each.value = 'team-3')",
+    );
+    let svc_sql = one_sql(&format!("service_id = '{first_id}'"));
+    for (what, before, args, baseline) in [
+        (
+            "report --service ONE (10x history)",
+            "0.83 s, 1.06 GB (10M)",
+            vec!["report", "--service", first_id.as_str()],
+            svc_sql.as_str(),
+        ),
+        (
+            "report --tag T (1/20 of the fleet, 10x history)",
+            "-",
+            vec!["report", "--tag", "team-3"],
+            tag_sql.as_str(),
+        ),
+    ] {
+        let t = measure(7, || bench.command(&fleet10, &args));
+        let b = measure(7, || sqlite3(&db10, baseline));
+        rows.push(Row {
+            what: what.into(),
+            before,
+            ours: cost(t),
+            rss: mb(t.rss_kib),
+            group_by: cost(b),
+            dump: "-".into(),
+            result: format!(
+                "1/{:.0} of the fleet report's cpu (goal ONE <=1/50)",
+                share(t)
+            ),
+        });
+    }
+    for (what, before, args) in [
+        (
+            "history --since 1d (10x history)",
+            "-",
+            vec!["history", "--since", "1d"],
+        ),
+        (
+            "history --service ONE --limit 20 (10x history)",
+            "< 10 ms (10M)",
+            vec!["history", "--service", first_id.as_str(), "--limit", "20"],
+        ),
+    ] {
+        let t = measure(7, || bench.command(&fleet10, &args));
+        rows.push(Row {
+            before,
+            ..row(
+                what.into(),
+                cost(t),
+                mb(t.rss_kib),
+                format!(
+                    "1/{:.0} of the fleet report's cpu (goal --since 1d <=1/100)",
+                    share(t)
+                ),
+            )
+        });
     }
 
-    // list: registry vs scanning the manifests.
-    let list_reg = bench.median(7, || bench.command(&fleet, &["--robot", "list"]));
-    let list_scan = bench.median(3, || {
+    // list: registry vs scanning the manifests, and the human table.
+    let list_reg = measure(7, || bench.command(&fleet, &["--robot", "list"]));
+    let list_scan = measure(3, || {
         bench.command(&fleet, &["--robot", "list", "--from-files"])
     });
-    rows.push([
-        format!("list, {services} services: registry vs manifest scan"),
-        ms(list_reg),
-        ms(list_scan),
-        format!(
-            "{:.1}x faster (goal <=100 ms, >=5x)",
-            list_scan.as_secs_f64() / list_reg.as_secs_f64()
+    rows.push(Row {
+        before: "35 ms",
+        what: format!("list, {services} services (registry; baseline: manifest scan)"),
+        ours: cost(list_reg),
+        rss: mb(list_reg.rss_kib),
+        group_by: cost(list_scan),
+        dump: "-".into(),
+        result: format!(
+            "{:.1}x faster than the scan (cpu)",
+            list_scan.cpu.as_secs_f64() / list_reg.cpu.as_secs_f64()
         ),
-    ]);
-
-    // list as a table for people (comfy-table's layout) vs robot JSON: the
-    // measure for whether the human table ever needs a hand-written path.
-    let list_table = bench.median(7, || bench.command(&fleet, &["list"]));
-    rows.push([
-        format!("list, {services} services: human table vs robot JSON"),
-        ms(list_table),
-        ms(list_reg),
+    });
+    let list_table = measure(7, || bench.command(&fleet, &["list"]));
+    rows.push(row(
+        format!("list, {services} services: human table"),
+        cost(list_table),
+        mb(list_table.rss_kib),
         format!(
-            "{:.1}x the JSON's time",
-            list_table.as_secs_f64() / list_reg.as_secs_f64()
+            "{:.1}x the JSON's cpu",
+            list_table.cpu.as_secs_f64() / list_reg.cpu.as_secs_f64()
         ),
-    ]);
-
-    // report --by day vs the same SQL through the sqlite3 shell.
-    let since = syncfleet::output::iso_ms(now - 30 * DAY_MS);
-    let until = syncfleet::output::iso_ms(now + 1);
-    let sql = syncfleet::registry::REPORT_SQL
-        .replace("?1", &(now - 30 * DAY_MS).to_string())
-        .replace("?2", &(now + 1).to_string());
-    let db = fleet.join("registry.db");
-    // Interleaved, so that a noisy neighbour on a shared machine slows
-    // both sides alike.
-    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
-    for _ in 0..7 {
-        ours.push(bench.time(bench.command(
-            &fleet,
-            &[
-                "report", "--by", "day", "--since", &since, "--until", &until,
-            ],
-        )));
-        let mut c = Command::new("sqlite3");
-        c.arg(&db).arg(&sql).stdout(Stdio::null());
-        theirs.push(bench.time(c));
+    ));
+    if big_fleet > 0 {
+        let big = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("target/bench-cache")
+            .join(format!("v1-list-{big_fleet}"));
+        let t = Instant::now();
+        let bin = bench.bin.clone();
+        let reused = cached(&big, |dir| {
+            generate(dir, big_fleet, 1, now);
+            let b = Bench {
+                root: bench.root.clone(),
+                _temp: None,
+                bin,
+            };
+            b.time(b.command(dir, &["--robot", "reindex"]));
+        });
+        eprintln!(
+            "{big_fleet}-service fleet ({}) in {:.1}s",
+            if reused { "cached" } else { "generated" },
+            t.elapsed().as_secs_f64()
+        );
+        for (what, args) in [
+            ("list", vec!["--robot", "list"]),
+            (
+                "list --tag team-3",
+                vec!["--robot", "list", "--tag", "team-3"],
+            ),
+            (
+                "list --state backoff",
+                vec!["--robot", "list", "--state", "backoff"],
+            ),
+        ] {
+            let t = measure(5, || bench.command(&big, &args));
+            rows.push(row(
+                format!("{what}, {big_fleet} services"),
+                cost(t),
+                mb(t.rss_kib),
+                "goal <=300 ms".into(),
+            ));
+        }
     }
-    ours.sort();
-    theirs.sort();
-    let (report, shell) = (ours[3], theirs[3]);
-    rows.push([
-        format!("report --by day over {total} runs vs sqlite3 shell (same SQL)"),
-        ms(report),
-        ms(shell),
-        format!(
-            "{:.2}x the shell (goal <=500 ms, <=1.5x)",
-            report.as_secs_f64() / shell.as_secs_f64()
-        ),
-    ]);
 
     // install of many workspaces in one batch against the fake systemctl.
     let install_data = bench.path("install-data");
@@ -379,12 +737,12 @@ fn main() {
         .lines()
         .filter(|l| l.contains("daemon-reload"))
         .count();
-    rows.push([
+    rows.push(row(
         format!("install {installs} workspaces in one batch"),
         ms(install),
         "-".into(),
         format!("{reloads} daemon-reload call(s) (goal 1)"),
-    ]);
+    ));
 
     // run overhead: one no-op stage through the whole policy path vs the
     // stage alone.
@@ -396,24 +754,34 @@ fn main() {
         .file_name()
         .into_string()
         .unwrap();
-    let run = bench.median(31, || {
+    let run = measure(31, || {
         bench.command(&install_data, &["--robot", "run", "--service-id", &first])
     });
-    let stage = bench.median(31, || {
+    let stage = measure(31, || {
         let mut c = Command::new("true");
         c.stdout(Stdio::null());
         c
     });
-    rows.push([
-        "run with one no-op stage vs the stage alone (median of 31)".into(),
-        ms(run),
-        ms(stage),
-        format!("overhead {} (goal <=15 ms)", ms(run.saturating_sub(stage))),
-    ]);
+    rows.push(row(
+        "run with one no-op stage (median of 31; baseline: the stage alone)".into(),
+        cost(run),
+        mb(run.rss_kib),
+        format!(
+            "overhead {} wall, {} cpu over {} (goal <=10 ms)",
+            ms(run.wall.saturating_sub(stage.wall)),
+            ms(run.cpu.saturating_sub(stage.cpu)),
+            ms(stage.wall)
+        ),
+    ));
 
-    println!("| measurement | syncfleet | baseline | result |");
-    println!("|---|---|---|---|");
+    println!(
+        "| measurement | before (issue 13) | syncfleet | peak RSS | sqlite3 GROUP BY / baseline | sqlite3 row dump (old report) | result |"
+    );
+    println!("|---|---|---|---|---|---|---|");
     for r in rows {
-        println!("| {} | {} | {} | {} |", r[0], r[1], r[2], r[3]);
+        println!(
+            "| {} | {} | {} | {} | {} | {} | {} |",
+            r.what, r.before, r.ours, r.rss, r.group_by, r.dump, r.result
+        );
     }
 }

@@ -1027,13 +1027,17 @@ _syncfleet() {
             return 0
             ;;
         syncfleet__subcmd__report)
-            opts="-J -q -v -h -V --service --since --until --by --format --json --robot --data-dir --config --color --quiet --verbose --help --version"
+            opts="-J -q -v -h -V --service --tag --since --until --by --format --json --robot --data-dir --config --color --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --service)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tag)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -257,6 +257,7 @@ complete -c syncfleet -n "__fish_syncfleet_using_subcommand history" -s v -l ver
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand history" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand history" -s V -l version -d 'Print version'
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand report" -l service -d 'Only this service (id, name or unique id prefix); repeatable' -r -f -a "(syncfleet __complete services 2>/dev/null)"
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand report" -l tag -d 'Only services with this tag (reads only their runs)' -r -f -a "(syncfleet __complete tags 2>/dev/null)"
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand report" -l since -d 'Start of the window: a duration ago (30d, 12h) or an RFC 3339 time' -r
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand report" -l until -d 'End of the window (default: now)' -r
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand report" -l by -d 'Add a trend table by day or by week, with a sparkline per service' -r -f -a "day\t''

@@ -299,6 +299,9 @@ pub struct ReportArgs {
     /// Only this service (id, name or unique id prefix); repeatable
     #[arg(long = "service", value_name = "ID|NAME")]
     pub services: Vec<String>,
+    /// Only services with this tag (reads only their runs)
+    #[arg(long, value_name = "TAG", conflicts_with = "services")]
+    pub tag: Option<String>,
     /// Start of the window: a duration ago (30d, 12h) or an RFC 3339 time
     #[arg(long, default_value = "30d", value_name = "WHEN")]
     pub since: String,

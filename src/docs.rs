@@ -214,17 +214,18 @@ move refuses a NEW_DIR without a syncfleet.json (CONFIG_NOT_FOUND) and one that 
     },
     CommandDoc {
         name: "report",
-        description: "Summarize runs over a window (default the last 30 days), per service and for the whole fleet: the number of runs; success, degraded and failed counts and rates (failed includes crashed runs: killed or crashed runs, found stale by the next run, counted apart too and left out of the durations); p50 and p95 duration; the longest failure streak; the mean time to recover (from the first failure of a streak to the next good run); the last failure and its error code; and the invocations that were skipped (backoff, paused, locked, and per unmet condition: never counted as failures). --by day or --by week adds a trend: a sparkline per service (the share of good runs per bucket, ▁ none to █ all) and a fleet trend table.",
+        description: "Summarize runs over a window (default the last 30 days), per service and for the whole fleet: the number of runs; success, degraded and failed counts and rates (failed includes crashed runs: killed or crashed runs, found stale by the next run, counted apart too and left out of the durations); p50 and p95 duration; the longest failure streak; the mean time to recover (from the first failure of a streak to the next good run); the last failure and its error code; and the invocations that were skipped, by reason (backoff, paused, locked, and any other reason recorded). Runs started by hand (sync) are counted but kept out of failure streaks and the time to recover. A service without runs in the window shows - for its rates (null in JSON, empty in CSV). --tag reports only the services with that tag. Each service's window is read as one range of the registry, so a report costs what its window and services hold, not the whole history; percentiles are exact (nearest rank). --by day or --by week adds a trend: a sparkline per service (the share of good runs per bucket, ▁ none to █ all) and a fleet trend table in which a stretch of empty buckets is one row. --format csv gives every statistic as numbers (rates as fractions, durations in ms, one SKIPPED_<REASON> column per reason).",
         examples: &[
             ("syncfleet report", "the last 30 days"),
             ("syncfleet report --since 7d --by day", "last week, with a daily trend"),
+            ("syncfleet report --tag team-a --format csv", "one team's services, for a spreadsheet"),
             ("syncfleet -J report | jq '.data.services | sort_by(.failure_rate) | reverse | .[:5]'", "the five least reliable services"),
         ],
         response: &[
             ("since_iso, until_iso", "string"),
             ("buckets", "[string] (with --by): the first day (UTC) of each trend bucket"),
             ("fleet", "stats (service_id \"fleet\")"),
-            ("services", "[{service_id, runs, success, degraded, failed, crashed (a part of failed), success_rate, degraded_rate, failure_rate, p50_duration_ms?, p95_duration_ms?, longest_failure_streak, mean_time_to_recover_ms?, last_failure_iso?, last_failure_code?, skipped: {backoff, paused, locked, condition: {on_ac_power, reachable, quiet_hours}}, trend?: [[runs, success, degraded, failed]] aligned with buckets, sparkline?}]"),
+            ("services", "[{service_id, runs, success, degraded, failed, crashed (a part of failed), manual (runs by hand, not in streaks), success_rate, degraded_rate, failure_rate (null without runs), p50_duration_ms?, p95_duration_ms?, longest_failure_streak, mean_time_to_recover_ms?, last_failure_iso?, last_failure_code?, skipped: {backoff, paused, locked, <other reason>...}, trend?: [[runs, success, degraded, failed]] aligned with buckets, sparkline?}]"),
         ],
     },
     CommandDoc {

@@ -93,6 +93,9 @@ pub struct Imported {
     pub skipped: runs::Skipped,
 }
 
+/// Runs read and inserted at a time by an import.
+const IMPORT_CHUNK: usize = 10_000;
+
 /// Import the service's runs.jsonl past the registry's marker. Cheap when
 /// nothing is new (one stat, one indexed read). Bad lines are skipped and
 /// counted (with a warning that names the fix), never an error.
@@ -109,7 +112,19 @@ pub fn import_runs(reg: &Registry, data_dir: &DataDir, id: &str) -> Result<Impor
             // read it all again; run ids keep it idempotent.
             offset = 0;
         }
-        let (records, skipped, end) = runs::read_from(&path, offset)?;
+        // In chunks, so that memory stays bounded by the chunk whatever
+        // the history's length; one transaction all the same.
+        let (mut new, mut skipped) = (0, runs::Skipped::default());
+        loop {
+            let (records, bad, end) = runs::read_chunk(&path, offset, IMPORT_CHUNK)?;
+            skipped.merge(bad);
+            new += reg.insert_runs(id, &records)?;
+            let done = end == offset || records.len() < IMPORT_CHUNK;
+            offset = end;
+            if done {
+                break;
+            }
+        }
         if skipped.total() > 0 {
             tracing::warn!(
                 service = id,
@@ -119,9 +134,8 @@ pub fn import_runs(reg: &Registry, data_dir: &DataDir, id: &str) -> Result<Impor
                 skipped.describe()
             );
         }
-        let new = reg.insert_runs(id, &records)?;
-        reg.set_runs_offset(id, end)?;
-        tracing::debug!(service = id, runs = new, from = offset, to = end, "imported runs into the registry");
+        reg.set_runs_offset(id, offset)?;
+        tracing::debug!(service = id, runs = new, to = offset, "imported runs into the registry");
         Ok(Imported {
             runs: new,
             skipped,
@@ -284,7 +298,7 @@ fn fill(reg: &Registry, data_dir: &DataDir, now_ms: i64, full: bool) -> Result<F
         services: ids.len(),
         ..FillReport::default()
     };
-    reg.write(|reg| {
+    let import = |reg: &Registry| {
         for id in &ids {
             let done = refresh_service(reg, data_dir, id, now_ms, full)?;
             report.runs_imported += done.runs;
@@ -303,7 +317,14 @@ fn fill(reg: &Registry, data_dir: &DataDir, now_ms: i64, full: bool) -> Result<F
             }
         }
         reg.set_filled(&crate::output::iso_ms(now_ms))
-    })?;
+    };
+    // Into an empty registry (a new or rebuilt one): a bulk load, which
+    // builds the time index once at the end.
+    if reg.count_runs(None)? == 0 {
+        reg.without_time_index(import)?;
+    } else {
+        reg.write(import)?;
+    }
     remove_markers(markers.iter().map(|(_, path)| path));
     report.installed = reg
         .services(&crate::registry::ServiceFilter::default())?

@@ -467,7 +467,7 @@ fn history_filters_report_trend_and_prune() {
     let env = TestEnv::new();
     let ok = env.ws("ok", &[], &["true"]);
     let bad = env.ws("bad", &[], &["false"]);
-    let ids = env.install_all(&[ok, bad]);
+    let ids = env.install_all(&[ok, bad.clone()]);
     for _ in 0..3 {
         for id in &ids {
             env.triggered(&["--service", id, "--ignore-backoff"]);
@@ -507,6 +507,26 @@ fn history_filters_report_trend_and_prune() {
         "{}",
         human.stdout
     );
+    // The human report names each service's last failure with its code,
+    // which the services table has no room for.
+    assert!(human.stdout.contains("Last failures:"), "{}", human.stdout);
+    assert!(human.stdout.contains("STAGE_FAILED"), "{}", human.stdout);
+
+    // A failing sync by hand counts as a run, but not in the streak.
+    let r = env.command(&bad, &["--robot", "sync"]).output().unwrap();
+    assert!(!r.stdout.is_empty());
+    let report = env.ok(&["report"]);
+    let bad_stats = report["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["failed"] == 4)
+        .unwrap();
+    assert_eq!(bad_stats["manual"], 1);
+    assert_eq!(bad_stats["longest_failure_streak"], 3);
+    let by_tag = env.ok(&["report", "--tag", "no-such-tag"]);
+    assert_eq!(by_tag["services"], serde_json::json!([]));
+    assert_eq!(by_tag["fleet"]["success_rate"], Value::Null);
 
     // Prune keeps the 100 most recent: nothing goes here.
     let p = env.ok(&["prune", "--older-than", "0d"]);
@@ -516,7 +536,8 @@ fn history_filters_report_trend_and_prune() {
             .as_array()
             .unwrap()
             .len(),
-        6
+        7,
+        "six triggered runs and the sync"
     );
 }
 

@@ -64,45 +64,57 @@ impl Render for HistoryReport {
                 if self.runs.is_empty() {
                     return "No runs match.\n".into();
                 }
-                let mut out = String::new();
-                let mut t = table(header.to_vec());
+                // Codes have a column of their own that is never shortened;
+                // only the free-text messages give way to a narrow terminal.
+                let has_message = self.runs.iter().any(|r| {
+                    r.error_message.is_some()
+                        || r.stages.iter().flatten().any(|s| s.error.is_some())
+                });
+                let mut header = vec![
+                    "STARTED", "SERVICE", "TRIGGER", "OUTCOME", "DURATION", "CODE", "MESSAGE",
+                    "RUN",
+                ];
+                if !has_message {
+                    header.retain(|h| *h != "MESSAGE");
+                }
+                let mut t = table(header.clone());
+                let mut add = |mut row: Vec<String>| {
+                    if !has_message {
+                        row.remove(6);
+                    }
+                    t.add_row(row);
+                };
                 for r in &self.runs {
                     let outcome = match r.outcome.as_str() {
                         "success" => ui.green(&r.outcome),
                         "degraded" => ui.yellow(&r.outcome),
                         _ => ui.red(&r.outcome),
                     };
-                    t.add_row(vec![
+                    add(vec![
                         crate::output::local_time_short(r.started_at_ms),
                         r.service_id.clone(),
                         r.trigger.clone(),
                         outcome,
                         format_elapsed(r.duration_ms as f64 / 1000.0),
                         r.error_code.clone().unwrap_or_default(),
+                        r.error_message.clone().unwrap_or_default(),
                         r.run_id.clone(),
                     ]);
-                    if r.stages.is_some() {
-                        for s in r.stages.iter().flatten() {
-                            let mark = if s.success {
-                                "ok".to_string()
-                            } else {
-                                s.error_code.clone().unwrap_or_else(|| "failed".into())
-                            };
-                            t.add_row(vec![
-                                String::new(),
-                                format!("  {}", s.stage),
-                                String::new(),
-                                mark,
-                                format_elapsed(s.duration_seconds),
-                                s.error.clone().unwrap_or_default(),
-                                format!("{} items", s.items_updated),
-                            ]);
-                        }
+                    for s in r.stages.iter().flatten() {
+                        add(vec![
+                            String::new(),
+                            format!("  {}", s.stage),
+                            String::new(),
+                            if s.success { "ok" } else { "failed" }.to_string(),
+                            format_elapsed(s.duration_seconds),
+                            s.error_code.clone().unwrap_or_default(),
+                            s.error.clone().unwrap_or_default(),
+                            format!("{} items", s.items_updated),
+                        ]);
                     }
                 }
-                t.fit(ui.width, Some("ERROR"), &["TRIGGER", "RUN"]);
-                out.push_str(&format!("{t}\n"));
-                out
+                t.fit(ui.width, Some("MESSAGE"), &["TRIGGER", "RUN"]);
+                format!("{t}\n")
             }
         }
     }

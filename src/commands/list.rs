@@ -107,10 +107,15 @@ fn unmatched_filter(ctx: &Context, args: &ListArgs) -> Option<String> {
     if given.is_empty() {
         return None;
     }
-    let mut tags: Vec<String> = crate::service::installed(ctx)
-        .into_iter()
-        .flat_map(|m| m.tags)
-        .collect();
+    // From the registry (one query, not a read of every manifest), else
+    // from the manifests.
+    let mut tags: Vec<String> = match ctx.registry().and_then(|reg| reg.installed_tags()) {
+        Ok(tags) => tags,
+        Err(_) => crate::service::installed(ctx)
+            .into_iter()
+            .flat_map(|m| m.tags)
+            .collect(),
+    };
     tags.sort();
     tags.dedup();
     let known = if tags.is_empty() {

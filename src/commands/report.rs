@@ -1,18 +1,20 @@
 //! `syncfleet report`: per service and for the fleet over a window (default
 //! 30 days): runs, outcome counts and rates, p50/p95 duration, longest
 //! failure streak, mean time to recover, last failure, skipped invocations;
-//! `--by day|week` adds a trend table and a sparkline per service. One
-//! ordered scan of the registry (`registry::REPORT_SQL`), aggregated here.
+//! `--by day|week` adds a trend table and a sparkline per service. Each
+//! service's window is one range scan of the registry
+//! (`registry::REPORT_SQL`), aggregated here and dropped before the next:
+//! the cost follows the rows asked about, not the history kept, and the
+//! percentiles stay exact (nearest rank over every duration).
 
 use crate::cli::{BucketArg, FormatArg, ReportArgs};
 use crate::context::Context;
 use crate::duration::format_elapsed;
 use crate::error::{Error, Result};
 use crate::output::{Render, TextTable, Ui, csv_row, iso_ms, json_text, table};
-use crate::registry::Registry;
-use crate::store::status::SkipCounts;
+use crate::registry::ReportRow;
 use serde::Serialize;
-use std::collections::{HashMap, HashSet};
+use std::collections::BTreeMap;
 
 const DAY_MS: i64 = 86_400_000;
 
@@ -42,9 +44,13 @@ pub struct Stats {
     /// Failed runs include these: runs that ended without a result.
     pub failed: u64,
     pub crashed: u64,
-    pub success_rate: f64,
-    pub degraded_rate: f64,
-    pub failure_rate: f64,
+    /// Runs started by hand (`sync`): counted, but kept out of failure
+    /// streaks and time to recover, which measure the schedule.
+    pub manual: u64,
+    /// None (null) without runs in the window: no rate, not 0%.
+    pub success_rate: Option<f64>,
+    pub degraded_rate: Option<f64>,
+    pub failure_rate: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub p50_duration_ms: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -57,7 +63,9 @@ pub struct Stats {
     pub last_failure_iso: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_failure_code: Option<String>,
-    pub skipped: SkipCounts,
+    /// Skipped invocations by reason (backoff, paused and locked always;
+    /// any other reason the registry recorded, such as `condition:<name>`).
+    pub skipped: Skips,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub trend: Option<Vec<Bucket>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -79,11 +87,29 @@ pub struct Report {
     format: Option<FormatArg>,
 }
 
+/// Skipped invocations by reason.
+pub type Skips = BTreeMap<String, u64>;
+
+/// The reasons every report lists, even at zero.
+const BASE_SKIP_REASONS: [&str; 3] = ["backoff", "paused", "locked"];
+
+fn skips_from(counts: impl IntoIterator<Item = (String, u64)>) -> Skips {
+    let mut out: Skips = BASE_SKIP_REASONS
+        .iter()
+        .map(|r| (r.to_string(), 0))
+        .collect();
+    for (reason, n) in counts {
+        *out.entry(reason).or_default() += n;
+    }
+    out
+}
+
 /// Running totals for one service (or the fleet) during the scan.
 #[derive(Default)]
 struct Acc {
     counts: [u64; 3],
     crashed: u64,
+    manual: u64,
     durations: Vec<i64>,
     streak: u64,
     longest: u64,
@@ -102,25 +128,18 @@ impl Acc {
         }
     }
 
-    fn add(
-        &mut self,
-        ts: i64,
-        duration: i64,
-        outcome: &str,
-        code: Option<&str>,
-        bucket: Option<usize>,
-    ) {
-        let k = match outcome {
+    fn add(&mut self, run: ReportRow<'_>, bucket: Option<usize>) {
+        let k = match run.outcome {
             "success" => 0,
             "degraded" => 1,
             _ => 2,
         };
         self.counts[k] += 1;
-        if outcome == "crashed" {
+        if run.outcome == "crashed" {
             // Its duration is unknown (recorded as 0): it would skew p50/p95.
             self.crashed += 1;
         } else {
-            self.durations.push(duration);
+            self.durations.push(run.duration_ms);
         }
         if let Some(b) = bucket
             && let Some(slot) = self.buckets.get_mut(b)
@@ -128,16 +147,28 @@ impl Acc {
             slot[k] += 1;
         }
         if k == 2 {
+            self.last_failure = Some((run.started_at_ms, run.error_code.map(str::to_string)));
+        }
+        if run.trigger == "manual" {
+            // Someone trying a fix by hand neither breaks nor ends the
+            // schedule's streak.
+            self.manual += 1;
+            return;
+        }
+        if k == 2 {
             self.streak += 1;
             self.longest = self.longest.max(self.streak);
-            self.streak_start.get_or_insert(ts);
-            self.last_failure = Some((ts, code.map(str::to_string)));
+            self.streak_start.get_or_insert(run.started_at_ms);
         } else {
             if let Some(start) = self.streak_start.take() {
-                self.recoveries.push(ts - start);
+                self.recoveries.push(run.started_at_ms - start);
             }
             self.streak = 0;
         }
+    }
+
+    fn runs(&self) -> u64 {
+        self.counts.iter().sum()
     }
 
     fn merge_into(&self, fleet: &mut Acc) {
@@ -145,6 +176,7 @@ impl Acc {
             fleet.counts[k] += self.counts[k];
         }
         fleet.crashed += self.crashed;
+        fleet.manual += self.manual;
         fleet.durations.extend_from_slice(&self.durations);
         fleet.longest = fleet.longest.max(self.longest);
         fleet.recoveries.extend_from_slice(&self.recoveries);
@@ -160,15 +192,10 @@ impl Acc {
         }
     }
 
-    fn finish(mut self, id: &str, skipped: SkipCounts, trend: bool) -> Stats {
-        let runs: u64 = self.counts.iter().sum();
-        let rate = |n: u64| {
-            if runs == 0 {
-                0.0
-            } else {
-                (n as f64 / runs as f64 * 10_000.0).round() / 10_000.0
-            }
-        };
+    fn finish(mut self, id: &str, skipped: Skips, trend: bool) -> Stats {
+        let runs = self.runs();
+        let rate =
+            |n: u64| (runs > 0).then(|| (n as f64 / runs as f64 * 10_000.0).round() / 10_000.0);
         let (p50, p95) = (
             percentile(&mut self.durations, 50),
             percentile(&mut self.durations, 95),
@@ -191,6 +218,7 @@ impl Acc {
             degraded: self.counts[1],
             failed: self.counts[2],
             crashed: self.crashed,
+            manual: self.manual,
             success_rate: rate(self.counts[0]),
             degraded_rate: rate(self.counts[1]),
             failure_rate: rate(self.counts[2]),
@@ -278,8 +306,9 @@ impl Bucketing {
     }
 }
 
-fn pct(r: f64) -> String {
-    format!("{:.1}%", r * 100.0)
+fn pct(r: Option<f64>) -> String {
+    r.map(|r| format!("{:.1}%", r * 100.0))
+        .unwrap_or_else(|| "-".into())
 }
 
 fn ms(v: Option<i64>) -> String {
@@ -287,20 +316,27 @@ fn ms(v: Option<i64>) -> String {
         .unwrap_or_else(|| "-".into())
 }
 
-const HEADER: [&str; 13] = [
-    "SERVICE",
-    "RUNS",
-    "SUCCESS",
-    "DEGRADED",
-    "FAILED",
-    "P50",
-    "P95",
-    "STREAK",
-    "MTTR",
-    "LAST FAILURE",
-    "CODE",
-    "SKIPPED b/p/l/c",
-    "TREND",
+/// "backoff 3, condition:wifi 1": the reasons with skips, or "-".
+fn skips_text(s: &Skips) -> String {
+    let parts: Vec<String> = s
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(r, n)| format!("{r} {n}"))
+        .collect();
+    if parts.is_empty() {
+        "-".into()
+    } else {
+        parts.join(", ")
+    }
+}
+
+/// A time as "YYYY-MM-DD HH:MM" (UTC, as the window is given).
+fn minute(iso: &str) -> String {
+    iso.get(..16).unwrap_or(iso).replace('T', " ")
+}
+
+const HEADER: [&str; 10] = [
+    "SERVICE", "RUNS", "SUCCESS", "DEGRADED", "FAILED", "P50", "P95", "STREAK", "MTTR", "TREND",
 ];
 
 fn row(s: &Stats) -> Vec<String> {
@@ -314,18 +350,6 @@ fn row(s: &Stats) -> Vec<String> {
         ms(s.p95_duration_ms),
         s.longest_failure_streak.to_string(),
         ms(s.mean_time_to_recover_ms),
-        s.last_failure_iso
-            .as_deref()
-            .map(|t| t.get(..16).unwrap_or(t).replace('T', " "))
-            .unwrap_or_else(|| "-".into()),
-        s.last_failure_code.clone().unwrap_or_else(|| "-".into()),
-        format!(
-            "{}/{}/{}/{}",
-            s.skipped.backoff,
-            s.skipped.paused,
-            s.skipped.locked,
-            s.skipped.condition.total()
-        ),
         s.sparkline.clone().unwrap_or_default(),
     ]
 }
@@ -339,10 +363,12 @@ impl Render for Report {
             FormatArg::Table => {
                 let mut out = self.human_summary(ui);
                 out.push_str(&format!("{}\n", self.services_table(ui)));
+                out.push_str(&self.failures_and_skips(ui));
                 if let Some(by) = self.by {
                     out.push_str(&format!(
-                        "\n{}\n{}\n",
+                        "\n{} {}\n{}",
                         ui.bold(&format!("Fleet trend by {by}:")),
+                        self.fleet.sparkline.as_deref().unwrap_or_default(),
                         self.trend_table()
                     ));
                 }
@@ -371,98 +397,210 @@ impl Report {
         out
     }
 
-    /// One CSV row of statistics per service (fleet last).
+    /// Every statistic of every service (fleet last), as numbers a
+    /// spreadsheet can use: counts, rates as fractions (empty without
+    /// runs), durations in ms, one SKIPPED_<REASON> column per reason.
     fn stats_csv(&self) -> String {
-        let mut out = csv_row(&HEADER[..12]);
+        let reasons: Vec<&String> = self.fleet.skipped.keys().collect();
+        let mut header: Vec<String> = [
+            "SERVICE",
+            "RUNS",
+            "SUCCESS",
+            "DEGRADED",
+            "FAILED",
+            "CRASHED",
+            "MANUAL",
+            "SUCCESS_RATE",
+            "DEGRADED_RATE",
+            "FAILURE_RATE",
+            "P50_MS",
+            "P95_MS",
+            "LONGEST_FAILURE_STREAK",
+            "MTTR_MS",
+            "LAST_FAILURE",
+            "LAST_FAILURE_CODE",
+        ]
+        .map(String::from)
+        .to_vec();
+        header.extend(
+            reasons
+                .iter()
+                .map(|r| format!("SKIPPED_{}", r.to_uppercase())),
+        );
+        let mut out = csv_row(&header);
+        let opt = |v: Option<String>| v.unwrap_or_default();
         for s in self.services.iter().chain([&self.fleet]) {
-            let mut r = row(s);
-            r.truncate(12);
+            let mut r = vec![
+                s.service_id.clone(),
+                s.runs.to_string(),
+                s.success.to_string(),
+                s.degraded.to_string(),
+                s.failed.to_string(),
+                s.crashed.to_string(),
+                s.manual.to_string(),
+                opt(s.success_rate.map(|v| v.to_string())),
+                opt(s.degraded_rate.map(|v| v.to_string())),
+                opt(s.failure_rate.map(|v| v.to_string())),
+                opt(s.p50_duration_ms.map(|v| v.to_string())),
+                opt(s.p95_duration_ms.map(|v| v.to_string())),
+                s.longest_failure_streak.to_string(),
+                opt(s.mean_time_to_recover_ms.map(|v| v.to_string())),
+                opt(s.last_failure_iso.clone()),
+                opt(s.last_failure_code.clone()),
+            ];
+            r.extend(
+                reasons
+                    .iter()
+                    .map(|k| s.skipped.get(*k).copied().unwrap_or(0).to_string()),
+            );
             out.push_str(&csv_row(&r));
         }
         out
     }
 
-    /// The title and the fleet's numbers in two lines.
+    /// The title and the fleet's numbers.
     fn human_summary(&self, ui: &Ui) -> String {
         let f = &self.fleet;
-        format!(
-            "{}\nFleet: {} runs over {} services: {} success, {} degraded, {} failed{}\n       p50 {}, p95 {}; longest failure streak {}; mean time to recover {}{}\n\n",
-            ui.bold(&format!(
-                "Report {} → {}",
-                &self.since_iso[..16.min(self.since_iso.len())],
-                &self.until_iso[..16.min(self.until_iso.len())]
-            )),
-            f.runs,
-            self.services.len(),
-            pct(f.success_rate),
-            pct(f.degraded_rate),
-            pct(f.failure_rate),
-            if f.crashed > 0 {
-                format!(" ({} crashed)", f.crashed)
-            } else {
-                String::new()
-            },
-            ms(f.p50_duration_ms),
-            ms(f.p95_duration_ms),
-            f.longest_failure_streak,
-            ms(f.mean_time_to_recover_ms),
-            match f.skipped.describe() {
-                Some(skips) => format!("\n       skipped (never failures): {skips}"),
-                None => String::new(),
-            },
-        )
+        let title = ui.bold(&format!(
+            "Report {} → {}",
+            minute(&self.since_iso),
+            minute(&self.until_iso)
+        ));
+        let mut out = if f.runs == 0 {
+            format!(
+                "{title}\nFleet: no runs over {} services\n",
+                self.services.len()
+            )
+        } else {
+            format!(
+                "{title}\nFleet: {} runs over {} services: {} success, {} degraded, {} failed{}{}\n       p50 {}, p95 {}; longest failure streak {}; mean time to recover {}\n",
+                f.runs,
+                self.services.len(),
+                pct(f.success_rate),
+                pct(f.degraded_rate),
+                pct(f.failure_rate),
+                if f.crashed > 0 {
+                    format!(" ({} crashed)", f.crashed)
+                } else {
+                    String::new()
+                },
+                if f.manual > 0 {
+                    format!("; {} by hand (not in streaks)", f.manual)
+                } else {
+                    String::new()
+                },
+                ms(f.p50_duration_ms),
+                ms(f.p95_duration_ms),
+                f.longest_failure_streak,
+                ms(f.mean_time_to_recover_ms),
+            )
+        };
+        out.push_str(&format!("       skipped: {}\n\n", skips_text(&f.skipped)));
+        out
     }
 
     /// A row per service; with --by, the sparkline column too.
     fn services_table(&self, ui: &Ui) -> TextTable {
-        let header: Vec<&str> = if self.by.is_some() {
-            HEADER.to_vec()
+        let columns = if self.by.is_some() {
+            HEADER.len()
         } else {
-            HEADER[..12].to_vec()
+            HEADER.len() - 1
         };
-        let mut t = table(header.clone());
+        let mut t = table(HEADER[..columns].to_vec());
         for s in &self.services {
             let mut r = row(s);
-            r.truncate(header.len());
+            r.truncate(columns);
             t.add_row(r);
         }
         t.fit(
             ui.width,
             Some("SERVICE"),
-            &[
-                "SKIPPED b/p/l/c",
-                "LAST FAILURE",
-                "CODE",
-                "DEGRADED",
-                "MTTR",
-                "P95",
-                "STREAK",
-            ],
+            &["DEGRADED", "MTTR", "P95", "STREAK"],
         );
         t
     }
 
-    /// The fleet's runs per bucket.
-    fn trend_table(&self) -> TextTable {
+    /// What the services table has no room for, never dropped: each
+    /// service's last failure with its code, and its skips by reason
+    /// (only the services that have them).
+    fn failures_and_skips(&self, ui: &Ui) -> String {
+        let mut out = String::new();
+        let failed: Vec<&Stats> = self
+            .services
+            .iter()
+            .filter(|s| s.last_failure_iso.is_some())
+            .collect();
+        if !failed.is_empty() {
+            let mut t = table(vec!["SERVICE", "LAST FAILURE", "CODE"]);
+            for s in failed {
+                t.add_row(vec![
+                    s.service_id.clone(),
+                    minute(s.last_failure_iso.as_deref().unwrap_or_default()),
+                    s.last_failure_code.clone().unwrap_or_else(|| "-".into()),
+                ]);
+            }
+            t.fit(ui.width, Some("SERVICE"), &[]);
+            out.push_str(&format!("\n{}\n{t}\n", ui.bold("Last failures:")));
+        }
+        let skipped: Vec<&Stats> = self
+            .services
+            .iter()
+            .filter(|s| s.skipped.values().any(|n| *n > 0))
+            .collect();
+        if !skipped.is_empty() {
+            let mut t = table(vec!["SERVICE", "SKIPPED"]);
+            for s in skipped {
+                t.add_row(vec![s.service_id.clone(), skips_text(&s.skipped)]);
+            }
+            t.fit(ui.width, Some("SERVICE"), &[]);
+            out.push_str(&format!("\n{}\n{t}\n", ui.bold("Skipped invocations:")));
+        }
+        out
+    }
+
+    /// The fleet's runs per bucket; a stretch of empty buckets is one row.
+    fn trend_table(&self) -> String {
+        let trend: Vec<Bucket> = self.fleet.trend.clone().unwrap_or_default();
+        if trend.iter().all(|b| b.runs == 0) {
+            return "  no runs in the window\n".into();
+        }
         let mut t = table(vec![
             "FROM", "RUNS", "SUCCESS", "DEGRADED", "FAILED", "GOOD",
         ]);
-        for (label, b) in self.buckets.iter().zip(self.fleet.trend.iter().flatten()) {
-            let good = if b.runs == 0 {
-                "-".to_string()
+        let mut i = 0;
+        while i < trend.len() {
+            let b = trend[i];
+            if b.runs == 0 {
+                let start = i;
+                while i + 1 < trend.len() && trend[i + 1].runs == 0 {
+                    i += 1;
+                }
+                let label = if i == start {
+                    self.buckets[start].clone()
+                } else {
+                    format!("{} … {}", self.buckets[start], self.buckets[i])
+                };
+                t.add_row(vec![
+                    label,
+                    "0".into(),
+                    "-".into(),
+                    "-".into(),
+                    "-".into(),
+                    "-".into(),
+                ]);
             } else {
-                pct((b.success + b.degraded) as f64 / b.runs as f64)
-            };
-            t.add_row(vec![
-                label.clone(),
-                b.runs.to_string(),
-                b.success.to_string(),
-                b.degraded.to_string(),
-                b.failed.to_string(),
-                good,
-            ]);
+                t.add_row(vec![
+                    self.buckets[i].clone(),
+                    b.runs.to_string(),
+                    b.success.to_string(),
+                    b.degraded.to_string(),
+                    b.failed.to_string(),
+                    pct(Some((b.success + b.degraded) as f64 / b.runs as f64)),
+                ]);
+            }
+            i += 1;
         }
-        t
+        format!("{t}\n")
     }
 }
 
@@ -475,32 +613,41 @@ pub fn run(ctx: &Context, args: &ReportArgs) -> Result<Report> {
         return Err(Error::invalid_argument("--since must be before --until"));
     }
     let reg = crate::index::open_for_reading(ctx)?;
-    reg.scan_mode()?;
-    let only: Option<HashSet<String>> = if args.services.is_empty() {
-        None
+    // The services asked about (each shown even without runs), else the
+    // tag's or the fleet's: installed ones always, uninstalled ones when
+    // they ran in the window.
+    let targets: Vec<(String, bool)> = if args.services.is_empty() {
+        reg.report_services(args.tag.as_deref())?
     } else {
-        Some(
-            args.services
-                .iter()
-                .map(|s| crate::service::resolve_recorded(reg, s))
-                .collect::<Result<_>>()?,
-        )
+        let mut ids = args
+            .services
+            .iter()
+            .map(|s| crate::service::resolve_recorded(reg, s).map(|id| (id, true)))
+            .collect::<Result<Vec<_>>>()?;
+        ids.sort();
+        ids.dedup();
+        ids
     };
     let bucketing = args.by.map(|by| Bucketing::new(by, since, until));
-    let per_service = scan(reg, (since, until), only.as_ref(), bucketing.as_ref())?;
-    let mut skips: HashMap<String, SkipCounts> = reg.skip_counts(since, until)?;
     let trend = bucketing.is_some();
     let mut fleet = Acc::new(bucketing.as_ref());
-    let mut fleet_skips = SkipCounts::default();
-    let services: Vec<Stats> = per_service
-        .into_iter()
-        .map(|(id, acc)| {
-            acc.merge_into(&mut fleet);
-            let sk = skips.remove(&id).unwrap_or_default();
-            fleet_skips.add(&sk);
-            acc.finish(&id, sk, trend)
-        })
-        .collect();
+    let mut fleet_skips = skips_from([]);
+    let mut services = Vec::new();
+    for (id, shown_without_runs) in targets {
+        let mut acc = Acc::new(bucketing.as_ref());
+        reg.for_each_report_row(&id, since, until, |r| {
+            acc.add(r, bucketing.as_ref().map(|b| b.index(r.started_at_ms)))
+        })?;
+        if acc.runs() == 0 && !shown_without_runs {
+            continue;
+        }
+        let skipped = skips_from(reg.skip_counts(&id, since, until)?);
+        for (reason, n) in &skipped {
+            *fleet_skips.entry(reason.clone()).or_default() += n;
+        }
+        acc.merge_into(&mut fleet);
+        services.push(acc.finish(&id, skipped, trend));
+    }
     Ok(Report {
         since_iso: iso_ms(since),
         until_iso: iso_ms(until),
@@ -513,42 +660,6 @@ pub fn run(ctx: &Context, args: &ReportArgs) -> Result<Report> {
         services,
         format: Some(args.format),
     })
-}
-
-/// One ordered scan of the runs in `[since, until)`, totalled per service
-/// (only the `only` ones, when given), in id order. Installed services
-/// without a run in the window are part of the report too: a silent
-/// service is news.
-fn scan(
-    reg: &Registry,
-    (since, until): (i64, i64),
-    only: Option<&HashSet<String>>,
-    bucketing: Option<&Bucketing>,
-) -> Result<Vec<(String, Acc)>> {
-    let wanted = |id: &str| only.is_none_or(|o| o.contains(id));
-    let mut per_service: Vec<(String, Acc)> = Vec::new();
-    let mut current: Option<(String, Acc)> = None;
-    reg.for_each_report_row(since, until, |id, ts, duration, outcome, code| {
-        if !wanted(id) {
-            return;
-        }
-        if current.as_ref().is_none_or(|(c, _)| c != id) {
-            per_service.extend(current.take());
-            current = Some((id.to_string(), Acc::new(bucketing)));
-        }
-        if let Some((_, acc)) = current.as_mut() {
-            acc.add(ts, duration, outcome, code, bucketing.map(|b| b.index(ts)));
-        }
-    })?;
-    per_service.extend(current);
-    let seen: HashSet<String> = per_service.iter().map(|(id, _)| id.clone()).collect();
-    for id in reg.installed_ids()? {
-        if !seen.contains(&id) && wanted(&id) {
-            per_service.push((id, Acc::new(bucketing)));
-        }
-    }
-    per_service.sort_by(|a, b| a.0.cmp(&b.0));
-    Ok(per_service)
 }
 
 #[cfg(test)]
@@ -567,24 +678,39 @@ mod tests {
     #[test]
     fn streaks_and_time_to_recover() {
         let mut acc = Acc::default();
-        for (ts, o) in [
-            (0, "success"),
-            (10, "failed"),
-            (20, "failed"),
-            (30, "failed"),
-            (45, "degraded"),
-            (50, "failed"),
-            (60, "success"),
+        for (ts, o, trigger) in [
+            (0, "success", "scheduled"),
+            (10, "failed", "scheduled"),
+            (15, "success", "manual"),
+            (20, "failed", "trigger"),
+            (25, "failed", "manual"),
+            (30, "failed", "scheduled"),
+            (45, "degraded", "scheduled"),
+            (50, "failed", "scheduled"),
+            (60, "success", "scheduled"),
         ] {
-            acc.add(ts, 5, o, Some("TIMEOUT"), None);
+            let run = ReportRow {
+                started_at_ms: ts,
+                duration_ms: 5,
+                outcome: o,
+                error_code: Some("TIMEOUT"),
+                trigger,
+            };
+            acc.add(run, None);
         }
-        let s = acc.finish("s", SkipCounts::default(), false);
-        assert_eq!((s.runs, s.success, s.degraded, s.failed), (7, 2, 1, 4));
+        let s = acc.finish("s", skips_from([]), false);
+        // The manual runs count as runs, never in the streaks: the manual
+        // success at 15 does not end the streak that began at 10.
+        assert_eq!((s.runs, s.manual), (9, 2));
+        assert_eq!(s.failed, 5);
         assert_eq!(s.longest_failure_streak, 3);
         // Recoveries: 45-10 = 35 and 60-50 = 10.
         assert_eq!(s.mean_time_to_recover_ms, Some(22));
         assert_eq!(s.last_failure_code.as_deref(), Some("TIMEOUT"));
-        assert_eq!(s.failure_rate, 0.5714);
+        assert_eq!(s.failure_rate, Some(0.5556));
+        let empty = Acc::default().finish("e", skips_from([("condition:wifi".into(), 2)]), false);
+        assert_eq!(empty.success_rate, None, "no runs: no rate, not 0%");
+        assert_eq!(skips_text(&empty.skipped), "condition:wifi 2");
     }
 
     #[test]
