@@ -637,6 +637,56 @@ fn main() {
         });
     }
 
+    // The metrics file: what every run and admin change rewrites, in its
+    // three steps (in process, median of 5), then the whole command.
+    {
+        let reg = syncfleet::registry::Registry::open(&fleet.join("registry.db")).unwrap();
+        let path = bench.path("metrics/syncfleet.prom");
+        let median = |f: &mut dyn FnMut() -> Duration| {
+            let mut times: Vec<Duration> = (0..5).map(|_| f()).collect();
+            times.sort();
+            times[2]
+        };
+        let mut fleet_now = None;
+        let read = median(&mut || {
+            let t = Instant::now();
+            fleet_now = Some(syncfleet::metrics::collect(&reg, now, &|_| false).unwrap());
+            t.elapsed()
+        });
+        let fleet_now = fleet_now.unwrap();
+        let mut text = String::new();
+        let render = median(&mut || {
+            let t = Instant::now();
+            text = syncfleet::metrics::render(&fleet_now);
+            t.elapsed()
+        });
+        let write = median(&mut || {
+            let t = Instant::now();
+            syncfleet::metrics::write_file(&path, &text).unwrap();
+            t.elapsed()
+        });
+        let series = text.lines().filter(|l| !l.starts_with('#')).count();
+        rows.push(row(
+            format!("metrics file, {services} services: registry read + render + atomic write"),
+            ms(read + render + write),
+            "-".into(),
+            format!(
+                "read {} + render {} + write {}; {series} series, {:.1} MB",
+                ms(read),
+                ms(render),
+                ms(write),
+                text.len() as f64 / 1e6
+            ),
+        ));
+        let command = measure(5, || bench.command(&fleet, &["metrics"]));
+        rows.push(row(
+            format!("`syncfleet metrics`, {services} services (prints and rewrites the file)"),
+            cost(command),
+            mb(command.rss_kib),
+            "-".into(),
+        ));
+    }
+
     // list: registry vs scanning the manifests, and the human table.
     let list_reg = measure(7, || bench.command(&fleet, &["--robot", "list"]));
     let list_scan = measure(3, || {
