@@ -829,7 +829,10 @@ impl Calendar {
         match (self.utc, self.timezone) {
             (true, _) => Zone::Utc,
             (false, Some(tz)) => Zone::Named(tz),
-            (false, None) => Zone::Local,
+            // The local zone by its IANA name when it has one, so the
+            // answer comes from the same (bundled) database as a named
+            // zone's, even on a machine without tzdata.
+            (false, None) => local_zone().map_or(Zone::Local, Zone::Named),
         }
     }
 

@@ -88,7 +88,7 @@ fn parse_zone(name: &str) -> Option<Tz> {
 /// An instant as RFC 3339 with the offset of `zone` (the local zone when
 /// `None`), with fractional seconds only when there are any.
 fn rfc3339_in(t: DateTime<Utc>, zone: Option<Tz>) -> String {
-    match zone {
+    match zone.or_else(local_zone) {
         Some(tz) => t
             .with_timezone(&tz)
             .to_rfc3339_opts(SecondsFormat::AutoSi, false),
