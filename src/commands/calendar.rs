@@ -200,14 +200,12 @@ fn pretty(t: DateTime<Utc>, zone: Option<Tz>) -> String {
 
 impl Render for CalendarReport {
     fn human(&self, _ui: &Ui) -> String {
-        let mut out = String::new();
-        let mut line = |label: &str, value: &str| {
-            out.push_str(&format!("{label:>15}: {value}\n"));
-        };
-        line("Original form", &self.original);
-        line("Normalized form", &self.normalized);
+        let mut lines: Vec<(String, String)> = vec![
+            ("Original form".into(), self.original.clone()),
+            ("Normalized form".into(), self.normalized.clone()),
+        ];
         if self.elapses.is_empty() {
-            line("Next elapse", "never");
+            lines.push(("Next elapse".into(), "never".into()));
         }
         let local = local_zone();
         let local_is_utc = local.is_some_and(|tz| tz.name() == "UTC" || tz.name() == "Etc/UTC");
@@ -217,19 +215,25 @@ impl Render for CalendarReport {
             } else {
                 format!("Iter. #{}", i + 1)
             };
-            line(&label, &pretty(*t, None));
+            lines.push((label, pretty(*t, None)));
             if !local_is_utc {
-                line("(in UTC)", &pretty(*t, Some(chrono_tz::UTC)));
+                lines.push(("(in UTC)".into(), pretty(*t, Some(chrono_tz::UTC))));
             }
             if let Some(tz) = self
                 .zone
                 .filter(|tz| tz.name() != "UTC" && Some(*tz) != local)
             {
-                line(&format!("(in {})", tz.name()), &pretty(*t, Some(tz)));
+                lines.push((format!("(in {})", tz.name()), pretty(*t, Some(tz))));
             }
-            line("From now", &from_now(*t, self.now));
+            lines.push(("From now".into(), from_now(*t, self.now)));
         }
-        out
+        // Labels right-aligned as systemd-analyze does, wider when a
+        // zone's name needs it.
+        let width = lines.iter().map(|(l, _)| l.len()).max().unwrap_or(0);
+        lines
+            .iter()
+            .map(|(label, value)| format!("{label:>width$}: {value}\n"))
+            .collect()
     }
 }
 
