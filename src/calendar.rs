@@ -438,7 +438,11 @@ fn parse_date(p: &mut Parser, raw: &mut Raw) -> Result<bool> {
     }
     if p.peek() == Some(b'@') {
         p.bump(1);
-        let seconds = p.number(false)?;
+        let digits = p.rest.bytes().take_while(u8::is_ascii_digit).count();
+        let seconds: i64 = p.rest[..digits]
+            .parse()
+            .map_err(|_| p.err("expected seconds since 1970 after '@'"))?;
+        p.bump(digits);
         let t = DateTime::<Utc>::from_timestamp(seconds, 0)
             .ok_or_else(|| p.err("timestamp out of range"))?;
         raw.year = vec![Comp::single(t.year() as i64)];
@@ -522,6 +526,11 @@ fn normalize_chain(chain: &mut Vec<Comp>) {
     for c in chain.iter_mut() {
         if c.stop > c.start && c.repeat > 0 {
             c.stop -= (c.stop - c.start) % c.repeat;
+        }
+        // A range or step that can only match once is that one value.
+        if c.stop == c.start {
+            c.stop = -1;
+            c.repeat = 0;
         }
     }
     chain.sort();
@@ -637,7 +646,7 @@ impl Calendar {
             if let Ok(tz) = name.parse::<Tz>() {
                 timezone = Some(tz);
                 body = &body[..space];
-            } else if name.contains('/') && !name.contains(':') {
+            } else if name.starts_with(|c: char| c.is_ascii_alphabetic()) && name.contains('/') {
                 return Err(invalid(
                     spec,
                     format!("unknown time zone '{name}' (use an IANA name like Europe/Berlin)"),
@@ -1301,6 +1310,17 @@ mod tests {
             ("*-*-1,31", "*-*-01,31 00:00:00"),
             ("Mon *-*-* UTC", "Mon *-*-* 00:00:00 UTC"),
             ("*:0/20 Europe/Berlin", "*-*-* *:00/20:00 Europe/Berlin"),
+            // Found by comparing random expressions with systemd-analyze:
+            // a range or step that matches once is that one value, and a
+            // last word with a '/' is a zone only if it starts like one.
+            (
+                "1,12..12/1-20 *:4..58:29..47 UTC",
+                "*-01,12-20 *:04..58:29..47 UTC",
+            ),
+            ("Fri..Sun 22..22/3:*", "Fri..Sun *-*-* 22:*:00"),
+            ("*-6/4~2,1..1/1,5 *:35:29", "*-06/4~01,02,05 *:35:29"),
+            ("Wed,Sat *-7/1,8~5", "Wed,Sat *-07/1,08~05 00:00:00"),
+            ("@6939799293", "2189-11-29 18:01:33 UTC"),
         ];
         for (spec, want) in cases {
             assert_eq!(norm(spec), want, "{spec}");
