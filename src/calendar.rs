@@ -847,7 +847,8 @@ impl Calendar {
 
     /// The first elapse strictly after `after` (to the microsecond), as
     /// systemd computes it; `None` when it never elapses again (a past
-    /// year, or a date that does not exist such as `*-02-30`).
+    /// year, or a date that does not exist such as `*-02-30`), or where
+    /// systemd cannot compute one either (see `find_next`).
     pub fn next_after(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
         let usec = after.timestamp_micros().checked_add(1)?;
         let mut clock = Mktime {
@@ -900,8 +901,17 @@ impl Calendar {
             c.sec = 0;
             *usec = 0;
         };
+        // Every pass starts later than the one before, or the walk is
+        // going in circles: a time read with the DST offset of another
+        // date can normalise to before where it started, where systemd
+        // stops with EDEADLK ("Resource deadlock avoided"). No elapse then.
+        let mut last_start: Option<i64> = None;
         loop {
-            clock.mktime(c)?;
+            let start = clock.mktime(c)? * USEC_PER_SEC + *tm_usec;
+            if last_start.is_some_and(|last| start <= last) {
+                return None;
+            }
+            last_start = Some(start);
             c.offset_hint = None;
 
             let r = self.match_component(clock, &self.year, false, c, c.year);
@@ -1411,6 +1421,19 @@ mod tests {
             next("*:0/20 Europe/Berlin", "2026-10-25T01:10:00Z", 2),
             ["2026-10-25T01:20:00+00:00", "2026-10-25T01:40:00+00:00"]
         );
+    }
+
+    #[test]
+    fn a_walk_that_would_circle_ends() {
+        // systemd 252 fails here with EDEADLK: the 35th of September
+        // normalises into October's summer time, and the 1st of October
+        // read with that offset lies before where the walk started.
+        let cal = Calendar::parse("Mon *-*-17/6,18 5:14 Australia/Sydney").unwrap();
+        assert_eq!(
+            cal.next_elapses(at("2026-03-28T22:40:00Z"), 2),
+            [at("2026-05-17T19:14:00Z"), at("2026-06-28T19:14:00Z")]
+        );
+        assert_eq!(cal.next_after(at("2026-08-16T19:14:00Z")), None);
     }
 
     #[test]
