@@ -350,6 +350,10 @@ impl<'a> Parser<'a> {
                 if repeat == 0 {
                     return Err(self.err("a repetition of 0"));
                 }
+            } else if usec && stop >= 0 && start + repeat > stop {
+                // systemd refuses a seconds range under a second without
+                // an explicit step.
+                return Err(self.err("a seconds range shorter than one second"));
             }
             if !matches!(self.peek(), None | Some(b' ' | b',' | b'-' | b'~' | b':')) {
                 return Err(self.err("unexpected character"));
@@ -1331,6 +1335,11 @@ mod tests {
             ("*-6/4~2,1..1/1,5 *:35:29", "*-06/4~01,02,05 *:35:29"),
             ("Wed,Sat *-7/1,8~5", "Wed,Sat *-07/1,08~05 00:00:00"),
             ("@6939799293", "2189-11-29 18:01:33 UTC"),
+            ("*:*:57..57/1", "*-*-* *:*:57"),
+            ("*:10..12/5:00", "*-*-* *:10:00"),
+            ("*:*:1..2.5", "*-*-* *:*:01..02"),
+            ("*:*:1.5..3", "*-*-* *:*:01.500000..02.500000"),
+            ("*:*:1..3/0.5", "*-*-* *:*:01..03/0.500000"),
         ];
         for (spec, want) in cases {
             assert_eq!(norm(spec), want, "{spec}");
@@ -1348,6 +1357,8 @@ mod tests {
             "*:0/0",
             "Fry 10:00",
             "10:00 Mars/Olympus",
+            "*:*:57..57",
+            "*:*:59.5/0.5",
         ] {
             let err = Calendar::parse(spec).unwrap_err();
             assert_eq!(err.code, ErrorCode::CalendarInvalid, "{spec}");
