@@ -2,6 +2,7 @@
 //! a real run policy, managed as a fleet. `main` only calls [`run`].
 
 pub mod batch;
+pub mod calendar;
 pub mod classify;
 pub mod cli;
 pub mod commands;
@@ -96,6 +97,7 @@ pub fn run<I: IntoIterator<Item = OsString>>(args: I) -> ExitCode {
         Command::Reindex(a) => dispatch!(commands::reindex::run(&ctx, a)),
         Command::Metrics(a) => dispatch!(commands::metrics::run(&ctx, a)),
         Command::Init(a) => dispatch!(commands::init::run(&ctx, a)),
+        Command::Calendar(a) => dispatch!(commands::calendar::run(&ctx, a)),
         Command::RobotDocs => emit(&ui, started, &commands::robot_docs::run()),
         Command::Completions(a) => {
             // A script, not a report: raw bytes on stdout, even with --robot.
