@@ -46,6 +46,9 @@ _syncfleet() {
             syncfleet,logs)
                 cmd="syncfleet__subcmd__logs"
                 ;;
+            syncfleet,metrics)
+                cmd="syncfleet__subcmd__metrics"
+                ;;
             syncfleet,move)
                 cmd="syncfleet__subcmd__move"
                 ;;
@@ -115,6 +118,9 @@ _syncfleet() {
             syncfleet__subcmd__help,logs)
                 cmd="syncfleet__subcmd__help__subcmd__logs"
                 ;;
+            syncfleet__subcmd__help,metrics)
+                cmd="syncfleet__subcmd__help__subcmd__metrics"
+                ;;
             syncfleet__subcmd__help,move)
                 cmd="syncfleet__subcmd__help__subcmd__move"
                 ;;
@@ -161,7 +167,7 @@ _syncfleet() {
 
     case "${cmd}" in
         syncfleet)
-            opts="-J -q -v -h -V --json --robot --data-dir --config --color --quiet --verbose --help --version install uninstall list status logs doctor pause resume trigger move repair sync history report prune reindex init calendar completions robot-docs run __complete help"
+            opts="-J -q -v -h -V --json --robot --data-dir --config --color --quiet --verbose --help --version install uninstall list status logs doctor pause resume trigger move repair sync history report prune reindex metrics init calendar completions robot-docs run __complete help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -307,7 +313,7 @@ _syncfleet() {
             return 0
             ;;
         syncfleet__subcmd__help)
-            opts="install uninstall list status logs doctor pause resume trigger move repair sync history report prune reindex init calendar completions robot-docs run __complete help"
+            opts="install uninstall list status logs doctor pause resume trigger move repair sync history report prune reindex metrics init calendar completions robot-docs run __complete help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -447,6 +453,20 @@ _syncfleet() {
             return 0
             ;;
         syncfleet__subcmd__help__subcmd__logs)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        syncfleet__subcmd__help__subcmd__metrics)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -884,6 +904,32 @@ _syncfleet() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        syncfleet__subcmd__metrics)
+            opts="-J -q -v -h -V --json --robot --data-dir --config --color --quiet --verbose --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         syncfleet__subcmd__move)
             opts="-J -q -v -h -V --service --json --robot --data-dir --config --color --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -1039,13 +1085,17 @@ _syncfleet() {
             return 0
             ;;
         syncfleet__subcmd__report)
-            opts="-J -q -v -h -V --service --since --until --by --format --json --robot --data-dir --config --color --quiet --verbose --help --version"
+            opts="-J -q -v -h -V --service --tag --since --until --by --format --json --robot --data-dir --config --color --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --service)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tag)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1235,7 +1285,7 @@ _syncfleet() {
             return 0
             ;;
         syncfleet__subcmd__trigger)
-            opts="-J -q -v -h -V --ignore-backoff --service --tag --all --json --robot --data-dir --config --color --quiet --verbose --help --version"
+            opts="-J -q -v -h -V --ignore-backoff --ignore-conditions --service --tag --all --json --robot --data-dir --config --color --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
