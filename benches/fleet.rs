@@ -323,7 +323,7 @@ fn main() {
             bench.command(&fleet, &["top", "--once", "--width", "200"])
         });
         rows.push([
-            format!("top: one refresh, {services} services (in-process) | top --once, every row"),
+            format!("top, {services} services: one refresh (in-process) vs top --once (every row)"),
             ms(times[3]),
             ms(once),
             "refresh every 1000 ms".into(),

@@ -97,5 +97,5 @@ tmux -L "$socket" capture-pane -e -p -t shot > "$tmp/top.ansi"
     echo '</pre>'
 } > "$tmp/top.html"
 chromium --headless --no-sandbox --disable-gpu --hide-scrollbars \
-    --window-size=1110,400 --screenshot="$repo/docs/top.png" "file://$tmp/top.html" 2>/dev/null
+    --window-size=1110,335 --screenshot="$repo/docs/top.png" "file://$tmp/top.html" 2>/dev/null
 echo "wrote docs/top.png"

@@ -123,15 +123,19 @@ impl Tmux {
         String::from_utf8_lossy(&self.cmd(&["capture-pane", "-p", "-t", "top"]).stdout).into_owned()
     }
 
-    /// Wait for the screen to show `text`; the screen when it does.
+    /// Wait for the screen to show every one of `texts` at once (a
+    /// capture may catch a frame half drawn); the screen when it does.
     #[track_caller]
-    fn wait_for(&self, text: &str) -> String {
+    fn wait_for(&self, texts: &[&str]) -> String {
         let mut last = String::new();
         let found = wait_for(Duration::from_secs(20), || {
             last = self.capture();
-            last.contains(text)
+            texts.iter().all(|t| last.contains(t))
         });
-        assert!(found, "the screen never showed {text:?}; it shows:\n{last}");
+        assert!(
+            found,
+            "the screen never showed all of {texts:?}; it shows:\n{last}"
+        );
         last
     }
 
@@ -193,25 +197,51 @@ fn the_live_dashboard_filters_opens_a_detail_and_quits_in_a_real_terminal() {
     ]);
     assert!(started.status.success(), "{started:?}");
 
-    let screen = tmux.wait_for("3 services");
-    assert!(screen.contains("q quit"), "{screen}");
-    assert!(screen.contains("backoff"), "{screen}");
+    tmux.wait_for(&["3 services", "backoff", "q quit"]);
 
     tmux.keys(&["/"]);
     tmux.keys(&["-l", "team-b"]);
-    let screen = tmux.wait_for("(1 shown)");
-    assert!(screen.contains("web"), "{screen}");
-    assert!(!screen.contains(" api "), "{screen}");
+    tmux.wait_for(&["(1 shown)", "web", "/team-b"]);
+    let api_gone = wait_for(Duration::from_secs(20), || {
+        !tmux.capture().contains(" api ")
+    });
+    assert!(
+        api_gone,
+        "the filter left api on screen:\n{}",
+        tmux.capture()
+    );
 
     tmux.keys(&["Enter"]); // keep the filter
     tmux.keys(&["Enter"]); // open the detail
-    let screen = tmux.wait_for("Stages of the last run");
-    assert!(screen.contains("web (web)"), "{screen}");
-    assert!(screen.contains("STAGE_FAILED"), "{screen}");
-    assert!(screen.contains("Log "), "{screen}");
+    tmux.wait_for(&[
+        "web (web)",
+        "Stages of the last run",
+        "STAGE_FAILED",
+        "Log ",
+        "Esc back",
+    ]);
 
     tmux.keys(&["Escape"]);
-    tmux.wait_for("STATE");
+    tmux.wait_for(&["STATE"]);
+    // Actions on the selected row (web, the only one the filter shows),
+    // each after a confirmation: n cancels, y runs it.
+    tmux.keys(&["p"]);
+    tmux.wait_for(&["Pause web? y/n"]);
+    tmux.keys(&["n"]);
+    tmux.wait_for(&["pause web: cancelled"]);
+    tmux.keys(&["p"]);
+    tmux.keys(&["y"]);
+    tmux.wait_for(&["web paused: Manually paused"]);
+    tmux.wait_for(&["paused        web"]);
+    // A trigger runs in its own process; the paused service does not run.
+    tmux.keys(&["t"]);
+    tmux.keys(&["y"]);
+    tmux.wait_for(&["trigger web: paused"]);
+    tmux.keys(&["r"]);
+    tmux.keys(&["y"]);
+    tmux.wait_for(&["web resumed"]);
+    let status = data_of(&env.run(&["-J", "status", "--service", "web"]));
+    assert_eq!(status["scheduler_state"], "idle", "{status}");
     tmux.keys(&["q"]);
     let exited = wait_for(Duration::from_secs(10), || status_file.exists());
     assert!(exited, "top did not exit after q:\n{}", tmux.capture());

@@ -6,6 +6,7 @@
 //! in-process through their commands; a trigger runs our own binary in a
 //! thread (see [`spawn_trigger`]), so the dashboard stays live during it.
 
+use crate::batch::OneOrMany;
 use crate::cli::{PauseArgs, ResumeArgs, TopArgs};
 use crate::context::Context;
 use crate::error::{Error, ErrorCode, Result};
@@ -193,18 +194,29 @@ fn admin(ctx: &Context, act: Act, id: &str) -> String {
         ..Default::default()
     };
     let plain = Ui::plain(200);
+    // One service is never a batch; its report's batch line is the
+    // one-line result.
+    fn line_of<T: Render>(result: Result<OneOrMany<T>>, ui: &Ui) -> Result<Option<String>> {
+        result.map(|r| match r {
+            OneOrMany::One(r) => r.batch_line(ui),
+            OneOrMany::Many(b) => Some(b.human(ui).trim().to_string()),
+        })
+    }
     let line = match act {
-        Act::Pause => crate::commands::pause::run(
-            ctx,
-            &PauseArgs {
-                reason: None,
-                select,
-            },
-        )
-        .map(|r| r.batch_line(&plain)),
-        Act::Resume => {
-            crate::commands::resume::run(ctx, &ResumeArgs { select }).map(|r| r.batch_line(&plain))
-        }
+        Act::Pause => line_of(
+            crate::commands::pause::run(
+                ctx,
+                &PauseArgs {
+                    reason: None,
+                    select,
+                },
+            ),
+            &plain,
+        ),
+        Act::Resume => line_of(
+            crate::commands::resume::run(ctx, &ResumeArgs { select }),
+            &plain,
+        ),
         Act::Trigger => unreachable!("a trigger runs in its own process"),
     };
     match line {

@@ -150,7 +150,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
         View::Detail(id) => {
             let row = app.rows.iter().find(|r| &r.service_id == id);
             frame.render_widget(Paragraph::new(detail_title(id, row)), top);
-            draw_detail(frame, app, row, body);
+            draw_detail(frame, app, body);
         }
     }
     if app.interactive {
@@ -270,12 +270,11 @@ fn boxed(title: String) -> Block<'static> {
     Block::new().borders(Borders::TOP).title(title)
 }
 
-fn draw_detail(frame: &mut Frame, app: &App, row: Option<&ServiceRow>, area: Rect) {
+fn draw_detail(frame: &mut Frame, app: &App, area: Rect) {
     let Some(detail) = &app.detail else {
         frame.render_widget(Paragraph::new("loading…"), area);
         return;
     };
-    let _ = row;
     let runs_height = detail.runs.len().max(1) as u16 + 2;
     let stages_height = detail.stages.len().max(1) as u16 + 2;
     let [runs, stages, log] = Layout::vertical([
@@ -506,9 +505,6 @@ fn ansi_style(fg: Color, modifier: Modifier) -> anstyle::Style {
     let mut style = anstyle::Style::new().fg_color(fg.map(anstyle::Color::Ansi));
     if modifier.contains(Modifier::BOLD) {
         style = style.bold();
-    }
-    if modifier.contains(Modifier::REVERSED) {
-        style = style.invert();
     }
     style
 }
