@@ -92,7 +92,9 @@ fn once(ctx: &Context, args: &TopArgs) -> Result<TopReport> {
     let width = args
         .width
         .unwrap_or_else(|| ctx.ui.width.clamp(40, usize::from(u16::MAX)) as u16);
-    let text = frame_text(&app, width, render::once_height(&app), ctx.ui.color);
+    // A frame for scripts: escapes only when asked for, even on a terminal.
+    let color = ctx.global.color == crate::cli::ColorChoice::Always;
+    let text = frame_text(&app, width, render::once_height(&app), color);
     let snapshot = Snapshot {
         now_iso: iso_ms(app.now_ms),
         services: app
