@@ -14,9 +14,8 @@ repo=$PWD
 cargo build -q
 bin=${CARGO_TARGET_DIR:-$repo/target}/debug/syncfleet
 tmp=$(mktemp -d)
-socket=syncfleet-shot-$$
 cleanup() {
-    tmux -L "$socket" kill-server 2>/dev/null || true
+    tmux -S "$tmp/tmux.sock" kill-server 2>/dev/null || true
     rm -rf "$tmp"
 }
 trap cleanup EXIT INT TERM
@@ -82,12 +81,12 @@ SYNCFLEET_NOW=$(date -u -d "@$((base + runs * 1800 - 540))" +%Y-%m-%dT%H:%M:%SZ)
 "$bin" pause --service wiki --reason "wiki migration this week" >/dev/null
 
 unset NO_COLOR
-tmux -L "$socket" -f /dev/null new-session -d -s shot -x 118 -y 16 \
+tmux -S "$tmp/tmux.sock" -f /dev/null new-session -d -s shot -x 118 -y 16 \
     "env TERM=xterm-256color SYNCFLEET_NOW=$SYNCFLEET_NOW '$bin' top; sleep 60"
 sleep 2
-tmux -L "$socket" send-keys -t shot j j
+tmux -S "$tmp/tmux.sock" send-keys -t shot j j
 sleep 1
-tmux -L "$socket" capture-pane -e -p -t shot > "$tmp/top.ansi"
+tmux -S "$tmp/tmux.sock" capture-pane -e -p -t shot > "$tmp/top.ansi"
 {
     echo '<!doctype html><meta charset="utf-8"><style>'
     echo 'body{margin:0;background:#1e1e1e}'

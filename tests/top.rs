@@ -104,16 +104,19 @@ fn robot_top_prints_the_rows_as_json_and_a_pipe_is_refused_the_live_view() {
     assert!(r.stderr.contains("syncfleet top --once"), "{}", r.stderr);
 }
 
-/// A tmux server of this test's own (its own socket), killed at the end
-/// by that socket only.
+/// A tmux server of this test's own: its socket is a file in the test's
+/// temp dir (so none is left behind), and the server is killed at the end
+/// through that socket only.
 struct Tmux {
-    socket: String,
+    socket: std::path::PathBuf,
 }
 
 impl Tmux {
     fn cmd(&self, args: &[&str]) -> std::process::Output {
         std::process::Command::new("tmux")
-            .args(["-L", &self.socket, "-f", "/dev/null"])
+            .arg("-S")
+            .arg(&self.socket)
+            .args(["-f", "/dev/null"])
             .args(args)
             .output()
             .unwrap()
@@ -182,7 +185,7 @@ fn the_live_dashboard_filters_opens_a_detail_and_quits_in_a_real_terminal() {
     let env = fleet();
     let status_file = env.path("top-exit");
     let tmux = Tmux {
-        socket: format!("syncfleet-top-{}", std::process::id()),
+        socket: env.path("tmux.sock"),
     };
     let started = tmux.cmd(&[
         "new-session",
