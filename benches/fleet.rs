@@ -755,6 +755,39 @@ fn main() {
         }
     }
 
+    // top: one refresh of the live dashboard (the table's statement, the
+    // state of every service, the sparklines of a screenful of rows, one
+    // 200x60 frame), in-process as the dashboard does it every second; and
+    // `top --once`, which draws every service with its sparkline.
+    {
+        use syncfleet::top::{app::App, data, render};
+        let reg = syncfleet::registry::Registry::open(&fleet.join("registry.db")).unwrap();
+        let mut times: Vec<Duration> = (0..7)
+            .map(|_| {
+                let start = Instant::now();
+                let mut app = App::new(now, true);
+                app.set_page(render::table_page(60, true));
+                app.set_rows(data::load_rows(&reg, now, &|_| true).unwrap(), now);
+                let ids = app.stale_sparks();
+                let runs = reg.recent_runs(&ids, data::SPARK_RUNS).unwrap();
+                app.set_sparks(&ids, runs);
+                let frame = syncfleet::commands::top::frame_text(&app, 200, 60, false);
+                assert!(frame.lines().count() > 50);
+                start.elapsed()
+            })
+            .collect();
+        times.sort();
+        let once = measure(5, || {
+            bench.command(&fleet, &["top", "--once", "--width", "200"])
+        });
+        rows.push(row(
+            format!("top, {services} services: one refresh (in-process); top --once (every row)"),
+            ms(times[3]),
+            "-".into(),
+            format!("top --once: {} (refresh every 1000 ms)", cost(once)),
+        ));
+    }
+
     // install of many workspaces in one batch against the fake systemctl.
     let install_data = bench.path("install-data");
     let mut list = String::new();

@@ -82,6 +82,9 @@ _syncfleet() {
             syncfleet,sync)
                 cmd="syncfleet__subcmd__sync"
                 ;;
+            syncfleet,top)
+                cmd="syncfleet__subcmd__top"
+                ;;
             syncfleet,trigger)
                 cmd="syncfleet__subcmd__trigger"
                 ;;
@@ -154,6 +157,9 @@ _syncfleet() {
             syncfleet__subcmd__help,sync)
                 cmd="syncfleet__subcmd__help__subcmd__sync"
                 ;;
+            syncfleet__subcmd__help,top)
+                cmd="syncfleet__subcmd__help__subcmd__top"
+                ;;
             syncfleet__subcmd__help,trigger)
                 cmd="syncfleet__subcmd__help__subcmd__trigger"
                 ;;
@@ -167,7 +173,7 @@ _syncfleet() {
 
     case "${cmd}" in
         syncfleet)
-            opts="-J -q -v -h -V --json --robot --data-dir --config --color --quiet --verbose --help --version install uninstall list status logs doctor pause resume trigger move repair sync history report prune reindex metrics init calendar completions robot-docs run __complete help"
+            opts="-J -q -v -h -V --json --robot --data-dir --config --color --quiet --verbose --help --version install uninstall list status logs doctor pause resume trigger move repair sync history report prune reindex metrics top init calendar completions robot-docs run __complete help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -313,7 +319,7 @@ _syncfleet() {
             return 0
             ;;
         syncfleet__subcmd__help)
-            opts="install uninstall list status logs doctor pause resume trigger move repair sync history report prune reindex metrics init calendar completions robot-docs run __complete help"
+            opts="install uninstall list status logs doctor pause resume trigger move repair sync history report prune reindex metrics top init calendar completions robot-docs run __complete help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -621,6 +627,20 @@ _syncfleet() {
             return 0
             ;;
         syncfleet__subcmd__help__subcmd__sync)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        syncfleet__subcmd__help__subcmd__top)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1263,6 +1283,36 @@ _syncfleet() {
             case "${prev}" in
                 --profile)
                     COMPREPLY=($(compgen -W "fast balanced full" -- "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        syncfleet__subcmd__top)
+            opts="-J -q -v -h -V --once --width --json --robot --data-dir --config --color --quiet --verbose --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --width)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --data-dir)

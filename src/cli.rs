@@ -155,6 +155,8 @@ pub enum Command {
     Reindex(ReindexArgs),
     /// Print the fleet's Prometheus metrics (the file node_exporter's textfile collector reads)
     Metrics(MetricsArgs),
+    /// A live dashboard of the fleet in the terminal (--once: one frame as text)
+    Top(TopArgs),
     /// Write a starter syncfleet.json for the current directory
     Init(InitArgs),
     /// Show a calendar expression's normalized form and next elapses, like systemd-analyze calendar
@@ -266,6 +268,16 @@ pub struct ListArgs {
     /// Read the manifests instead of the registry (slower; what list falls back to)
     #[arg(long)]
     pub from_files: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct TopArgs {
+    /// Print one frame as text on stdout and exit (for scripts; every service gets a row)
+    #[arg(long)]
+    pub once: bool,
+    /// Columns of the --once frame (default: the terminal's width, else $COLUMNS, else 80)
+    #[arg(long, value_name = "COLUMNS", requires = "once", value_parser = clap::value_parser!(u16).range(40..))]
+    pub width: Option<u16>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -250,6 +250,19 @@ move refuses a NEW_DIR without a syncfleet.json (CONFIG_NOT_FOUND) and one that 
         response: &[("exposition", "string: the text exposition"), ("path", "string: the metrics file"), ("written", "bool: whether the file was rewritten")],
     },
     CommandDoc {
+        name: "top",
+        description: "A live dashboard of the fleet in the terminal, read from the registry every second: one row per installed service with its scheduler state (in colour), the last outcome, when it last ran and runs next, a sparkline of its recent runs (bar height = duration, × = a failed run) and its consecutive failures; paused and failing services first. Keys: arrows or j/k move, / filters by name, id or tag (Enter keeps the filter, Esc clears it), Enter opens a service's recent runs, the stages of its last run and its log tail (Esc goes back), t triggers, p pauses and r resumes the selected service after a y/n confirmation, q quits. --once prints one frame as plain text instead (every service gets a row; colour only with --color always), for scripts; with --robot it prints the rows as JSON.",
+        examples: &[
+            ("syncfleet top", "watch the fleet; / then a tag to narrow it"),
+            ("syncfleet top --once --width 120", "one frame as text, 120 columns wide"),
+            ("syncfleet -J top | jq '.data.services[] | select(.consecutive_failures > 0)'", "the failing services as JSON"),
+        ],
+        response: &[
+            ("now_iso", "string: the frame's time"),
+            ("services", "[{service_id, name?, tags, state, last_outcome?, last_run_iso?, next_run_iso?, consecutive_failures, recent: [{outcome, duration_ms}] (oldest first)}] (sorted as shown)"),
+        ],
+    },
+    CommandDoc {
         name: "init",
         description: "Write a starter syncfleet.json in the current directory from --project and --stage/--optional-stage flags, or from a preset. An existing file is never overwritten without --force. The result is validated before it is written.",
         examples: &[

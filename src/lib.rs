@@ -36,6 +36,7 @@ pub mod service;
 pub mod store;
 #[cfg(test)]
 mod testkit;
+pub mod top;
 // What testkit takes from its includer (tests/common includes it too).
 #[cfg(test)]
 use process::pid_alive;
@@ -96,6 +97,7 @@ pub fn run<I: IntoIterator<Item = OsString>>(args: I) -> ExitCode {
         Command::Prune(a) => dispatch!(commands::prune::run(&ctx, a)),
         Command::Reindex(a) => dispatch!(commands::reindex::run(&ctx, a)),
         Command::Metrics(a) => dispatch!(commands::metrics::run(&ctx, a)),
+        Command::Top(a) => dispatch!(commands::top::run(&ctx, a)),
         Command::Init(a) => dispatch!(commands::init::run(&ctx, a)),
         Command::Calendar(a) => dispatch!(commands::calendar::run(&ctx, a)),
         Command::RobotDocs => emit(&ui, started, &commands::robot_docs::run()),

@@ -439,7 +439,7 @@ fn changes_fleet(command: &Command) -> bool {
         Install(_) | Uninstall(_) | Pause(_) | Resume(_) | Trigger(_) | Move(_) | Repair(_)
         | Sync(_) | Prune(_) | Reindex(_) | Doctor(_) | Run(_) => true,
         List(_) | Status(_) | Logs(_) | History(_) | Report(_) | Init(_) | Metrics(_)
-        | Calendar(_) | Completions(_) | RobotDocs | Complete(_) => false,
+        | Calendar(_) | Top(_) | Completions(_) | RobotDocs | Complete(_) => false,
     }
 }
 

@@ -1426,6 +1426,136 @@ impl Registry {
     }
 }
 
+// ---- top ----------------------------------------------------------------
+// `syncfleet top` redraws every second, so it reads the fleet in two
+// statements whatever its size: the table, then the recent runs of the rows
+// it shows.
+
+/// What `top` shows of a service (then STATUS_COLUMNS): the list fields it
+/// needs and the last run's duration, for the next-run estimate.
+const TOP_COLUMNS: &[&str] = &[
+    "service_id",
+    "name",
+    "tags",
+    "platform",
+    "interval_seconds",
+    "installed",
+    "max_transient_failures",
+    "cooldown_seconds",
+    "last_duration_ms",
+];
+
+/// One row of `top`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TopRow {
+    pub service_id: String,
+    pub name: Option<String>,
+    pub tags: Vec<String>,
+    pub platform: String,
+    pub interval_seconds: u64,
+    pub installed: bool,
+    pub max_transient_failures: Option<u32>,
+    pub cooldown_seconds: Option<u64>,
+    /// The duration of the run `status.last_run` names, when the registry
+    /// has it.
+    pub last_duration_ms: Option<i64>,
+    /// The cached status (last_run carries only id, time and outcome).
+    pub status: StatusFile,
+}
+
+/// One recent run of a service, for `top`'s sparkline.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RecentRun {
+    pub outcome: Outcome,
+    pub duration_ms: i64,
+}
+
+impl Registry {
+    /// Every installed service, with what `top` shows: one statement (the
+    /// last run's duration is one primary-key lookup per service).
+    pub fn top_rows(&self) -> Result<Vec<TopRow>> {
+        let columns: Vec<&str> = TOP_COLUMNS
+            .iter()
+            .map(|c| match *c {
+                "last_duration_ms" => {
+                    "(SELECT duration_ms FROM runs WHERE run_id = services.last_run_id) AS last_duration_ms"
+                }
+                c => c,
+            })
+            .collect();
+        let sql = format!(
+            "SELECT {} FROM services WHERE installed = 1 ORDER BY service_id",
+            select_list(&[&columns, STATUS_COLUMNS])
+        );
+        self.rows("top services", &sql, [], |r| {
+            Ok(TopRow {
+                service_id: r.get(col!(service_id in TOP_COLUMNS))?,
+                name: r.get(col!(name in TOP_COLUMNS))?,
+                tags: json_list(r.get_ref(col!(tags in TOP_COLUMNS))?.as_str_or_null()?),
+                platform: r
+                    .get::<_, Option<String>>(col!(platform in TOP_COLUMNS))?
+                    .unwrap_or_default(),
+                interval_seconds: r
+                    .get::<_, Option<i64>>(col!(interval_seconds in TOP_COLUMNS))?
+                    .unwrap_or(0) as u64,
+                installed: r.get::<_, i64>(col!(installed in TOP_COLUMNS))? != 0,
+                max_transient_failures: r.get(col!(max_transient_failures in TOP_COLUMNS))?,
+                cooldown_seconds: r
+                    .get::<_, Option<i64>>(col!(cooldown_seconds in TOP_COLUMNS))?
+                    .map(|v| v as u64),
+                last_duration_ms: r.get(col!(last_duration_ms in TOP_COLUMNS))?,
+                status: Registry::cached_status(r, TOP_COLUMNS.len())?,
+            })
+        })
+    }
+
+    /// The last `per_service` runs of each of `ids`, oldest first, in one
+    /// statement. Each service costs a seek for its cut-off and a range
+    /// of at most `per_service` rows of the (service, time) primary key:
+    /// never a scan of its whole history.
+    pub fn recent_runs(
+        &self,
+        ids: &[String],
+        per_service: usize,
+    ) -> Result<std::collections::HashMap<String, Vec<RecentRun>>> {
+        let mut out: std::collections::HashMap<String, Vec<RecentRun>> = Default::default();
+        if ids.is_empty() || per_service == 0 {
+            return Ok(out);
+        }
+        let rows = self.rows(
+            "recent runs",
+            "WITH ids(id) AS (SELECT value FROM json_each(?1))
+             SELECT runs.service_id, runs.outcome, runs.duration_ms FROM ids
+             JOIN runs ON runs.service_id = ids.id
+              AND runs.started_at_ms >= COALESCE(
+                  (SELECT started_at_ms FROM runs AS r WHERE r.service_id = ids.id
+                   ORDER BY started_at_ms DESC LIMIT 1 OFFSET ?2), -9223372036854775808)
+             ORDER BY runs.service_id, runs.started_at_ms, runs.run_id",
+            params![to_json(ids), (per_service - 1) as i64],
+            |r| {
+                Ok((
+                    r.get::<_, String>("service_id")?,
+                    parse_outcome(r.get_ref("outcome")?.as_str_or_null()?),
+                    r.get::<_, i64>("duration_ms")?,
+                ))
+            },
+        )?;
+        for (id, outcome, duration_ms) in rows {
+            let Some(outcome) = outcome else { continue };
+            out.entry(id).or_default().push(RecentRun {
+                outcome,
+                duration_ms,
+            });
+        }
+        // Runs that share the cut-off's start time may add a few.
+        for runs in out.values_mut() {
+            let extra = runs.len().saturating_sub(per_service);
+            runs.drain(..extra);
+        }
+        Ok(out)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

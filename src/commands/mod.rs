@@ -21,5 +21,6 @@ pub mod robot_docs;
 pub mod run;
 pub mod status;
 pub mod sync;
+pub mod top;
 pub mod trigger;
 pub mod uninstall;
