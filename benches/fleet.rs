@@ -100,7 +100,7 @@ fn generate(data: &Path, services: usize, runs: usize, now: i64) -> usize {
         let dir = data.join("services").join(&id);
         std::fs::create_dir_all(dir.join("logs")).unwrap();
         let manifest = Manifest {
-            schema_version: 1,
+            schema_version: 2,
             service_id: id.clone(),
             identity_hash: id.clone(),
             name: None,
@@ -113,6 +113,7 @@ fn generate(data: &Path, services: usize, runs: usize, now: i64) -> usize {
             updated_at_iso: "2026-01-01T00:00:00.000Z".into(),
             platform: "systemd".into(),
             interval_seconds: 1800,
+            calendar: None,
             profile: ["fast", "balanced", "full"][s % 3].into(),
             binary_path: "/usr/local/bin/syncfleet".into(),
             data_dir: data.display().to_string(),

@@ -12,6 +12,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use syncfleet::paths::Env;
+use syncfleet::schedule::{CalendarSchedule, CatchUp};
 use syncfleet::scheduler::cron::{Cron, cron_unescape};
 use syncfleet::scheduler::launchd::Launchd;
 use syncfleet::scheduler::systemd::Systemd;
@@ -60,6 +61,7 @@ fn awkward(token: TokenPlacement, target: &Path, bin_dir: &str) -> Awkward {
         data_dir: data.clone(),
         workspace_root: root.join("work space"),
         interval_seconds: 900,
+        calendar: None,
         run_timeout_seconds: 1500,
         token,
         stdout_log: data.join("services/abc123/logs/scheduler-stdout.log"),
@@ -108,8 +110,17 @@ fn systemd_units_pass_systemd_analyze_verify() {
         return;
     }
     let exe = std::env::current_exe().unwrap();
-    for token in [TokenPlacement::None, env_file(), embedded()] {
-        let a = awkward(token, &exe, AWKWARD_EXEC_DIR);
+    let schedules = [
+        None,
+        Some(calendar_sample(CatchUp::Latest)),
+        Some(calendar_sample(CatchUp::None)),
+    ];
+    for (token, calendar) in [TokenPlacement::None, env_file(), embedded()]
+        .into_iter()
+        .flat_map(|t| schedules.clone().map(|c| (t.clone(), c)))
+    {
+        let mut a = awkward(token, &exe, AWKWARD_EXEC_DIR);
+        a.spec.calendar = calendar;
         let backend = Systemd::new(&env_for(&a.root));
         let artifacts = backend.render(&a.spec).unwrap();
         write_artifacts(&artifacts);
@@ -134,6 +145,16 @@ fn systemd_units_pass_systemd_analyze_verify() {
             backend.installed_command("abc123").unwrap(),
             a.spec.run_argv()
         );
+    }
+}
+
+/// Two calendar expressions in a zone other than the machine's, one with
+/// a weekday range and one with seconds and a repetition.
+fn calendar_sample(catch_up: CatchUp) -> CalendarSchedule {
+    CalendarSchedule {
+        at: vec!["Mon..Fri *-*-* 09:30:00".into(), "*-*-* *:00/20:00".into()],
+        timezone: Some("Europe/Berlin".into()),
+        catch_up,
     }
 }
 
@@ -442,7 +463,7 @@ fn cli_cron_install_status_drift_run_uninstall() {
     assert!(table.starts_with(OTHER_LINES));
     let text = String::from_utf8_lossy(&table).into_owned();
     assert!(text.contains("# BEGIN syncfleet cronws\n"), "{text}");
-    assert!(text.contains("\n*/15 * * * * '"), "{text}");
+    assert!(text.contains("-59/15 * * * * '"), "{text}");
     assert!(!text.contains("glpat"), "env-file mode keeps the token out");
     let wrapper = cli.data_dir().join("services/cronws/run.sh");
     assert_eq!(syncfleet::fsutil::mode_of(&wrapper).unwrap(), 0o700);
@@ -478,9 +499,9 @@ fn cli_cron_install_status_drift_run_uninstall() {
     assert_eq!(run["trigger"], "scheduled");
 
     // Someone edits the block: status and doctor see it; install repairs.
-    let at = text.find("*/15 * * * *").unwrap();
+    let at = text.find("-59/15 * * * *").unwrap();
     let mut edited = table.clone();
-    edited.splice(at..at + 4, b"*/5".iter().copied());
+    edited.splice(at..at + 6, b"-59/5".iter().copied());
     fs::write(&cli.table, edited).unwrap();
     let (v, _) = cli.run(&["status"], &[]);
     assert_eq!(v["data"]["drift"]["spec_drift"], true, "{v}");

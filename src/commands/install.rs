@@ -488,6 +488,7 @@ fn prepare(
         data_dir: ctx.data_dir.root().to_path_buf(),
         workspace_root: config.root.clone(),
         interval_seconds: settings.interval_seconds,
+        calendar: None,
         run_timeout_seconds: run_timeout_seconds(config, settings.profile),
         token: placement,
         stdout_log: ctx.data_dir.scheduler_log_path(&id, "stdout"),
@@ -712,6 +713,9 @@ pub fn reattach(
         workspaces: Vec::new(),
         workspaces_from: None,
         interval: None,
+        at: Vec::new(),
+        timezone: None,
+        catch_up: None,
         profile: None,
         token_source: None,
         name: None,
@@ -1034,7 +1038,7 @@ fn plan(ctx: &Context, input: PlanInput) -> Result<Plan> {
     let now = ctx.now_iso();
     let id = identity.id.clone();
     let manifest = Manifest {
-        schema_version: 1,
+        schema_version: <Manifest as crate::store::Versioned>::CURRENT_VERSION,
         service_id: id.clone(),
         identity_hash: identity.hash,
         name: identity.name,
@@ -1050,6 +1054,7 @@ fn plan(ctx: &Context, input: PlanInput) -> Result<Plan> {
         updated_at_iso: now,
         platform: settings.kind.as_str().to_string(),
         interval_seconds: spec.interval_seconds,
+        calendar: spec.calendar.clone(),
         profile: settings.profile.to_string(),
         binary_path: spec.binary_path.display().to_string(),
         data_dir: spec.data_dir.display().to_string(),

@@ -44,22 +44,29 @@ pub fn end_marker(service_id: &str) -> String {
 /// The cron schedule for an interval cron can express exactly: a divisor
 /// of an hour in minutes, or whole hours dividing a day. Anything else is
 /// refused with the nearest intervals that work.
-pub fn schedule(interval_seconds: u64) -> Result<String> {
+///
+/// Each service starts at its own stable offset within the period
+/// (`schedule::spread_offset_seconds` of its id, in whole minutes): a
+/// fleet every 15 minutes fires as `7-59/15`, `3-59/15`… instead of all at
+/// `*/15`.
+pub fn schedule(interval_seconds: u64, service_id: &str) -> Result<String> {
     const MINUTES: [u64; 12] = [1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30, 60];
     const HOURS: [u64; 8] = [1, 2, 3, 4, 6, 8, 12, 24];
+    let offset = crate::schedule::spread_offset_seconds(service_id, interval_seconds);
     if interval_seconds.is_multiple_of(60) {
         let minutes = interval_seconds / 60;
         if minutes == 1 {
             return Ok("* * * * *".into());
         }
         if minutes < 60 && MINUTES.contains(&minutes) {
-            return Ok(format!("*/{minutes} * * * *"));
+            return Ok(format!("{}-59/{minutes} * * * *", offset / 60));
         }
         if minutes.is_multiple_of(60) && HOURS.contains(&(minutes / 60)) {
+            let (hour, minute) = (offset / 3600, offset % 3600 / 60);
             return Ok(match minutes / 60 {
-                1 => "0 * * * *".into(),
-                24 => "0 0 * * *".into(),
-                h => format!("0 */{h} * * *"),
+                1 => format!("{minute} * * * *"),
+                24 => format!("{minute} {hour} * * *"),
+                h => format!("{minute} {hour}-23/{h} * * *"),
             });
         }
     }
@@ -130,7 +137,7 @@ pub fn cron_unescape(field: &str) -> String {
 /// The block's text, markers included.
 pub fn render_block(spec: &ServiceSpec) -> Result<String> {
     check_spec("crontab", spec)?;
-    let schedule = schedule(spec.interval_seconds)?;
+    let schedule = schedule(spec.interval_seconds, &spec.service_id)?;
     let mut words = Vec::new();
     match wrapper::used(spec) {
         // The wrapper sets the data dir and reads the token file.
@@ -339,7 +346,7 @@ impl Scheduler for Cron {
         let interval_seconds = spec.interval_seconds;
         format!(
             "at the next time the schedule `{}` matches",
-            schedule(interval_seconds).unwrap_or_default()
+            schedule(interval_seconds, &spec.service_id).unwrap_or_default()
         )
     }
 
@@ -502,27 +509,44 @@ mod tests {
     use crate::scheduler::test_spec as spec;
 
     #[test]
-    fn exact_intervals_map_to_schedules() {
-        assert_eq!(schedule(300).unwrap(), "*/5 * * * *");
-        assert_eq!(schedule(900).unwrap(), "*/15 * * * *");
-        assert_eq!(schedule(1800).unwrap(), "*/30 * * * *");
-        assert_eq!(schedule(3600).unwrap(), "0 * * * *");
-        assert_eq!(schedule(7200).unwrap(), "0 */2 * * *");
-        assert_eq!(schedule(6 * 3600).unwrap(), "0 */6 * * *");
-        assert_eq!(schedule(86_400).unwrap(), "0 0 * * *");
-        assert_eq!(schedule(60).unwrap(), "* * * * *");
+    fn exact_intervals_map_to_schedules_at_the_service_offset() {
+        // Literal values: a change here reschedules every installed fleet.
+        assert_eq!(schedule(300, "abc123").unwrap(), "0-59/5 * * * *");
+        assert_eq!(schedule(900, "abc123").unwrap(), "0-59/15 * * * *");
+        assert_eq!(schedule(1800, "abc123").unwrap(), "15-59/30 * * * *");
+        assert_eq!(schedule(3600, "abc123").unwrap(), "45 * * * *");
+        assert_eq!(schedule(7200, "abc123").unwrap(), "45 1-23/2 * * *");
+        assert_eq!(schedule(6 * 3600, "abc123").unwrap(), "45 3-23/6 * * *");
+        assert_eq!(schedule(86_400, "abc123").unwrap(), "45 15 * * *");
+        assert_eq!(schedule(60, "abc123").unwrap(), "* * * * *");
+        assert_eq!(schedule(900, "svc001").unwrap(), "9-59/15 * * * *");
+    }
+
+    /// A fleet of 100 services every 15 minutes: the cron lines use most
+    /// of the 15 minute offsets, none holding a fifth of the fleet.
+    #[test]
+    fn a_fleet_of_100_spreads_over_the_quarter_hour() {
+        let mut per_offset = std::collections::BTreeMap::<String, u32>::new();
+        for i in 0..100 {
+            let line = schedule(900, &format!("svc{i:03}")).unwrap();
+            let first = line.split(' ').next().unwrap().to_string();
+            assert!(first.ends_with("-59/15"), "{line}");
+            *per_offset.entry(first).or_default() += 1;
+        }
+        assert!(per_offset.len() >= 13, "{per_offset:?}");
+        assert!(per_offset.values().all(|n| *n <= 20), "{per_offset:?}");
     }
 
     #[test]
     fn other_intervals_are_refused_with_the_nearest() {
-        let e = schedule(25 * 60).unwrap_err();
+        let e = schedule(25 * 60, "x").unwrap_err();
         assert_eq!(e.code, ErrorCode::InvalidArgument);
         assert!(e.message.contains("25m"), "{}", e.message);
         let s = e.suggestion.unwrap();
         assert!(s.contains("--interval 20m or --interval 30m"), "{s}");
-        let s = schedule(5 * 3600).unwrap_err().suggestion.unwrap();
+        let s = schedule(5 * 3600, "x").unwrap_err().suggestion.unwrap();
         assert!(s.contains("--interval 4h or --interval 6h"), "{s}");
-        let s = schedule(90 * 60).unwrap_err().suggestion.unwrap();
+        let s = schedule(90 * 60, "x").unwrap_err().suggestion.unwrap();
         assert!(s.contains("--interval 1h or --interval 2h"), "{s}");
     }
 
@@ -552,7 +576,7 @@ mod tests {
         assert_eq!(lines[4], "# END syncfleet abc123");
         assert_eq!(
             lines[3],
-            "*/15 * * * * SYNCFLEET_DATA_DIR='/data' '/usr/local/bin/syncfleet' '--robot' 'run' '--service-id' 'abc123' >>'/data/services/abc123/logs/scheduler-stdout.log' 2>>'/data/services/abc123/logs/scheduler-stderr.log'"
+            "0-59/15 * * * * SYNCFLEET_DATA_DIR='/data' '/usr/local/bin/syncfleet' '--robot' 'run' '--service-id' 'abc123' >>'/data/services/abc123/logs/scheduler-stdout.log' 2>>'/data/services/abc123/logs/scheduler-stderr.log'"
         );
         assert_eq!(
             shell_words::split(&block_command(&block).unwrap()).unwrap()[1..6],
@@ -567,7 +591,7 @@ mod tests {
             path: "/data/services/abc123/env".into(),
         });
         let block = render_block(&s).unwrap();
-        assert!(block.contains("*/15 * * * * '/data/services/abc123/run.sh' >>"));
+        assert!(block.contains("0-59/15 * * * * '/data/services/abc123/run.sh' >>"));
         assert!(!block.contains("GITLAB_TOKEN"));
         let c = Cron {
             staging_dir: "/c".into(),
