@@ -121,6 +121,9 @@ error_codes! {
     Unsupported = "UNSUPPORTED", exit 24,
         meaning "the scheduler is not supported on this machine",
         suggest "Choose a scheduler this machine has (see syncfleet install --help).";
+    CalendarInvalid = "CALENDAR_INVALID", exit 25,
+        meaning "a calendar expression (systemd.time(7) syntax) or its time zone is invalid",
+        suggest "Write it like `Mon..Fri 09:30` or `*-*-* 02:00:00 Europe/Berlin`; try it with syncfleet calendar SPEC.";
 }
 
 /// Serialized as its stable string, the same one `as_str` and the man

@@ -2,6 +2,7 @@
 //! a real run policy, managed as a fleet. `main` only calls [`run`].
 
 pub mod batch;
+pub mod calendar;
 pub mod classify;
 pub mod cli;
 pub mod commands;
