@@ -4,6 +4,10 @@
 //! offsets that keep a fleet from firing in the same second live here too,
 //! so every backend spreads the same way.
 
+use crate::calendar::Calendar;
+use crate::error::{Error, ErrorCode, Result};
+use crate::store::manifest::Manifest;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// What a calendar service does about slots missed while the machine was
@@ -60,6 +64,223 @@ impl CalendarSchedule {
             None => spec.to_string(),
         }
     }
+}
+
+impl CalendarSchedule {
+    /// `--at` expressions read in `--timezone` (or the zone they name):
+    /// each normalised, one zone for all of them. An expression that fires
+    /// at most once is refused: a service syncs on a repeating schedule.
+    pub fn parse(
+        at: &[String],
+        timezone: Option<&str>,
+        catch_up: CatchUp,
+        now: DateTime<Utc>,
+    ) -> Result<CalendarSchedule> {
+        let tz = timezone
+            .map(|name| {
+                name.parse::<chrono_tz::Tz>().map_err(|_| {
+                    Error::new(
+                        ErrorCode::CalendarInvalid,
+                        format!("--timezone: unknown time zone '{name}'"),
+                    )
+                    .with_suggestion(
+                        "Use an IANA zone name such as Europe/Berlin, America/New_York or UTC.",
+                    )
+                })
+            })
+            .transpose()?;
+        let mut zone: Option<Option<chrono_tz::Tz>> = None;
+        let mut specs = Vec::with_capacity(at.len());
+        for text in at {
+            let mut calendar = Calendar::parse(text.trim())?;
+            if let Some(tz) = tz {
+                calendar = calendar.with_timezone(tz)?;
+            }
+            let own = calendar.timezone();
+            match zone {
+                Some(first) if first != own => {
+                    return Err(Error::new(
+                        ErrorCode::CalendarInvalid,
+                        format!(
+                            "the --at schedules name different time zones ({} and {}): a service has one zone",
+                            zone_name(first),
+                            zone_name(own)
+                        ),
+                    )
+                    .with_suggestion("Give the zone once with --timezone TZ, or install the schedules as separate services."));
+                }
+                _ => zone = Some(own),
+            }
+            if calendar.next_elapses(now, 2).len() < 2 {
+                return Err(Error::new(
+                    ErrorCode::CalendarInvalid,
+                    format!("'{text}' fires at most once more: a service syncs on a repeating schedule"),
+                )
+                .with_suggestion("Use a repeating expression such as `daily`, `Mon..Fri 09:30` or `*:0/15`; try it with syncfleet calendar SPEC."));
+            }
+            let normalized = calendar.normalized();
+            let bare = match own {
+                Some(z) => normalized
+                    .strip_suffix(&format!(" {}", z.name()))
+                    .unwrap_or(&normalized)
+                    .to_string(),
+                None => normalized,
+            };
+            if !specs.contains(&bare) {
+                specs.push(bare);
+            }
+        }
+        Ok(CalendarSchedule {
+            at: specs,
+            timezone: zone.flatten().map(|z| z.name().to_string()),
+            catch_up,
+        })
+    }
+
+    /// The expressions, parsed with their zone.
+    pub fn calendars(&self) -> Result<Vec<Calendar>> {
+        self.at
+            .iter()
+            .map(|at| Calendar::parse(&self.with_zone(at)))
+            .collect()
+    }
+
+    /// The first slot strictly after `after`, over all expressions.
+    pub fn next_after(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.calendars()
+            .ok()?
+            .iter()
+            .filter_map(|c| c.next_after(after))
+            .min()
+    }
+
+    /// The latest slot in `(since, until]`, if one passed: a run missed
+    /// when the service has not run since `since`.
+    pub fn slot_between(
+        &self,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Option<DateTime<Utc>> {
+        let first = self.next_after(since).filter(|t| *t <= until)?;
+        // Walk forward to the last slot before `until` (bounded: a missed
+        // run is reported once, however many slots passed).
+        let mut last = first;
+        for _ in 0..10_000 {
+            match self.next_after(last) {
+                Some(t) if t <= until => last = t,
+                _ => break,
+            }
+        }
+        Some(last)
+    }
+
+    /// The smallest gap between slots, in seconds: what backoff caps,
+    /// overdue checks and the spread window measure against.
+    pub fn period_seconds(&self, from: DateTime<Utc>) -> u64 {
+        self.calendars()
+            .unwrap_or_default()
+            .iter()
+            .map(|c| c.typical_period(from).as_secs())
+            .min()
+            .unwrap_or(86_400)
+            .clamp(1, 366 * 86_400)
+    }
+}
+
+impl CalendarSchedule {
+    /// The whole minutes this service's slots are shifted by on schedulers
+    /// without a delay of their own (cron, launchd, schtasks): its spread
+    /// offset, reduced so that no minute of the expressions moves past the
+    /// hour (`*:50` shifts by at most 9). Expressions that fire every
+    /// minute are not shifted.
+    pub fn minute_offset(&self, service_id: &str, period_seconds: u64) -> u32 {
+        let offset =
+            spread_offset_seconds(service_id, calendar_spread_seconds(period_seconds)) / 60;
+        let latest_minute = self
+            .calendars()
+            .unwrap_or_default()
+            .iter()
+            .map(|c| match &c.fields().minute {
+                Some(list) => expand(list, 59).into_iter().max().unwrap_or(59),
+                None => 59,
+            })
+            .max()
+            .unwrap_or(59);
+        (offset % u64::from(60 - latest_minute)) as u32
+    }
+
+    /// The first run strictly after `after` with the slots shifted by
+    /// `offset_minutes`.
+    pub fn next_run(&self, after: DateTime<Utc>, offset_minutes: u32) -> Option<DateTime<Utc>> {
+        let shift = chrono::Duration::minutes(i64::from(offset_minutes));
+        self.next_after(after - shift).map(|t| t + shift)
+    }
+}
+
+/// The values a field's components cover, up to `max` (inclusive).
+pub fn expand(list: &[crate::calendar::Component], max: u32) -> Vec<u32> {
+    let mut out: Vec<u32> = Vec::new();
+    for c in list {
+        let stop = match (c.stop, c.repeat) {
+            (Some(stop), _) => stop.min(max),
+            (None, Some(_)) => max,
+            (None, None) => c.start,
+        };
+        let step = c.repeat.unwrap_or(1).max(1) as usize;
+        out.extend((c.start..=stop).step_by(step));
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+fn zone_name(zone: Option<chrono_tz::Tz>) -> String {
+    zone.map(|z| z.name().to_string())
+        .unwrap_or_else(|| "the local zone".into())
+}
+
+/// The minutes syncfleet shifts a calendar service's slots by in what it
+/// renders: none on systemd, which spreads with its own fixed delay.
+pub fn rendered_minute_offset(m: &Manifest, calendar: &CalendarSchedule) -> u32 {
+    if m.platform == "systemd" {
+        0
+    } else {
+        calendar.minute_offset(&m.service_id, m.interval_seconds)
+    }
+}
+
+/// The next run as computed from the schedule, in Unix milliseconds: a
+/// calendar's next slot (with the offset syncfleet rendered), else an
+/// interval after the last run ended (timers fire an interval after the
+/// previous run ended). None for an interval service that never ran.
+pub fn computed_next_run_ms(
+    m: &Manifest,
+    last_run_end_ms: Option<i64>,
+    now_ms: i64,
+) -> Option<i64> {
+    match &m.calendar {
+        Some(c) => {
+            let now = DateTime::from_timestamp_millis(now_ms)?;
+            c.next_run(now, rendered_minute_offset(m, c))
+                .map(|t| t.timestamp_millis())
+        }
+        None => last_run_end_ms.map(|end| end + m.interval_seconds as i64 * 1000),
+    }
+}
+
+/// A calendar slot that passed with no run since `since_ms` (the last
+/// run's start, else the install), allowing for the spread and a minute of
+/// start-up: a missed run, in Unix milliseconds. Never for intervals
+/// (doctor's overdue check covers them).
+pub fn missed_slot_ms(m: &Manifest, since_ms: i64, now_ms: i64) -> Option<i64> {
+    let c = m.calendar.as_ref()?;
+    let grace_ms = (calendar_spread_seconds(m.interval_seconds) as i64 + 60) * 1000;
+    let since = DateTime::from_timestamp_millis(since_ms)?;
+    let until = DateTime::from_timestamp_millis(now_ms - grace_ms)?;
+    (until > since)
+        .then(|| c.slot_between(since, until))
+        .flatten()
+        .map(|t| t.timestamp_millis())
 }
 
 /// The schedule of one service, for people: `every 15m` or the calendar.
@@ -139,6 +360,98 @@ mod tests {
         assert_eq!(calendar_spread_seconds(900), 900);
         assert_eq!(calendar_spread_seconds(3600), 3600);
         assert_eq!(calendar_spread_seconds(86_400), 300);
+    }
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn at_expressions_are_normalised_with_one_zone() {
+        let now = at("2026-12-02T09:00:00Z");
+        let c = CalendarSchedule::parse(
+            &[
+                "Mon..Fri 09:30".into(),
+                "Sat,Sun 10:00 Europe/Berlin".into(),
+            ],
+            Some("Europe/Berlin"),
+            CatchUp::Latest,
+            now,
+        )
+        .unwrap();
+        assert_eq!(c.at, ["Mon..Fri *-*-* 09:30:00", "Sat,Sun *-*-* 10:00:00"]);
+        assert_eq!(c.timezone.as_deref(), Some("Europe/Berlin"));
+        // Wednesday 2 December 2026, 09:30 in Berlin is 08:30 UTC: past;
+        // the next is Thursday's.
+        assert_eq!(c.next_after(now), Some(at("2026-12-03T08:30:00Z")));
+        assert_eq!(c.period_seconds(now), 86_400);
+        let e = CalendarSchedule::parse(
+            &[
+                "daily Europe/Berlin".into(),
+                "hourly America/New_York".into(),
+            ],
+            None,
+            CatchUp::Latest,
+            now,
+        )
+        .unwrap_err();
+        assert_eq!(e.code, ErrorCode::CalendarInvalid);
+        assert!(e.message.contains("different time zones"), "{}", e.message);
+        let e = CalendarSchedule::parse(
+            &["daily".into()],
+            Some("Mars/Olympus"),
+            CatchUp::Latest,
+            now,
+        )
+        .unwrap_err();
+        assert!(e.message.contains("Mars/Olympus"), "{}", e.message);
+        let e = CalendarSchedule::parse(&["2020-01-01 00:00".into()], None, CatchUp::Latest, now)
+            .unwrap_err();
+        assert!(e.message.contains("at most once"), "{}", e.message);
+    }
+
+    #[test]
+    fn the_latest_missed_slot_is_found_once() {
+        let c = CalendarSchedule {
+            at: vec!["*-*-* *:00/15:00".into()],
+            timezone: Some("UTC".into()),
+            catch_up: CatchUp::Latest,
+        };
+        let since = at("2026-12-02T08:01:00Z");
+        assert_eq!(c.slot_between(since, at("2026-12-02T08:14:59Z")), None);
+        assert_eq!(
+            c.slot_between(since, at("2026-12-02T09:20:00Z")),
+            Some(at("2026-12-02T09:15:00Z"))
+        );
+        assert_eq!(c.period_seconds(since), 900);
+    }
+
+    #[test]
+    fn minute_offsets_stay_within_the_hour() {
+        let c = |spec: &str| CalendarSchedule {
+            at: vec![spec.into()],
+            timezone: Some("UTC".into()),
+            catch_up: CatchUp::Latest,
+        };
+        let now = at("2026-12-02T09:00:00Z");
+        let quarter = c("*-*-* *:00/15:00");
+        for i in 0..100 {
+            let id = format!("svc{i:03}");
+            let o = quarter.minute_offset(&id, 900);
+            assert!(o < 15, "{o}");
+            let next = quarter.next_run(now, o).unwrap();
+            assert_eq!(next.timestamp() % 900, i64::from(o) * 60 % 900, "{id}");
+        }
+        assert!(c("*-*-* *:50:00").minute_offset("abc123", 3600) < 10);
+        assert_eq!(c("*-*-* *:*:00").minute_offset("abc123", 60), 0);
+        // Daily at 02:00: within five minutes of it.
+        let daily = c("*-*-* 02:00:00");
+        let o = daily.minute_offset("abc123", 86_400);
+        assert!(o < 5);
+        assert_eq!(
+            daily.next_run(now, o),
+            Some(at("2026-12-03T02:00:00Z") + chrono::Duration::minutes(i64::from(o)))
+        );
     }
 
     #[test]

@@ -181,6 +181,9 @@ pub struct PlatformState {
     /// The next firing as the scheduler prints it, when it says.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_run: Option<String>,
+    /// The same instant, when the scheduler's words could be read as one.
+    #[serde(skip)]
+    pub next_run_ms: Option<i64>,
     /// Why the state could not be read, if it could not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -193,6 +196,7 @@ impl PlatformState {
             loaded,
             state: state.into(),
             next_run: None,
+            next_run_ms: None,
             error: None,
         }
     }

@@ -287,6 +287,14 @@ impl Systemd {
     }
 }
 
+/// A timestamp `systemctl show` printed under TZ=UTC
+/// (`Wed 2026-12-02 10:00:00 UTC`), in Unix milliseconds.
+pub fn parse_utc_timestamp(text: &str) -> Option<i64> {
+    let naive =
+        chrono::NaiveDateTime::parse_from_str(text.trim(), "%a %Y-%m-%d %H:%M:%S UTC").ok()?;
+    Some(naive.and_utc().timestamp_millis())
+}
+
 /// Split an ExecStart= value into words the way systemd does for the
 /// quoting `quote_word` produces (double quotes, C escapes, `%%`, and `$$`
 /// in the arguments but not the program path).
@@ -404,12 +412,17 @@ impl Scheduler for Systemd {
 
     fn state(&self, service_id: &str) -> PlatformState {
         let timer = unit_name(service_id, "timer");
-        match self.systemctl(&[
+        // In UTC, so that the next elapse reads back as an instant.
+        let args: Vec<String> = [
+            "--user",
             "show",
             "-p",
             "LoadState,ActiveState,UnitFileState,NextElapseUSecRealtime",
             &timer,
-        ]) {
+        ]
+        .map(String::from)
+        .to_vec();
+        match process::run_checked_utc("systemctl", &args, DEFAULT_TIMEOUT) {
             Ok(out) => {
                 let prop = |key: &str| {
                     out.stdout
@@ -435,6 +448,7 @@ impl Scheduler for Systemd {
                     } else {
                         load
                     },
+                    next_run_ms: parse_utc_timestamp(&next),
                     next_run: (!next.is_empty() && next != "n/a" && next != "0").then_some(next),
                     error: None,
                 }
@@ -670,6 +684,16 @@ mod tests {
         assert!(timer.contains("OnCalendar=*-*-* 02:00:00\n"), "{timer}");
         assert!(timer.contains("RandomizedDelaySec=900s\n"), "{timer}");
         assert!(timer.contains("Persistent=false\n"));
+    }
+
+    #[test]
+    fn next_elapse_reads_back_in_utc() {
+        assert_eq!(
+            parse_utc_timestamp("Wed 2026-12-02 10:00:00 UTC"),
+            Some(1_796_205_600_000)
+        );
+        assert_eq!(parse_utc_timestamp("n/a"), None);
+        assert_eq!(parse_utc_timestamp(""), None);
     }
 
     #[test]
