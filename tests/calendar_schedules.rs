@@ -164,6 +164,11 @@ fn cron_runs_calendar_lines_at_the_service_offset_and_refuses_seconds() {
         format!("2026-12-02T09:{next:02}:00.000Z"),
         "{st}"
     );
+    let list = env.json(&["list"]);
+    assert_eq!(
+        list["data"]["services"][0]["next_run_iso"], st["data"]["next_run_iso"],
+        "{list}"
+    );
 }
 
 #[test]

@@ -32,6 +32,10 @@ pub struct ListedService {
     pub last_run_iso: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_outcome: Option<String>,
+    /// The next run computed from the schedule, the service's offset and
+    /// its last run (list never asks the scheduler).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_run_iso: Option<String>,
     pub consecutive_failures: u32,
 }
 
@@ -121,7 +125,7 @@ fn unmatched_filter(ctx: &Context, args: &ListArgs) -> Option<String> {
     Some(format!("No services match {} ({known}).", given.join(" ")))
 }
 
-const HEADER: [&str; 11] = [
+const HEADER: [&str; 12] = [
     "ID",
     "NAME",
     "WORKSPACE",
@@ -130,12 +134,13 @@ const HEADER: [&str; 11] = [
     "PROFILE",
     "STATE",
     "LAST RUN",
+    "NEXT RUN",
     "OUTCOME",
     "FAILS",
     "TAGS",
 ];
 
-fn row(s: &ListedService) -> [String; 11] {
+fn row(s: &ListedService) -> [String; 12] {
     [
         s.service_id.clone(),
         s.name.clone().unwrap_or_default(),
@@ -149,6 +154,7 @@ fn row(s: &ListedService) -> [String; 11] {
             "uninstalled".into()
         },
         s.last_run_iso.clone().unwrap_or_default(),
+        s.next_run_iso.clone().unwrap_or_default(),
         s.last_outcome.clone().unwrap_or_default(),
         s.consecutive_failures.to_string(),
         s.tags.join(" "),
@@ -179,12 +185,16 @@ impl Render for ListReport {
                 let mut t = table(HEADER.to_vec());
                 for s in &self.services {
                     let mut r = row(s);
-                    r[7] = s
-                        .last_run_iso
-                        .as_deref()
-                        .and_then(|iso| chrono::DateTime::parse_from_rfc3339(iso).ok())
-                        .map(|t| crate::output::relative_time(t.timestamp_millis(), self.now_ms))
-                        .unwrap_or_default();
+                    let relative = |iso: &Option<String>| {
+                        iso.as_deref()
+                            .and_then(|iso| chrono::DateTime::parse_from_rfc3339(iso).ok())
+                            .map(|t| {
+                                crate::output::relative_time(t.timestamp_millis(), self.now_ms)
+                            })
+                            .unwrap_or_default()
+                    };
+                    r[7] = relative(&s.last_run_iso);
+                    r[8] = relative(&s.next_run_iso);
                     t.add_row(r);
                 }
                 t.fit(
@@ -217,6 +227,7 @@ fn from_row(e: ListRow, now_ms: i64) -> ListedService {
     };
     let last = e.status.last_run.as_ref();
     ListedService {
+        next_run_iso: None,
         scheduler_state: state_of(&e.status, e.installed, &policy, now_ms),
         last_run_iso: last.map(|r| r.timestamp_iso.clone()),
         last_outcome: last.map(|r| r.outcome.as_str().to_string()),
@@ -249,6 +260,7 @@ pub fn from_files(ctx: &Context, m: &Manifest) -> ListedService {
         tags: m.tags.clone(),
         installed: true,
         uninstalled_at_iso: None,
+        next_run_iso: next_run_ms(m, &status, ctx.now_ms()).map(iso_ms),
         scheduler_state: state_of(&status, true, &crate::runner::policy_of(m), ctx.now_ms()),
         last_run_iso: last.map(|r| r.timestamp_iso.clone()),
         last_outcome: last.map(|r| r.outcome.as_str().to_string()),
@@ -279,10 +291,39 @@ fn uninstalled_from_files(ctx: &Context) -> Vec<ListedService> {
                 tags: Vec::new(),
                 installed: false,
                 uninstalled_at_iso: None,
+                next_run_iso: None,
                 scheduler_state: SchedulerState::NotInstalled,
             }
         })
         .collect()
+}
+
+/// The next run of an installed, idle or degraded service, as
+/// `schedule::computed_next_run_ms` computes it.
+fn next_run_ms(m: &Manifest, status: &StatusFile, now_ms: i64) -> Option<i64> {
+    if !matches!(
+        state_of(status, true, &crate::runner::policy_of(m), now_ms),
+        SchedulerState::Idle | SchedulerState::Degraded
+    ) {
+        return None;
+    }
+    let last_end = status
+        .last_run
+        .as_ref()
+        .map(|r| r.timestamp_ms + (r.duration_seconds * 1000.0) as i64);
+    crate::schedule::computed_next_run_ms(m, last_end, now_ms)
+}
+
+/// A registry row's next run. The registry does not keep the calendar:
+/// the manifest is parsed as it is (no migration, no write-back; one
+/// small read per installed service).
+fn next_run_of_row(ctx: &Context, e: &ListRow, now_ms: i64) -> Option<String> {
+    if !e.installed {
+        return None;
+    }
+    let bytes = std::fs::read(ctx.data_dir.manifest_path(&e.service_id)).ok()?;
+    let m: Manifest = serde_json::from_slice(&bytes).ok()?;
+    next_run_ms(&m, &e.status, now_ms).map(iso_ms)
 }
 
 fn profile_name(p: ProfileArg) -> &'static str {
@@ -322,7 +363,16 @@ pub fn run(ctx: &Context, args: &ListArgs) -> Result<ListReport> {
             warnings.extend(changed_manifest_warnings(ctx, &entries));
             (
                 "registry",
-                entries.into_iter().map(|e| from_row(e, now)).collect(),
+                entries
+                    .into_iter()
+                    .map(|e| {
+                        let next_run_iso = next_run_of_row(ctx, &e, now);
+                        ListedService {
+                            next_run_iso,
+                            ..from_row(e, now)
+                        }
+                    })
+                    .collect(),
             )
         }
         None => ("files", list_from_files(ctx, &filter, &mut warnings)),
