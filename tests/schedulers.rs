@@ -220,6 +220,45 @@ fn launchd_plists_load_with_plistlib_and_keep_every_value() {
     }
 }
 
+#[test]
+fn launchd_calendar_plists_load_with_plistlib() {
+    if !common::tool_available("python3", "plistlib, a strict plist parser") {
+        return;
+    }
+    let exe = std::env::current_exe().unwrap();
+    for catch_up in [CatchUp::Latest, CatchUp::None] {
+        let mut a = awkward(env_file(), &exe, AWKWARD);
+        let calendar = CalendarSchedule {
+            timezone: None,
+            ..calendar_sample(catch_up)
+        };
+        let offset = calendar.minute_offset("abc123", a.spec.interval_seconds);
+        a.spec.calendar = Some(calendar);
+        let backend = Launchd::new(&env_for(&a.root));
+        let artifacts = backend.render(&a.spec).unwrap();
+        write_artifacts(&artifacts);
+        let plist = plistlib(&artifacts.last().unwrap().path);
+        assert!(plist.get("StartInterval").is_none(), "{plist}");
+        let entries = plist["StartCalendarInterval"].as_array().unwrap();
+        let o = u64::from(offset);
+        let mut expected: Vec<Value> = (1..=5)
+            .map(|d| serde_json::json!({"Weekday": d, "Hour": 9, "Minute": 30 + o}))
+            .collect();
+        expected.extend([0, 20, 40].map(|m| serde_json::json!({"Minute": m + o})));
+        assert_eq!(entries, &expected, "{plist}");
+        let latest = catch_up == CatchUp::Latest;
+        assert_eq!(plist["RunAtLoad"], latest);
+        assert_eq!(
+            plist["EnvironmentVariables"]["SYNCFLEET_CATCH_UP"],
+            if latest {
+                Value::from("1")
+            } else {
+                Value::Null
+            }
+        );
+    }
+}
+
 /// A stand-in for the syncfleet binary that checks what it is handed: the
 /// exact token when one is embedded (`expected-token`), else no token
 /// variable at all (the run reads the env file itself, see

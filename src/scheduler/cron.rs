@@ -235,7 +235,7 @@ pub fn local_zone_name() -> Option<String> {
         .map(|(_, zone)| zone.to_string())
 }
 
-fn is_local_zone(zone: &str) -> bool {
+pub fn is_local_zone(zone: &str) -> bool {
     let utc = |z: &str| {
         matches!(
             z,
