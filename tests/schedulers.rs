@@ -272,6 +272,7 @@ else
 fi
 [ "$SYNCFLEET_DATA_DIR" = "$(cat "$(dirname "$0")/expected-data-dir")" ] || { echo "data dir differs" >&2; exit 4; }
 [ "$*" = "--robot run --service-id abc123" ] || { echo "args differ: $*" >&2; exit 5; }
+[ -z "${SYNCFLEET_CATCH_UP+set}" ] || { echo "checked catch-up"; exit 0; }
 echo checked
 "#;
 
@@ -343,8 +344,18 @@ fn cron_blocks_round_trip_through_crontab_and_run_the_command() {
     let checker = tmp.path().join("checker.sh");
     fs::write(&checker, CHECKER).unwrap();
     syncfleet::fsutil::set_mode(&checker, 0o755).unwrap();
-    for token in [env_file(), embedded()] {
-        let a = awkward(token.clone(), &checker, AWKWARD);
+    let boot_catch_up = CalendarSchedule {
+        timezone: None,
+        ..calendar_sample(CatchUp::Latest)
+    };
+    for (token, calendar) in [
+        (env_file(), None),
+        (embedded(), None),
+        (env_file(), Some(boot_catch_up.clone())),
+        (embedded(), Some(boot_catch_up)),
+    ] {
+        let mut a = awkward(token.clone(), &checker, AWKWARD);
+        a.spec.calendar = calendar;
         let bin_dir = a.spec.binary_path.parent().unwrap();
         if matches!(a.spec.token, TokenPlacement::Embedded { .. }) {
             fs::write(bin_dir.join("expected-token"), TOKEN).unwrap();
@@ -399,6 +410,22 @@ fn cron_blocks_round_trip_through_crontab_and_run_the_command() {
             "checked\n",
             "output is appended to the service's log"
         );
+        if a.spec.calendar.is_some() {
+            // One line per expression, then the boot line of the catch-up.
+            let lines: Vec<&str> = text
+                .lines()
+                .skip_while(|l| *l != "# BEGIN syncfleet abc123")
+                .filter(|l| !l.starts_with('#'))
+                .collect();
+            assert_eq!(lines.len(), 3, "{text}");
+            let boot = lines[2].strip_prefix("@reboot ").unwrap();
+            let out = run_like_cron(&format!("x x x x x {boot}"), &[]);
+            assert!(out.status.success(), "{out:?}\n{boot}");
+            assert_eq!(
+                fs::read_to_string(&a.spec.stdout_log).unwrap(),
+                "checked\nchecked catch-up\n"
+            );
+        }
         backend.deactivate("abc123").unwrap();
         assert_eq!(fs::read(&table).unwrap(), before);
         assert!(!backend.state("abc123").loaded);
