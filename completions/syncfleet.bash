@@ -19,6 +19,9 @@ _syncfleet() {
             syncfleet,__complete)
                 cmd="syncfleet__subcmd____complete"
                 ;;
+            syncfleet,calendar)
+                cmd="syncfleet__subcmd__calendar"
+                ;;
             syncfleet,completions)
                 cmd="syncfleet__subcmd__completions"
                 ;;
@@ -84,6 +87,9 @@ _syncfleet() {
                 ;;
             syncfleet__subcmd__help,__complete)
                 cmd="syncfleet__subcmd__help__subcmd____complete"
+                ;;
+            syncfleet__subcmd__help,calendar)
+                cmd="syncfleet__subcmd__help__subcmd__calendar"
                 ;;
             syncfleet__subcmd__help,completions)
                 cmd="syncfleet__subcmd__help__subcmd__completions"
@@ -155,7 +161,7 @@ _syncfleet() {
 
     case "${cmd}" in
         syncfleet)
-            opts="-J -q -v -h -V --json --robot --data-dir --config --color --quiet --verbose --help --version install uninstall list status logs doctor pause resume trigger move repair sync history report prune reindex init completions robot-docs run __complete help"
+            opts="-J -q -v -h -V --json --robot --data-dir --config --color --quiet --verbose --help --version install uninstall list status logs doctor pause resume trigger move repair sync history report prune reindex init calendar completions robot-docs run __complete help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -187,6 +193,44 @@ _syncfleet() {
                 return 0
             fi
             case "${prev}" in
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        syncfleet__subcmd__calendar)
+            opts="-J -q -v -h -V --iterations --base-time --timezone --json --robot --data-dir --config --color --quiet --verbose --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --iterations)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --base-time)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timezone)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --data-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -263,7 +307,7 @@ _syncfleet() {
             return 0
             ;;
         syncfleet__subcmd__help)
-            opts="install uninstall list status logs doctor pause resume trigger move repair sync history report prune reindex init completions robot-docs run __complete help"
+            opts="install uninstall list status logs doctor pause resume trigger move repair sync history report prune reindex init calendar completions robot-docs run __complete help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -277,6 +321,20 @@ _syncfleet() {
             return 0
             ;;
         syncfleet__subcmd__help__subcmd____complete)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        syncfleet__subcmd__help__subcmd__calendar)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

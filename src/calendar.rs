@@ -829,7 +829,10 @@ impl Calendar {
         match (self.utc, self.timezone) {
             (true, _) => Zone::Utc,
             (false, Some(tz)) => Zone::Named(tz),
-            (false, None) => Zone::Local,
+            // The local zone by its IANA name when it has one, so the
+            // answer comes from the same (bundled) database as a named
+            // zone's, even on a machine without tzdata.
+            (false, None) => local_zone().map_or(Zone::Local, Zone::Named),
         }
     }
 
@@ -1051,6 +1054,30 @@ impl Calendar {
         }
         best.map(|d| (d, d != val))
     }
+}
+
+/// The IANA name of the local zone, when it has one: `TZ` (a name, with
+/// or without the leading ':'), else `/etc/timezone`, else the target of
+/// the `/etc/localtime` link. `None` for a POSIX `TZ` rule or an unnamed
+/// zone file; computations then still use the local zone, only its name
+/// is unknown.
+pub fn local_zone() -> Option<Tz> {
+    if let Ok(tz) = std::env::var("TZ") {
+        let name = tz.strip_prefix(':').unwrap_or(&tz);
+        if name.is_empty() {
+            return Some(chrono_tz::UTC);
+        }
+        let name = name.split_once("zoneinfo/").map_or(name, |(_, rest)| rest);
+        return name.parse().ok();
+    }
+    if let Ok(text) = std::fs::read_to_string("/etc/timezone")
+        && let Ok(tz) = text.trim().parse()
+    {
+        return Some(tz);
+    }
+    let target = std::fs::read_link("/etc/localtime").ok()?;
+    let target = target.to_string_lossy();
+    target.split_once("zoneinfo/")?.1.parse().ok()
 }
 
 impl std::fmt::Display for Calendar {

@@ -163,6 +163,8 @@ pub enum Command {
     Reindex(ReindexArgs),
     /// Write a starter syncfleet.json for the current directory
     Init(InitArgs),
+    /// Show a calendar expression's normalized form and next elapses, like systemd-analyze calendar
+    Calendar(CalendarArgs),
     /// Print a shell completion script
     Completions(CompletionsArgs),
     /// Describe every command, flag and response shape as JSON (for programs)
@@ -340,6 +342,22 @@ pub struct PruneArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct ReindexArgs {}
+
+#[derive(Debug, Clone, Args)]
+pub struct CalendarArgs {
+    /// A calendar expression in systemd's syntax, e.g. 'Mon..Fri 09:30 Europe/Berlin' (see DESCRIPTION)
+    #[arg(value_name = "SPEC")]
+    pub spec: String,
+    /// How many next elapses to show
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub iterations: u32,
+    /// Compute from this time instead of now: RFC 3339, or 'YYYY-MM-DD HH:MM[:SS] [ZONE]' (ZONE: UTC or an IANA name; none is the local zone)
+    #[arg(long, value_name = "TIME")]
+    pub base_time: Option<String>,
+    /// Read the expression in this IANA zone (when it names none)
+    #[arg(long, value_name = "TZ")]
+    pub timezone: Option<String>,
+}
 
 #[derive(Debug, Clone, Args)]
 pub struct LogsArgs {

@@ -257,6 +257,35 @@ move refuses a NEW_DIR without a syncfleet.json (CONFIG_NOT_FOUND) and one that 
         response: &[("path", "string"), ("stages", "[string]"), ("overwritten", "bool")],
     },
     CommandDoc {
+        name: "calendar",
+        description: "Show how a calendar expression is read: its normalized form and its next elapses, computed the way systemd-analyze calendar computes them (the same expressions are what install --at takes). Nothing is read or written.
+
+SPEC is systemd's calendar syntax (systemd.time(7), CALENDAR EVENTS): [WEEKDAYS] [DATE] [TIME] [ZONE]. WEEKDAYS is a comma list of names or abbreviations with .. ranges (Mon..Fri, Sat,Sun); without it, any day. DATE is YEAR-MONTH-DAY or MONTH-DAY; without it, every day. TIME is HOUR:MINUTE or HOUR:MINUTE:SECOND, seconds with up to six decimals; without it, 00:00:00. Each date or time field is * (every value), a number, a range N..M, a repetition N/STEP (N, N+STEP, ...) or N..M/STEP, or a comma list of these. A ~ in place of the date's last - counts days from the end of the month (*-02~1 is the last day of February). Shorthands: minutely, hourly, daily, weekly (Monday), monthly, quarterly, semiannually, yearly (or annually).
+
+ZONE is UTC or an IANA zone name (Europe/Berlin, America/New_York) at the end of the expression, or --timezone for an expression that names none; without either the fields are read in the local zone (TZ, else /etc/localtime). systemd's local abbreviations such as CET are refused: their meaning depends on the machine.
+
+Daylight-saving changes are handled as systemd handles them. A local time that does not exist (spring forward: 02:30 in Berlin on the last Sunday of March) is skipped that day, and a repetition such as *:0/20 goes on from the first time that exists (01:40, then 03:00). A local time that occurs twice (fall back: 02:30 on the last Sunday of October) elapses once, at its first occurrence (summer time); the repeated hour is skipped, so hourly goes from 02:00 CEST to 03:00 CET. An expression in UTC never meets either.
+
+--base-time takes RFC 3339 or systemd's 'YYYY-MM-DD HH:MM[:SS] [ZONE]'; without it the elapses follow now (SYNCFLEET_NOW when set). The human form shows each elapse in the local zone, in UTC, and in the expression's zone; the robot form gives them as RFC 3339 with the offset of the expression's zone (or the local zone). An expression that never elapses again (a past year, *-02-30) shows never, and an empty next_elapse list.",
+        examples: &[
+            ("syncfleet calendar 'Mon..Fri 09:30'", "weekdays at half past nine, local time"),
+            ("syncfleet calendar '*-*-* 02:00:00 Europe/Berlin' --iterations 3", "nightly at 02:00 Berlin time, the next three runs"),
+            ("syncfleet calendar '*:0/20'", "every 20 minutes: *-*-* *:00/20:00"),
+            ("syncfleet calendar 'Sat,Sun 10:00' --timezone America/New_York", "weekends at ten in New York"),
+            ("syncfleet calendar '*-*~1 23:00'", "the last day of every month at 23:00"),
+            ("syncfleet calendar '*-*-* 02:30 Europe/Berlin' --base-time '2026-03-28 00:00 Europe/Berlin' --iterations 2", "around the spring-forward night: 28 March, then 30 March (02:30 does not exist on the 29th)"),
+            ("syncfleet --robot calendar hourly --iterations 5 | jq -r '.data.next_elapse[]'", "the next five elapses as RFC 3339"),
+        ],
+        response: &[
+            ("original", "string: the expression as given"),
+            ("normalized", "string: systemd's normalized form, e.g. *-*-* 02:00:00 Europe/Berlin"),
+            ("timezone", "string: the zone the expression is read in (an IANA name, UTC, or localtime)"),
+            ("timezone_from", "expression | option | local"),
+            ("base_time", "string: RFC 3339"),
+            ("next_elapse", "[string]: RFC 3339 with the zone's offset, e.g. 2026-03-30T02:30:00+02:00 (empty: never)"),
+        ],
+    },
+    CommandDoc {
         name: "completions",
         description: "Print a completion script for bash, zsh or fish. Ready-made scripts are also in the repository's completions/ directory.",
         examples: &[

@@ -94,6 +94,7 @@ pub fn run<I: IntoIterator<Item = OsString>>(args: I) -> ExitCode {
         Command::Prune(a) => dispatch!(commands::prune::run(&ctx, a)),
         Command::Reindex(a) => dispatch!(commands::reindex::run(&ctx, a)),
         Command::Init(a) => dispatch!(commands::init::run(&ctx, a)),
+        Command::Calendar(a) => dispatch!(commands::calendar::run(&ctx, a)),
         Command::RobotDocs => emit(&ui, started, &commands::robot_docs::run()),
         Command::Completions(a) => {
             // A script, not a report: raw bytes on stdout, even with --robot.

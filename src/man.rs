@@ -317,15 +317,18 @@ pub fn pages() -> Vec<(String, String)> {
             exit_status(),
             see_also(&name)
         );
-        let positional = s.get_arguments().any(|a| a.is_positional());
-        let synopsis = if positional {
-            "[\\fIOPTIONS\\fR] \\fISHELL\\fR"
-        } else {
-            "[\\fIOPTIONS\\fR]"
+        let positional = s.get_arguments().find(|a| a.is_positional()).map(|a| {
+            a.get_value_names()
+                .and_then(|names| names.first())
+                .map_or_else(|| a.get_id().to_string().to_uppercase(), |n| n.to_string())
+        });
+        let synopsis = match positional {
+            Some(name) => format!("[\\fIOPTIONS\\fR] \\fI{}\\fR", esc(&name)),
+            None => "[\\fIOPTIONS\\fR]".to_string(),
         };
         pages.push((
             format!("{name}.1"),
-            page(s, &name, synopsis, description, &extra),
+            page(s, &name, &synopsis, description, &extra),
         ));
     }
     pages

@@ -1,6 +1,7 @@
 //! One file per subcommand; each computes a `Serialize` result that the
 //! dispatcher renders.
 
+pub mod calendar;
 pub mod completions;
 pub mod doctor;
 pub mod history;
