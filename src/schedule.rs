@@ -147,11 +147,7 @@ impl CalendarSchedule {
 
     /// The first slot strictly after `after`, over all expressions.
     pub fn next_after(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        self.calendars()
-            .ok()?
-            .iter()
-            .filter_map(|c| c.next_after(after))
-            .min()
+        next_of(&self.calendars().ok()?, after)
     }
 
     /// The latest slot in `(since, until]`, if one passed: a run missed
@@ -161,12 +157,13 @@ impl CalendarSchedule {
         since: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> Option<DateTime<Utc>> {
-        let first = self.next_after(since).filter(|t| *t <= until)?;
+        let calendars = self.calendars().ok()?;
+        let first = next_of(&calendars, since).filter(|t| *t <= until)?;
         // Walk forward to the last slot before `until` (bounded: a missed
         // run is reported once, however many slots passed).
         let mut last = first;
         for _ in 0..10_000 {
-            match self.next_after(last) {
+            match next_of(&calendars, last) {
                 Some(t) if t <= until => last = t,
                 _ => break,
             }
@@ -232,6 +229,10 @@ pub fn expand(list: &[crate::calendar::Component], max: u32) -> Vec<u32> {
     out.sort_unstable();
     out.dedup();
     out
+}
+
+fn next_of(calendars: &[Calendar], after: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    calendars.iter().filter_map(|c| c.next_after(after)).min()
 }
 
 fn zone_name(zone: Option<chrono_tz::Tz>) -> String {
