@@ -107,10 +107,9 @@ pub fn calendar_lines(calendar: &CalendarSchedule, offset_minutes: u32) -> Resul
             local_zone_name().unwrap_or_else(|| "unknown".into()),
             calendar.at.join("; "),
         ))
-        .with_suggestion(format!(
-            "Use --scheduler systemd (OnCalendar= keeps the zone), or give --at the same times in the machine's zone without --timezone (e.g. --at '{}').",
-            calendar.at[0]
-        )));
+        .with_suggestion(
+            "Use --scheduler systemd (OnCalendar= keeps the zone), or give --at the times as they fall in the machine's zone, without --timezone (they then shift by an hour while only one of the two zones keeps daylight saving time).",
+        ));
     }
     calendar
         .calendars()?

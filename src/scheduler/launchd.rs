@@ -291,10 +291,9 @@ pub fn start_calendar_interval(
             "launchd reads StartCalendarInterval in the machine's time zone: it cannot run '{}' in {zone}",
             calendar.at.join("; ")
         ))
-        .with_suggestion(format!(
-            "Give --at the same times in the machine's zone without --timezone (e.g. --at '{}').",
-            calendar.at[0]
-        )));
+        .with_suggestion(
+            "Give --at the times as they fall in the machine's zone, without --timezone (they then shift by an hour while only one of the two zones keeps daylight saving time).",
+        ));
     }
     let mut entries = Vec::new();
     for (c, text) in calendar.calendars()?.iter().zip(&calendar.at) {

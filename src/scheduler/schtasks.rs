@@ -166,9 +166,7 @@ pub fn calendar_args(calendar: &CalendarSchedule, offset_minutes: u32) -> Result
     {
         return refuse(
             format!("a task's trigger runs in the machine's time zone, not {zone}"),
-            format!(
-                "Give --at the same times in the machine's zone without --timezone (e.g. --at '{first}')."
-            ),
+            "Give --at the times as they fall in the machine's zone, without --timezone (they then shift by an hour while only one of the two zones keeps daylight saving time).".into(),
         );
     }
     if calendar.at.len() > 1 {
