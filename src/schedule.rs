@@ -251,9 +251,10 @@ pub fn rendered_minute_offset(m: &Manifest, calendar: &CalendarSchedule) -> u32 
 }
 
 /// The next run as computed from the schedule, in Unix milliseconds: a
-/// calendar's next slot (with the offset syncfleet rendered), else an
-/// interval after the last run ended (timers fire an interval after the
-/// previous run ended). None for an interval service that never ran.
+/// calendar's next slot (with the offset syncfleet rendered), an interval
+/// service's next cron slot, else an interval after the last run ended
+/// (timers fire an interval after the previous run ended). None for an
+/// interval service that never ran on a timer.
 pub fn computed_next_run_ms(
     m: &Manifest,
     last_run_end_ms: Option<i64>,
@@ -264,6 +265,14 @@ pub fn computed_next_run_ms(
             let now = DateTime::from_timestamp_millis(now_ms)?;
             c.next_run(now, rendered_minute_offset(m, c))
                 .map(|t| t.timestamp_millis())
+        }
+        // cron keeps fixed slots (`7-59/15`), not an interval after the
+        // last run.
+        None if m.platform == "cron" => {
+            let at = crate::scheduler::cron::interval_calendar(m.interval_seconds, &m.service_id)?;
+            let calendar = Calendar::parse(&at).ok()?;
+            let now = DateTime::from_timestamp_millis(now_ms)?;
+            calendar.next_after(now).map(|t| t.timestamp_millis())
         }
         None => last_run_end_ms.map(|end| end + m.interval_seconds as i64 * 1000),
     }

@@ -210,3 +210,23 @@ fn a_boot_time_catch_up_runs_only_when_a_slot_was_missed() {
     let st = env.json(&["status", "--service", &id]);
     assert!(st["data"].get("missed_run_iso").is_none(), "{st}");
 }
+
+#[test]
+fn an_interval_service_on_cron_runs_next_at_its_own_slot() {
+    let env = env_at(NOW);
+    let ws = workspace(&env);
+    let id = env.install_in(&ws, &["--scheduler", "cron", "--interval", "15m"]);
+    let tab = env.crontab();
+    let line = tab
+        .lines()
+        .find(|l| l.contains("-59/15 * * * * "))
+        .unwrap_or_else(|| panic!("{tab}"));
+    let offset: u32 = line.split('-').next().unwrap().parse().unwrap();
+    let next = if offset == 0 { 15 } else { offset };
+    let st = env.json(&["status", "--service", &id]);
+    assert_eq!(
+        st["data"]["next_run_iso"],
+        format!("2026-12-02T09:{next:02}:00.000Z"),
+        "{st}"
+    );
+}

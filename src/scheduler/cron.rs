@@ -247,6 +247,28 @@ pub fn is_local_zone(zone: &str) -> bool {
     }
 }
 
+/// The calendar expression (systemd syntax) equal to the line `schedule`
+/// renders for an interval, so the next run of an interval service on
+/// cron is computed from the slots cron keeps; None for an interval cron
+/// refuses.
+pub fn interval_calendar(interval_seconds: u64, service_id: &str) -> Option<String> {
+    let line = schedule(interval_seconds, service_id).ok()?;
+    let fields: Vec<&str> = line.split(' ').collect();
+    let as_calendar = |field: &str| match field.split_once('/') {
+        _ if field == "*" => "*".to_string(),
+        Some((range, step)) => {
+            let start = range.split('-').next().unwrap_or("0");
+            format!("{start}/{step}")
+        }
+        None => field.to_string(),
+    };
+    Some(format!(
+        "*-*-* {}:{}:00",
+        as_calendar(fields[1]),
+        as_calendar(fields[0])
+    ))
+}
+
 /// Escape a command for cron, which turns an unescaped `%` into a newline
 /// (the rest becoming stdin) and `\%` into `%`. A `\` right before a `%`
 /// cannot be written for cron at all, so the single-quoted sh word is split
@@ -794,6 +816,24 @@ mod tests {
         );
         s.calendar.as_mut().unwrap().catch_up = CatchUp::None;
         assert!(!render_block(&s).unwrap().contains("@reboot"));
+    }
+
+    /// The calendar an interval's next run is computed from renders back
+    /// to the very line cron runs.
+    #[test]
+    fn interval_calendars_render_back_to_the_interval_line() {
+        for interval in [60, 300, 600, 900, 1200, 1800, 3600, 7200, 6 * 3600, 86_400] {
+            for id in ["abc123", "svc001", "zz"] {
+                let at = interval_calendar(interval, id).unwrap();
+                let c = local(&[&at], CatchUp::None);
+                assert_eq!(
+                    calendar_lines(&c, 0).unwrap(),
+                    [schedule(interval, id).unwrap()],
+                    "{interval} {id}: {at}"
+                );
+            }
+        }
+        assert_eq!(interval_calendar(25 * 60, "x"), None);
     }
 
     #[test]
