@@ -121,7 +121,23 @@ pub fn create_args(spec: &ServiceSpec) -> Result<Vec<String>> {
         Some(c) => calendar_args(c, c.minute_offset(&spec.service_id, spec.interval_seconds))?,
         None => {
             let (sc, mo) = schedule(spec.interval_seconds);
-            vec!["/sc".into(), sc.into(), "/mo".into(), mo.to_string()]
+            // The task repeats from its start time: each service starts at
+            // its own stable offset within the period, so a fleet spreads.
+            let period_minutes = match sc {
+                "daily" => 1440 * mo,
+                _ => mo,
+            };
+            let start =
+                crate::schedule::spread_offset_seconds(&spec.service_id, period_minutes * 60) / 60
+                    % 1440;
+            vec![
+                "/sc".into(),
+                sc.into(),
+                "/mo".into(),
+                mo.to_string(),
+                "/st".into(),
+                format!("{:02}:{:02}", start / 60, start % 60),
+            ]
         }
     };
     let mut args = vec![
@@ -657,6 +673,23 @@ mod tests {
         assert!(e.suggestion.unwrap().contains("--catch-up none"));
     }
 
+    /// 100 services every 15 minutes start their repetition at most of
+    /// the 15 minutes of the quarter hour.
+    #[test]
+    fn a_fleet_of_100_interval_tasks_spreads_its_start_times() {
+        let starts: std::collections::BTreeSet<String> = (0..100)
+            .map(|i| {
+                let mut s = spec(TokenPlacement::None);
+                s.service_id = format!("svc{i:03}");
+                let args = create_args(&s).unwrap();
+                let at = args.iter().position(|a| a == "/st").unwrap();
+                args[at + 1].clone()
+            })
+            .collect();
+        assert!(starts.len() >= 13, "{starts:?}");
+        assert!(starts.iter().all(|st| st.as_str() < "00:15"), "{starts:?}");
+    }
+
     #[test]
     fn create_args_follow_the_plan() {
         let mut s = spec(TokenPlacement::None);
@@ -675,6 +708,8 @@ mod tests {
                 "minute",
                 "/mo",
                 "31",
+                "/st",
+                "00:13",
                 "/f"
             ]
         );
