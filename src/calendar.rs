@@ -438,7 +438,11 @@ fn parse_date(p: &mut Parser, raw: &mut Raw) -> Result<bool> {
     }
     if p.peek() == Some(b'@') {
         p.bump(1);
-        let seconds = p.number(false)?;
+        let digits = p.rest.bytes().take_while(u8::is_ascii_digit).count();
+        let seconds: i64 = p.rest[..digits]
+            .parse()
+            .map_err(|_| p.err("expected seconds since 1970 after '@'"))?;
+        p.bump(digits);
         let t = DateTime::<Utc>::from_timestamp(seconds, 0)
             .ok_or_else(|| p.err("timestamp out of range"))?;
         raw.year = vec![Comp::single(t.year() as i64)];
@@ -522,6 +526,11 @@ fn normalize_chain(chain: &mut Vec<Comp>) {
     for c in chain.iter_mut() {
         if c.stop > c.start && c.repeat > 0 {
             c.stop -= (c.stop - c.start) % c.repeat;
+        }
+        // A range or step that can only match once is that one value.
+        if c.stop == c.start {
+            c.stop = -1;
+            c.repeat = 0;
         }
     }
     chain.sort();
@@ -637,7 +646,7 @@ impl Calendar {
             if let Ok(tz) = name.parse::<Tz>() {
                 timezone = Some(tz);
                 body = &body[..space];
-            } else if name.contains('/') && !name.contains(':') {
+            } else if name.starts_with(|c: char| c.is_ascii_alphabetic()) && name.contains('/') {
                 return Err(invalid(
                     spec,
                     format!("unknown time zone '{name}' (use an IANA name like Europe/Berlin)"),
@@ -838,7 +847,8 @@ impl Calendar {
 
     /// The first elapse strictly after `after` (to the microsecond), as
     /// systemd computes it; `None` when it never elapses again (a past
-    /// year, or a date that does not exist such as `*-02-30`).
+    /// year, or a date that does not exist such as `*-02-30`), or where
+    /// systemd cannot compute one either (see `find_next`).
     pub fn next_after(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
         let usec = after.timestamp_micros().checked_add(1)?;
         let mut clock = Mktime {
@@ -891,8 +901,17 @@ impl Calendar {
             c.sec = 0;
             *usec = 0;
         };
+        // Every pass starts later than the one before, or the walk is
+        // going in circles: a time read with the DST offset of another
+        // date can normalise to before where it started, where systemd
+        // stops with EDEADLK ("Resource deadlock avoided"). No elapse then.
+        let mut last_start: Option<i64> = None;
         loop {
-            clock.mktime(c)?;
+            let start = clock.mktime(c)? * USEC_PER_SEC + *tm_usec;
+            if last_start.is_some_and(|last| start <= last) {
+                return None;
+            }
+            last_start = Some(start);
             c.offset_hint = None;
 
             let r = self.match_component(clock, &self.year, false, c, c.year);
@@ -1301,6 +1320,17 @@ mod tests {
             ("*-*-1,31", "*-*-01,31 00:00:00"),
             ("Mon *-*-* UTC", "Mon *-*-* 00:00:00 UTC"),
             ("*:0/20 Europe/Berlin", "*-*-* *:00/20:00 Europe/Berlin"),
+            // Found by comparing random expressions with systemd-analyze:
+            // a range or step that matches once is that one value, and a
+            // last word with a '/' is a zone only if it starts like one.
+            (
+                "1,12..12/1-20 *:4..58:29..47 UTC",
+                "*-01,12-20 *:04..58:29..47 UTC",
+            ),
+            ("Fri..Sun 22..22/3:*", "Fri..Sun *-*-* 22:*:00"),
+            ("*-6/4~2,1..1/1,5 *:35:29", "*-06/4~01,02,05 *:35:29"),
+            ("Wed,Sat *-7/1,8~5", "Wed,Sat *-07/1,08~05 00:00:00"),
+            ("@6939799293", "2189-11-29 18:01:33 UTC"),
         ];
         for (spec, want) in cases {
             assert_eq!(norm(spec), want, "{spec}");
@@ -1391,6 +1421,19 @@ mod tests {
             next("*:0/20 Europe/Berlin", "2026-10-25T01:10:00Z", 2),
             ["2026-10-25T01:20:00+00:00", "2026-10-25T01:40:00+00:00"]
         );
+    }
+
+    #[test]
+    fn a_walk_that_would_circle_ends() {
+        // systemd 252 fails here with EDEADLK: the 35th of September
+        // normalises into October's summer time, and the 1st of October
+        // read with that offset lies before where the walk started.
+        let cal = Calendar::parse("Mon *-*-17/6,18 5:14 Australia/Sydney").unwrap();
+        assert_eq!(
+            cal.next_elapses(at("2026-03-28T22:40:00Z"), 2),
+            [at("2026-05-17T19:14:00Z"), at("2026-06-28T19:14:00Z")]
+        );
+        assert_eq!(cal.next_after(at("2026-08-16T19:14:00Z")), None);
     }
 
     #[test]
