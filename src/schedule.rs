@@ -240,16 +240,6 @@ fn zone_name(zone: Option<chrono_tz::Tz>) -> String {
         .unwrap_or_else(|| "the local zone".into())
 }
 
-/// The minutes syncfleet shifts a calendar service's slots by in what it
-/// renders: none on systemd, which spreads with its own fixed delay.
-pub fn rendered_minute_offset(m: &Manifest, calendar: &CalendarSchedule) -> u32 {
-    if m.platform == "systemd" {
-        0
-    } else {
-        calendar.minute_offset(&m.service_id, m.interval_seconds)
-    }
-}
-
 /// The next run as computed from the schedule, in Unix milliseconds: a
 /// calendar's next slot (with the offset syncfleet rendered), an interval
 /// service's next cron slot, else an interval after the last run ended
@@ -260,21 +250,51 @@ pub fn computed_next_run_ms(
     last_run_end_ms: Option<i64>,
     now_ms: i64,
 ) -> Option<i64> {
-    match &m.calendar {
-        Some(c) => {
-            let now = DateTime::from_timestamp_millis(now_ms)?;
-            c.next_run(now, rendered_minute_offset(m, c))
-                .map(|t| t.timestamp_millis())
+    let service = ScheduledService {
+        service_id: &m.service_id,
+        platform: &m.platform,
+        interval_seconds: m.interval_seconds,
+        calendar: m.calendar.as_ref(),
+    };
+    service.next_run_ms(last_run_end_ms, now_ms)
+}
+
+/// What a service's next run is computed from (a manifest, or a registry
+/// row for `list`).
+pub struct ScheduledService<'a> {
+    pub service_id: &'a str,
+    pub platform: &'a str,
+    pub interval_seconds: u64,
+    pub calendar: Option<&'a CalendarSchedule>,
+}
+
+impl ScheduledService<'_> {
+    /// See `computed_next_run_ms`.
+    pub fn next_run_ms(&self, last_run_end_ms: Option<i64>, now_ms: i64) -> Option<i64> {
+        match self.calendar {
+            Some(c) => {
+                let now = DateTime::from_timestamp_millis(now_ms)?;
+                // None on systemd, which spreads with its own fixed delay.
+                let offset = if self.platform == "systemd" {
+                    0
+                } else {
+                    c.minute_offset(self.service_id, self.interval_seconds)
+                };
+                c.next_run(now, offset).map(|t| t.timestamp_millis())
+            }
+            // cron keeps fixed slots (`7-59/15`), not an interval after
+            // the last run.
+            None if self.platform == "cron" => {
+                let at = crate::scheduler::cron::interval_calendar(
+                    self.interval_seconds,
+                    self.service_id,
+                )?;
+                let calendar = Calendar::parse(&at).ok()?;
+                let now = DateTime::from_timestamp_millis(now_ms)?;
+                calendar.next_after(now).map(|t| t.timestamp_millis())
+            }
+            None => last_run_end_ms.map(|end| end + self.interval_seconds as i64 * 1000),
         }
-        // cron keeps fixed slots (`7-59/15`), not an interval after the
-        // last run.
-        None if m.platform == "cron" => {
-            let at = crate::scheduler::cron::interval_calendar(m.interval_seconds, &m.service_id)?;
-            let calendar = Calendar::parse(&at).ok()?;
-            let now = DateTime::from_timestamp_millis(now_ms)?;
-            calendar.next_after(now).map(|t| t.timestamp_millis())
-        }
-        None => last_run_end_ms.map(|end| end + m.interval_seconds as i64 * 1000),
     }
 }
 

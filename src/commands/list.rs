@@ -226,9 +226,16 @@ fn from_row(e: ListRow, now_ms: i64) -> ListedService {
             .unwrap_or(crate::store::manifest::DEFAULT_CIRCUIT_BREAKER_COOLDOWN_SECONDS),
     };
     let last = e.status.last_run.as_ref();
+    let state = state_of(&e.status, e.installed, &policy, now_ms);
+    let service = crate::schedule::ScheduledService {
+        service_id: &e.service_id,
+        platform: &e.platform,
+        interval_seconds: e.interval_seconds,
+        calendar: e.calendar.as_ref(),
+    };
     ListedService {
-        next_run_iso: None,
-        scheduler_state: state_of(&e.status, e.installed, &policy, now_ms),
+        next_run_iso: next_run_iso(&service, &e.status, state, now_ms),
+        scheduler_state: state,
         last_run_iso: last.map(|r| r.timestamp_iso.clone()),
         last_outcome: last.map(|r| r.outcome.as_str().to_string()),
         consecutive_failures: e.status.consecutive_failures,
@@ -250,6 +257,7 @@ pub fn from_files(ctx: &Context, m: &Manifest) -> ListedService {
         .0
         .unwrap_or_default();
     let last = status.last_run.as_ref();
+    let state = state_of(&status, true, &crate::runner::policy_of(m), ctx.now_ms());
     ListedService {
         service_id: m.service_id.clone(),
         name: m.name.clone(),
@@ -260,8 +268,18 @@ pub fn from_files(ctx: &Context, m: &Manifest) -> ListedService {
         tags: m.tags.clone(),
         installed: true,
         uninstalled_at_iso: None,
-        next_run_iso: next_run_ms(m, &status, ctx.now_ms()).map(iso_ms),
-        scheduler_state: state_of(&status, true, &crate::runner::policy_of(m), ctx.now_ms()),
+        next_run_iso: next_run_iso(
+            &crate::schedule::ScheduledService {
+                service_id: &m.service_id,
+                platform: &m.platform,
+                interval_seconds: m.interval_seconds,
+                calendar: m.calendar.as_ref(),
+            },
+            &status,
+            state,
+            ctx.now_ms(),
+        ),
+        scheduler_state: state,
         last_run_iso: last.map(|r| r.timestamp_iso.clone()),
         last_outcome: last.map(|r| r.outcome.as_str().to_string()),
         consecutive_failures: status.consecutive_failures,
@@ -300,30 +318,20 @@ fn uninstalled_from_files(ctx: &Context) -> Vec<ListedService> {
 
 /// The next run of an installed, idle or degraded service, as
 /// `schedule::computed_next_run_ms` computes it.
-fn next_run_ms(m: &Manifest, status: &StatusFile, now_ms: i64) -> Option<i64> {
-    if !matches!(
-        state_of(status, true, &crate::runner::policy_of(m), now_ms),
-        SchedulerState::Idle | SchedulerState::Degraded
-    ) {
+fn next_run_iso(
+    service: &crate::schedule::ScheduledService,
+    status: &StatusFile,
+    state: SchedulerState,
+    now_ms: i64,
+) -> Option<String> {
+    if !matches!(state, SchedulerState::Idle | SchedulerState::Degraded) {
         return None;
     }
     let last_end = status
         .last_run
         .as_ref()
         .map(|r| r.timestamp_ms + (r.duration_seconds * 1000.0) as i64);
-    crate::schedule::computed_next_run_ms(m, last_end, now_ms)
-}
-
-/// A registry row's next run. The registry does not keep the calendar:
-/// the manifest is parsed as it is (no migration, no write-back; one
-/// small read per installed service).
-fn next_run_of_row(ctx: &Context, e: &ListRow, now_ms: i64) -> Option<String> {
-    if !e.installed {
-        return None;
-    }
-    let bytes = std::fs::read(ctx.data_dir.manifest_path(&e.service_id)).ok()?;
-    let m: Manifest = serde_json::from_slice(&bytes).ok()?;
-    next_run_ms(&m, &e.status, now_ms).map(iso_ms)
+    service.next_run_ms(last_end, now_ms).map(iso_ms)
 }
 
 fn profile_name(p: ProfileArg) -> &'static str {
@@ -363,16 +371,7 @@ pub fn run(ctx: &Context, args: &ListArgs) -> Result<ListReport> {
             warnings.extend(changed_manifest_warnings(ctx, &entries));
             (
                 "registry",
-                entries
-                    .into_iter()
-                    .map(|e| {
-                        let next_run_iso = next_run_of_row(ctx, &e, now);
-                        ListedService {
-                            next_run_iso,
-                            ..from_row(e, now)
-                        }
-                    })
-                    .collect(),
+                entries.into_iter().map(|e| from_row(e, now)).collect(),
             )
         }
         None => ("files", list_from_files(ctx, &filter, &mut warnings)),
