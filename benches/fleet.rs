@@ -103,7 +103,7 @@ fn generate(data: &Path, services: usize, runs: usize, now: i64) -> usize {
         let dir = data.join("services").join(&id);
         std::fs::create_dir_all(dir.join("logs")).unwrap();
         let manifest = Manifest {
-            schema_version: 1,
+            schema_version: 2,
             service_id: id.clone(),
             identity_hash: id.clone(),
             name: None,
@@ -118,6 +118,7 @@ fn generate(data: &Path, services: usize, runs: usize, now: i64) -> usize {
             updated_at_iso: syncfleet::output::iso_ms(chrono::Utc::now().timestamp_millis()),
             platform: "systemd".into(),
             interval_seconds: 1800,
+            calendar: None,
             profile: ["fast", "balanced", "full"][s % 3].into(),
             binary_path: "/usr/local/bin/syncfleet".into(),
             data_dir: data.display().to_string(),

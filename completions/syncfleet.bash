@@ -791,7 +791,7 @@ _syncfleet() {
             return 0
             ;;
         syncfleet__subcmd__install)
-            opts="-J -q -v -h -V --workspace --workspaces-from --interval --profile --token-source --name --scheduler --dry-run --json --robot --data-dir --config --color --quiet --verbose --help --version"
+            opts="-J -q -v -h -V --workspace --workspaces-from --interval --at --timezone --catch-up --profile --token-source --name --scheduler --dry-run --json --robot --data-dir --config --color --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -807,6 +807,18 @@ _syncfleet() {
                     ;;
                 --interval)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --at)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timezone)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --catch-up)
+                    COMPREPLY=($(compgen -W "latest none" -- "${cur}"))
                     return 0
                     ;;
                 --profile)

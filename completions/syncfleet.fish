@@ -62,6 +62,10 @@ complete -c syncfleet -n "__fish_syncfleet_needs_command" -f -a "help" -d 'Print
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand install" -l workspace -d 'Install the workspace in this directory (or this syncfleet.json); repeat for a batch' -r -F
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand install" -l workspaces-from -d 'Read workspace directories from FILE, one a line (`-`: stdin; # comments)' -r -F
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand install" -l interval -d 'How often to sync: 5m to 24h, in minutes or hours (e.g. 15m, 1h) [default: the installed one, else 30m]' -r
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand install" -l at -d 'Run on a calendar instead of an interval (systemd calendar syntax: daily, Mon..Fri 09:30, *:0/20, optionally ending with a zone); repeat for several [default: the installed one]' -r
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand install" -l timezone -d 'The time zone of the --at schedules (e.g. Europe/Berlin) [default: the installed one, else the machine\'s]' -r
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand install" -l catch-up -d 'Calendar schedules: run once when slots were missed while off or asleep (latest), or wait for the next slot (none) [default: the installed one, else latest]' -r -f -a "latest\t'Run once at the next opportunity after missed slots (default)'
+none\t'Wait for the next slot'"
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand install" -l profile -d 'Which stages run: fast (core), balanced (+ balanced stages), full (all) [default: the installed one, else balanced]' -r -f -a "fast\t''
 balanced\t''
 full\t''"

@@ -78,6 +78,14 @@ pub enum TokenSourceArg {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CatchUpArg {
+    /// Run once at the next opportunity after missed slots (default)
+    Latest,
+    /// Wait for the next slot
+    None,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum SchedulerArg {
     /// systemd user timer (Linux default)
     Systemd,
@@ -213,6 +221,15 @@ pub struct InstallArgs {
     /// How often to sync: 5m to 24h, in minutes or hours (e.g. 15m, 1h) [default: the installed one, else 30m]
     #[arg(long, value_name = "DURATION")]
     pub interval: Option<String>,
+    /// Run on a calendar instead of an interval (systemd calendar syntax: daily, Mon..Fri 09:30, *:0/20, optionally ending with a zone); repeat for several [default: the installed one]
+    #[arg(long = "at", value_name = "SPEC", conflicts_with = "interval")]
+    pub at: Vec<String>,
+    /// The time zone of the --at schedules (e.g. Europe/Berlin) [default: the installed one, else the machine's]
+    #[arg(long, value_name = "TZ", conflicts_with = "interval")]
+    pub timezone: Option<String>,
+    /// Calendar schedules: run once when slots were missed while off or asleep (latest), or wait for the next slot (none) [default: the installed one, else latest]
+    #[arg(long, value_enum, value_name = "POLICY", conflicts_with = "interval")]
+    pub catch_up: Option<CatchUpArg>,
     /// Which stages run: fast (core), balanced (+ balanced stages), full (all) [default: the installed one, else balanced]
     #[arg(long, value_enum)]
     pub profile: Option<ProfileArg>,

@@ -26,11 +26,15 @@ pub const COMMANDS: &[CommandDoc] = &[
 
 Running install again is safe: every setting no flag names (--interval, --profile, --scheduler, --token-source, --name) keeps its installed value. With nothing changed it reports no_change; otherwise it reports what changed, each setting with its old and new value (interval, profile, platform, token, drifted artifacts...). This is also how a token is rotated: export the new value and run install; nothing else changes. --scheduler on an installed service moves it: the new schedule is activated, then the old scheduler's artifacts are disabled and removed, so exactly one schedule exists; if they cannot be removed, the new schedule is undone and the service stays where it was. Installs of one data directory take turns, so two parallel installs never claim one name or one workspace twice (the second gets NAME_CONFLICT). A --name (or the config's name) becomes the service id in a-z, 0-9 and '-': Latin letters with diacritics are transliterated to ASCII (an accented e becomes e, the German sharp s becomes ss) and the result names the change in a warning; a letter of another script is refused.
 
+--at SPEC (repeatable) schedules on a calendar instead of an interval, in systemd's calendar syntax (man systemd.time, CALENDAR EVENTS): daily, hourly, Mon..Fri 09:30, *-*-* 02:00:00, *:0/20, Sat,Sun 10:00, each optionally ending with an IANA zone; --timezone TZ gives the zone for all of them (try one with syncfleet calendar SPEC). --catch-up latest (the default) runs a slot missed while the machine was off or asleep once at the next opportunity (systemd Persistent=, an @reboot line on cron, RunAtLoad on launchd, each checking for a missed slot since the last run); none waits for the next slot. Each service starts at a stable offset of its id within the period (within five minutes for periods over an hour): RandomizedDelaySec= with FixedRandomDelay=yes on systemd, shifted minutes elsewhere (cron 7-59/15). A schedule a scheduler cannot keep (seconds or a zone other than the machine's on cron, launchd and Task Scheduler; several expressions or lists of times on Task Scheduler) is refused with the nearest one it can. --at and --interval exclude each other; a reinstall without them keeps the installed schedule.
+
 --dry-run validates everything and shows the artifacts and the commands it would run, writing and running nothing; tokens are never shown.
 
 Batches: --workspace DIR (repeatable) and --workspaces-from FILE (one directory a line, - for stdin) install many workspaces at once. Each gets its own result; a failing one is reported and the others go on; the exit status is non-zero when any failed. The artifacts of the whole batch are written first and the scheduler is reloaded once, not once per service.",
         examples: &[
             ("syncfleet install --interval 15m --profile fast", "install the current workspace, syncing every 15 minutes with core stages only"),
+            ("syncfleet install --at '*-*-* 02:00:00'", "sync nightly at 02:00, catching up once after a night the machine was off"),
+            ("syncfleet install --at 'Mon..Fri 09:30' --timezone Europe/Berlin", "weekdays at 09:30 Berlin time, whatever the machine's zone"),
             ("syncfleet install --workspace ~/src/api --workspace ~/src/web", "two workspaces in one batch"),
             ("syncfleet install --workspaces-from workspaces.txt", "every workspace listed in the file, one directory a line (- reads stdin)"),
             ("syncfleet install --name backend", "use a readable service id instead of the hash"),
@@ -40,7 +44,10 @@ Batches: --workspace DIR (repeatable) and --workspaces-from FILE (one directory 
         response: &[
             ("platform", "string: systemd|launchd|schtasks|cron"),
             ("service_id", "string"),
-            ("interval_seconds", "number"),
+            ("interval_seconds", "number (a calendar's shortest period)"),
+            ("calendar", "{at: [string], timezone?, catch_up: latest|none} (calendar services only)"),
+            ("first_run", "string"),
+            ("first_run_iso", "string: RFC 3339 (calendar services)"),
             ("profile", "string: fast|balanced|full"),
             ("binary_path", "string"),
             ("service_files", "[string]"),
@@ -75,14 +82,14 @@ Batches: --workspace DIR (repeatable) and --workspaces-from FILE (one directory 
     },
     CommandDoc {
         name: "list",
-        description: "List the installed services with their workspace, platform, interval, profile, scheduler state, last run and outcome, and failure count. list reads the registry (registry.db in the data directory), which caches each service's state, so it is fast for thousands of services and never queries the scheduler per service (status and doctor check drift). With the registry unusable, list answers from the manifests with a warning. Filters: --state, --tag, --profile, --platform; --all includes uninstalled services.",
+        description: "List the installed services with their workspace, platform, interval, profile, scheduler state, last run, next run (computed from the schedule, the service's offset and its last run) and outcome, and failure count. list reads the registry (registry.db in the data directory), which caches each service's state, so it is fast for thousands of services and never queries the scheduler per service (status and doctor check drift). With the registry unusable, list answers from the manifests with a warning. Filters: --state, --tag, --profile, --platform; --all includes uninstalled services.",
         examples: &[
             ("syncfleet list", "a table of every service"),
             ("syncfleet list --state backoff --tag team-a", "services of team-a that are backing off"),
             ("syncfleet list --all --format csv > fleet.csv", "every service ever installed, as CSV"),
         ],
         response: &[
-            ("services", "[{service_id, name?, workspace_root, platform, interval_seconds, profile, tags, installed, uninstalled_at_iso?, scheduler_state, last_run_iso?, last_outcome?, consecutive_failures}]"),
+            ("services", "[{service_id, name?, workspace_root, platform, interval_seconds, profile, tags, installed, uninstalled_at_iso?, scheduler_state, last_run_iso?, last_outcome?, next_run_iso?, consecutive_failures}]"),
             ("source", "string: registry|files"),
             ("warnings", "[string] (when it fell back to the files)"),
         ],
@@ -98,6 +105,9 @@ Batches: --workspace DIR (repeatable) and --workspaces-from FILE (one directory 
             ("installed", "bool"),
             ("service_id", "string"),
             ("scheduler_state", "string: idle|running|running_stale|degraded|backoff|half_open|paused|not_installed"),
+            ("next_run_iso", "string: RFC 3339, as the scheduler reports it or computed from the schedule (absent when unknown)"),
+            ("calendar", "{at: [string], timezone?, catch_up} (calendar services only)"),
+            ("missed_run_iso", "string: a calendar slot that passed with no run since, while not paused"),
             ("last_sync", "run record|null"),
             ("recent_runs", "[run record] (last 5)"),
             ("backoff", "{consecutive_failures, next_retry_iso, remaining_seconds}|null"),

@@ -31,6 +31,7 @@ pub mod process;
 pub mod redact;
 pub mod registry;
 pub mod runner;
+pub mod schedule;
 pub mod scheduler;
 pub mod service;
 pub mod store;

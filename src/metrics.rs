@@ -516,6 +516,7 @@ mod tests {
             workspace_root: format!("/w/{id}"),
             platform: "cron".into(),
             interval_seconds: 600,
+            calendar: None,
             profile: "fast".into(),
             tags: Vec::new(),
             installed: true,

@@ -431,9 +431,38 @@ pub fn run_checked_with_input(
     stdin: Option<&[u8]>,
     timeout: Duration,
 ) -> Result<Captured> {
+    checked(
+        Command::new(program).args(args),
+        program,
+        args,
+        stdin,
+        timeout,
+    )
+}
+
+/// `run_checked` with `TZ=UTC`: a tool that prints local times
+/// (`systemctl show`'s timestamps) then prints them in UTC, which parse
+/// without guessing what a zone abbreviation means.
+pub fn run_checked_utc(program: &str, args: &[String], timeout: Duration) -> Result<Captured> {
+    checked(
+        Command::new(program).args(args).env("TZ", "UTC"),
+        program,
+        args,
+        None,
+        timeout,
+    )
+}
+
+fn checked(
+    command: &mut Command,
+    program: &str,
+    args: &[String],
+    stdin: Option<&[u8]>,
+    timeout: Duration,
+) -> Result<Captured> {
     let shown = display_command(program, args);
     tracing::debug!(command = %shown, "scheduler command");
-    let captured = capture(Command::new(program).args(args), stdin, timeout)
+    let captured = capture(command, stdin, timeout)
         .map_err(|e| Error::command_failed(&shown, None, &e.to_string()))?;
     if captured.timed_out {
         return Err(Error::command_failed(

@@ -108,6 +108,7 @@ const LIST_COLUMNS: &[&str] = &[
     "max_transient_failures",
     "cooldown_seconds",
     "updated_at_iso",
+    "calendar",
 ];
 
 const RUN_COLUMNS: &[&str] = &[
@@ -233,6 +234,8 @@ pub struct ListRow {
     pub cooldown_seconds: Option<u64>,
     /// When the manifest the registry knows was written.
     pub updated_at_iso: Option<String>,
+    /// A calendar service's schedule, for its next run.
+    pub calendar: Option<crate::schedule::CalendarSchedule>,
     /// The cached status (last_run carries only id, time and outcome).
     pub status: StatusFile,
 }
@@ -719,8 +722,8 @@ impl Registry {
             "INSERT INTO services (service_id, identity_hash, name, workspace_root, config_path,
                 project_urls, tags, platform, interval_seconds, profile, lock_group, binary_path,
                 spec_hash, max_transient_failures, cooldown_seconds, installed_at_iso,
-                updated_at_iso, installed, uninstalled_at_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, 1, NULL)
+                updated_at_iso, installed, uninstalled_at_ms, calendar)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, 1, NULL, ?18)
              ON CONFLICT (service_id) DO UPDATE SET
                 identity_hash = excluded.identity_hash, name = excluded.name,
                 workspace_root = excluded.workspace_root, config_path = excluded.config_path,
@@ -732,7 +735,7 @@ impl Registry {
                 cooldown_seconds = excluded.cooldown_seconds,
                 installed_at_iso = excluded.installed_at_iso,
                 updated_at_iso = excluded.updated_at_iso,
-                installed = 1, uninstalled_at_ms = NULL",
+                installed = 1, uninstalled_at_ms = NULL, calendar = excluded.calendar",
             params![
                 m.service_id,
                 m.identity_hash,
@@ -751,6 +754,7 @@ impl Registry {
                 m.circuit_breaker_cooldown_seconds as i64,
                 m.installed_at_iso,
                 m.updated_at_iso,
+                m.calendar.as_ref().and_then(|c| serde_json::to_string(c).ok()),
             ],
         )
         .map(|_| ())
@@ -994,6 +998,8 @@ impl Registry {
                     .get::<_, Option<i64>>(col!(cooldown_seconds in LIST_COLUMNS))?
                     .map(|v| v as u64),
                 updated_at_iso: text(col!(updated_at_iso in LIST_COLUMNS))?,
+                calendar: text(col!(calendar in LIST_COLUMNS))?
+                    .and_then(|json| serde_json::from_str(&json).ok()),
                 status: Registry::cached_status(r, LIST_COLUMNS.len())?,
             })
         })

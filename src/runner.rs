@@ -122,6 +122,16 @@ impl RunReport {
         }
     }
 
+    /// A catch-up start (at boot or login) that found no missed slot:
+    /// nothing ran and nothing is recorded.
+    pub fn nothing_to_catch_up(id: &str, message: String) -> RunReport {
+        RunReport {
+            reason: Some("catch_up:none_missed".into()),
+            message: Some(message),
+            ..RunReport::new(id, Trigger::Scheduled, Action::Skipped)
+        }
+    }
+
     /// The gate found the service paused.
     fn paused(
         id: &str,

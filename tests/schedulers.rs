@@ -12,6 +12,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use syncfleet::paths::Env;
+use syncfleet::schedule::{CalendarSchedule, CatchUp};
 use syncfleet::scheduler::cron::{Cron, cron_unescape};
 use syncfleet::scheduler::launchd::Launchd;
 use syncfleet::scheduler::systemd::Systemd;
@@ -60,6 +61,7 @@ fn awkward(token: TokenPlacement, target: &Path, bin_dir: &str) -> Awkward {
         data_dir: data.clone(),
         workspace_root: root.join("work space"),
         interval_seconds: 900,
+        calendar: None,
         run_timeout_seconds: 1500,
         token,
         stdout_log: data.join("services/abc123/logs/scheduler-stdout.log"),
@@ -108,8 +110,17 @@ fn systemd_units_pass_systemd_analyze_verify() {
         return;
     }
     let exe = std::env::current_exe().unwrap();
-    for token in [TokenPlacement::None, env_file(), embedded()] {
-        let a = awkward(token, &exe, AWKWARD_EXEC_DIR);
+    let schedules = [
+        None,
+        Some(calendar_sample(CatchUp::Latest)),
+        Some(calendar_sample(CatchUp::None)),
+    ];
+    for (token, calendar) in [TokenPlacement::None, env_file(), embedded()]
+        .into_iter()
+        .flat_map(|t| schedules.clone().map(|c| (t.clone(), c)))
+    {
+        let mut a = awkward(token, &exe, AWKWARD_EXEC_DIR);
+        a.spec.calendar = calendar;
         let backend = Systemd::new(&env_for(&a.root));
         let artifacts = backend.render(&a.spec).unwrap();
         write_artifacts(&artifacts);
@@ -134,6 +145,16 @@ fn systemd_units_pass_systemd_analyze_verify() {
             backend.installed_command("abc123").unwrap(),
             a.spec.run_argv()
         );
+    }
+}
+
+/// Two calendar expressions in a zone other than the machine's, one with
+/// a weekday range and one with seconds and a repetition.
+fn calendar_sample(catch_up: CatchUp) -> CalendarSchedule {
+    CalendarSchedule {
+        at: vec!["Mon..Fri *-*-* 09:30:00".into(), "*-*-* *:00/20:00".into()],
+        timezone: Some("Europe/Berlin".into()),
+        catch_up,
     }
 }
 
@@ -199,6 +220,45 @@ fn launchd_plists_load_with_plistlib_and_keep_every_value() {
     }
 }
 
+#[test]
+fn launchd_calendar_plists_load_with_plistlib() {
+    if !common::tool_available("python3", "plistlib, a strict plist parser") {
+        return;
+    }
+    let exe = std::env::current_exe().unwrap();
+    for catch_up in [CatchUp::Latest, CatchUp::None] {
+        let mut a = awkward(env_file(), &exe, AWKWARD);
+        let calendar = CalendarSchedule {
+            timezone: None,
+            ..calendar_sample(catch_up)
+        };
+        let offset = calendar.minute_offset("abc123", a.spec.interval_seconds);
+        a.spec.calendar = Some(calendar);
+        let backend = Launchd::new(&env_for(&a.root));
+        let artifacts = backend.render(&a.spec).unwrap();
+        write_artifacts(&artifacts);
+        let plist = plistlib(&artifacts.last().unwrap().path);
+        assert!(plist.get("StartInterval").is_none(), "{plist}");
+        let entries = plist["StartCalendarInterval"].as_array().unwrap();
+        let o = u64::from(offset);
+        let mut expected: Vec<Value> = (1..=5)
+            .map(|d| serde_json::json!({"Weekday": d, "Hour": 9, "Minute": 30 + o}))
+            .collect();
+        expected.extend([0, 20, 40].map(|m| serde_json::json!({"Minute": m + o})));
+        assert_eq!(entries, &expected, "{plist}");
+        let latest = catch_up == CatchUp::Latest;
+        assert_eq!(plist["RunAtLoad"], latest);
+        assert_eq!(
+            plist["EnvironmentVariables"]["SYNCFLEET_CATCH_UP"],
+            if latest {
+                Value::from("1")
+            } else {
+                Value::Null
+            }
+        );
+    }
+}
+
 /// A stand-in for the syncfleet binary that checks what it is handed: the
 /// exact token when one is embedded (`expected-token`), else no token
 /// variable at all (the run reads the env file itself, see
@@ -212,6 +272,7 @@ else
 fi
 [ "$SYNCFLEET_DATA_DIR" = "$(cat "$(dirname "$0")/expected-data-dir")" ] || { echo "data dir differs" >&2; exit 4; }
 [ "$*" = "--robot run --service-id abc123" ] || { echo "args differ: $*" >&2; exit 5; }
+[ -z "${SYNCFLEET_CATCH_UP+set}" ] || { echo "checked catch-up"; exit 0; }
 echo checked
 "#;
 
@@ -283,8 +344,18 @@ fn cron_blocks_round_trip_through_crontab_and_run_the_command() {
     let checker = tmp.path().join("checker.sh");
     fs::write(&checker, CHECKER).unwrap();
     syncfleet::fsutil::set_mode(&checker, 0o755).unwrap();
-    for token in [env_file(), embedded()] {
-        let a = awkward(token.clone(), &checker, AWKWARD);
+    let boot_catch_up = CalendarSchedule {
+        timezone: None,
+        ..calendar_sample(CatchUp::Latest)
+    };
+    for (token, calendar) in [
+        (env_file(), None),
+        (embedded(), None),
+        (env_file(), Some(boot_catch_up.clone())),
+        (embedded(), Some(boot_catch_up)),
+    ] {
+        let mut a = awkward(token.clone(), &checker, AWKWARD);
+        a.spec.calendar = calendar;
         let bin_dir = a.spec.binary_path.parent().unwrap();
         if matches!(a.spec.token, TokenPlacement::Embedded { .. }) {
             fs::write(bin_dir.join("expected-token"), TOKEN).unwrap();
@@ -339,6 +410,22 @@ fn cron_blocks_round_trip_through_crontab_and_run_the_command() {
             "checked\n",
             "output is appended to the service's log"
         );
+        if a.spec.calendar.is_some() {
+            // One line per expression, then the boot line of the catch-up.
+            let lines: Vec<&str> = text
+                .lines()
+                .skip_while(|l| *l != "# BEGIN syncfleet abc123")
+                .filter(|l| !l.starts_with('#'))
+                .collect();
+            assert_eq!(lines.len(), 3, "{text}");
+            let boot = lines[2].strip_prefix("@reboot ").unwrap();
+            let out = run_like_cron(&format!("x x x x x {boot}"), &[]);
+            assert!(out.status.success(), "{out:?}\n{boot}");
+            assert_eq!(
+                fs::read_to_string(&a.spec.stdout_log).unwrap(),
+                "checked\nchecked catch-up\n"
+            );
+        }
         backend.deactivate("abc123").unwrap();
         assert_eq!(fs::read(&table).unwrap(), before);
         assert!(!backend.state("abc123").loaded);
@@ -442,7 +529,7 @@ fn cli_cron_install_status_drift_run_uninstall() {
     assert!(table.starts_with(OTHER_LINES));
     let text = String::from_utf8_lossy(&table).into_owned();
     assert!(text.contains("# BEGIN syncfleet cronws\n"), "{text}");
-    assert!(text.contains("\n*/15 * * * * '"), "{text}");
+    assert!(text.contains("-59/15 * * * * '"), "{text}");
     assert!(!text.contains("glpat"), "env-file mode keeps the token out");
     let wrapper = cli.data_dir().join("services/cronws/run.sh");
     assert_eq!(syncfleet::fsutil::mode_of(&wrapper).unwrap(), 0o700);
@@ -478,9 +565,9 @@ fn cli_cron_install_status_drift_run_uninstall() {
     assert_eq!(run["trigger"], "scheduled");
 
     // Someone edits the block: status and doctor see it; install repairs.
-    let at = text.find("*/15 * * * *").unwrap();
+    let at = text.find("-59/15 * * * *").unwrap();
     let mut edited = table.clone();
-    edited.splice(at..at + 4, b"*/5".iter().copied());
+    edited.splice(at..at + 6, b"-59/5".iter().copied());
     fs::write(&cli.table, edited).unwrap();
     let (v, _) = cli.run(&["status"], &[]);
     assert_eq!(v["data"]["drift"]["spec_drift"], true, "{v}");

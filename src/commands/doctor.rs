@@ -1204,6 +1204,26 @@ fn missed_runs_check(ctx: &Context, m: &Manifest, status: &StatusFile) -> Check 
         .unwrap_or(now);
     let last = status.last_run.as_ref().map(|r| r.timestamp_ms);
     let since = last.unwrap_or(installed_ms);
+    if m.calendar.is_some() {
+        return match crate::schedule::missed_slot_ms(m, since, now) {
+            Some(slot) if status.paused_reason.is_none() => {
+                let id = &m.service_id;
+                Check::warn(
+                    CheckId::MissedRuns,
+                    format!(
+                        "missed run: the {} slot passed with no run since {} while not paused",
+                        crate::output::iso_ms(slot),
+                        last.map(crate::output::iso_ms)
+                            .unwrap_or_else(|| "install".into()),
+                    ),
+                    format!(
+                        "Check the schedule: syncfleet status --service {id}; syncfleet logs --service {id}"
+                    ),
+                )
+            }
+            _ => Check::pass(CheckId::MissedRuns, "Runs arrive on schedule"),
+        };
+    }
     if status.paused_reason.is_none() && now - since > window {
         let id = &m.service_id;
         Check::warn(

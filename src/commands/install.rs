@@ -4,7 +4,7 @@
 //! writes and runs nothing.
 
 use crate::batch::{self, Batch, OneOrMany};
-use crate::cli::{InstallArgs, ProfileArg, SchedulerArg, TokenSourceArg};
+use crate::cli::{CatchUpArg, InstallArgs, ProfileArg, SchedulerArg, TokenSourceArg};
 use crate::commands::doctor;
 use crate::config::{Profile, WorkspaceConfig};
 use crate::context::Context;
@@ -16,11 +16,13 @@ use crate::identity::sanitize_service_name;
 use crate::lock;
 use crate::output::{Render, Ui, field, tilde};
 use crate::runner::resolve_token;
+use crate::schedule::{CalendarSchedule, CatchUp};
 use crate::scheduler::{self, Artifact, Scheduler, SchedulerKind, ServiceSpec, TokenPlacement};
 use crate::service::{self, identity_hash, installed};
 use crate::store::manifest::{
     DEFAULT_CIRCUIT_BREAKER_COOLDOWN_SECONDS, DEFAULT_MAX_TRANSIENT_FAILURES, Manifest,
 };
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -44,8 +46,15 @@ pub struct InstallReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub token_file: Option<String>,
     pub no_change: bool,
+    /// A calendar service's schedule (absent: it runs every `interval_seconds`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub calendar: Option<CalendarSchedule>,
     /// When the scheduler first runs the service.
     pub first_run: String,
+    /// The same as an RFC 3339 instant, when it is one: as the scheduler
+    /// reports it after activation, else computed from the schedule.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_run_iso: Option<String>,
     /// What differs from the previous install (empty on a first install).
     pub changes: Vec<String>,
     /// The same, with the old and new value of each changed setting.
@@ -131,15 +140,22 @@ impl InstallReport {
         field(out, "Platform:", &self.platform);
         field(out, "Service ID:", &self.service_id);
         field(out, "Workspace:", &self.show(&self.workspace_root));
-        field(
-            out,
-            "Interval:",
-            &format!(
-                "{} ({}s)",
-                format_interval(self.interval_seconds),
-                self.interval_seconds
+        match &self.calendar {
+            Some(c) => field(
+                out,
+                "Schedule:",
+                &format!("{} (catch-up {})", c.describe(), c.catch_up.as_str()),
             ),
-        );
+            None => field(
+                out,
+                "Interval:",
+                &format!(
+                    "{} ({}s)",
+                    format_interval(self.interval_seconds),
+                    self.interval_seconds
+                ),
+            ),
+        }
         field(out, "Profile:", &self.profile);
         field(out, "Binary:", &self.show(&self.binary_path));
         for f in &self.service_files {
@@ -206,6 +222,10 @@ const DEFAULT_INTERVAL_SECONDS: u64 = 30 * 60;
 /// no flag names.
 struct Requested {
     interval_seconds: Option<u64>,
+    /// `--at`, as given (empty: not given).
+    at: Vec<String>,
+    timezone: Option<String>,
+    catch_up: Option<CatchUp>,
     profile: Option<Profile>,
     scheduler: Option<SchedulerKind>,
     token_source: Option<TokenSourceArg>,
@@ -234,6 +254,12 @@ impl Requested {
             .transpose()?;
         Ok(Requested {
             interval_seconds,
+            at: args.at.clone(),
+            timezone: args.timezone.clone(),
+            catch_up: args.catch_up.map(|c| match c {
+                CatchUpArg::Latest => CatchUp::Latest,
+                CatchUpArg::None => CatchUp::None,
+            }),
             profile: args.profile.map(profile_of),
             scheduler: args.scheduler.map(scheduler_kind_of),
             token_source: args.token_source,
@@ -243,16 +269,22 @@ impl Requested {
 
 /// One service's settings: a flag wins, then what is installed, then the
 /// default.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Settings {
+    /// The interval, or the calendar's period.
     interval_seconds: u64,
+    calendar: Option<CalendarSchedule>,
     profile: Profile,
     kind: SchedulerKind,
     token_source: TokenSourceArg,
 }
 
 impl Settings {
-    fn resolve(requested: &Requested, installed: Option<&Manifest>) -> Result<Settings> {
+    fn resolve(
+        requested: &Requested,
+        installed: Option<&Manifest>,
+        now: DateTime<Utc>,
+    ) -> Result<Settings> {
         let corrupt = |what: &str, value: &str| {
             Error::new(
                 ErrorCode::ServiceCorruptState,
@@ -285,15 +317,72 @@ impl Settings {
             // file (schtasks) takes the env-file wish as its own placement.
             (None, _) => TokenSourceArg::EnvFile,
         };
-        Ok(Settings {
-            interval_seconds: requested
+        let calendar = Self::calendar(requested, installed, now)?;
+        let interval_seconds = match &calendar {
+            Some(c) => c.period_seconds(now),
+            None => requested
                 .interval_seconds
-                .or(installed.map(|m| m.interval_seconds))
+                .or(installed
+                    .filter(|m| m.calendar.is_none())
+                    .map(|m| m.interval_seconds))
                 .unwrap_or(DEFAULT_INTERVAL_SECONDS),
+        };
+        Ok(Settings {
+            interval_seconds,
+            calendar,
             profile,
             kind,
             token_source,
         })
+    }
+}
+
+impl Settings {
+    /// The calendar the service runs on, if any: `--interval` switches to
+    /// an interval; `--at` sets the expressions (in `--timezone`, else the
+    /// installed zone); without either, the installed calendar stays, with
+    /// the zone and catch-up a flag names.
+    fn calendar(
+        requested: &Requested,
+        installed: Option<&Manifest>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<CalendarSchedule>> {
+        if requested.interval_seconds.is_some() {
+            return Ok(None);
+        }
+        let installed = installed.and_then(|m| m.calendar.as_ref());
+        let catch_up = requested
+            .catch_up
+            .or(installed.map(|c| c.catch_up))
+            .unwrap_or_default();
+        if !requested.at.is_empty() {
+            let parsed = CalendarSchedule::parse(
+                &requested.at,
+                requested.timezone.as_deref(),
+                catch_up,
+                now,
+            )?;
+            // No zone given or named: the zone installed before stays.
+            return match installed.and_then(|c| c.timezone.as_deref()) {
+                Some(tz) if requested.timezone.is_none() && parsed.timezone.is_none() => {
+                    CalendarSchedule::parse(&requested.at, Some(tz), catch_up, now).map(Some)
+                }
+                _ => Ok(Some(parsed)),
+            };
+        }
+        match installed {
+            Some(c) => {
+                let timezone = requested.timezone.as_deref().or(c.timezone.as_deref());
+                CalendarSchedule::parse(&c.at, timezone, catch_up, now).map(Some)
+            }
+            None if requested.timezone.is_some() || requested.catch_up.is_some() => {
+                Err(Error::invalid_argument(
+                    "--timezone and --catch-up apply to calendar schedules, and this service runs on an interval",
+                )
+                .with_suggestion("Add --at SPEC (e.g. --at 'Mon..Fri 09:30') to schedule it on a calendar."))
+            }
+            None => Ok(None),
+        }
     }
 }
 
@@ -464,7 +553,8 @@ fn prepare(
 ) -> Result<(InstallReport, Plan)> {
     let id = identity.id.clone();
     let existing = Manifest::read(&ctx.data_dir.manifest_path(&id))?;
-    let settings = Settings::resolve(requested, existing.as_ref())?;
+    let now = DateTime::from_timestamp_millis(ctx.now_ms()).unwrap_or_default();
+    let settings = Settings::resolve(requested, existing.as_ref(), now)?;
     let backend = scheduler::backend(settings.kind, &ctx.env);
     // The token first: a missing token is the likelier, cheaper failure.
     let token = resolve_token(ctx, &id, config.token_env_var.as_deref())?;
@@ -488,6 +578,7 @@ fn prepare(
         data_dir: ctx.data_dir.root().to_path_buf(),
         workspace_root: config.root.clone(),
         interval_seconds: settings.interval_seconds,
+        calendar: settings.calendar.clone(),
         run_timeout_seconds: run_timeout_seconds(config, settings.profile),
         token: placement,
         stdout_log: ctx.data_dir.scheduler_log_path(&id, "stdout"),
@@ -580,7 +671,11 @@ impl InstallReport {
             token_source: m.token_source.clone(),
             token_file,
             no_change: plan.no_change,
-            first_run: if plan.is_update {
+            calendar: spec.calendar.clone(),
+            first_run_iso: None,
+            first_run: if spec.calendar.is_some() {
+                String::new()
+            } else if plan.is_update {
                 format!(
                     "on the schedule it already has: every {} after the previous run ends",
                     format_interval(spec.interval_seconds)
@@ -595,6 +690,35 @@ impl InstallReport {
             planned_commands: None,
             warnings: Vec::new(),
             home: ctx.env.home.clone(),
+        }
+        .with_calendar_first_run(ctx, m)
+    }
+
+    /// A calendar service's first run: its next slot, with the offset
+    /// syncfleet rendered (systemd's own spread is known only once the
+    /// timer is active: `settle_first_run`).
+    fn with_calendar_first_run(mut self, ctx: &Context, m: &Manifest) -> InstallReport {
+        if let Some(c) = &m.calendar {
+            let next = crate::schedule::computed_next_run_ms(m, None, ctx.now_ms());
+            self.first_run_iso = next.map(crate::output::iso_ms);
+            self.first_run = match &self.first_run_iso {
+                Some(at) => format!("at {at} (the next slot of {})", c.describe()),
+                None => format!("at the next slot of {}", c.describe()),
+            };
+        }
+        self
+    }
+
+    /// After activation: the first run as the scheduler reports it, when
+    /// it does (systemd's next elapse, its spread included).
+    fn settle_first_run(&mut self, backend: &dyn Scheduler) {
+        if self.calendar.is_none() {
+            return;
+        }
+        if let Some(ms) = backend.state(&self.service_id).next_run_ms {
+            let at = crate::output::iso_ms(ms);
+            self.first_run = format!("at {at} (as {} reports it)", backend.kind().as_str());
+            self.first_run_iso = Some(at);
         }
     }
 }
@@ -712,6 +836,9 @@ pub fn reattach(
         workspaces: Vec::new(),
         workspaces_from: None,
         interval: None,
+        at: Vec::new(),
+        timezone: None,
+        catch_up: None,
         profile: None,
         token_source: None,
         name: None,
@@ -736,7 +863,7 @@ fn install_identified(
         Some(service::admin_lock(ctx, &identity.id)?)
     };
     let mut preflight = Preflight::new()?;
-    let (report, plan) = prepare(ctx, args, requested, &mut preflight, &config, identity)?;
+    let (mut report, plan) = prepare(ctx, args, requested, &mut preflight, &config, identity)?;
     if args.dry_run || plan.no_change {
         return Ok(report);
     }
@@ -749,6 +876,7 @@ fn install_identified(
     }
     retire_previous_schedule(ctx, &plan, &written)?;
     record(ctx, &plan)?;
+    report.settle_first_run(backend);
     Ok(report)
 }
 
@@ -821,8 +949,13 @@ fn install_batch(
             }
             None => retire_previous_schedule(ctx, plan, written).and_then(|()| record(ctx, plan)),
         };
-        if let Err(e) = outcome {
-            results[*i].1 = Err(e);
+        match outcome {
+            Err(e) => results[*i].1 = Err(e),
+            Ok(()) => {
+                if let Ok(report) = &mut results[*i].1 {
+                    report.settle_first_run(plan.backend.as_ref());
+                }
+            }
         }
     }
     rolled_back.sort();
@@ -1034,7 +1167,7 @@ fn plan(ctx: &Context, input: PlanInput) -> Result<Plan> {
     let now = ctx.now_iso();
     let id = identity.id.clone();
     let manifest = Manifest {
-        schema_version: 1,
+        schema_version: <Manifest as crate::store::Versioned>::CURRENT_VERSION,
         service_id: id.clone(),
         identity_hash: identity.hash,
         name: identity.name,
@@ -1050,6 +1183,7 @@ fn plan(ctx: &Context, input: PlanInput) -> Result<Plan> {
         updated_at_iso: now,
         platform: settings.kind.as_str().to_string(),
         interval_seconds: spec.interval_seconds,
+        calendar: spec.calendar.clone(),
         profile: settings.profile.to_string(),
         binary_path: spec.binary_path.display().to_string(),
         data_dir: spec.data_dir.display().to_string(),
@@ -1151,12 +1285,28 @@ fn changes_from(
 /// and the identity and stage PATH changes.
 fn setting_changes(old: &Manifest, new: &Manifest) -> Vec<Change> {
     let or_none = |v: &Option<String>| v.clone().unwrap_or_else(|| "none".into());
-    let settings = [
+    let schedule = if old.calendar.is_none() && new.calendar.is_none() {
         (
             "interval",
             format_interval(old.interval_seconds),
             format_interval(new.interval_seconds),
-        ),
+        )
+    } else {
+        (
+            "schedule",
+            crate::schedule::describe(old.interval_seconds, old.calendar.as_ref()),
+            crate::schedule::describe(new.interval_seconds, new.calendar.as_ref()),
+        )
+    };
+    let catch_up = |m: &Manifest| {
+        m.calendar
+            .as_ref()
+            .map_or("none", |c| c.catch_up.as_str())
+            .to_string()
+    };
+    let settings = [
+        schedule,
+        ("catch_up", catch_up(old), catch_up(new)),
         ("profile", old.profile.clone(), new.profile.clone()),
         ("platform", old.platform.clone(), new.platform.clone()),
         (

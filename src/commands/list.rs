@@ -32,6 +32,10 @@ pub struct ListedService {
     pub last_run_iso: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_outcome: Option<String>,
+    /// The next run computed from the schedule, the service's offset and
+    /// its last run (list never asks the scheduler).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_run_iso: Option<String>,
     pub consecutive_failures: u32,
 }
 
@@ -126,7 +130,7 @@ fn unmatched_filter(ctx: &Context, args: &ListArgs) -> Option<String> {
     Some(format!("No services match {} ({known}).", given.join(" ")))
 }
 
-const HEADER: [&str; 11] = [
+const HEADER: [&str; 12] = [
     "ID",
     "NAME",
     "WORKSPACE",
@@ -135,12 +139,13 @@ const HEADER: [&str; 11] = [
     "PROFILE",
     "STATE",
     "LAST RUN",
+    "NEXT RUN",
     "OUTCOME",
     "FAILS",
     "TAGS",
 ];
 
-fn row(s: &ListedService) -> [String; 11] {
+fn row(s: &ListedService) -> [String; 12] {
     [
         s.service_id.clone(),
         s.name.clone().unwrap_or_default(),
@@ -154,6 +159,7 @@ fn row(s: &ListedService) -> [String; 11] {
             "uninstalled".into()
         },
         s.last_run_iso.clone().unwrap_or_default(),
+        s.next_run_iso.clone().unwrap_or_default(),
         s.last_outcome.clone().unwrap_or_default(),
         s.consecutive_failures.to_string(),
         s.tags.join(" "),
@@ -184,12 +190,16 @@ impl Render for ListReport {
                 let mut t = table(HEADER.to_vec());
                 for s in &self.services {
                     let mut r = row(s);
-                    r[7] = s
-                        .last_run_iso
-                        .as_deref()
-                        .and_then(|iso| chrono::DateTime::parse_from_rfc3339(iso).ok())
-                        .map(|t| crate::output::relative_time(t.timestamp_millis(), self.now_ms))
-                        .unwrap_or_default();
+                    let relative = |iso: &Option<String>| {
+                        iso.as_deref()
+                            .and_then(|iso| chrono::DateTime::parse_from_rfc3339(iso).ok())
+                            .map(|t| {
+                                crate::output::relative_time(t.timestamp_millis(), self.now_ms)
+                            })
+                            .unwrap_or_default()
+                    };
+                    r[7] = relative(&s.last_run_iso);
+                    r[8] = relative(&s.next_run_iso);
                     t.add_row(r);
                 }
                 t.fit(
@@ -221,8 +231,16 @@ fn from_row(e: ListRow, now_ms: i64) -> ListedService {
             .unwrap_or(crate::store::manifest::DEFAULT_CIRCUIT_BREAKER_COOLDOWN_SECONDS),
     };
     let last = e.status.last_run.as_ref();
+    let state = state_of(&e.status, e.installed, &policy, now_ms);
+    let service = crate::schedule::ScheduledService {
+        service_id: &e.service_id,
+        platform: &e.platform,
+        interval_seconds: e.interval_seconds,
+        calendar: e.calendar.as_ref(),
+    };
     ListedService {
-        scheduler_state: state_of(&e.status, e.installed, &policy, now_ms),
+        next_run_iso: next_run_iso(&service, &e.status, state, now_ms),
+        scheduler_state: state,
         last_run_iso: last.map(|r| r.timestamp_iso.clone()),
         last_outcome: last.map(|r| r.outcome.as_str().to_string()),
         consecutive_failures: e.status.consecutive_failures,
@@ -244,6 +262,7 @@ pub fn from_files(ctx: &Context, m: &Manifest) -> ListedService {
         .0
         .unwrap_or_default();
     let last = status.last_run.as_ref();
+    let state = state_of(&status, true, &crate::runner::policy_of(m), ctx.now_ms());
     ListedService {
         service_id: m.service_id.clone(),
         name: m.name.clone(),
@@ -254,7 +273,18 @@ pub fn from_files(ctx: &Context, m: &Manifest) -> ListedService {
         tags: m.tags.clone(),
         installed: true,
         uninstalled_at_iso: None,
-        scheduler_state: state_of(&status, true, &crate::runner::policy_of(m), ctx.now_ms()),
+        next_run_iso: next_run_iso(
+            &crate::schedule::ScheduledService {
+                service_id: &m.service_id,
+                platform: &m.platform,
+                interval_seconds: m.interval_seconds,
+                calendar: m.calendar.as_ref(),
+            },
+            &status,
+            state,
+            ctx.now_ms(),
+        ),
+        scheduler_state: state,
         last_run_iso: last.map(|r| r.timestamp_iso.clone()),
         last_outcome: last.map(|r| r.outcome.as_str().to_string()),
         consecutive_failures: status.consecutive_failures,
@@ -284,10 +314,29 @@ fn uninstalled_from_files(ctx: &Context) -> Vec<ListedService> {
                 tags: Vec::new(),
                 installed: false,
                 uninstalled_at_iso: None,
+                next_run_iso: None,
                 scheduler_state: SchedulerState::NotInstalled,
             }
         })
         .collect()
+}
+
+/// The next run of an installed, idle or degraded service, as
+/// `schedule::computed_next_run_ms` computes it.
+fn next_run_iso(
+    service: &crate::schedule::ScheduledService,
+    status: &StatusFile,
+    state: SchedulerState,
+    now_ms: i64,
+) -> Option<String> {
+    if !matches!(state, SchedulerState::Idle | SchedulerState::Degraded) {
+        return None;
+    }
+    let last_end = status
+        .last_run
+        .as_ref()
+        .map(|r| r.timestamp_ms + (r.duration_seconds * 1000.0) as i64);
+    service.next_run_ms(last_end, now_ms).map(iso_ms)
 }
 
 fn profile_name(p: ProfileArg) -> &'static str {

@@ -139,6 +139,15 @@ pub struct StatusReport {
     pub next_run: Option<String>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub next_run_estimated: bool,
+    /// `next_run` as an RFC 3339 instant, when it is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_run_iso: Option<String>,
+    /// A calendar service's schedule (absent: it runs every `interval_seconds`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub calendar: Option<crate::schedule::CalendarSchedule>,
+    /// A calendar slot that passed with no run since, while not paused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub missed_run_iso: Option<String>,
     pub scheduler_state: SchedulerState,
     pub last_sync: Option<LastSync>,
     pub recent_runs: Vec<RunRecord>,
@@ -198,8 +207,19 @@ pub fn run(ctx: &Context, args: &ServiceSelector) -> Result<StatusReport> {
     let (platform_state, drift) = scheduler_view(ctx, manifest);
     let policy = manifest.map(policy_of).unwrap_or(UNINSTALLED_POLICY);
     let state = policy::scheduler_state(&status_file, manifest.is_some(), &policy, now, &pid_alive);
-    let (next_run, next_run_estimated) =
-        next_run(manifest, platform_state.as_ref(), &status_file, state);
+    let (next_run, next_run_estimated, next_run_ms) =
+        next_run(manifest, platform_state.as_ref(), &status_file, state, now);
+    let missed_run_iso = manifest
+        .filter(|_| status_file.paused_reason.is_none())
+        .and_then(|m| {
+            let since = status_file
+                .last_run
+                .as_ref()
+                .map(|r| r.timestamp_ms)
+                .or_else(|| installed_ms(m))?;
+            crate::schedule::missed_slot_ms(m, since, now)
+        })
+        .map(iso_ms);
     let workspace_root = manifest.map(|m| m.workspace_root.clone()).or_else(|| {
         target
             .workspace
@@ -230,6 +250,9 @@ pub fn run(ctx: &Context, args: &ServiceSelector) -> Result<StatusReport> {
         service_state: platform_state.as_ref().map(|s| s.state.clone()),
         next_run_estimated,
         next_run,
+        next_run_iso: next_run_ms.map(iso_ms),
+        calendar: manifest.and_then(|m| m.calendar.clone()),
+        missed_run_iso,
         scheduler_state: state,
         last_sync: status_file.last_run.clone().map(|run| LastSync {
             run,
@@ -292,28 +315,41 @@ fn backoff_info(state: SchedulerState, status: &StatusFile, now_ms: i64) -> Opti
     }
 }
 
-/// The next firing, and whether it is estimated: as the scheduler
-/// reports it, else (idle or degraded) an interval after the last run
-/// ended, as timers fire.
+/// The next firing, whether it is estimated, and its instant: as the
+/// scheduler reports it, else computed from the schedule (a calendar's
+/// next slot; idle or degraded, an interval after the last run ended, as
+/// timers fire).
 fn next_run(
     manifest: Option<&Manifest>,
     platform_state: Option<&PlatformState>,
     status: &StatusFile,
     state: SchedulerState,
-) -> (Option<String>, bool) {
+    now_ms: i64,
+) -> (Option<String>, bool, Option<i64>) {
     if let Some(next) = platform_state.and_then(|s| s.next_run.clone()) {
-        return (Some(next), false);
+        return (
+            Some(next),
+            false,
+            platform_state.and_then(|s| s.next_run_ms),
+        );
     }
-    let estimate = match (manifest, &status.last_run, state) {
-        (Some(m), Some(last), SchedulerState::Idle | SchedulerState::Degraded) => Some(iso_ms(
-            last.timestamp_ms
-                + (last.duration_seconds * 1000.0) as i64
-                + m.interval_seconds as i64 * 1000,
-        )),
+    let last_end = status
+        .last_run
+        .as_ref()
+        .map(|last| last.timestamp_ms + (last.duration_seconds * 1000.0) as i64);
+    let estimate = match (manifest, state) {
+        (Some(m), SchedulerState::Idle | SchedulerState::Degraded) => {
+            crate::schedule::computed_next_run_ms(m, last_end, now_ms)
+        }
         _ => None,
     };
-    let estimated = estimate.is_some();
-    (estimate, estimated)
+    (estimate.map(iso_ms), estimate.is_some(), estimate)
+}
+
+fn installed_ms(m: &Manifest) -> Option<i64> {
+    chrono::DateTime::parse_from_rfc3339(&m.installed_at_iso)
+        .ok()
+        .map(|t| t.timestamp_millis())
 }
 
 /// Services this (uninstalled) workspace was probably moved away from.
@@ -391,8 +427,14 @@ impl StatusReport {
         if let Some(p) = &self.platform {
             field(out, "Platform:", p);
         }
-        if let Some(i) = self.interval_seconds {
-            field(out, "Interval:", &format!("{} ({i}s)", format_interval(i)));
+        match (&self.calendar, self.interval_seconds) {
+            (Some(c), _) => field(
+                out,
+                "Schedule:",
+                &format!("{} (catch-up {})", c.describe(), c.catch_up.as_str()),
+            ),
+            (None, Some(i)) => field(out, "Interval:", &format!("{} ({i}s)", format_interval(i))),
+            (None, None) => {}
         }
         if let Some(p) = &self.profile {
             field(out, "Profile:", p);
@@ -407,6 +449,13 @@ impl StatusReport {
                 n.clone()
             };
             field(out, "Next run:", &next);
+        }
+        if let Some(missed) = &self.missed_run_iso {
+            field(
+                out,
+                "Missed run:",
+                &ui.yellow(&format!("the {missed} slot passed with no run since")),
+            );
         }
     }
 

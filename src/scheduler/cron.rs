@@ -19,10 +19,12 @@ use super::{
     Artifact, ArtifactListing, PlatformState, Scheduler, SchedulerKind, ServiceSpec,
     TokenPlacement, check_spec, ids_in_dir,
 };
+use crate::calendar::{CalendarFields, Component};
 use crate::doctor_checks::Check;
 use crate::error::{Error, ErrorCode, Result};
 use crate::paths::Env;
 use crate::process::{self, DEFAULT_TIMEOUT};
+use crate::schedule::{CalendarSchedule, CatchUp};
 use std::path::{Path, PathBuf};
 
 const BLOCK_FILE_PREFIX: &str = "syncfleet-";
@@ -44,22 +46,29 @@ pub fn end_marker(service_id: &str) -> String {
 /// The cron schedule for an interval cron can express exactly: a divisor
 /// of an hour in minutes, or whole hours dividing a day. Anything else is
 /// refused with the nearest intervals that work.
-pub fn schedule(interval_seconds: u64) -> Result<String> {
+///
+/// Each service starts at its own stable offset within the period
+/// (`schedule::spread_offset_seconds` of its id, in whole minutes): a
+/// fleet every 15 minutes fires as `7-59/15`, `3-59/15`… instead of all at
+/// `*/15`.
+pub fn schedule(interval_seconds: u64, service_id: &str) -> Result<String> {
     const MINUTES: [u64; 12] = [1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30, 60];
     const HOURS: [u64; 8] = [1, 2, 3, 4, 6, 8, 12, 24];
+    let offset = crate::schedule::spread_offset_seconds(service_id, interval_seconds);
     if interval_seconds.is_multiple_of(60) {
         let minutes = interval_seconds / 60;
         if minutes == 1 {
             return Ok("* * * * *".into());
         }
         if minutes < 60 && MINUTES.contains(&minutes) {
-            return Ok(format!("*/{minutes} * * * *"));
+            return Ok(format!("{}-59/{minutes} * * * *", offset / 60));
         }
         if minutes.is_multiple_of(60) && HOURS.contains(&(minutes / 60)) {
+            let (hour, minute) = (offset / 3600, offset % 3600 / 60);
             return Ok(match minutes / 60 {
-                1 => "0 * * * *".into(),
-                24 => "0 0 * * *".into(),
-                h => format!("0 */{h} * * *"),
+                1 => format!("{minute} * * * *"),
+                24 => format!("{minute} {hour} * * *"),
+                h => format!("{minute} {hour}-23/{h} * * *"),
             });
         }
     }
@@ -84,6 +93,180 @@ pub fn schedule(interval_seconds: u64) -> Result<String> {
         "Use --interval {} (the nearest intervals cron can keep), or another --scheduler.",
         nearest.join(" or --interval ")
     )))
+}
+
+/// The five-field lines of a calendar schedule, one per expression, with
+/// the minutes shifted by the service's spread offset; or a refusal that
+/// names what this cron cannot do and the nearest schedule it can.
+pub fn calendar_lines(calendar: &CalendarSchedule, offset_minutes: u32) -> Result<Vec<String>> {
+    if let Some(zone) = &calendar.timezone
+        && !is_local_zone(zone)
+    {
+        return Err(Error::invalid_argument(format!(
+            "cron reads every line in the machine's time zone ({}) and Debian's cron has no CRON_TZ: it cannot run '{}' in {zone}",
+            local_zone_name().unwrap_or_else(|| "unknown".into()),
+            calendar.at.join("; "),
+        ))
+        .with_suggestion(
+            "Use --scheduler systemd (OnCalendar= keeps the zone), or give --at the times as they fall in the machine's zone, without --timezone (they then shift by an hour while only one of the two zones keeps daylight saving time).",
+        ));
+    }
+    calendar
+        .calendars()?
+        .iter()
+        .zip(&calendar.at)
+        .map(|(c, text)| calendar_line(c.fields(), text, offset_minutes))
+        .collect()
+}
+
+fn calendar_line(f: &CalendarFields, text: &str, offset_minutes: u32) -> Result<String> {
+    let refuse = |why: &str, nearest: String| {
+        Err(Error::invalid_argument(format!(
+            "cron cannot run '{text}': {why}"
+        ))
+        .with_suggestion(format!(
+            "Use --at '{nearest}' (the nearest schedule cron can keep), or --scheduler systemd."
+        )))
+    };
+    let [only] = f.second_micros.as_slice() else {
+        return refuse("cron has no seconds", at_minute_zero(text));
+    };
+    if only.start != 0 || only.stop.is_some() || only.repeat.is_some() {
+        return refuse("cron has no seconds", at_minute_zero(text));
+    }
+    if f.year.is_some() {
+        return refuse(
+            "cron has no year field",
+            "*-".to_string() + text.split_once('-').map_or(text, |(_, rest)| rest),
+        );
+    }
+    if f.end_of_month {
+        return refuse(
+            "cron cannot count days from the end of the month",
+            text.replace('~', "-"),
+        );
+    }
+    if f.weekdays.is_some() && f.day.is_some() {
+        // cron runs when EITHER matches; systemd when both do.
+        let without_days = text
+            .split_whitespace()
+            .skip(1)
+            .collect::<Vec<_>>()
+            .join(" ");
+        return refuse(
+            "cron runs a line restricted by both weekday and day of month on either, not on both",
+            without_days,
+        );
+    }
+    let minute = match &f.minute {
+        Some(list) => cron_field(list, 59, offset_minutes),
+        None => "*".into(),
+    };
+    let field = |list: &Option<Vec<Component>>, max: u32| {
+        list.as_ref()
+            .map_or_else(|| "*".to_string(), |l| cron_field(l, max, 0))
+    };
+    let weekdays = f.weekdays.as_ref().map_or_else(
+        || "*".to_string(),
+        |days| {
+            days.iter()
+                .map(|d| d.num_days_from_sunday().to_string())
+                .collect::<Vec<_>>()
+                .join(",")
+        },
+    );
+    Ok(format!(
+        "{minute} {} {} {} {weekdays}",
+        field(&f.hour, 23),
+        field(&f.day, 31),
+        field(&f.month, 12),
+    ))
+}
+
+/// One cron field from a calendar field's components, each shifted by
+/// `shift` (which keeps every value within `max`: see
+/// `CalendarSchedule::minute_offset`).
+fn cron_field(list: &[Component], max: u32, shift: u32) -> String {
+    list.iter()
+        .map(|c| match (c.stop, c.repeat) {
+            (None, None) => (c.start + shift).to_string(),
+            (Some(stop), None | Some(1)) => format!("{}-{}", c.start + shift, stop + shift),
+            (Some(stop), Some(r)) => format!("{}-{}/{r}", c.start + shift, stop + shift),
+            (None, Some(r)) => format!("{}-{max}/{r}", c.start + shift),
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The expression with its seconds dropped (`*:0/20:30` → `*:0/20`).
+fn at_minute_zero(text: &str) -> String {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let Some((last, rest)) = words.split_last() else {
+        return text.to_string();
+    };
+    let parts: Vec<&str> = last.split(':').collect();
+    let time = if parts.len() == 3 {
+        format!("{}:{}:00", parts[0], parts[1])
+    } else {
+        last.to_string()
+    };
+    rest.iter()
+        .map(|w| w.to_string())
+        .chain(std::iter::once(time))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The machine's zone as cron reads it: `TZ`, else /etc/timezone, else
+/// the /etc/localtime link.
+pub fn local_zone_name() -> Option<String> {
+    if let Ok(tz) = std::env::var("TZ")
+        && !tz.is_empty()
+    {
+        return Some(tz.trim_start_matches(':').to_string());
+    }
+    if let Ok(name) = std::fs::read_to_string("/etc/timezone") {
+        return Some(name.trim().to_string());
+    }
+    let link = std::fs::read_link("/etc/localtime").ok()?;
+    let link = link.to_string_lossy();
+    link.split_once("zoneinfo/")
+        .map(|(_, zone)| zone.to_string())
+}
+
+pub fn is_local_zone(zone: &str) -> bool {
+    let utc = |z: &str| {
+        matches!(
+            z,
+            "UTC" | "Etc/UTC" | "UCT" | "Etc/UCT" | "Universal" | "Zulu"
+        )
+    };
+    match local_zone_name() {
+        Some(local) => local == zone || (utc(&local) && utc(zone)),
+        None => false,
+    }
+}
+
+/// The calendar expression (systemd syntax) equal to the line `schedule`
+/// renders for an interval, so the next run of an interval service on
+/// cron is computed from the slots cron keeps; None for an interval cron
+/// refuses.
+pub fn interval_calendar(interval_seconds: u64, service_id: &str) -> Option<String> {
+    let line = schedule(interval_seconds, service_id).ok()?;
+    let fields: Vec<&str> = line.split(' ').collect();
+    let as_calendar = |field: &str| match field.split_once('/') {
+        _ if field == "*" => "*".to_string(),
+        Some((range, step)) => {
+            let start = range.split('-').next().unwrap_or("0");
+            format!("{start}/{step}")
+        }
+        None => field.to_string(),
+    };
+    Some(format!(
+        "*-*-* {}:{}:00",
+        as_calendar(fields[1]),
+        as_calendar(fields[0])
+    ))
 }
 
 /// Escape a command for cron, which turns an unescaped `%` into a newline
@@ -130,7 +313,10 @@ pub fn cron_unescape(field: &str) -> String {
 /// The block's text, markers included.
 pub fn render_block(spec: &ServiceSpec) -> Result<String> {
     check_spec("crontab", spec)?;
-    let schedule = schedule(spec.interval_seconds)?;
+    let schedules = match &spec.calendar {
+        Some(c) => calendar_lines(c, c.minute_offset(&spec.service_id, spec.interval_seconds))?,
+        None => vec![schedule(spec.interval_seconds, &spec.service_id)?],
+    };
     let mut words = Vec::new();
     match wrapper::used(spec) {
         // The wrapper sets the data dir and reads the token file.
@@ -154,16 +340,32 @@ pub fn render_block(spec: &ServiceSpec) -> Result<String> {
         "2>>{}",
         sh_quote(&spec.stderr_log.to_string_lossy())
     ));
+    let command = cron_escape(&words.join(" "));
+    let mut lines: String = schedules
+        .iter()
+        .map(|schedule| format!("{schedule} {command}\n"))
+        .collect();
+    // cron does not run what was missed while the machine was off: at
+    // boot, the run goes ahead only if a slot passed since the last run.
+    if spec
+        .calendar
+        .as_ref()
+        .is_some_and(|c| c.catch_up == CatchUp::Latest)
+    {
+        lines.push_str(&format!(
+            "@reboot {}=1 {command}\n",
+            crate::commands::run::CATCH_UP_ENV
+        ));
+    }
     Ok(format!(
         "{begin}\n\
          # Generated by syncfleet install; do not edit (syncfleet install regenerates it). Workspace: {ws}\n\
          # {owner}\n\
-         {schedule} {command}\n\
+         {lines}\
          {end}\n",
         begin = begin_marker(&spec.service_id),
         ws = spec.workspace_root.to_string_lossy(),
         owner = super::owner_tag(&spec.data_dir),
-        command = cron_escape(&words.join(" ")),
         end = end_marker(&spec.service_id),
     ))
 }
@@ -337,9 +539,12 @@ impl Scheduler for Cron {
 
     fn first_run(&self, spec: &ServiceSpec) -> String {
         let interval_seconds = spec.interval_seconds;
+        if spec.calendar.is_some() {
+            return "at the next slot of its calendar".into();
+        }
         format!(
             "at the next time the schedule `{}` matches",
-            schedule(interval_seconds).unwrap_or_default()
+            schedule(interval_seconds, &spec.service_id).unwrap_or_default()
         )
     }
 
@@ -502,27 +707,145 @@ mod tests {
     use crate::scheduler::test_spec as spec;
 
     #[test]
-    fn exact_intervals_map_to_schedules() {
-        assert_eq!(schedule(300).unwrap(), "*/5 * * * *");
-        assert_eq!(schedule(900).unwrap(), "*/15 * * * *");
-        assert_eq!(schedule(1800).unwrap(), "*/30 * * * *");
-        assert_eq!(schedule(3600).unwrap(), "0 * * * *");
-        assert_eq!(schedule(7200).unwrap(), "0 */2 * * *");
-        assert_eq!(schedule(6 * 3600).unwrap(), "0 */6 * * *");
-        assert_eq!(schedule(86_400).unwrap(), "0 0 * * *");
-        assert_eq!(schedule(60).unwrap(), "* * * * *");
+    fn exact_intervals_map_to_schedules_at_the_service_offset() {
+        // Literal values: a change here reschedules every installed fleet.
+        assert_eq!(schedule(300, "abc123").unwrap(), "0-59/5 * * * *");
+        assert_eq!(schedule(900, "abc123").unwrap(), "0-59/15 * * * *");
+        assert_eq!(schedule(1800, "abc123").unwrap(), "15-59/30 * * * *");
+        assert_eq!(schedule(3600, "abc123").unwrap(), "45 * * * *");
+        assert_eq!(schedule(7200, "abc123").unwrap(), "45 1-23/2 * * *");
+        assert_eq!(schedule(6 * 3600, "abc123").unwrap(), "45 3-23/6 * * *");
+        assert_eq!(schedule(86_400, "abc123").unwrap(), "45 15 * * *");
+        assert_eq!(schedule(60, "abc123").unwrap(), "* * * * *");
+        assert_eq!(schedule(900, "svc001").unwrap(), "9-59/15 * * * *");
+    }
+
+    /// A fleet of 100 services every 15 minutes: the cron lines use most
+    /// of the 15 minute offsets, none holding a fifth of the fleet.
+    #[test]
+    fn a_fleet_of_100_spreads_over_the_quarter_hour() {
+        let mut per_offset = std::collections::BTreeMap::<String, u32>::new();
+        for i in 0..100 {
+            let line = schedule(900, &format!("svc{i:03}")).unwrap();
+            let first = line.split(' ').next().unwrap().to_string();
+            assert!(first.ends_with("-59/15"), "{line}");
+            *per_offset.entry(first).or_default() += 1;
+        }
+        assert!(per_offset.len() >= 13, "{per_offset:?}");
+        assert!(per_offset.values().all(|n| *n <= 20), "{per_offset:?}");
+    }
+
+    fn local(at: &[&str], catch_up: CatchUp) -> CalendarSchedule {
+        CalendarSchedule::parse(
+            &at.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+            None,
+            catch_up,
+            chrono::DateTime::from_timestamp(1_796_205_600, 0).unwrap(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn calendars_render_as_five_field_lines_at_the_offset() {
+        let c = local(
+            &[
+                "*:0/15",
+                "Mon..Fri 09:30",
+                "Sat,Sun 10:00",
+                "*-*-1,15 02:00",
+            ],
+            CatchUp::Latest,
+        );
+        assert_eq!(
+            calendar_lines(&c, 7).unwrap(),
+            [
+                "7-59/15 * * * *",
+                "37 9 * * 1,2,3,4,5",
+                "7 10 * * 6,0",
+                "7 2 1,15 * *",
+            ]
+        );
+        assert_eq!(
+            calendar_lines(&local(&["daily"], CatchUp::None), 0).unwrap(),
+            ["0 0 * * *"]
+        );
+        assert_eq!(
+            calendar_lines(&local(&["*-01..06-* 08..18:00"], CatchUp::None), 0).unwrap(),
+            ["0 8-18 * 1-6 *"]
+        );
+    }
+
+    #[test]
+    fn what_cron_cannot_keep_is_refused_with_the_nearest() {
+        for (at, why, nearest) in [
+            ("*:0/20:30", "no seconds", "--at '*-*-* *:00/20:00'"),
+            ("2027-*-* 02:00", "no year", "--at '*-*-* 02:00:00'"),
+            ("Mon *-*-1 02:00", "either", "--at '*-*-01 02:00:00'"),
+        ] {
+            let e = calendar_lines(&local(&[at], CatchUp::None), 0).unwrap_err();
+            assert_eq!(e.code, ErrorCode::InvalidArgument);
+            assert!(e.message.contains(why), "{at}: {}", e.message);
+            let s = e.suggestion.unwrap();
+            assert!(s.contains(nearest), "{at}: {s}");
+        }
+        let mut zoned = local(&["daily"], CatchUp::None);
+        zoned.timezone = Some(if is_local_zone("Pacific/Chatham") {
+            "Europe/Berlin".into()
+        } else {
+            "Pacific/Chatham".into()
+        });
+        let e = calendar_lines(&zoned, 0).unwrap_err();
+        assert!(e.message.contains("CRON_TZ"), "{}", e.message);
+    }
+
+    #[test]
+    fn catch_up_adds_a_boot_line_that_runs_only_if_a_slot_was_missed() {
+        let mut s = spec(TokenPlacement::None);
+        s.calendar = Some(local(&["*-*-* 02:00"], CatchUp::Latest));
+        s.interval_seconds = 86_400;
+        let block = render_block(&s).unwrap();
+        let lines: Vec<&str> = block.lines().filter(|l| !l.starts_with('#')).collect();
+        assert_eq!(lines.len(), 2, "{block}");
+        assert!(
+            lines[0].starts_with("0 2 * * * SYNCFLEET_DATA_DIR="),
+            "{block}"
+        );
+        assert!(
+            lines[1].starts_with("@reboot SYNCFLEET_CATCH_UP=1 SYNCFLEET_DATA_DIR="),
+            "{block}"
+        );
+        s.calendar.as_mut().unwrap().catch_up = CatchUp::None;
+        assert!(!render_block(&s).unwrap().contains("@reboot"));
+    }
+
+    /// The calendar an interval's next run is computed from renders back
+    /// to the very line cron runs.
+    #[test]
+    fn interval_calendars_render_back_to_the_interval_line() {
+        for interval in [60, 300, 600, 900, 1200, 1800, 3600, 7200, 6 * 3600, 86_400] {
+            for id in ["abc123", "svc001", "zz"] {
+                let at = interval_calendar(interval, id).unwrap();
+                let c = local(&[&at], CatchUp::None);
+                assert_eq!(
+                    calendar_lines(&c, 0).unwrap(),
+                    [schedule(interval, id).unwrap()],
+                    "{interval} {id}: {at}"
+                );
+            }
+        }
+        assert_eq!(interval_calendar(25 * 60, "x"), None);
     }
 
     #[test]
     fn other_intervals_are_refused_with_the_nearest() {
-        let e = schedule(25 * 60).unwrap_err();
+        let e = schedule(25 * 60, "x").unwrap_err();
         assert_eq!(e.code, ErrorCode::InvalidArgument);
         assert!(e.message.contains("25m"), "{}", e.message);
         let s = e.suggestion.unwrap();
         assert!(s.contains("--interval 20m or --interval 30m"), "{s}");
-        let s = schedule(5 * 3600).unwrap_err().suggestion.unwrap();
+        let s = schedule(5 * 3600, "x").unwrap_err().suggestion.unwrap();
         assert!(s.contains("--interval 4h or --interval 6h"), "{s}");
-        let s = schedule(90 * 60).unwrap_err().suggestion.unwrap();
+        let s = schedule(90 * 60, "x").unwrap_err().suggestion.unwrap();
         assert!(s.contains("--interval 1h or --interval 2h"), "{s}");
     }
 
@@ -552,7 +875,7 @@ mod tests {
         assert_eq!(lines[4], "# END syncfleet abc123");
         assert_eq!(
             lines[3],
-            "*/15 * * * * SYNCFLEET_DATA_DIR='/data' '/usr/local/bin/syncfleet' '--robot' 'run' '--service-id' 'abc123' >>'/data/services/abc123/logs/scheduler-stdout.log' 2>>'/data/services/abc123/logs/scheduler-stderr.log'"
+            "0-59/15 * * * * SYNCFLEET_DATA_DIR='/data' '/usr/local/bin/syncfleet' '--robot' 'run' '--service-id' 'abc123' >>'/data/services/abc123/logs/scheduler-stdout.log' 2>>'/data/services/abc123/logs/scheduler-stderr.log'"
         );
         assert_eq!(
             shell_words::split(&block_command(&block).unwrap()).unwrap()[1..6],
@@ -567,7 +890,7 @@ mod tests {
             path: "/data/services/abc123/env".into(),
         });
         let block = render_block(&s).unwrap();
-        assert!(block.contains("*/15 * * * * '/data/services/abc123/run.sh' >>"));
+        assert!(block.contains("0-59/15 * * * * '/data/services/abc123/run.sh' >>"));
         assert!(!block.contains("GITLAB_TOKEN"));
         let c = Cron {
             staging_dir: "/c".into(),

@@ -9,9 +9,11 @@ use super::{
     TokenPlacement, check_spec, ids_in_dir, wrapper,
 };
 use crate::doctor_checks::Check;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::paths::Env;
 use crate::process::{self, DEFAULT_TIMEOUT};
+use crate::schedule::{CalendarSchedule, CatchUp};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 pub struct Launchd {
@@ -133,6 +135,15 @@ impl Launchd {
         if let TokenPlacement::Embedded { var, value } = &spec.token {
             env.push((var.clone(), value.clone()));
         }
+        // Every start checks for a missed slot (a slot's own start finds
+        // that slot): the load run is the one that may find none.
+        if spec
+            .calendar
+            .as_ref()
+            .is_some_and(|c| c.catch_up == CatchUp::Latest)
+        {
+            env.push((crate::commands::run::CATCH_UP_ENV.into(), "1".into()));
+        }
         let mut out = format!(
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
              <!DOCTYPE plist PUBLIC \"-//Apple//DTD PLIST 1.0//EN\" \"http://www.apple.com/DTDs/PropertyList-1.0.dtd\">\n\
@@ -170,11 +181,47 @@ impl Launchd {
             );
         }
         key("WorkingDirectory", string(&spec.data_dir.to_string_lossy()));
-        key(
-            "StartInterval",
-            format!("<integer>{}</integer>", spec.interval_seconds),
-        );
-        key("RunAtLoad", "<true/>".into());
+        match &spec.calendar {
+            Some(calendar) => {
+                let entries = start_calendar_interval(
+                    calendar,
+                    calendar.minute_offset(&spec.service_id, spec.interval_seconds),
+                )?;
+                key(
+                    "StartCalendarInterval",
+                    format!(
+                        "<array>\n{}  </array>",
+                        entries
+                            .iter()
+                            .map(|entry| format!(
+                                "    <dict>\n{}    </dict>\n",
+                                entry
+                                    .iter()
+                                    .map(|(k, v)| format!(
+                                        "      <key>{k}</key>\n      <integer>{v}</integer>\n"
+                                    ))
+                                    .collect::<String>()
+                            ))
+                            .collect::<String>()
+                    ),
+                );
+                // launchd runs a slot missed while asleep once on waking,
+                // but not one missed while off: at load (boot, login) the
+                // run goes ahead only if a slot passed since the last run.
+                let catch_up = calendar.catch_up == CatchUp::Latest;
+                key(
+                    "RunAtLoad",
+                    if catch_up { "<true/>" } else { "<false/>" }.into(),
+                );
+            }
+            None => {
+                key(
+                    "StartInterval",
+                    format!("<integer>{}</integer>", spec.interval_seconds),
+                );
+                key("RunAtLoad", "<true/>".into());
+            }
+        }
         key("ProcessType", string("Background"));
         key("Nice", "<integer>10</integer>".into());
         key("LowPriorityIO", "<true/>".into());
@@ -227,12 +274,107 @@ pub fn program_arguments(plist: &str) -> Option<Vec<String>> {
     )
 }
 
+/// The most StartCalendarInterval entries one service renders.
+const MAX_CALENDAR_ENTRIES: usize = 256;
+
+/// StartCalendarInterval's entries for a calendar (an omitted key is
+/// launchd's wildcard), minutes shifted by the service's offset; or a
+/// refusal naming what launchd lacks and the nearest schedule it has.
+pub fn start_calendar_interval(
+    calendar: &CalendarSchedule,
+    offset_minutes: u32,
+) -> Result<Vec<BTreeMap<&'static str, u32>>> {
+    if let Some(zone) = &calendar.timezone
+        && !super::cron::is_local_zone(zone)
+    {
+        return Err(Error::invalid_argument(format!(
+            "launchd reads StartCalendarInterval in the machine's time zone: it cannot run '{}' in {zone}",
+            calendar.at.join("; ")
+        ))
+        .with_suggestion(
+            "Give --at the times as they fall in the machine's zone, without --timezone (they then shift by an hour while only one of the two zones keeps daylight saving time).",
+        ));
+    }
+    let mut entries = Vec::new();
+    for (c, text) in calendar.calendars()?.iter().zip(&calendar.at) {
+        let f = c.fields();
+        let refuse = |why: &str| {
+            Err(Error::invalid_argument(format!("launchd cannot run '{text}': {why}"))
+                .with_suggestion("Use whole minutes without a year, a `~` day or both a weekday and a day of the month (e.g. --at 'Mon..Fri 09:30'), or another --scheduler."))
+        };
+        let whole_minute = matches!(f.second_micros.as_slice(), [only] if only.start == 0 && only.stop.is_none() && only.repeat.is_none());
+        if !whole_minute {
+            return refuse("StartCalendarInterval has no seconds");
+        }
+        if f.year.is_some() {
+            return refuse("StartCalendarInterval has no year");
+        }
+        if f.end_of_month {
+            return refuse("StartCalendarInterval cannot count days from the end of the month");
+        }
+        if f.weekdays.is_some() && f.day.is_some() {
+            return refuse(
+                "launchd runs an entry with a weekday and a day of the month on either, not on both",
+            );
+        }
+        let values = |list: &Option<Vec<crate::calendar::Component>>, max: u32, shift: u32| {
+            list.as_ref().map(|l| {
+                crate::schedule::expand(l, max)
+                    .into_iter()
+                    .map(|v| v + shift)
+                    .collect::<Vec<u32>>()
+            })
+        };
+        let weekdays = f
+            .weekdays
+            .as_ref()
+            .map(|days| days.iter().map(|d| d.num_days_from_sunday()).collect());
+        let fields: [(&'static str, Option<Vec<u32>>); 5] = [
+            ("Month", values(&f.month, 12, 0)),
+            ("Day", values(&f.day, 31, 0)),
+            ("Weekday", weekdays),
+            ("Hour", values(&f.hour, 23, 0)),
+            (
+                "Minute",
+                match &f.minute {
+                    Some(_) => values(&f.minute, 59, offset_minutes),
+                    None => None,
+                },
+            ),
+        ];
+        let mut product: Vec<BTreeMap<&'static str, u32>> = vec![BTreeMap::new()];
+        for (name, list) in fields {
+            let Some(list) = list else { continue };
+            product = product
+                .into_iter()
+                .flat_map(|entry| {
+                    list.iter().map(move |v| {
+                        let mut e = entry.clone();
+                        e.insert(name, *v);
+                        e
+                    })
+                })
+                .collect();
+            if entries.len() + product.len() > MAX_CALENDAR_ENTRIES {
+                return refuse(&format!(
+                    "it needs more than {MAX_CALENDAR_ENTRIES} StartCalendarInterval entries"
+                ));
+            }
+        }
+        entries.extend(product);
+    }
+    Ok(entries)
+}
+
 impl Scheduler for Launchd {
     fn kind(&self) -> SchedulerKind {
         SchedulerKind::Launchd
     }
 
-    fn first_run(&self, _spec: &ServiceSpec) -> String {
+    fn first_run(&self, spec: &ServiceSpec) -> String {
+        if spec.calendar.is_some() {
+            return "at the next slot of its calendar".into();
+        }
         "right away (RunAtLoad)".into()
     }
 
@@ -464,6 +606,28 @@ mod tests {
         assert_eq!(a.len(), 2);
         assert_eq!(a[0].path, Path::new("/data/services/abc123/run.sh"));
         assert_eq!(l.render(&spec(TokenPlacement::None)).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn calendars_launchd_lacks_are_refused() {
+        let now = chrono::DateTime::from_timestamp(1_796_205_600, 0).unwrap();
+        for (at, why) in [
+            ("*:0/20:30", "no seconds"),
+            ("2027-*-* 02:00", "no year"),
+            ("Mon *-*-1 02:00", "either"),
+        ] {
+            let c = CalendarSchedule::parse(&[at.to_string()], None, CatchUp::None, now).unwrap();
+            let e = start_calendar_interval(&c, 0).unwrap_err();
+            assert!(e.message.contains(why), "{at}: {}", e.message);
+        }
+        // Every minute is one entry without keys; every minute of every
+        // hour spelled out is 1440.
+        let c = CalendarSchedule::parse(&["*:*".into()], None, CatchUp::None, now).unwrap();
+        assert_eq!(start_calendar_interval(&c, 0).unwrap(), [BTreeMap::new()]);
+        let c =
+            CalendarSchedule::parse(&["*-*-* 00/1:00/1".into()], None, CatchUp::None, now).unwrap();
+        let e = start_calendar_interval(&c, 0).unwrap_err();
+        assert!(e.message.contains("more than 256"), "{}", e.message);
     }
 
     #[test]

@@ -125,7 +125,11 @@ pub struct ServiceSpec {
     pub binary_path: PathBuf,
     pub data_dir: PathBuf,
     pub workspace_root: PathBuf,
+    /// The interval; for a calendar, its typical period (backoff and
+    /// overdue checks use it).
     pub interval_seconds: u64,
+    /// Set: the service runs on this calendar instead of the interval.
+    pub calendar: Option<crate::schedule::CalendarSchedule>,
     /// Upper bound for one whole run (all stages, retries included).
     pub run_timeout_seconds: u64,
     pub token: TokenPlacement,
@@ -165,15 +169,7 @@ pub fn spec_hash(artifacts: &[Artifact]) -> String {
     hex::encode(h.finalize())
 }
 
-/// A stable offset in `0..window` seconds derived from the service id, so
-/// that a fleet's services spread their start times the same way on every
-/// render (a random delay would change the artifacts and every run).
-pub fn spread_offset_seconds(service_id: &str, window: u64) -> u64 {
-    let digest = Sha256::digest(service_id.as_bytes());
-    let mut first = [0u8; 8];
-    first.copy_from_slice(&digest[..8]);
-    u64::from_be_bytes(first) % window.max(1)
-}
+pub use crate::schedule::spread_offset_seconds;
 
 /// What the OS scheduler says about one service.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -185,6 +181,9 @@ pub struct PlatformState {
     /// The next firing as the scheduler prints it, when it says.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_run: Option<String>,
+    /// The same instant, when the scheduler's words could be read as one.
+    #[serde(skip)]
+    pub next_run_ms: Option<i64>,
     /// Why the state could not be read, if it could not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -197,6 +196,7 @@ impl PlatformState {
             loaded,
             state: state.into(),
             next_run: None,
+            next_run_ms: None,
             error: None,
         }
     }
@@ -508,25 +508,10 @@ pub(crate) fn test_spec(token: TokenPlacement) -> ServiceSpec {
         data_dir: "/data".into(),
         workspace_root: "/work/space".into(),
         interval_seconds: 900,
+        calendar: None,
         run_timeout_seconds: 1500,
         token,
         stdout_log: "/data/services/abc123/logs/scheduler-stdout.log".into(),
         stderr_log: "/data/services/abc123/logs/scheduler-stderr.log".into(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::spread_offset_seconds;
-
-    #[test]
-    fn spread_offsets_are_stable_and_within_their_window() {
-        // Literal values: a change here reschedules every installed fleet.
-        assert_eq!(spread_offset_seconds("abc123", 45), 7);
-        assert_eq!(spread_offset_seconds("abc123", 1), 0);
-        assert_eq!(spread_offset_seconds("abc123", 0), 0);
-        for id in ["a", "b", "c", "0123456789ab"] {
-            assert!(spread_offset_seconds(id, 300) < 300);
-        }
     }
 }

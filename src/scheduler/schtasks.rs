@@ -12,10 +12,12 @@ use super::{
     Artifact, ArtifactListing, PlatformState, Scheduler, SchedulerKind, ServiceSpec,
     TokenPlacement, check_spec, ids_in_dir,
 };
+use crate::calendar::Component;
 use crate::doctor_checks::Check;
 use crate::error::{Error, Result};
 use crate::paths::Env;
 use crate::process::{self, DEFAULT_TIMEOUT};
+use crate::schedule::{CalendarSchedule, CatchUp};
 use std::path::PathBuf;
 
 /// The longest `/tr` value schtasks accepts.
@@ -115,19 +117,197 @@ pub fn schedule(interval_seconds: u64) -> (&'static str, u64) {
 }
 
 pub fn create_args(spec: &ServiceSpec) -> Result<Vec<String>> {
-    let (sc, mo) = schedule(spec.interval_seconds);
-    Ok(vec![
+    let when = match &spec.calendar {
+        Some(c) => calendar_args(c, c.minute_offset(&spec.service_id, spec.interval_seconds))?,
+        None => {
+            let (sc, mo) = schedule(spec.interval_seconds);
+            // The task repeats from its start time: each service starts at
+            // its own stable offset within the period, so a fleet spreads.
+            let period_minutes = match sc {
+                "daily" => 1440 * mo,
+                _ => mo,
+            };
+            let start =
+                crate::schedule::spread_offset_seconds(&spec.service_id, period_minutes * 60) / 60
+                    % 1440;
+            vec![
+                "/sc".into(),
+                sc.into(),
+                "/mo".into(),
+                mo.to_string(),
+                "/st".into(),
+                format!("{:02}:{:02}", start / 60, start % 60),
+            ]
+        }
+    };
+    let mut args = vec![
         "/create".into(),
         "/tn".into(),
         task_name(&spec.service_id),
         "/tr".into(),
         task_to_run(spec)?,
-        "/sc".into(),
-        sc.into(),
-        "/mo".into(),
-        mo.to_string(),
-        "/f".into(),
-    ])
+    ];
+    args.extend(when);
+    args.push("/f".into());
+    Ok(args)
+}
+
+const WEEKDAYS: [&str; 7] = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"];
+const MONTHS: [&str; 12] = [
+    "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC",
+];
+
+/// `/sc` and its companions for a calendar: one time a day (DAILY), on
+/// weekdays (WEEKLY /d), on days of the month (MONTHLY /d /m), or a
+/// repetition within the day (MINUTE, HOURLY /mo from /st), minutes
+/// shifted by the service's offset. What one task trigger cannot express
+/// is refused with the reason and the nearest schedule it can.
+pub fn calendar_args(calendar: &CalendarSchedule, offset_minutes: u32) -> Result<Vec<String>> {
+    let first = &calendar.at[0];
+    let refuse = |why: String, nearest: String| {
+        Err(Error::invalid_argument(format!(
+            "Windows Task Scheduler cannot run '{}': {why}",
+            calendar.at.join("; ")
+        ))
+        .with_suggestion(nearest))
+    };
+    if calendar.catch_up == CatchUp::Latest {
+        return refuse(
+            "catching up missed runs needs the task's StartWhenAvailable, which schtasks /create cannot set".into(),
+            "Add --catch-up none (the run waits for the next slot), or use another --scheduler.".into(),
+        );
+    }
+    if let Some(zone) = &calendar.timezone
+        && !super::cron::is_local_zone(zone)
+    {
+        return refuse(
+            format!("a task's trigger runs in the machine's time zone, not {zone}"),
+            "Give --at the times as they fall in the machine's zone, without --timezone (they then shift by an hour while only one of the two zones keeps daylight saving time).".into(),
+        );
+    }
+    if calendar.at.len() > 1 {
+        return refuse(
+            "one task has one schedule".into(),
+            format!(
+                "Use one --at (e.g. --at '{first}'), or install the schedules as separate services."
+            ),
+        );
+    }
+    let calendars = calendar.calendars()?;
+    let f = calendars[0].fields();
+    let whole_minute = matches!(f.second_micros.as_slice(), [only] if only.start == 0 && only.stop.is_none() && only.repeat.is_none());
+    let single = |list: &Option<Vec<Component>>| match list.as_deref() {
+        Some([c]) if c.stop.is_none() && c.repeat.is_none() => Some(c.start),
+        _ => None,
+    };
+    let step_from_zero = |list: &Option<Vec<Component>>, period: u32| match list.as_deref() {
+        Some([c])
+            if c.stop.is_none()
+                && c.repeat.is_some_and(|r| period.is_multiple_of(r))
+                && c.start < c.repeat.unwrap_or(0) =>
+        {
+            Some((c.start, c.repeat.unwrap_or(1)))
+        }
+        _ => None,
+    };
+    let time = |h: u32, m: u32| format!("{h:02}:{:02}", m + offset_minutes);
+    let days_free =
+        f.weekdays.is_none() && f.day.is_none() && f.month.is_none() && f.year.is_none();
+    let daily_nearest = || {
+        let h = f.hour.as_ref().map_or(0, |l| l[0].start);
+        let m = f.minute.as_ref().map_or(0, |l| l[0].start);
+        format!(
+            "Use --at '{h:02}:{m:02}' (once a day, the nearest a task trigger keeps), or another --scheduler."
+        )
+    };
+    if !whole_minute || f.year.is_some() || f.end_of_month {
+        return refuse(
+            "a task trigger has no seconds, years or days counted from the end of the month".into(),
+            daily_nearest(),
+        );
+    }
+    let (hour, minute) = (single(&f.hour), single(&f.minute));
+    let args = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<String>>();
+    match (hour, minute) {
+        (Some(h), Some(m)) => {
+            let st = time(h, m);
+            match (&f.weekdays, &f.day, &f.month) {
+                (None, None, None) => Ok(args(&["/sc", "daily", "/st", &st])),
+                (Some(days), None, None) => {
+                    let d: Vec<&str> = days
+                        .iter()
+                        .map(|d| WEEKDAYS[d.num_days_from_sunday() as usize])
+                        .collect();
+                    Ok(args(&["/sc", "weekly", "/d", &d.join(","), "/st", &st]))
+                }
+                (None, Some(days), months) => {
+                    let d = crate::schedule::expand(days, 31);
+                    let mut out = args(&["/sc", "monthly", "/d"]);
+                    out.push(d.iter().map(u32::to_string).collect::<Vec<_>>().join(","));
+                    if let Some(months) = months {
+                        out.push("/m".into());
+                        out.push(
+                            crate::schedule::expand(months, 12)
+                                .iter()
+                                .map(|m| MONTHS[(*m as usize).saturating_sub(1)])
+                                .collect::<Vec<_>>()
+                                .join(","),
+                        );
+                    }
+                    out.extend(args(&["/st", &st]));
+                    Ok(out)
+                }
+                _ => refuse(
+                    "a task trigger takes weekdays or days of the month, not both, and months only with days".into(),
+                    daily_nearest(),
+                ),
+            }
+        }
+        (None, _) if days_free && f.hour.is_none() => {
+            match (f.minute.as_ref(), step_from_zero(&f.minute, 60)) {
+                (None, _) => Ok(args(&["/sc", "minute", "/mo", "1"])),
+                (_, None) if minute.is_some() => Ok(args(&[
+                    "/sc",
+                    "hourly",
+                    "/mo",
+                    "1",
+                    "/st",
+                    &time(0, minute.unwrap_or(0)),
+                ])),
+                (_, Some((start, every))) => Ok(args(&[
+                    "/sc",
+                    "minute",
+                    "/mo",
+                    &every.to_string(),
+                    "/st",
+                    &time(0, start),
+                ])),
+                _ => refuse(
+                    "a task repeats every N minutes from one start, not at a list of minutes"
+                        .into(),
+                    daily_nearest(),
+                ),
+            }
+        }
+        (None, Some(m)) if days_free => match step_from_zero(&f.hour, 24) {
+            Some((start, every)) => Ok(args(&[
+                "/sc",
+                "hourly",
+                "/mo",
+                &every.to_string(),
+                "/st",
+                &time(start, m),
+            ])),
+            None => refuse(
+                "a task repeats every N hours from one start, not at a list of hours".into(),
+                daily_nearest(),
+            ),
+        },
+        _ => refuse(
+            "a task trigger runs once a day, or every N minutes or hours on every day".into(),
+            daily_nearest(),
+        ),
+    }
 }
 
 pub fn delete_args(service_id: &str) -> Vec<String> {
@@ -295,6 +475,9 @@ impl Scheduler for Schtasks {
 
     fn first_run(&self, spec: &ServiceSpec) -> String {
         let interval_seconds = spec.interval_seconds;
+        if spec.calendar.is_some() {
+            return "at the next slot of its calendar".into();
+        }
         format!(
             "in about {}",
             crate::duration::format_interval(interval_seconds)
@@ -435,6 +618,78 @@ mod tests {
         )
     }
 
+    fn calendar(at: &str, catch_up: CatchUp) -> CalendarSchedule {
+        let now = chrono::DateTime::from_timestamp(1_796_205_600, 0).unwrap();
+        CalendarSchedule::parse(&[at.to_string()], None, catch_up, now).unwrap()
+    }
+
+    /// The vectors Task Scheduler gets for each calendar shape it has.
+    #[test]
+    fn calendars_map_to_task_triggers() {
+        for (at, offset, expected) in [
+            ("daily", 3, "/sc daily /st 00:03"),
+            (
+                "Mon..Fri 09:30",
+                0,
+                "/sc weekly /d MON,TUE,WED,THU,FRI /st 09:30",
+            ),
+            ("Sat,Sun 10:00", 4, "/sc weekly /d SAT,SUN /st 10:04"),
+            ("*-*-1,15 02:00", 0, "/sc monthly /d 1,15 /st 02:00"),
+            (
+                "*-01,07-01 02:00",
+                0,
+                "/sc monthly /d 1 /m JAN,JUL /st 02:00",
+            ),
+            ("*:0/15", 7, "/sc minute /mo 15 /st 00:07"),
+            ("hourly", 12, "/sc hourly /mo 1 /st 00:12"),
+            ("*-*-* 0/2:30", 0, "/sc hourly /mo 2 /st 00:30"),
+            ("*:*", 0, "/sc minute /mo 1"),
+        ] {
+            let c = calendar(at, CatchUp::None);
+            assert_eq!(
+                calendar_args(&c, offset).unwrap().join(" "),
+                expected,
+                "{at}"
+            );
+        }
+    }
+
+    #[test]
+    fn calendars_a_task_cannot_keep_are_refused_with_the_nearest() {
+        for (at, why, nearest) in [
+            ("*:0/20:30", "no seconds", "--at '00:00'"),
+            ("Mon..Fri 09,17:30", "once a day", "--at '09:30'"),
+            ("*:5,35", "list of minutes", "--at '00:05'"),
+        ] {
+            let e = calendar_args(&calendar(at, CatchUp::None), 0).unwrap_err();
+            assert!(e.message.contains(why), "{at}: {}", e.message);
+            assert!(
+                e.suggestion.as_deref().unwrap().contains(nearest),
+                "{at}: {e:?}"
+            );
+        }
+        let e = calendar_args(&calendar("daily", CatchUp::Latest), 0).unwrap_err();
+        assert!(e.message.contains("StartWhenAvailable"), "{}", e.message);
+        assert!(e.suggestion.unwrap().contains("--catch-up none"));
+    }
+
+    /// 100 services every 15 minutes start their repetition at most of
+    /// the 15 minutes of the quarter hour.
+    #[test]
+    fn a_fleet_of_100_interval_tasks_spreads_its_start_times() {
+        let starts: std::collections::BTreeSet<String> = (0..100)
+            .map(|i| {
+                let mut s = spec(TokenPlacement::None);
+                s.service_id = format!("svc{i:03}");
+                let args = create_args(&s).unwrap();
+                let at = args.iter().position(|a| a == "/st").unwrap();
+                args[at + 1].clone()
+            })
+            .collect();
+        assert!(starts.len() >= 13, "{starts:?}");
+        assert!(starts.iter().all(|st| st.as_str() < "00:15"), "{starts:?}");
+    }
+
     #[test]
     fn create_args_follow_the_plan() {
         let mut s = spec(TokenPlacement::None);
@@ -453,6 +708,8 @@ mod tests {
                 "minute",
                 "/mo",
                 "31",
+                "/st",
+                "00:13",
                 "/f"
             ]
         );

@@ -30,7 +30,13 @@ pub struct Manifest {
     pub installed_at_iso: String,
     pub updated_at_iso: String,
     pub platform: String,
+    /// The interval; for a calendar service, its typical period (what
+    /// backoff caps and overdue checks measure against).
     pub interval_seconds: u64,
+    /// Set: the service runs on this calendar, not every `interval_seconds`
+    /// (schema 2; a schema-1 manifest is an interval service).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calendar: Option<crate::schedule::CalendarSchedule>,
     pub profile: String,
     pub binary_path: String,
     pub data_dir: String,
@@ -52,11 +58,17 @@ pub struct Manifest {
 }
 
 impl Versioned for Manifest {
-    const CURRENT_VERSION: u32 = 1;
+    /// 2 added `calendar`: a syncfleet that knows only intervals must
+    /// refuse a calendar service rather than reinstall it as an interval.
+    const CURRENT_VERSION: u32 = 2;
     fn migrate(_doc: &mut Value, from_version: u32) -> Result<(), String> {
-        Err(format!(
-            "no migration from manifest schema_version {from_version}"
-        ))
+        match from_version {
+            // A schema-1 manifest is an interval service: nothing to add.
+            1 => Ok(()),
+            _ => Err(format!(
+                "no migration from manifest schema_version {from_version}"
+            )),
+        }
     }
 }
 
@@ -72,7 +84,7 @@ impl Manifest {
 #[cfg(test)]
 pub(crate) fn sample_manifest(id: &str) -> Manifest {
     Manifest {
-        schema_version: 1,
+        schema_version: 2,
         service_id: id.to_string(),
         identity_hash: "a1b2c3d4e5f6".to_string(),
         name: None,
@@ -85,6 +97,7 @@ pub(crate) fn sample_manifest(id: &str) -> Manifest {
         updated_at_iso: "2026-02-09T10:00:00Z".to_string(),
         platform: "systemd".to_string(),
         interval_seconds: 900,
+        calendar: None,
         profile: "fast".to_string(),
         binary_path: "/usr/local/bin/syncfleet".to_string(),
         data_dir: "/home/x/.local/share/syncfleet".to_string(),
@@ -116,6 +129,36 @@ mod tests {
         assert_eq!(loaded, manifest);
         assert_eq!(loaded.max_transient_failures, 10);
         assert_eq!(loaded.circuit_breaker_cooldown_seconds, 1800);
+    }
+
+    #[test]
+    fn a_schema_1_manifest_reads_as_an_interval_service() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("manifest.json");
+        let mut v = serde_json::to_value(sample_manifest("old")).unwrap();
+        v["schema_version"] = 1.into();
+        v.as_object_mut().unwrap().remove("calendar");
+        std::fs::write(&path, serde_json::to_string(&v).unwrap()).unwrap();
+        let loaded = Manifest::read(&path).unwrap().unwrap();
+        assert_eq!(loaded.calendar, None);
+        assert_eq!(loaded.interval_seconds, 900);
+        assert_eq!(loaded.schema_version, 2);
+    }
+
+    #[test]
+    fn a_calendar_round_trips() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("manifest.json");
+        let mut m = sample_manifest("cal");
+        m.calendar = Some(crate::schedule::CalendarSchedule {
+            at: vec!["*-*-* 02:00:00".into()],
+            timezone: Some("Europe/Berlin".into()),
+            catch_up: crate::schedule::CatchUp::None,
+        });
+        m.write_atomic(&path).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("\"catch_up\": \"none\""), "{text}");
+        assert_eq!(Manifest::read(&path).unwrap().unwrap(), m);
     }
 
     #[test]

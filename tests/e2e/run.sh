@@ -21,7 +21,7 @@
 # Needs: bash, jq, setpriv, cron (apt-get install cron; installed here when
 # missing), systemd (for the systemd part). E2E_USER (default sfe2e),
 # E2E_KEEP=1 keeps the state directory; E2E_ONLY="systemd cron fleet switch
-# metrics" runs only the named suites. The metrics suite also needs
+# metrics calendar persistent" runs only the named suites. The metrics suite also needs
 # prometheus-node-exporter (a SKIP without it).
 # shellcheck disable=SC2317 # helpers are called through "$@" and arrays
 set -euo pipefail
@@ -59,7 +59,7 @@ cleanup() {
     trap - EXIT INT TERM
     # Remove what syncfleet may have left if a suite died half-way.
     if [[ $SD_UP == 1 ]]; then
-        for t in demo fa fb fc fd sw mx; do
+        for t in demo fa fb fc fd sw mx ca cp; do
             "$SD" as-user "$STATE/sd" -- systemctl --user disable --now "syncfleet-$t.timer" >/dev/null 2>&1
         done
         "$SD" as-user "$STATE/sd" -- systemctl --user unset-environment SYNCFLEET_METRICS_DIR >/dev/null 2>&1
@@ -75,8 +75,8 @@ cleanup() {
     fi
     [[ $CRON_UP == 1 ]] && "$CRON" stop "$STATE/cron"
     if [[ -n $ROOT ]]; then
-        rm -f "$HOME_U"/.config/systemd/user/syncfleet-{demo,fa,fb,fc,fd,sw,mx}.{service,timer} \
-            "$HOME_U"/.config/syncfleet/cron/syncfleet-{demo,sw}.cron
+        rm -f "$HOME_U"/.config/systemd/user/syncfleet-{demo,fa,fb,fc,fd,sw,mx,ca,cp}.{service,timer} \
+            "$HOME_U"/.config/syncfleet/cron/syncfleet-{demo,sw,cc}.cron
         [[ ${E2E_KEEP:-0} == 1 ]] || rm -rf -- "$ROOT"
     fi
     if [[ ${E2E_KEEP:-0} == 1 ]]; then log "state kept in $STATE and $ROOT"; else rm -rf -- "$STATE"; fi
@@ -543,6 +543,119 @@ metrics_suite() {
     fi
 }
 
+# --- calendar suites: --at on the real schedulers ----------------------------------
+# minute_in N: the minute of the hour N minutes from now (two digits).
+minute_in() { date -u -d "+$1 min" +%M; }
+# first_run_minute DATA ID: the minute of the service's first recorded run
+first_run_minute() { head -n 1 "$1/services/$2/runs.jsonl" | jq -r '.timestamp_iso[14:16]'; }
+
+# A calendar service fires in the minute its expression names, not
+# before: on the user manager (OnCalendar=, its spread within the minute)
+# and on cron (a five-field line). The machine runs in UTC here.
+calendar_suite() {
+    set +e
+    local data="$ROOT/calendar/data" ws out at minute first_iso=''
+    export SYNCFLEET_DATA_DIR=$data TZ=UTC
+    mkdir -p "$ROOT/calendar"
+    # At least a minute ahead, so that a firing before it is seen.
+    minute=$(minute_in 2)
+    at="*-*-* *:$minute..59:00"
+    ws=$(make_simple_workspace calendar ca)
+    out=$(sf_in "$ws" install --at "$at")
+    if [[ $(jq -r .ok <<<"$out") != true ]]; then
+        result calendar systemd-install FAIL "$out"
+    else
+        # shellcheck disable=SC2016 # $HOME is the test user's
+        if err=$("$SD" as-user "$STATE/sd" -- sh -c 'systemd-analyze verify --user --man=no "$HOME/.config/systemd/user/syncfleet-ca.service" "$HOME/.config/systemd/user/syncfleet-ca.timer" 2>&1 >/dev/null') && [[ -z $err ]]; then
+            result calendar systemd-verify PASS "OnCalendar=$at, RandomizedDelaySec=, FixedRandomDelay=, Persistent=: verify clean"
+        else
+            result calendar systemd-verify FAIL "$err"
+        fi
+        first_iso=$(jq -r .data.first_run_iso <<<"$out")
+    fi
+    ws=$(make_simple_workspace calendar cc)
+    out=$(cd "$ws" && setpriv --reuid="$U" --regid="$(id -g "$U")" --init-groups         env -i PATH=/usr/local/bin:/usr/bin:/bin HOME="$HOME_U" USER="$U" LOGNAME="$U" TZ=UTC         SYNCFLEET_DATA_DIR="$data" "$ROOT/bin/syncfleet" --robot install --scheduler cron --at "$at" 2>&1)
+    [[ $(jq -r .ok <<<"$out") == true ]] || result calendar cron-install FAIL "$out"
+    local t=$SECONDS
+    wait_until 200 1 all_ran_once ca cc
+    local sd_minute cron_minute
+    sd_minute=$(first_run_minute "$data" ca)
+    cron_minute=$(first_run_minute "$data" cc)
+    if [[ $sd_minute == "$minute" ]]; then
+        result calendar systemd-fires-at-minute PASS "OnCalendar= fired in minute :$minute ($((SECONDS - t))s after install)"
+        # install's first run is the timer's own next elapse, spread included.
+        local ran_at reported
+        ran_at=$(date -u -d "$(head -n 1 "$data/services/ca/runs.jsonl" | jq -r .timestamp_iso)" +%s)
+        reported=$(date -u -d "$first_iso" +%s 2>/dev/null || echo 0)
+        if ((ran_at >= reported && ran_at - reported <= 3)); then
+            result calendar systemd-first-run PASS "install reported $first_iso; the run started $((ran_at - reported))s after it"
+        else
+            result calendar systemd-first-run FAIL "install reported '$first_iso', the run started at $(head -n 1 "$data/services/ca/runs.jsonl" | jq -r .timestamp_iso)"
+        fi
+    else
+        result calendar systemd-fires-at-minute FAIL "expected minute :$minute, first run in :${sd_minute:-none}; $(tail -c 300 "$data/services/ca/logs/scheduler-stderr.log" 2>/dev/null)"
+    fi
+    if [[ $cron_minute == "$minute" ]]; then
+        result calendar cron-fires-at-minute PASS "the crontab line $(crontab -u "$U" -l | grep -m1 -- "-59 \* \* \* " | cut -d' ' -f1-5) fired in minute :$minute"
+    else
+        result calendar cron-fires-at-minute FAIL "expected minute :$minute, first run in :${cron_minute:-none}; crontab: $(crontab -u "$U" -l 2>&1 | grep -v '^#' | head -c 300)"
+    fi
+    sf_in "$ROOT/calendar/ca" uninstall >/dev/null
+    (cd "$ROOT/calendar/cc" && setpriv --reuid="$U" --regid="$(id -g "$U")" --init-groups         env -i PATH=/usr/local/bin:/usr/bin:/bin HOME="$HOME_U" USER="$U" LOGNAME="$U"         SYNCFLEET_DATA_DIR="$data" "$ROOT/bin/syncfleet" --robot uninstall >/dev/null 2>&1)
+}
+
+# Persistent=: a slot missed while the user manager was down runs once when
+# it comes back, before the next slot. Every minute; systemd's fixed spread
+# delay (the seconds of its next elapse) is the same before and after.
+persistent_suite() {
+    set +e
+    local data="$ROOT/persistent/data" ws out next delay t_start runs
+    export SYNCFLEET_DATA_DIR=$data
+    mkdir -p "$ROOT/persistent"
+    ws=$(make_simple_workspace persistent cp)
+    out=$(sf_in "$ws" install --at '*:*:00' --timezone UTC)
+    [[ $(jq -r .ok <<<"$out") == true ]] || { result persistent install FAIL "$out"; return; }
+    if ! wait_until 150 1 all_ran_once cp; then
+        result persistent first-run FAIL "no run within 150s"
+        return
+    fi
+    wait_until 30 0.5 all_idle cp
+    next=$(TZ=UTC "$SD" as-user "$STATE/sd" -- systemctl --user show -p NextElapseUSecRealtime --value syncfleet-cp.timer)
+    delay=$(date -u -d "${next% UTC}" +%S)
+    runs=$(runs_of cp)
+    "$SD" stop "$STATE/sd"
+    # Down across at least one slot (and its delay); back early in a
+    # minute, so that the catch-up and the next regular slot are far apart.
+    sleep 75
+    wait_until 60 0.5 eval '((10#$(date -u +%S) >= 2 && 10#$(date -u +%S) <= 10))'
+    if ! "$SD" start "$U" "$STATE/sd" 2>"$STATE/persistent-start.err"; then
+        result persistent restart FAIL "$(tail -n 3 "$STATE/persistent-start.err")"
+        return
+    fi
+    t_start=$(date -u +%s)
+    # The next regular slot after the restart, with the same fixed delay.
+    local regular=$(((t_start / 60 + 1) * 60 + 10#$delay))
+    if wait_until 130 1 eval '(($(runs_of cp) > runs))'; then
+        local ran_at
+        ran_at=$(date -u -d "$(tail -n 1 "$data/services/cp/runs.jsonl" | jq -r .timestamp_iso)" +%s)
+        if ((ran_at < regular)); then
+            result persistent catch-up PASS "missed slot run $((ran_at - t_start))s after the manager came back (next regular slot was $((regular - t_start))s away; fixed delay ${delay}s)"
+        else
+            result persistent catch-up FAIL "the first run after the restart came at the regular slot (+$((ran_at - t_start))s), not as a catch-up"
+        fi
+    else
+        result persistent catch-up FAIL "no run within 130s of the manager coming back"
+    fi
+    wait_until 30 0.5 all_idle cp
+    sleep 5
+    if (($(runs_of cp) == runs + 1)); then
+        result persistent once PASS "one run for the missed slots, not one per slot"
+    else
+        result persistent once FAIL "runs went from $runs to $(runs_of cp)"
+    fi
+    sf_in "$ws" uninstall >/dev/null
+}
+
 # --- main -------------------------------------------------------------------------
 install_cron_when_missing "$STATE/apt.log"
 : >"$RESULTS"
@@ -593,11 +706,20 @@ if [[ $SD_UP == 1 ]] && want fleet; then
     pids+=($!)
 fi
 
+
 log "suites running (${#pids[@]}); this takes a few minutes"
 for p in "${pids[@]}"; do wait "$p" || true; done
 # After the cron suite: both edit the test user's crontab.
 if [[ $SD_UP == 1 && $CRON_UP == 1 ]] && want switch; then
     (switch_suite) >"$STATE/switch.out" 2>&1
+fi
+# After the cron suite too (one crontab); then persistent, last: it stops
+# and restarts the user manager.
+if [[ $SD_UP == 1 && $CRON_UP == 1 ]] && want calendar; then
+    (calendar_suite) >"$STATE/calendar.out" 2>&1
+fi
+if [[ $SD_UP == 1 ]] && want persistent; then
+    (persistent_suite) >"$STATE/persistent.out" 2>&1
 fi
 # Last: it gives the user manager SYNCFLEET_METRICS_DIR, which every
 # service's runs on it would then write to.
@@ -606,7 +728,7 @@ if [[ $SD_UP == 1 ]] && want metrics; then
 elif want metrics; then
     result metrics start SKIP "the metrics suite runs on the systemd user manager, which could not start here"
 fi
-for f in systemd cron fleet switch metrics; do
+for f in systemd cron fleet switch calendar persistent metrics; do
     if [[ -s $STATE/$f.out ]] && grep -qv '^\(PASS\|FAIL\|SKIP\) ' "$STATE/$f.out"; then
         log "$f suite diagnostics:"
         grep -v '^\(PASS\|FAIL\|SKIP\) ' "$STATE/$f.out" | tail -n 20 >&2
