@@ -194,22 +194,15 @@ impl Family {
     }
 }
 
-/// When the next run can start, for an interval service that has run:
-/// its last scheduled run plus the interval, or the end of its backoff
-/// when that is later. None when paused or unknown (never ran, or a
-/// schedule that is not an interval).
-fn next_run_ms(s: &ServiceMetrics) -> Option<i64> {
-    let status = &s.row.status;
-    if status.paused_reason.is_some() || s.row.interval_seconds == 0 {
-        return None;
+/// When the next run can start, as `list` and `top` estimate it.
+fn next_run_ms(s: &ServiceMetrics, now_ms: i64) -> Option<i64> {
+    crate::schedule::ScheduledService {
+        service_id: &s.row.service_id,
+        platform: &s.row.platform,
+        interval_seconds: s.row.interval_seconds,
+        calendar: s.row.calendar.as_ref(),
     }
-    let last = status.last_run.as_ref()?.timestamp_ms;
-    let next = last + s.row.interval_seconds as i64 * 1000;
-    Some(
-        status
-            .next_retry_at_ms
-            .map_or(next, |retry| retry.max(next)),
-    )
+    .expected_next_run_ms(&s.row.status, s.state, None, now_ms)
 }
 
 /// The exposition text of `fleet`.
@@ -353,7 +346,7 @@ pub fn render(fleet: &Fleet) -> String {
             let extra = format!("code=\"{}\",class=\"{class}\"", escape_label(code));
             errors.sample("", l, &extra, n);
         }
-        if let Some(ms) = next_run_ms(s) {
+        if let Some(ms) = next_run_ms(s, fleet.generated_ms) {
             next_run.sample("", l, "", seconds(ms));
         }
         if s.row.interval_seconds > 0 {
@@ -529,24 +522,30 @@ mod tests {
     }
 
     #[test]
-    fn next_run_is_last_plus_interval_or_the_end_of_the_backoff() {
+    fn next_run_follows_the_state_as_list_and_top_estimate_it() {
         let mut s = ServiceMetrics {
-            row: row("a"),
+            row: ListRow {
+                platform: "systemd".into(),
+                ..row("a")
+            },
             state: SchedulerState::Idle,
             totals: RunTotals::default(),
             errors: Vec::new(),
             skips: Vec::new(),
         };
-        assert_eq!(next_run_ms(&s), None, "never ran");
+        assert_eq!(next_run_ms(&s, 20_000), None, "never ran");
         s.row.status.record_run(crate::store::status::make_run(
             10_000,
             crate::store::status::Outcome::Failed,
         ));
-        assert_eq!(next_run_ms(&s), Some(610_000));
-        s.row.status.next_retry_at_ms = Some(900_000);
-        assert_eq!(next_run_ms(&s), Some(900_000));
-        s.row.status.paused_reason = Some("maintenance".into());
-        assert_eq!(next_run_ms(&s), None, "paused");
+        let ran = s.row.status.last_run.as_ref().unwrap();
+        let end = 10_000 + (ran.duration_seconds * 1000.0) as i64;
+        assert_eq!(next_run_ms(&s, 20_000), Some(end + 600_000));
+        s.state = SchedulerState::Backoff;
+        s.row.status.next_retry_at_ms = Some(end + 900_000);
+        assert_eq!(next_run_ms(&s, 20_000), Some(end + 900_000));
+        s.state = SchedulerState::Paused;
+        assert_eq!(next_run_ms(&s, 20_000), None, "paused");
     }
 
     #[test]

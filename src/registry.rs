@@ -1448,6 +1448,7 @@ const TOP_COLUMNS: &[&str] = &[
     "installed",
     "max_transient_failures",
     "cooldown_seconds",
+    "calendar",
     "last_duration_ms",
 ];
 
@@ -1462,6 +1463,8 @@ pub struct TopRow {
     pub installed: bool,
     pub max_transient_failures: Option<u32>,
     pub cooldown_seconds: Option<u64>,
+    /// A calendar service's schedule, for its next run.
+    pub calendar: Option<crate::schedule::CalendarSchedule>,
     /// The duration of the run `status.last_run` names, when the registry
     /// has it.
     pub last_duration_ms: Option<i64>,
@@ -1509,6 +1512,9 @@ impl Registry {
                 cooldown_seconds: r
                     .get::<_, Option<i64>>(col!(cooldown_seconds in TOP_COLUMNS))?
                     .map(|v| v as u64),
+                calendar: r
+                    .get::<_, Option<String>>(col!(calendar in TOP_COLUMNS))?
+                    .and_then(|json| serde_json::from_str(&json).ok()),
                 last_duration_ms: r.get(col!(last_duration_ms in TOP_COLUMNS))?,
                 status: Registry::cached_status(r, TOP_COLUMNS.len())?,
             })

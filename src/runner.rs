@@ -334,10 +334,17 @@ fn stage_line(ui: &Ui, s: &StageResult) -> String {
     format!("  {:<14} {mark} {detail}{retry}\n", s.stage)
 }
 
-/// The zone a service's quiet hours are read in. The manifest records no
-/// zone yet, so this is the machine's local zone (None).
-fn service_zone(_manifest: &Manifest) -> Option<chrono_tz::Tz> {
-    None
+/// The zone a service's quiet hours are read in: its calendar's zone
+/// (`install --timezone`, or the zone its `--at` names), else the machine's
+/// local zone (None).
+fn service_zone(manifest: &Manifest) -> Option<chrono_tz::Tz> {
+    manifest
+        .calendar
+        .as_ref()?
+        .timezone
+        .as_deref()?
+        .parse()
+        .ok()
 }
 
 pub fn policy_of(manifest: &Manifest) -> Policy {

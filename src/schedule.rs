@@ -6,7 +6,9 @@
 
 use crate::calendar::Calendar;
 use crate::error::{Error, ErrorCode, Result};
+use crate::policy::SchedulerState;
 use crate::store::manifest::Manifest;
+use crate::store::status::StatusFile;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -269,6 +271,40 @@ pub struct ScheduledService<'a> {
 }
 
 impl ScheduledService<'_> {
+    /// The next run of a service in `state`, as computed from its schedule
+    /// (the one estimate `list`, `top` and the metrics share; `status` and
+    /// `install` prefer the scheduler's own answer where it gives one): the
+    /// next slot for an idle, degraded or half-open service; in backoff, the
+    /// first slot at or after the backoff ends (runs before it are skipped);
+    /// none while paused, running or uninstalled. `last_duration_ms` is the
+    /// last run's duration where the caller knows it better than `status`
+    /// (the registry's cached status carries none).
+    pub fn expected_next_run_ms(
+        &self,
+        status: &StatusFile,
+        state: SchedulerState,
+        last_duration_ms: Option<i64>,
+        now_ms: i64,
+    ) -> Option<i64> {
+        let last_end = status.last_run.as_ref().map(|r| {
+            r.timestamp_ms + last_duration_ms.unwrap_or((r.duration_seconds * 1000.0) as i64)
+        });
+        match state {
+            SchedulerState::Idle | SchedulerState::Degraded | SchedulerState::HalfOpen => {
+                self.next_run_ms(last_end, now_ms)
+            }
+            SchedulerState::Backoff => {
+                let retry = status.next_retry_at_ms?;
+                let from = retry.max(now_ms) - 1;
+                Some(
+                    self.next_run_ms(last_end, from)
+                        .map_or(retry, |n| n.max(retry)),
+                )
+            }
+            _ => None,
+        }
+    }
+
     /// See `computed_next_run_ms`.
     pub fn next_run_ms(&self, last_run_end_ms: Option<i64>, now_ms: i64) -> Option<i64> {
         match self.calendar {
@@ -481,6 +517,56 @@ mod tests {
         assert_eq!(
             daily.next_run(now, o),
             Some(at("2026-12-03T02:00:00Z") + chrono::Duration::minutes(i64::from(o)))
+        );
+    }
+
+    #[test]
+    fn the_expected_next_run_follows_the_state() {
+        let daily = CalendarSchedule {
+            at: vec!["*-*-* 02:00:00".into()],
+            timezone: Some("UTC".into()),
+            catch_up: CatchUp::Latest,
+        };
+        let service = ScheduledService {
+            service_id: "abc123",
+            platform: "systemd",
+            interval_seconds: 86_400,
+            calendar: Some(&daily),
+        };
+        let now = at("2026-12-02T09:00:00Z").timestamp_millis();
+        let mut status = StatusFile::default();
+        let next =
+            |status: &StatusFile, state| service.expected_next_run_ms(status, state, None, now);
+        assert_eq!(
+            next(&status, SchedulerState::Idle),
+            Some(at("2026-12-03T02:00:00Z").timestamp_millis())
+        );
+        // A backoff that ends after the next slot: the slot after it.
+        status.next_retry_at_ms = Some(at("2026-12-03T05:00:00Z").timestamp_millis());
+        assert_eq!(
+            next(&status, SchedulerState::Backoff),
+            Some(at("2026-12-04T02:00:00Z").timestamp_millis())
+        );
+        for state in [
+            SchedulerState::Paused,
+            SchedulerState::Running,
+            SchedulerState::NotInstalled,
+        ] {
+            assert_eq!(next(&status, state), None, "{state:?}");
+        }
+        // An interval timer: an interval after the last run ended.
+        let timer = ScheduledService {
+            calendar: None,
+            interval_seconds: 600,
+            ..service
+        };
+        status.record_run(crate::store::status::make_run(
+            now,
+            crate::store::status::Outcome::Success,
+        ));
+        assert_eq!(
+            timer.expected_next_run_ms(&status, SchedulerState::Idle, Some(5_000), now),
+            Some(now + 5_000 + 600_000)
         );
     }
 

@@ -84,6 +84,30 @@ fn quiet_hours_across_midnight_skip_scheduled_runs_with_their_reason() {
 }
 
 #[test]
+fn quiet_hours_are_read_in_the_calendar_zone_of_the_service() {
+    let mut env = TestEnv::new();
+    env.set_env("TZ", "UTC");
+    // 23:30 UTC is 18:30 in New York: outside 22:00-07:00 there, inside in UTC.
+    env.set_env("SYNCFLEET_NOW", "2026-01-01T23:30:00Z");
+    let ws = env.workspace(
+        "z",
+        &stages(&[stage("pull", &["ok"], "")]),
+        r#""conditions": {"quiet_hours": ["22:00-07:00"]}"#,
+    );
+    let id = env.install_in(&ws, &["--at", "daily", "--timezone", "America/New_York"]);
+    let ran = run(&env, &id);
+    assert_eq!(ran["action"], "sync_completed", "{ran}");
+    // 03:30 UTC is 22:30 the evening before in New York: quiet there.
+    env.set_env("SYNCFLEET_NOW", "2026-01-02T03:30:00Z");
+    let skipped = run(&env, &id);
+    assert_eq!(skipped["reason"], "condition:quiet_hours", "{skipped}");
+    assert!(
+        skipped["message"].as_str().unwrap().starts_with("22:30"),
+        "{skipped}"
+    );
+}
+
+#[test]
 fn on_ac_power_reads_the_power_supply_directory() {
     let mut env = TestEnv::new();
     let supplies = env.path("power_supply");
@@ -210,8 +234,8 @@ fn a_condition_skip_is_never_a_failure_streak_backoff_and_breaker_stay() {
     assert_eq!(svc["runs"], 1);
     assert_eq!(svc["failure_rate"], 1.0);
     assert_eq!(svc["longest_failure_streak"], 1);
-    assert_eq!(svc["skipped"]["condition"]["quiet_hours"], 9, "{svc}");
-    assert_eq!(report["fleet"]["skipped"]["condition"]["quiet_hours"], 9);
+    assert_eq!(svc["skipped"]["condition:quiet_hours"], 9, "{svc}");
+    assert_eq!(report["fleet"]["skipped"]["condition:quiet_hours"], 9);
 }
 
 #[test]

@@ -63,12 +63,40 @@ fn small_fleet(env: &mut TestEnv) -> Vec<String> {
 /// durations.
 fn normalized(env: &TestEnv, text: &str, hashed_id: &str) -> String {
     let sums = varying_values_out(text);
-    sums.replace(&env.dir.path().display().to_string(), "[TMP]")
+    let replaced = sums
+        .replace(&env.dir.path().display().to_string(), "[TMP]")
         .replace(hashed_id, "[ID]")
         .replace(
             &format!("version=\"{}\"", env!("CARGO_PKG_VERSION")),
             "version=\"[VERSION]\"",
-        )
+        );
+    samples_sorted_within_families(&replaced)
+}
+
+/// The hashed id moves with the temp root, and with it the service's place
+/// among the others (services are in id order): each family's samples
+/// sorted, so that the snapshot does not depend on it.
+fn samples_sorted_within_families(text: &str) -> String {
+    let mut out = String::new();
+    let mut samples: Vec<&str> = Vec::new();
+    let flush = |samples: &mut Vec<&str>, out: &mut String| {
+        samples.sort();
+        for s in samples.drain(..) {
+            out.push_str(s);
+            out.push('\n');
+        }
+    };
+    for line in text.lines() {
+        if line.starts_with('#') {
+            flush(&mut samples, &mut out);
+            out.push_str(line);
+            out.push('\n');
+        } else {
+            samples.push(line);
+        }
+    }
+    flush(&mut samples, &mut out);
+    out
 }
 
 /// `…_sum{…} 0.123` → `…_sum{…} [SUM]`, and the same for the 1 s and 5 s

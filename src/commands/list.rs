@@ -239,7 +239,9 @@ fn from_row(e: ListRow, now_ms: i64) -> ListedService {
         calendar: e.calendar.as_ref(),
     };
     ListedService {
-        next_run_iso: next_run_iso(&service, &e.status, state, now_ms),
+        next_run_iso: service
+            .expected_next_run_ms(&e.status, state, None, now_ms)
+            .map(iso_ms),
         scheduler_state: state,
         last_run_iso: last.map(|r| r.timestamp_iso.clone()),
         last_outcome: last.map(|r| r.outcome.as_str().to_string()),
@@ -273,17 +275,14 @@ pub fn from_files(ctx: &Context, m: &Manifest) -> ListedService {
         tags: m.tags.clone(),
         installed: true,
         uninstalled_at_iso: None,
-        next_run_iso: next_run_iso(
-            &crate::schedule::ScheduledService {
-                service_id: &m.service_id,
-                platform: &m.platform,
-                interval_seconds: m.interval_seconds,
-                calendar: m.calendar.as_ref(),
-            },
-            &status,
-            state,
-            ctx.now_ms(),
-        ),
+        next_run_iso: crate::schedule::ScheduledService {
+            service_id: &m.service_id,
+            platform: &m.platform,
+            interval_seconds: m.interval_seconds,
+            calendar: m.calendar.as_ref(),
+        }
+        .expected_next_run_ms(&status, state, None, ctx.now_ms())
+        .map(iso_ms),
         scheduler_state: state,
         last_run_iso: last.map(|r| r.timestamp_iso.clone()),
         last_outcome: last.map(|r| r.outcome.as_str().to_string()),
@@ -319,24 +318,6 @@ fn uninstalled_from_files(ctx: &Context) -> Vec<ListedService> {
             }
         })
         .collect()
-}
-
-/// The next run of an installed, idle or degraded service, as
-/// `schedule::computed_next_run_ms` computes it.
-fn next_run_iso(
-    service: &crate::schedule::ScheduledService,
-    status: &StatusFile,
-    state: SchedulerState,
-    now_ms: i64,
-) -> Option<String> {
-    if !matches!(state, SchedulerState::Idle | SchedulerState::Degraded) {
-        return None;
-    }
-    let last_end = status
-        .last_run
-        .as_ref()
-        .map(|r| r.timestamp_ms + (r.duration_seconds * 1000.0) as i64);
-    service.next_run_ms(last_end, now_ms).map(iso_ms)
 }
 
 fn profile_name(p: ProfileArg) -> &'static str {

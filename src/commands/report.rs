@@ -495,7 +495,10 @@ impl Report {
                 ms(f.mean_time_to_recover_ms),
             )
         };
-        out.push_str(&format!("       skipped: {}\n\n", skips_text(&f.skipped)));
+        out.push_str(&format!(
+            "       skipped (never failures): {}\n\n",
+            skips_text(&f.skipped)
+        ));
         out
     }
 

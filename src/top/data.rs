@@ -76,25 +76,6 @@ pub fn state_rank(state: SchedulerState) -> u8 {
     }
 }
 
-/// When the service runs next, from what the registry knows: the end of
-/// its backoff window, else an interval after its last run ended (timers
-/// fire an interval after the previous run, as `status` estimates). None
-/// while paused or running, and before a first run.
-fn next_run_ms(row: &TopRow, state: SchedulerState) -> Option<i64> {
-    match state {
-        SchedulerState::Backoff => row.status.next_retry_at_ms,
-        SchedulerState::Idle | SchedulerState::Degraded | SchedulerState::HalfOpen => {
-            let last = row.status.last_run.as_ref()?;
-            Some(
-                last.timestamp_ms
-                    + row.last_duration_ms.unwrap_or(0)
-                    + row.interval_seconds as i64 * 1000,
-            )
-        }
-        _ => None,
-    }
-}
-
 /// A registry row as the dashboard shows it.
 pub fn service_row(row: TopRow, now_ms: i64, pid_alive: &dyn Fn(u32) -> bool) -> ServiceRow {
     let policy = Policy {
@@ -109,7 +90,13 @@ pub fn service_row(row: TopRow, now_ms: i64, pid_alive: &dyn Fn(u32) -> bool) ->
     let state = policy::scheduler_state(&row.status, row.installed, &policy, now_ms, pid_alive);
     let last = row.status.last_run.as_ref();
     ServiceRow {
-        next_run_ms: next_run_ms(&row, state),
+        next_run_ms: crate::schedule::ScheduledService {
+            service_id: &row.service_id,
+            platform: &row.platform,
+            interval_seconds: row.interval_seconds,
+            calendar: row.calendar.as_ref(),
+        }
+        .expected_next_run_ms(&row.status, state, row.last_duration_ms, now_ms),
         last_outcome: last.map(|r| r.outcome),
         last_run_ms: last.map(|r| r.timestamp_ms),
         last_run_id: last.map(|r| r.run_id.clone()).filter(|id| !id.is_empty()),
