@@ -11,9 +11,6 @@ use crate::error::{Error, Result};
 use crate::paths::DataDir;
 use crate::policy::{self, Policy, SchedulerState};
 use crate::registry::{DURATION_BUCKETS_SECONDS, ListRow, Registry, RunTotals, ServiceFilter};
-use crate::store::manifest::{
-    DEFAULT_CIRCUIT_BREAKER_COOLDOWN_SECONDS, DEFAULT_MAX_TRANSIENT_FAILURES,
-};
 use crate::store::status::PauseKind;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -76,15 +73,11 @@ pub struct Fleet {
 
 /// The policy a row's cached state is read with (as `list` does).
 fn policy_of_row(row: &ListRow) -> Policy {
-    Policy {
-        interval_seconds: row.interval_seconds,
-        max_transient_failures: row
-            .max_transient_failures
-            .unwrap_or(DEFAULT_MAX_TRANSIENT_FAILURES),
-        cooldown_seconds: row
-            .cooldown_seconds
-            .unwrap_or(DEFAULT_CIRCUIT_BREAKER_COOLDOWN_SECONDS),
-    }
+    Policy::with_defaults(
+        row.interval_seconds,
+        row.max_transient_failures,
+        row.cooldown_seconds,
+    )
 }
 
 /// Read the fleet from the registry: four queries, whatever its size.

@@ -77,6 +77,26 @@ pub struct Policy {
     pub cooldown_seconds: u64,
 }
 
+impl Policy {
+    /// The policy of a registry row, whose unset settings are the
+    /// manifest's defaults (`list`, `top` and the metrics read states so).
+    pub fn with_defaults(
+        interval_seconds: u64,
+        max_transient_failures: Option<u32>,
+        cooldown_seconds: Option<u64>,
+    ) -> Policy {
+        use crate::store::manifest::{
+            DEFAULT_CIRCUIT_BREAKER_COOLDOWN_SECONDS, DEFAULT_MAX_TRANSIENT_FAILURES,
+        };
+        Policy {
+            interval_seconds,
+            max_transient_failures: max_transient_failures
+                .unwrap_or(DEFAULT_MAX_TRANSIENT_FAILURES),
+            cooldown_seconds: cooldown_seconds.unwrap_or(DEFAULT_CIRCUIT_BREAKER_COOLDOWN_SECONDS),
+        }
+    }
+}
+
 pub fn is_permanent_code(code: &str) -> bool {
     PERMANENT_CODES.contains(&code)
 }

@@ -221,15 +221,11 @@ fn state_of(status: &StatusFile, installed: bool, policy: &Policy, now_ms: i64) 
 }
 
 fn from_row(e: ListRow, now_ms: i64) -> ListedService {
-    let policy = Policy {
-        interval_seconds: e.interval_seconds,
-        max_transient_failures: e
-            .max_transient_failures
-            .unwrap_or(crate::store::manifest::DEFAULT_MAX_TRANSIENT_FAILURES),
-        cooldown_seconds: e
-            .cooldown_seconds
-            .unwrap_or(crate::store::manifest::DEFAULT_CIRCUIT_BREAKER_COOLDOWN_SECONDS),
-    };
+    let policy = Policy::with_defaults(
+        e.interval_seconds,
+        e.max_transient_failures,
+        e.cooldown_seconds,
+    );
     let last = e.status.last_run.as_ref();
     let state = state_of(&e.status, e.installed, &policy, now_ms);
     let service = crate::schedule::ScheduledService {

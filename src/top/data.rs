@@ -6,9 +6,6 @@ use crate::output::iso_ms;
 use crate::paths::DataDir;
 use crate::policy::{self, Policy, SchedulerState};
 use crate::registry::{HistoryQuery, RecentRun, Registry, RunRow, TopRow};
-use crate::store::manifest::{
-    DEFAULT_CIRCUIT_BREAKER_COOLDOWN_SECONDS, DEFAULT_MAX_TRANSIENT_FAILURES,
-};
 use crate::store::status::{Outcome, StageResult};
 use serde::Serialize;
 
@@ -78,15 +75,11 @@ pub fn state_rank(state: SchedulerState) -> u8 {
 
 /// A registry row as the dashboard shows it.
 pub fn service_row(row: TopRow, now_ms: i64, pid_alive: &dyn Fn(u32) -> bool) -> ServiceRow {
-    let policy = Policy {
-        interval_seconds: row.interval_seconds,
-        max_transient_failures: row
-            .max_transient_failures
-            .unwrap_or(DEFAULT_MAX_TRANSIENT_FAILURES),
-        cooldown_seconds: row
-            .cooldown_seconds
-            .unwrap_or(DEFAULT_CIRCUIT_BREAKER_COOLDOWN_SECONDS),
-    };
+    let policy = Policy::with_defaults(
+        row.interval_seconds,
+        row.max_transient_failures,
+        row.cooldown_seconds,
+    );
     let state = policy::scheduler_state(&row.status, row.installed, &policy, now_ms, pid_alive);
     let last = row.status.last_run.as_ref();
     ServiceRow {
