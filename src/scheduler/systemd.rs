@@ -625,6 +625,25 @@ mod tests {
     use super::*;
     use crate::scheduler::test_spec as spec;
 
+    #[test]
+    fn a_many_unit_show_is_read_per_unit_by_its_id() {
+        // As systemd 252 prints `show -p Id,LoadState,… a.timer b.timer`.
+        let out = "Id=syncfleet-a.timer\nLoadState=loaded\nActiveState=active\n\
+UnitFileState=enabled\nNextElapseUSecRealtime=Thu 2026-01-01 12:00:00 UTC\n\n\
+Id=syncfleet-b.timer\nLoadState=not-found\nActiveState=inactive\nUnitFileState=\n\
+NextElapseUSecRealtime=\n";
+        let blocks = show_blocks(out);
+        assert_eq!(blocks.len(), 2);
+        let a = state_from_show(blocks["syncfleet-a.timer"]);
+        assert!(a.loaded);
+        assert_eq!(a.state, "active (enabled)");
+        assert!(a.next_run_ms.is_some(), "{a:?}");
+        let b = state_from_show(blocks["syncfleet-b.timer"]);
+        assert!(!b.loaded);
+        assert_eq!(b.state, "not-found");
+        assert_eq!(b.next_run, None);
+    }
+
     fn systemd() -> Systemd {
         Systemd {
             unit_dir: "/home/u/.config/systemd/user".into(),
