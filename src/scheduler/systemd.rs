@@ -82,7 +82,9 @@ fn state_from_show(block: &str) -> PlatformState {
     }
 }
 
-/// The blocks of a many-unit `systemctl show -p Id,…`, by unit name.
+/// The blocks of a many-unit `systemctl show -p Id,…`, by unit name
+/// (systemd prints the properties in its own order, not the order asked:
+/// systemd 252 puts NextElapseUSecRealtime= before Id=).
 fn show_blocks(out: &str) -> HashMap<&str, &str> {
     out.split("\n\n")
         .filter_map(|block| {
