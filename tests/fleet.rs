@@ -542,6 +542,49 @@ fn history_filters_report_trend_and_prune() {
 }
 
 #[test]
+fn fleet_doctor_asks_systemd_the_state_of_every_timer_in_one_call() {
+    let env = TestEnv::new();
+    let dirs: Vec<PathBuf> = (0..5)
+        .map(|i| env.ws(&format!("w{i}"), &[], &["true"]))
+        .collect();
+    let ids = env.install_all(&dirs);
+    // One timer stopped behind syncfleet's back: the batched answer must
+    // still be read per unit.
+    std::fs::remove_file(env.path(&format!(
+        "fake-systemctl/enabled/syncfleet-{}.timer",
+        ids[2]
+    )))
+    .unwrap();
+    let before = env.systemctl_calls().len();
+    let r = env.run(&["--robot", "doctor", "--offline"]);
+    let data = data_of(&r);
+    let shows: Vec<String> = env.systemctl_calls()[before..]
+        .iter()
+        .filter(|l| l.contains("syncfleet-"))
+        .cloned()
+        .collect();
+    assert_eq!(shows.len(), 1, "one show for the fleet: {shows:?}");
+    for id in &ids {
+        assert!(
+            shows[0].contains(&format!("syncfleet-{id}.timer")),
+            "{shows:?}"
+        );
+    }
+    for (i, id) in ids.iter().enumerate() {
+        let check = named_check(doctor_service(&data, id), "install_state").unwrap();
+        let expected = if i == 2 { "fail" } else { "pass" };
+        assert_eq!(check["status"], expected, "{id}: {check}");
+    }
+    assert!(
+        named_check(doctor_service(&data, &ids[2]), "install_state").unwrap()["message"]
+            .as_str()
+            .unwrap()
+            .contains("inactive (disabled)"),
+        "{data}"
+    );
+}
+
+#[test]
 fn fleet_doctor_checks_every_service_and_fixes_only_safe_things() {
     let env = TestEnv::new();
     let dirs = [env.ws("a", &[], &["true"]), env.ws("b", &[], &["true"])];

@@ -15,12 +15,13 @@ use crate::output::{Render, Ui};
 use crate::policy;
 use crate::process;
 use crate::registry::{ServiceEntry, ServiceFilter};
-use crate::scheduler::{self, Inventory, Scheduler, SchedulerKind};
+use crate::scheduler::{self, Inventory, PlatformState, Scheduler, SchedulerKind};
 use crate::service::{self, Target};
 use crate::store::health;
 use crate::store::manifest::Manifest;
 use crate::store::status::{PauseKind, StatusFile};
 use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::time::Duration;
 
@@ -238,7 +239,7 @@ pub fn run(ctx: &Context, args: &DoctorArgs) -> Result<DoctorReport> {
         checks.extend(b.prerequisites());
     }
     if let (Some(id), Some(b)) = (&id, &backend) {
-        checks.extend(install_checks(ctx, id, manifest.as_ref(), b.as_ref()));
+        checks.extend(install_checks(ctx, id, manifest.as_ref(), b.as_ref(), None));
         let inventory = Inventory::take(&ctx.env, ctx.data_dir.root());
         checks.extend(artifact_checks(ctx, id, manifest.as_ref(), &inventory));
         if args.fix {
@@ -446,6 +447,7 @@ fn install_checks(
     id: &str,
     manifest: Option<&Manifest>,
     backend: &dyn Scheduler,
+    state: Option<&PlatformState>,
 ) -> Vec<Check> {
     let Some(m) = manifest else {
         return vec![match service::read_manifest(ctx, id) {
@@ -453,16 +455,25 @@ fn install_checks(
             _ => Check::pass(CheckId::InstallState, "No existing install detected"),
         }];
     };
-    let mut checks = vec![install_state_check(id, m, backend)];
+    let mut checks = vec![install_state_check(id, m, backend, state)];
     checks.extend(scheduled_binary_check(m));
     checks.extend(file_mode_checks(ctx, id));
     checks.extend(status_checks(ctx, id));
     checks
 }
 
-/// The scheduler's artifacts against the manifest (drift).
-fn install_state_check(id: &str, m: &Manifest, backend: &dyn Scheduler) -> Check {
-    let drift = crate::commands::status::drift(m, backend);
+/// The scheduler's artifacts against the manifest (drift), with the
+/// scheduler's state when it was asked already (for the whole fleet).
+fn install_state_check(
+    id: &str,
+    m: &Manifest,
+    backend: &dyn Scheduler,
+    state: Option<&PlatformState>,
+) -> Check {
+    let drift = match state {
+        Some(state) => crate::commands::status::drift_with_state(m, backend, state),
+        None => crate::commands::status::drift(m, backend),
+    };
     if let (false, Some(why)) = (drift.any(), &drift.scheduler_unreachable) {
         // Not drift, and `install` cannot fix it: the prerequisite checks
         // say what is wrong with the scheduler.
@@ -754,11 +765,15 @@ fn fleet(ctx: &Context, args: &DoctorArgs) -> DoctorReport {
         ctx.data_dir.service_ids().into_iter().collect();
     ids.extend(registry.entries.keys().cloned());
     let bar = crate::batch::progress(&ctx.ui, ids.len(), "doctor");
+    let manifests: Vec<(Option<Manifest>, Vec<Check>)> =
+        ids.iter().map(|id| manifest_check(ctx, id)).collect();
+    let states = scheduler_states(ctx, &manifests);
     let mut services = Vec::new();
-    for id in &ids {
+    for (id, manifest) in ids.iter().zip(manifests) {
         bar.inc(1);
         let entry = registry.entries.get(id);
-        let mut c = service_checks(ctx, id, entry, registry.usable, &inventory);
+        let state = states.get(id);
+        let mut c = service_checks(ctx, id, entry, registry.usable, &inventory, manifest, state);
         if args.fix {
             fix_artifacts(ctx, id, &mut c, &inventory);
             apply_fixes(ctx, &mut c, Some(id), None);
@@ -982,14 +997,36 @@ fn reindex_if_needed(ctx: &Context, checks: &mut Vec<Check>, services: &mut [Ser
 }
 
 /// Everything the fleet doctor checks for one service.
+/// What each installed service's scheduler says of it, asked once per
+/// scheduler for all of its services (`Scheduler::states`), not once per
+/// service.
+fn scheduler_states(
+    ctx: &Context,
+    manifests: &[(Option<Manifest>, Vec<Check>)],
+) -> HashMap<String, PlatformState> {
+    let mut by_kind: BTreeMap<SchedulerKind, Vec<&str>> = BTreeMap::new();
+    for m in manifests.iter().filter_map(|(m, _)| m.as_ref()) {
+        if let Ok(kind) = SchedulerKind::parse(&m.platform) {
+            by_kind.entry(kind).or_default().push(&m.service_id);
+        }
+    }
+    by_kind
+        .into_iter()
+        .flat_map(|(kind, ids)| scheduler::backend(kind, &ctx.env).states(&ids))
+        .collect()
+}
+
+/// One service's checks, from its manifest as `manifest_check` read it
+/// and its scheduler's state when that was asked already.
 fn service_checks(
     ctx: &Context,
     id: &str,
     entry: Option<&ServiceEntry>,
     registry_usable: bool,
     inventory: &Inventory,
+    (manifest, mut checks): (Option<Manifest>, Vec<Check>),
+    state: Option<&PlatformState>,
 ) -> Vec<Check> {
-    let (manifest, mut checks) = manifest_check(ctx, id);
     checks.push(health::runs_file_check(&ctx.data_dir, id));
     if registry_usable {
         checks.push(registry_agreement_check(ctx, id, manifest.as_ref(), entry));
@@ -1005,6 +1042,7 @@ fn service_checks(
             id,
             Some(&m),
             scheduler::backend(k, &ctx.env).as_ref(),
+            state,
         )),
         Err(_) => checks.push(Check::fail(
             CheckId::InstallState,

@@ -58,16 +58,18 @@ pub struct ListReport {
 
 /// Manifests written after the registry last read them (by a newer
 /// syncfleet, or by hand) are read again, so that `list` says of one it
-/// cannot read what every other command says. One `stat` per service: the
-/// registry stays the fast path.
+/// cannot read what every other command says. One `stat` per service,
+/// relative to the open services directory: the registry stays the fast
+/// path.
 fn changed_manifest_warnings(ctx: &Context, rows: &[crate::registry::ListRow]) -> Vec<String> {
     // install writes the manifest moments after it stamps it.
     const SLACK: std::time::Duration = std::time::Duration::from_secs(2);
+    let services = crate::fsutil::DirMtimes::open(&ctx.data_dir.services_dir());
     rows.iter()
         .filter(|r| r.installed)
         .filter(|r| {
-            let path = ctx.data_dir.manifest_path(&r.service_id);
-            let Ok(written) = std::fs::metadata(&path).and_then(|m| m.modified()) else {
+            let Some(written) = services.modified(&format!("{}/manifest.json", r.service_id))
+            else {
                 return false;
             };
             let known = r

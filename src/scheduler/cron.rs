@@ -25,6 +25,7 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::paths::Env;
 use crate::process::{self, DEFAULT_TIMEOUT};
 use crate::schedule::{CalendarSchedule, CatchUp};
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 const BLOCK_FILE_PREFIX: &str = "syncfleet-";
@@ -396,6 +397,28 @@ fn block_range(crontab: &[u8], service_id: &str) -> Result<Option<(usize, usize)
     }
 }
 
+/// The services whose block is whole in a crontab (a begin marker, then
+/// its end marker), in one pass: `block_range` for every id at once.
+fn complete_blocks(crontab: &[u8]) -> HashSet<String> {
+    let mut open = HashSet::new();
+    let mut complete = HashSet::new();
+    for line in crontab.split(|b| *b == b'\n') {
+        let Ok(text) = std::str::from_utf8(line) else {
+            continue;
+        };
+        if let Some(id) = text.strip_prefix("# BEGIN syncfleet ") {
+            if !complete.contains(id) {
+                open.insert(id.to_string());
+            }
+        } else if let Some(id) = text.strip_prefix("# END syncfleet ")
+            && open.remove(id)
+        {
+            complete.insert(id.to_string());
+        }
+    }
+    complete
+}
+
 /// The block of a service in a crontab, as text.
 pub fn extract_block(crontab: &[u8], service_id: &str) -> Option<String> {
     let (s, e) = block_range(crontab, service_id).ok()??;
@@ -602,6 +625,27 @@ impl Scheduler for Cron {
         }
     }
 
+    /// One `crontab -l` for all of them.
+    fn states(&self, service_ids: &[&str]) -> HashMap<String, PlatformState> {
+        let present = self
+            .read_crontab()
+            .map(|tab| complete_blocks(&tab))
+            .map_err(|e| e.message);
+        service_ids
+            .iter()
+            .map(|id| {
+                let state = match &present {
+                    Ok(present) => {
+                        let here = present.contains(*id);
+                        PlatformState::known(here, if here { "scheduled" } else { "not-found" })
+                    }
+                    Err(message) => PlatformState::unknown(message.clone()),
+                };
+                (id.to_string(), state)
+            })
+            .collect()
+    }
+
     fn installed_command(&self, service_id: &str) -> Option<Vec<String>> {
         let block = extract_block(&self.read_crontab().ok()?, service_id)?;
         let words: Vec<String> = shell_words::split(&block_command(&block)?)
@@ -705,6 +749,23 @@ fn cron_daemon() -> Option<Option<String>> {
 mod tests {
     use super::*;
     use crate::scheduler::test_spec as spec;
+
+    #[test]
+    fn complete_blocks_agrees_with_block_range_for_every_id() {
+        let tab = b"MAILTO=x\n# BEGIN syncfleet aa\n* * * * * a\n# END syncfleet aa\n\
+# BEGIN syncfleet bb\n* * * * * b\n\
+# END syncfleet cc\n# BEGIN syncfleet cc\n# BEGIN syncfleet cc\n# END syncfleet cc\n\
+# BEGIN syncfleet aa-x\n# END syncfleet aa-x \n";
+        let complete = complete_blocks(tab);
+        for id in ["aa", "bb", "cc", "aa-x", "dd"] {
+            assert_eq!(
+                complete.contains(id),
+                matches!(block_range(tab, id), Ok(Some(_))),
+                "{id}"
+            );
+        }
+        assert_eq!(complete.len(), 2, "{complete:?}");
+    }
 
     #[test]
     fn exact_intervals_map_to_schedules_at_the_service_offset() {

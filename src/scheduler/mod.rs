@@ -13,7 +13,7 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::paths::Env;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -248,6 +248,16 @@ pub trait Scheduler {
     /// Make the scheduler forget removed artifacts.
     fn reload(&self) -> Result<()>;
     fn state(&self, service_id: &str) -> PlatformState;
+    /// The state of each of many services, by id. A backend whose
+    /// scheduler can report many at once asks it once: a fleet command
+    /// asking one by one spawns a process per service (10,000 services,
+    /// 10,000 `systemctl show`). By default, one `state` per service.
+    fn states(&self, service_ids: &[&str]) -> HashMap<String, PlatformState> {
+        service_ids
+            .iter()
+            .map(|id| (id.to_string(), self.state(id)))
+            .collect()
+    }
     /// The command line the installed artifact runs, parsed back.
     fn installed_command(&self, service_id: &str) -> Option<Vec<String>>;
     /// The content of one installed artifact as the scheduler has it: the

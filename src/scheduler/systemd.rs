@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 use crate::paths::Env;
 use crate::process::{self, DEFAULT_TIMEOUT};
 use crate::schedule::{CalendarSchedule, CatchUp};
+use std::collections::HashMap;
 use std::path::PathBuf;
 
 /// The earliest first run after the user manager starts. A timer with
@@ -39,6 +40,58 @@ pub fn startup_delay_seconds(spec: &ServiceSpec) -> u64 {
 /// login does not start every service in the same second.
 pub fn startup_spread_seconds(interval_seconds: u64) -> u64 {
     (interval_seconds / 20).clamp(1, 300)
+}
+
+/// The timer properties a state query asks for.
+const SHOWN_PROPERTIES: &str = "LoadState,ActiveState,UnitFileState,NextElapseUSecRealtime";
+
+/// Timers per batched `systemctl show`: a unit name is at most 48 bytes,
+/// so the argv stays under 800 KB, well inside Linux's 2 MB ARG_MAX, and
+/// a fleet of 10,000 is asked in one call.
+const SHOW_BATCH_UNITS: usize = 16_384;
+
+/// The state one block of `systemctl show -p LoadState,…` output says.
+fn state_from_show(block: &str) -> PlatformState {
+    let prop = |key: &str| {
+        block
+            .lines()
+            .find_map(|l| l.strip_prefix(key).and_then(|r| r.strip_prefix('=')))
+            .unwrap_or("")
+            .trim()
+            .to_string()
+    };
+    let (load, active, file) = (
+        prop("LoadState"),
+        prop("ActiveState"),
+        prop("UnitFileState"),
+    );
+    let next = prop("NextElapseUSecRealtime");
+    PlatformState {
+        loaded: load == "loaded" && active == "active",
+        state: if load == "loaded" {
+            format!(
+                "{active} ({})",
+                if file.is_empty() { "unknown" } else { &file }
+            )
+        } else {
+            load
+        },
+        next_run_ms: parse_utc_timestamp(&next),
+        next_run: (!next.is_empty() && next != "n/a" && next != "0").then_some(next),
+        error: None,
+    }
+}
+
+/// The blocks of a many-unit `systemctl show -p Id,…`, by unit name
+/// (systemd prints the properties in its own order, not the order asked:
+/// systemd 252 puts NextElapseUSecRealtime= before Id=).
+fn show_blocks(out: &str) -> HashMap<&str, &str> {
+    out.split("\n\n")
+        .filter_map(|block| {
+            let id = block.lines().find_map(|l| l.strip_prefix("Id="))?;
+            Some((id.trim(), block))
+        })
+        .collect()
 }
 
 pub struct Systemd {
@@ -413,48 +466,54 @@ impl Scheduler for Systemd {
     fn state(&self, service_id: &str) -> PlatformState {
         let timer = unit_name(service_id, "timer");
         // In UTC, so that the next elapse reads back as an instant.
-        let args: Vec<String> = [
-            "--user",
-            "show",
-            "-p",
-            "LoadState,ActiveState,UnitFileState,NextElapseUSecRealtime",
-            &timer,
-        ]
-        .map(String::from)
-        .to_vec();
+        let args: Vec<String> = ["--user", "show", "-p", SHOWN_PROPERTIES, &timer]
+            .map(String::from)
+            .to_vec();
         match process::run_checked_utc("systemctl", &args, DEFAULT_TIMEOUT) {
-            Ok(out) => {
-                let prop = |key: &str| {
-                    out.stdout
-                        .lines()
-                        .find_map(|l| l.strip_prefix(key).and_then(|r| r.strip_prefix('=')))
-                        .unwrap_or("")
-                        .trim()
-                        .to_string()
-                };
-                let (load, active, file) = (
-                    prop("LoadState"),
-                    prop("ActiveState"),
-                    prop("UnitFileState"),
-                );
-                let next = prop("NextElapseUSecRealtime");
-                PlatformState {
-                    loaded: load == "loaded" && active == "active",
-                    state: if load == "loaded" {
-                        format!(
-                            "{active} ({})",
-                            if file.is_empty() { "unknown" } else { &file }
-                        )
-                    } else {
-                        load
-                    },
-                    next_run_ms: parse_utc_timestamp(&next),
-                    next_run: (!next.is_empty() && next != "n/a" && next != "0").then_some(next),
-                    error: None,
-                }
-            }
+            Ok(out) => state_from_show(&out.stdout),
             Err(e) => PlatformState::unknown(e.message),
         }
+    }
+
+    /// One `systemctl --user show` for many timers (it prints one block of
+    /// properties per unit, blank-line separated, `Id=` naming the unit).
+    fn states(&self, service_ids: &[&str]) -> HashMap<String, PlatformState> {
+        let mut states = HashMap::with_capacity(service_ids.len());
+        for chunk in service_ids.chunks(SHOW_BATCH_UNITS) {
+            let mut args: Vec<String> = ["--user", "show", "-p"].map(String::from).to_vec();
+            args.push(format!("Id,{SHOWN_PROPERTIES}"));
+            args.extend(chunk.iter().map(|id| unit_name(id, "timer")));
+            let shown = match process::capture(
+                std::process::Command::new("systemctl")
+                    .args(&args)
+                    .env("TZ", "UTC"),
+                None,
+                DEFAULT_TIMEOUT,
+            ) {
+                Ok(c) if c.success() => Ok(c.stdout),
+                // The error names the command without its thousands of
+                // unit names: each service's state carries it.
+                Ok(c) => Err(Error::command_failed(
+                    &format!("systemctl --user show ({} timers)", chunk.len()),
+                    c.code,
+                    &c.stderr,
+                )
+                .message),
+                Err(e) => Err(format!("cannot run systemctl: {e}")),
+            };
+            let by_unit = shown.as_deref().map(show_blocks);
+            for id in chunk {
+                let state = match &by_unit {
+                    Ok(blocks) => blocks.get(unit_name(id, "timer").as_str()).map_or_else(
+                        || PlatformState::unknown("systemctl show printed nothing for its timer"),
+                        |block| state_from_show(block),
+                    ),
+                    Err(message) => PlatformState::unknown(message.as_str()),
+                };
+                states.insert(id.to_string(), state);
+            }
+        }
+        states
     }
 
     fn installed_command(&self, service_id: &str) -> Option<Vec<String>> {
@@ -567,6 +626,25 @@ pub fn unit_dir(env: &Env) -> PathBuf {
 mod tests {
     use super::*;
     use crate::scheduler::test_spec as spec;
+
+    #[test]
+    fn a_many_unit_show_is_read_per_unit_by_its_id() {
+        // As systemd 252 prints `show -p Id,LoadState,… a.timer b.timer`.
+        let out = "Id=syncfleet-a.timer\nLoadState=loaded\nActiveState=active\n\
+UnitFileState=enabled\nNextElapseUSecRealtime=Thu 2026-01-01 12:00:00 UTC\n\n\
+Id=syncfleet-b.timer\nLoadState=not-found\nActiveState=inactive\nUnitFileState=\n\
+NextElapseUSecRealtime=\n";
+        let blocks = show_blocks(out);
+        assert_eq!(blocks.len(), 2);
+        let a = state_from_show(blocks["syncfleet-a.timer"]);
+        assert!(a.loaded);
+        assert_eq!(a.state, "active (enabled)");
+        assert!(a.next_run_ms.is_some(), "{a:?}");
+        let b = state_from_show(blocks["syncfleet-b.timer"]);
+        assert!(!b.loaded);
+        assert_eq!(b.state, "not-found");
+        assert_eq!(b.next_run, None);
+    }
 
     fn systemd() -> Systemd {
         Systemd {
