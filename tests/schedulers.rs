@@ -781,9 +781,15 @@ fn cli_schtasks_with_a_fake_schtasks() {
     assert_eq!(v["ok"], true, "{v}");
     assert_eq!(drift(&cli)["command_drift"], false);
 
+    // The arguments file of versions before the task XML goes with it.
+    let legacy = cli
+        .config()
+        .join("syncfleet/schtasks/SyncFleet-cronws.args");
+    fs::write(&legacy, "/create\n/tn\nSyncFleet-cronws\n").unwrap();
     let (v, _) = cli.run(&["uninstall"], &[]);
     assert_eq!(v["data"]["was_installed"], true, "{v}");
     assert!(!task.exists());
+    assert!(!legacy.exists());
     assert!(
         !cli.config()
             .join("syncfleet/schtasks/SyncFleet-cronws.xml")

@@ -361,42 +361,35 @@ fn expression_triggers(
             every_minutes.map(|e| u64::from(e) * 60),
         )
     };
-    let (hour, minute) = (single(&f.hour), single(&f.minute));
     match (&f.hour, &f.minute) {
-        (Some(_), Some(_)) if hour.is_some() && minute.is_some() => {
-            Ok(vec![one(hour.unwrap_or(0), minute.unwrap_or(0), None)])
-        }
         (None, None) => Ok(vec![one(0, 0, Some(1))]),
-        (None, Some(_)) => match (minute, step_from_zero(&f.minute, 60)) {
+        (None, Some(_)) => match (single(&f.minute), step_from_zero(&f.minute, 60)) {
             (Some(m), _) => Ok(vec![one(0, m, Some(60))]),
             (_, Some((start, every))) => Ok(vec![one(0, start, Some(every))]),
             _ => refuse("a task repeats every N minutes from one start, not at a list of minutes"),
         },
-        (Some(_), Some(_)) => {
-            if let (Some(m), Some((start, every))) = (minute, step_from_zero(&f.hour, 24)) {
+        (Some(hours), Some(minutes)) => {
+            if let (Some(m), Some((start, every))) =
+                (single(&f.minute), step_from_zero(&f.hour, 24))
+            {
                 return Ok(vec![one(start, m, Some(every * 60))]);
             }
-            // A short list of times: one trigger each.
-            let hours = f.hour.as_deref().map(|l| crate::schedule::expand(l, 23));
-            let minutes = f.minute.as_deref().map(|l| crate::schedule::expand(l, 59));
-            match (hours, minutes) {
-                (Some(hours), Some(minutes))
-                    if hours.len() * minutes.len() <= MAX_TRIGGERS_PER_EXPRESSION =>
-                {
-                    Ok(hours
-                        .iter()
-                        .flat_map(|h| minutes.iter().map(move |m| (*h, *m)))
-                        .map(|(h, m)| one(h, m, None))
-                        .collect())
-                }
-                _ => refuse(&format!(
+            // One time, or a short list of times: a trigger each.
+            let hours = crate::schedule::expand(hours, 23);
+            let minutes = crate::schedule::expand(minutes, 59);
+            if hours.len() * minutes.len() > MAX_TRIGGERS_PER_EXPRESSION {
+                return refuse(&format!(
                     "a task runs at up to {MAX_TRIGGERS_PER_EXPRESSION} times a day, or every N minutes or hours from one start"
-                )),
+                ));
             }
+            Ok(hours
+                .iter()
+                .flat_map(|h| minutes.iter().map(move |m| one(*h, *m, None)))
+                .collect())
         }
-        _ => refuse(
-            "a task runs at up to 24 times a day, or every N minutes or hours from one start",
-        ),
+        (Some(_), None) => {
+            refuse("a task repeats every N minutes through the whole day, not within some hours")
+        }
     }
 }
 
@@ -857,6 +850,9 @@ mod tests {
             );
             assert!(t.contains("<Duration>P1D</Duration>"), "{at}: {t}");
         }
+        let three = calendar_triggers(&calendar(&["Sat 09:0/20"], CatchUp::None), 0).unwrap();
+        assert_eq!(three.len(), 3, "{three:?}");
+        assert!(three[2].contains("T09:40:00<"), "{three:?}");
         let weekday_repeat = calendar_triggers(&calendar(&["Sat,Sun *:0/30"], CatchUp::None), 0)
             .unwrap()
             .concat();
@@ -877,6 +873,7 @@ mod tests {
             ("*-*-* 0..23:0,30", "up to 24 times a day", "--at '00:00'"),
             ("*:5,35", "list of minutes", "--at '00:05'"),
             ("Mon *-*-1 10:00", "not both", "--at '10:00'"),
+            ("09:*", "whole day", "--at '09:00'"),
         ] {
             let e = calendar_triggers(&calendar(&[at], CatchUp::Latest), 0).unwrap_err();
             assert!(e.message.contains(why), "{at}: {}", e.message);
