@@ -781,14 +781,128 @@ fn cli_schtasks_with_a_fake_schtasks() {
     assert_eq!(v["ok"], true, "{v}");
     assert_eq!(drift(&cli)["command_drift"], false);
 
+    // The arguments file of versions before the task XML goes with it.
+    let legacy = cli
+        .config()
+        .join("syncfleet/schtasks/SyncFleet-cronws.args");
+    fs::write(&legacy, "/create\n/tn\nSyncFleet-cronws\n").unwrap();
     let (v, _) = cli.run(&["uninstall"], &[]);
     assert_eq!(v["data"]["was_installed"], true, "{v}");
     assert!(!task.exists());
+    assert!(!legacy.exists());
     assert!(
         !cli.config()
-            .join("syncfleet/schtasks/SyncFleet-cronws.args")
+            .join("syncfleet/schtasks/SyncFleet-cronws.xml")
             .exists()
     );
+}
+
+/// The task XML as Python's xml.etree reads it: each element's local name
+/// and text, in document order, as JSON pairs.
+fn etree(xml_utf8: &str) -> Vec<(String, String)> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("task.xml");
+    // The file as schtasks gets it: UTF-16 LE with a byte-order mark.
+    let mut bytes = vec![0xFF, 0xFE];
+    for unit in xml_utf8.encode_utf16() {
+        bytes.extend_from_slice(&unit.to_le_bytes());
+    }
+    fs::write(&path, bytes).unwrap();
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import sys,json,xml.etree.ElementTree as E\n\
+             root=E.parse(sys.argv[1]).getroot()\n\
+             assert root.tag=='{http://schemas.microsoft.com/windows/2004/02/mit/task}Task', root.tag\n\
+             assert root.get('version')=='1.2'\n\
+             print(json.dumps([(e.tag.split('}')[1], (e.text or '').strip()) for e in root.iter()]))",
+        ])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "xml.etree rejected the task: {}\n{xml_utf8}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn element<'a>(tree: &'a [(String, String)], name: &str) -> Vec<&'a str> {
+    tree.iter()
+        .filter(|(n, _)| n == name)
+        .map(|(_, t)| t.as_str())
+        .collect()
+}
+
+/// A calendar service on schtasks: the task XML reaches schtasks as a
+/// UTF-16 file through /xml, parses, catches up missed runs by default
+/// (StartWhenAvailable) and not with --catch-up none, holds one trigger
+/// per --at, and never the token.
+#[test]
+fn cli_schtasks_calendar_task_xml() {
+    if !common::tool_available("python3", "xml.etree, to parse the task XML") {
+        return;
+    }
+    let cli = Cli::new();
+    let staged = cli.config().join("syncfleet/schtasks/SyncFleet-cronws.xml");
+    let received = cli.env.path("fake-schtasks/.SyncFleet-cronws.xml");
+    for (catch_up, start_when_available) in [(None, "true"), (Some("none"), "false")] {
+        let mut args = vec![
+            "install",
+            "--scheduler",
+            "schtasks",
+            "--at",
+            "Mon..Fri 09:30",
+            "--at",
+            "*-*-1 02:00",
+        ];
+        if let Some(c) = catch_up {
+            args.extend(["--catch-up", c]);
+        }
+        let (v, _) = cli.run(&args, &[("GITLAB_TOKEN", TOKEN)]);
+        assert_eq!(v["ok"], true, "{v}");
+        let bytes = fs::read(&staged).unwrap();
+        assert_eq!(&bytes[..2], &[0xFF, 0xFE], "UTF-16 LE with a BOM");
+        let text = String::from_utf8(fs::read(&received).unwrap()).unwrap();
+        assert!(!text.contains(TOKEN) && !text.contains("glpat-"), "{text}");
+        let tree = etree(&text);
+        assert_eq!(
+            element(&tree, "StartWhenAvailable"),
+            [start_when_available],
+            "{text}"
+        );
+        assert_eq!(element(&tree, "CalendarTrigger").len(), 2, "{text}");
+        assert_eq!(element(&tree, "DaysOfWeek").len(), 1, "{text}");
+        assert_eq!(element(&tree, "Day"), ["1"], "{text}");
+        assert_eq!(element(&tree, "MultipleInstancesPolicy"), ["IgnoreNew"]);
+        let starts = element(&tree, "StartBoundary");
+        assert!(starts[0].starts_with("2001-01-01T09:3"), "{starts:?}");
+        assert!(starts[1].starts_with("2001-01-01T02:0"), "{starts:?}");
+        let (v, _) = cli.run(&["status"], &[]);
+        assert_eq!(
+            v["data"]["drift"],
+            serde_json::json!({"platform_drift": false, "spec_drift": false, "command_drift": false}),
+            "{v}"
+        );
+    }
+    // A hand edit of the staged task is drift.
+    let text = String::from_utf8(fs::read(&received).unwrap()).unwrap();
+    let edited = text.replace("<StartWhenAvailable>false<", "<StartWhenAvailable>true<");
+    assert_ne!(edited, text);
+    let mut bytes = vec![0xFF, 0xFE];
+    for unit in edited.encode_utf16() {
+        bytes.extend_from_slice(&unit.to_le_bytes());
+    }
+    fs::write(&staged, bytes).unwrap();
+    assert_eq!(drift(&cli)["spec_drift"], true);
+    // Times Task Scheduler cannot keep are refused with the nearest.
+    let (v, _) = cli.run(
+        &["install", "--scheduler", "schtasks", "--at", "*:5,35"],
+        &[("GITLAB_TOKEN", TOKEN)],
+    );
+    assert_eq!(v["ok"], false, "{v}");
+    assert!(v.to_string().contains("list of minutes"), "{v}");
 }
 
 #[test]
@@ -796,7 +910,7 @@ fn cli_dry_runs_show_what_each_scheduler_would_get() {
     let cli = Cli::new();
     for (scheduler, needle) in [
         ("launchd", "<key>StartInterval</key>"),
-        ("schtasks", "/create\\n/tn\\nSyncFleet-cronws\\n"),
+        ("schtasks", "<TimeTrigger>"),
         ("cron", "# BEGIN syncfleet cronws\\n"),
     ] {
         let (v, _) = cli.run(

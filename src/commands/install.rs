@@ -1377,21 +1377,20 @@ fn write_files(ctx: &Context, plan: &Plan) -> Result<Written> {
     let logs = ctx.data_dir.logs_dir(id);
     fsutil::create_private_dir(&logs).map_err(|e| Error::io("create", &logs, e))?;
     let mut written: Written = Vec::new();
-    let mut write = |path: &Path, content: &str, mode: u32| -> Result<()> {
+    let mut write = |path: &Path, content: &[u8], mode: u32| -> Result<()> {
         let previous = fsutil::read_optional(path)
             .map_err(|e| Error::io("read", path, e))?
             .map(|bytes| (bytes, fsutil::mode_of(path).unwrap_or(0o600)));
-        fsutil::write_atomic_mode(path, content.as_bytes(), mode)
-            .map_err(|e| Error::io("write", path, e))?;
+        fsutil::write_atomic_mode(path, content, mode).map_err(|e| Error::io("write", path, e))?;
         written.push((path.to_path_buf(), previous));
         Ok(())
     };
     let result = (|| {
         if let Some((path, content)) = &plan.env_file {
-            write(path, content, 0o600)?;
+            write(path, content.as_bytes(), 0o600)?;
         }
         for a in &plan.artifacts {
-            write(&a.path, &a.content, a.mode)?;
+            write(&a.path, &plan.backend.file_bytes(a), a.mode)?;
         }
         let manifest = serde_json::to_string_pretty(&plan.manifest).map_err(|e| {
             Error::new(
@@ -1399,7 +1398,7 @@ fn write_files(ctx: &Context, plan: &Plan) -> Result<Written> {
                 format!("serialize the manifest: {e}"),
             )
         })? + "\n";
-        write(&ctx.data_dir.manifest_path(id), &manifest, 0o600)
+        write(&ctx.data_dir.manifest_path(id), manifest.as_bytes(), 0o600)
     })();
     match result {
         Ok(()) => Ok(written),

@@ -266,6 +266,11 @@ pub trait Scheduler {
     fn read_installed(&self, path: &Path) -> Option<String> {
         std::fs::read_to_string(path).ok()
     }
+    /// The bytes written for one rendered artifact: its text as UTF-8 by
+    /// default; schtasks writes UTF-16, the encoding `schtasks /xml` reads.
+    fn file_bytes(&self, artifact: &Artifact) -> Vec<u8> {
+        artifact.content.as_bytes().to_vec()
+    }
     fn prerequisites(&self) -> Vec<Check>;
     /// How a service's schedule is named on this scheduler, for people.
     fn schedule_label(&self, service_id: &str) -> String;
