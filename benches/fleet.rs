@@ -638,11 +638,13 @@ fn main() {
         });
     }
 
-    // The metrics file: what every run and admin change rewrites, in its
-    // three steps (in process, median of 5), then the whole command.
+    // The metrics files: a fleet pass (admin changes, `syncfleet metrics`)
+    // writes every service's file the first time and only the changed ones
+    // after; a run rewrites one service's file and the fleet file (in
+    // process, median of 5), then the whole command.
     {
         let reg = syncfleet::registry::Registry::open(&fleet.join("registry.db")).unwrap();
-        let path = bench.path("metrics/syncfleet.prom");
+        let dir = bench.path("metrics");
         let median = |f: &mut dyn FnMut() -> Duration| {
             let mut times: Vec<Duration> = (0..5).map(|_| f()).collect();
             times.sort();
@@ -661,27 +663,55 @@ fn main() {
             text = syncfleet::metrics::render(&fleet_now);
             t.elapsed()
         });
-        let write = median(&mut || {
+        let series = text.lines().filter(|l| !l.starts_with('#')).count();
+        let first_write = median(&mut || {
+            let _ = std::fs::remove_dir_all(&dir);
             let t = Instant::now();
-            syncfleet::metrics::write_file(&path, &text).unwrap();
+            syncfleet::metrics::write_fleet_files(&reg, &dir, now, &|_| false).unwrap();
             t.elapsed()
         });
-        let series = text.lines().filter(|l| !l.starts_with('#')).count();
+        let unchanged = median(&mut || {
+            let t = Instant::now();
+            syncfleet::metrics::write_fleet_files(&reg, &dir, now, &|_| false).unwrap();
+            t.elapsed()
+        });
+        let one = fleet_now.services[0].row.service_id.clone();
+        let one_service = median(&mut || {
+            let t = Instant::now();
+            syncfleet::metrics::write_service_file(&reg, &dir, &one, now, &|_| false).unwrap();
+            syncfleet::metrics::write_fleet_file(&dir, now).unwrap();
+            t.elapsed()
+        });
+        let one_size = std::fs::metadata(dir.join(syncfleet::metrics::service_file_name(&one)))
+            .map(|m| m.len())
+            .unwrap_or(0);
         rows.push(row(
-            format!("metrics file, {services} services: registry read + render + atomic write"),
-            ms(read + render + write),
+            format!("metrics files, {services} services: fleet pass writing every file"),
+            ms(first_write),
             "-".into(),
             format!(
-                "read {} + render {} + write {}; {series} series, {:.1} MB",
+                "{} files; registry read {} + one-document render {} (for scale); {series} series, {:.1} MB in all",
+                services + 1,
                 ms(read),
                 ms(render),
-                ms(write),
                 text.len() as f64 / 1e6
             ),
         ));
+        rows.push(row(
+            format!("metrics files, {services} services: fleet pass, nothing changed"),
+            ms(unchanged),
+            "-".into(),
+            "reads and compares every file, writes the fleet file only".into(),
+        ));
+        rows.push(row(
+            format!("metrics files, {services} services: one service's update (a run)"),
+            ms(one_service),
+            "-".into(),
+            format!("4 indexed registry reads + 2 atomic writes ({one_size} B service file)"),
+        ));
         let command = measure(5, || bench.command(&fleet, &["metrics"]));
         rows.push(row(
-            format!("`syncfleet metrics`, {services} services (prints and rewrites the file)"),
+            format!("`syncfleet metrics`, {services} services (prints, fleet pass)"),
             cost(command),
             mb(command.rss_kib),
             "-".into(),
@@ -846,8 +876,13 @@ fn main() {
         c.stdout(Stdio::null());
         c
     });
+    let metrics_files = std::fs::read_dir(install_data.join("metrics"))
+        .map(|d| d.count())
+        .unwrap_or(0);
     rows.push(row(
-        "run with one no-op stage (median of 31; baseline: the stage alone)".into(),
+        format!(
+            "run with one no-op stage, {installs} services installed (median of 31; baseline: the stage alone; includes the metrics update, {metrics_files} metrics files)"
+        ),
         cost(run),
         mb(run.rss_kib),
         format!(

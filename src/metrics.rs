@@ -570,11 +570,13 @@ pub fn refresh(ctx: &Context, scope: &Scope) -> Result<PathBuf> {
     let dir = dir_of(ctx);
     match scope {
         Scope::Service(id) if layout_is_current(&dir) => {
-            write_service(ctx, &dir, id)?;
+            let reg = ctx.registry()?;
+            write_service_file(reg, &dir, id, ctx.now_ms(), &crate::process::pid_alive)?;
             write_fleet_file(&dir, ctx.now_ms())?;
         }
         _ => {
-            write_fleet(ctx, &dir)?;
+            let reg = ctx.registry()?;
+            write_fleet_files(reg, &dir, ctx.now_ms(), &crate::process::pid_alive)?;
         }
     }
     Ok(dir)
@@ -584,7 +586,12 @@ pub fn refresh(ctx: &Context, scope: &Scope) -> Result<PathBuf> {
 pub fn rewrite(ctx: &Context) -> Result<(PathBuf, String)> {
     let _turn = take_turn(ctx)?;
     let dir = dir_of(ctx);
-    let fleet = write_fleet(ctx, &dir)?;
+    let fleet = write_fleet_files(
+        ctx.registry()?,
+        &dir,
+        ctx.now_ms(),
+        &crate::process::pid_alive,
+    )?;
     Ok((dir, render(&fleet)))
 }
 
@@ -603,15 +610,21 @@ fn layout_is_current(dir: &Path) -> bool {
     current && !dir.join(LEGACY_FILE).exists()
 }
 
-fn write_fleet_file(dir: &Path, now_ms: i64) -> Result<()> {
+pub fn write_fleet_file(dir: &Path, now_ms: i64) -> Result<()> {
     let path = dir.join(FLEET_FILE);
     write_file(&path, &render_fleet_file(now_ms)).map_err(|e| Error::io("write", &path, e))
 }
 
-/// One service's file from its registry rows (four indexed reads).
-fn write_service(ctx: &Context, dir: &Path, id: &str) -> Result<()> {
+/// One service's file from its registry rows (four indexed reads), or
+/// its removal when the service is not installed.
+pub fn write_service_file(
+    reg: &Registry,
+    dir: &Path,
+    id: &str,
+    now_ms: i64,
+    pid_alive: &dyn Fn(u32) -> bool,
+) -> Result<()> {
     let path = dir.join(service_file_name(id));
-    let reg = ctx.registry()?;
     let Some(row) = reg.list_row(id)?.filter(|row| row.installed) else {
         return remove_if_present(&path);
     };
@@ -619,8 +632,8 @@ fn write_service(ctx: &Context, dir: &Path, id: &str) -> Result<()> {
         &row.status,
         row.installed,
         &policy_of_row(&row),
-        ctx.now_ms(),
-        &crate::process::pid_alive,
+        now_ms,
+        pid_alive,
     );
     let service = ServiceMetrics {
         state,
@@ -635,8 +648,13 @@ fn write_service(ctx: &Context, dir: &Path, id: &str) -> Result<()> {
 /// Every file: the old single file removed first (its series would be
 /// served twice), each service's file written when it differs, stale
 /// service files removed, the fleet file (with the layout line) last.
-fn write_fleet(ctx: &Context, dir: &Path) -> Result<Fleet> {
-    let fleet = collect(ctx.registry()?, ctx.now_ms(), &crate::process::pid_alive)?;
+pub fn write_fleet_files(
+    reg: &Registry,
+    dir: &Path,
+    now_ms: i64,
+    pid_alive: &dyn Fn(u32) -> bool,
+) -> Result<Fleet> {
+    let fleet = collect(reg, now_ms, pid_alive)?;
     remove_if_present(&dir.join(LEGACY_FILE))?;
     let mut wanted = std::collections::HashSet::with_capacity(fleet.services.len());
     for s in &fleet.services {
