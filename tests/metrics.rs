@@ -97,15 +97,38 @@ fn small_fleet(env: &mut TestEnv) -> Vec<String> {
 
 /// The exposition with what varies from machine to machine replaced: the
 /// temp root, the id hashed from it, the version, and the sums of run
-/// durations.
+/// durations. The hashed id sorts before or after the named services
+/// depending on the temp root, so its samples are moved first in each
+/// family (a stable move: the order within a service stays).
 fn normalized(env: &TestEnv, text: &str, hashed_id: &str) -> String {
     let sums = varying_values_out(text);
-    sums.replace(&env.dir.path().display().to_string(), "[TMP]")
+    let replaced = sums
+        .replace(&env.dir.path().display().to_string(), "[TMP]")
         .replace(hashed_id, "[ID]")
         .replace(
             &format!("version=\"{}\"", env!("CARGO_PKG_VERSION")),
             "version=\"[VERSION]\"",
-        )
+        );
+    let mut out = String::with_capacity(replaced.len());
+    let mut family: Vec<&str> = Vec::new();
+    let flush = |family: &mut Vec<&str>, out: &mut String| {
+        family.sort_by_key(|line| !line.contains("service_id=\"[ID]\""));
+        for line in family.drain(..) {
+            out.push_str(line);
+            out.push('\n');
+        }
+    };
+    for line in replaced.lines() {
+        if line.starts_with('#') {
+            flush(&mut family, &mut out);
+            out.push_str(line);
+            out.push('\n');
+        } else {
+            family.push(line);
+        }
+    }
+    flush(&mut family, &mut out);
+    out
 }
 
 /// `…_sum{…} 0.123` → `…_sum{…} [SUM]`, and the same for the 1 s and 5 s
