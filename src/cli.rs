@@ -161,7 +161,7 @@ pub enum Command {
     Prune(PruneArgs),
     /// Rebuild the registry from the service files
     Reindex(ReindexArgs),
-    /// Print the fleet's Prometheus metrics (the file node_exporter's textfile collector reads)
+    /// Print the fleet's Prometheus metrics (the files node_exporter's textfile collector reads)
     Metrics(MetricsArgs),
     /// A live dashboard of the fleet in the terminal (--once: one frame as text)
     Top(TopArgs),

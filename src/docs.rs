@@ -252,12 +252,12 @@ move refuses a NEW_DIR without a syncfleet.json (CONFIG_NOT_FOUND) and one that 
     },
     CommandDoc {
         name: "metrics",
-        description: "Print the fleet's Prometheus metrics in the text exposition format, from the registry: per installed service (labelled service_id, name, workspace, platform and tags) the runs by outcome, last run and last success times, a run duration histogram, consecutive failures, the scheduler state (one series per state, 1 for the current one), circuit breaker open, paused by kind, skips by reason, errors by code and class, the next run time and the schedule period; plus syncfleet_build_info. The same text is written atomically (mode 0644) to $SYNCFLEET_DATA_DIR/metrics/syncfleet.prom, or to the directory SYNCFLEET_METRICS_DIR names (node_exporter's --collector.textfile.directory), after every run and every command that changes the fleet; this command rewrites it too.",
+        description: "Print the fleet's Prometheus metrics in the text exposition format, from the registry: per installed service (labelled service_id, name, workspace, platform and tags) the runs by outcome, last run and last success times, a run duration histogram, consecutive failures, the scheduler state (one series per state, 1 for the current one), circuit breaker open, paused by kind, skips by reason, errors by code and class, the next run time and the schedule period; plus syncfleet_build_info. The same series are kept in files written atomically (mode 0644) in $SYNCFLEET_DATA_DIR/metrics, or in the directory SYNCFLEET_METRICS_DIR names (node_exporter's --collector.textfile.directory, which merges the families across files): syncfleet-fleet.prom for the fleet-wide series and syncfleet-svc-<service id>.prom per installed service. A run rewrites only its own service's file; every other command that changes the fleet rewrites the files that changed and removes those of services no longer installed (and the single syncfleet.prom of earlier versions); this command brings every file up to date too.",
         examples: &[
             ("syncfleet metrics | promtool check metrics", "check the exposition"),
-            ("syncfleet -J metrics | jq -r .data.path", "where the metrics file is (SYNCFLEET_METRICS_DIR moves it)"),
+            ("syncfleet -J metrics | jq -r .data.path", "where the metrics files are (SYNCFLEET_METRICS_DIR moves them)"),
         ],
-        response: &[("exposition", "string: the text exposition"), ("path", "string: the metrics file"), ("written", "bool: whether the file was rewritten")],
+        response: &[("exposition", "string: the text exposition"), ("path", "string: the metrics directory"), ("written", "bool: whether the files were brought up to date")],
     },
     CommandDoc {
         name: "top",

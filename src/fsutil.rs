@@ -20,6 +20,20 @@ pub fn write_atomic_mode(path: &Path, content: &[u8], mode: u32) -> io::Result<(
     sync_dir(&dir)
 }
 
+/// `write_atomic_mode` without the fsyncs: a reader sees the old file or
+/// the new one, never half of one, but a crash may lose the write. Only for
+/// derived files that the next write rebuilds and that are written by the
+/// thousand (the metrics files: an fsync each would cost seconds).
+pub fn write_atomic_mode_unsynced(path: &Path, content: &[u8], mode: u32) -> io::Result<()> {
+    let dir = parent_dir(path);
+    create_dirs(&dir)?;
+    let mut tmp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(&dir)?;
+    set_mode(tmp.path(), mode)?;
+    tmp.write_all(content)?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
 /// Atomic write with owner read/write only (0600): the default for state.
 pub fn write_atomic(path: &Path, content: &[u8]) -> io::Result<()> {
     write_atomic_mode(path, content, 0o600)

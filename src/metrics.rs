@@ -1,9 +1,12 @@
-//! The Prometheus metrics file: the fleet in the text exposition format,
-//! derived from the registry alone (one read of the services, three of
-//! running totals; no per-service file), for node_exporter's textfile
-//! collector. It is rewritten atomically after every run and every
-//! command that changes the fleet (`after_command`, the one hook), and
-//! `syncfleet metrics` prints it. No daemon: the file is the interface.
+//! The Prometheus metrics files: the fleet in the text exposition format,
+//! derived from the registry alone (no per-service state file), for
+//! node_exporter's textfile collector, which merges the families of every
+//! `*.prom` file in its directory. `syncfleet-fleet.prom` holds the
+//! fleet-wide series and `syncfleet-svc-<id>.prom` each service's, so a run
+//! rewrites only its own service's file (O(1 service)) and an admin change
+//! compares every file and rewrites those that changed (`after_command`,
+//! the one hook, decides). `syncfleet metrics` prints the union as one
+//! exposition. No daemon: the files are the interface.
 
 use crate::cli::Command;
 use crate::context::Context;
@@ -19,9 +22,16 @@ use std::path::{Path, PathBuf};
 /// at node_exporter's `--collector.textfile.directory`. syncfleet has no
 /// user config file, so this variable is the one setting.
 pub const METRICS_DIR_VAR: &str = "SYNCFLEET_METRICS_DIR";
-/// node_exporter reads `*.prom`; the temporary file of an atomic write
+/// node_exporter reads every `*.prom` file of its directory and merges
+/// the families across files (checked with node_exporter 1.5), so each
+/// service has its own file and a run rewrites only its own: O(1 service)
+/// however large the fleet. The temporary file of an atomic write
 /// (`.tmp-*`) is never taken for one.
-pub const FILE_NAME: &str = "syncfleet.prom";
+pub const FLEET_FILE: &str = "syncfleet-fleet.prom";
+/// `syncfleet-svc-<service id>.prom`: all of that service's series.
+pub const SERVICE_FILE_PREFIX: &str = "syncfleet-svc-";
+/// The single file of earlier versions, removed by the first write.
+pub const LEGACY_FILE: &str = "syncfleet.prom";
 /// Readable by node_exporter, which runs as another user.
 const FILE_MODE: u32 = 0o644;
 const DIR_MODE: u32 = 0o755;
@@ -45,10 +55,10 @@ pub fn metrics_dir(data_dir: &DataDir, configured: Option<&Path>) -> PathBuf {
     }
 }
 
-/// The file this process writes.
-pub fn file_path(ctx: &Context) -> PathBuf {
+/// The directory this process writes.
+pub fn dir_of(ctx: &Context) -> PathBuf {
     let configured = std::env::var_os(METRICS_DIR_VAR).map(PathBuf::from);
-    metrics_dir(&ctx.data_dir, configured.as_deref()).join(FILE_NAME)
+    metrics_dir(&ctx.data_dir, configured.as_deref())
 }
 
 /// One service's series, as read from the registry.
@@ -198,15 +208,8 @@ fn next_run_ms(s: &ServiceMetrics, now_ms: i64) -> Option<i64> {
     .expected_next_run_ms(&s.row.status, s.state, None, now_ms)
 }
 
-/// The exposition text of `fleet`.
-pub fn render(fleet: &Fleet) -> String {
-    let labels: Vec<String> = fleet
-        .services
-        .iter()
-        .map(|s| service_labels(&s.row))
-        .collect();
-    let each = || fleet.services.iter().zip(labels.iter().map(String::as_str));
-
+/// The families of the fleet-wide series.
+fn fleet_families(generated_ms: i64) -> [Family; 2] {
     let mut build = Family::new(
         "syncfleet_build_info",
         "gauge",
@@ -223,70 +226,96 @@ pub fn render(fleet: &Fleet) -> String {
         "gauge",
         "When this file was written, from the registry.",
     );
-    generated.sample("", "", "", seconds(fleet.generated_ms));
+    generated.sample("", "", "", seconds(generated_ms));
+    [build, generated]
+}
 
-    let mut runs = Family::new(
-        "syncfleet_service_runs_total",
-        "counter",
-        "Runs recorded, by outcome (crashed: killed or crashed, found by the next run).",
-    );
-    let mut last_run = Family::new(
-        "syncfleet_service_last_run_timestamp_seconds",
-        "gauge",
-        "When the service's last run started.",
-    );
-    let mut last_success = Family::new(
-        "syncfleet_service_last_success_timestamp_seconds",
-        "gauge",
-        "When the service's last run whose core stages all succeeded (success or degraded) started.",
-    );
-    let mut duration = Family::new(
-        "syncfleet_service_run_duration_seconds",
-        "histogram",
-        "How long runs took (crashed runs, whose duration is unknown, are left out).",
-    );
-    let mut failures = Family::new(
-        "syncfleet_service_consecutive_failures",
-        "gauge",
-        "Failed runs in a row since the last good one.",
-    );
-    let mut state = Family::new(
-        "syncfleet_service_state",
-        "gauge",
-        "The service's scheduler state, as `syncfleet list` shows it: 1 for the current state, 0 for the others.",
-    );
-    let mut breaker = Family::new(
-        "syncfleet_service_circuit_breaker_open",
-        "gauge",
-        "1 while the circuit breaker holds the service paused after too many transient failures.",
-    );
-    let mut paused = Family::new(
-        "syncfleet_service_paused",
-        "gauge",
-        "1 for the kind of pause the service is in (manual, permanent error, circuit breaker), 0 for the others.",
-    );
-    let mut skips = Family::new(
-        "syncfleet_service_skips_total",
-        "counter",
-        "Scheduled invocations that did not run the pipeline, by reason.",
-    );
-    let mut errors = Family::new(
-        "syncfleet_service_errors_total",
-        "counter",
-        "Runs that ended with an error code, by code and class (transient errors are retried with backoff, permanent ones pause).",
-    );
-    let mut next_run = Family::new(
-        "syncfleet_service_next_run_timestamp_seconds",
-        "gauge",
-        "The earliest time the next scheduled run can start (interval services that have run and are not paused).",
-    );
-    let mut period = Family::new(
-        "syncfleet_service_schedule_period_seconds",
-        "gauge",
-        "The service's schedule interval.",
-    );
+/// The per-service families, filled one service at a time.
+struct ServiceFamilies {
+    runs: Family,
+    last_run: Family,
+    last_success: Family,
+    duration: Family,
+    failures: Family,
+    state: Family,
+    breaker: Family,
+    paused: Family,
+    skips: Family,
+    errors: Family,
+    next_run: Family,
+    period: Family,
+}
 
-    for (s, l) in each() {
+impl ServiceFamilies {
+    fn new() -> ServiceFamilies {
+        ServiceFamilies {
+            runs: Family::new(
+                "syncfleet_service_runs_total",
+                "counter",
+                "Runs recorded, by outcome (crashed: killed or crashed, found by the next run).",
+            ),
+            last_run: Family::new(
+                "syncfleet_service_last_run_timestamp_seconds",
+                "gauge",
+                "When the service's last run started.",
+            ),
+            last_success: Family::new(
+                "syncfleet_service_last_success_timestamp_seconds",
+                "gauge",
+                "When the service's last run whose core stages all succeeded (success or degraded) started.",
+            ),
+            duration: Family::new(
+                "syncfleet_service_run_duration_seconds",
+                "histogram",
+                "How long runs took (crashed runs, whose duration is unknown, are left out).",
+            ),
+            failures: Family::new(
+                "syncfleet_service_consecutive_failures",
+                "gauge",
+                "Failed runs in a row since the last good one.",
+            ),
+            state: Family::new(
+                "syncfleet_service_state",
+                "gauge",
+                "The service's scheduler state, as `syncfleet list` shows it: 1 for the current state, 0 for the others.",
+            ),
+            breaker: Family::new(
+                "syncfleet_service_circuit_breaker_open",
+                "gauge",
+                "1 while the circuit breaker holds the service paused after too many transient failures.",
+            ),
+            paused: Family::new(
+                "syncfleet_service_paused",
+                "gauge",
+                "1 for the kind of pause the service is in (manual, permanent error, circuit breaker), 0 for the others.",
+            ),
+            skips: Family::new(
+                "syncfleet_service_skips_total",
+                "counter",
+                "Scheduled invocations that did not run the pipeline, by reason.",
+            ),
+            errors: Family::new(
+                "syncfleet_service_errors_total",
+                "counter",
+                "Runs that ended with an error code, by code and class (transient errors are retried with backoff, permanent ones pause).",
+            ),
+            next_run: Family::new(
+                "syncfleet_service_next_run_timestamp_seconds",
+                "gauge",
+                "The earliest time the next scheduled run can start (interval services that have run and are not paused).",
+            ),
+            period: Family::new(
+                "syncfleet_service_schedule_period_seconds",
+                "gauge",
+                "The service's schedule interval.",
+            ),
+        }
+    }
+
+    /// The samples of one service, in every family.
+    fn add(&mut self, s: &ServiceMetrics, now_ms: i64) {
+        let l = service_labels(&s.row);
+        let l = l.as_str();
         let t = &s.totals;
         for (outcome, n) in [
             ("success", t.success),
@@ -294,30 +323,38 @@ pub fn render(fleet: &Fleet) -> String {
             ("failed", t.failed),
             ("crashed", t.crashed),
         ] {
-            runs.sample("", l, &format!("outcome=\"{outcome}\""), n);
+            self.runs
+                .sample("", l, &format!("outcome=\"{outcome}\""), n);
         }
         if let Some(ms) = t.last_run_ms {
-            last_run.sample("", l, "", seconds(ms));
+            self.last_run.sample("", l, "", seconds(ms));
         }
         if let Some(ms) = t.last_success_ms {
-            last_success.sample("", l, "", seconds(ms));
+            self.last_success.sample("", l, "", seconds(ms));
         }
         for (le, n) in DURATION_BUCKETS_SECONDS.iter().zip(t.duration_buckets) {
-            duration.sample("_bucket", l, &format!("le=\"{le}\""), n);
+            self.duration
+                .sample("_bucket", l, &format!("le=\"{le}\""), n);
         }
-        duration.sample("_bucket", l, "le=\"+Inf\"", t.timed_runs);
-        duration.sample("_sum", l, "", seconds(t.duration_sum_ms));
-        duration.sample("_count", l, "", t.timed_runs);
-        failures.sample("", l, "", s.row.status.consecutive_failures);
+        self.duration
+            .sample("_bucket", l, "le=\"+Inf\"", t.timed_runs);
+        self.duration
+            .sample("_sum", l, "", seconds(t.duration_sum_ms));
+        self.duration.sample("_count", l, "", t.timed_runs);
+        self.failures
+            .sample("", l, "", s.row.status.consecutive_failures);
         for candidate in SchedulerState::ALL {
             let on = u8::from(candidate == s.state);
-            state.sample("", l, &format!("state=\"{}\"", candidate.as_str()), on);
+            self.state
+                .sample("", l, &format!("state=\"{}\"", candidate.as_str()), on);
         }
         let kind = s.row.status.pause_kind();
-        breaker.sample("", l, "", u8::from(kind == Some(PauseKind::CircuitBreaker)));
+        self.breaker
+            .sample("", l, "", u8::from(kind == Some(PauseKind::CircuitBreaker)));
         for k in PAUSE_KINDS {
             let on = u8::from(kind == Some(k));
-            paused.sample("", l, &format!("kind=\"{}\"", k.as_str()), on);
+            self.paused
+                .sample("", l, &format!("kind=\"{}\"", k.as_str()), on);
         }
         let mut reasons: Vec<(&str, u64)> = SKIP_REASONS.iter().map(|r| (*r, 0)).collect();
         for (reason, n) in &s.skips {
@@ -328,7 +365,8 @@ pub fn render(fleet: &Fleet) -> String {
         }
         reasons.sort();
         for (reason, n) in reasons {
-            skips.sample("", l, &format!("reason=\"{}\"", escape_label(reason)), n);
+            self.skips
+                .sample("", l, &format!("reason=\"{}\"", escape_label(reason)), n);
         }
         for (code, n) in &s.errors {
             let class = if policy::is_permanent_code(code) {
@@ -337,41 +375,138 @@ pub fn render(fleet: &Fleet) -> String {
                 "transient"
             };
             let extra = format!("code=\"{}\",class=\"{class}\"", escape_label(code));
-            errors.sample("", l, &extra, n);
+            self.errors.sample("", l, &extra, n);
         }
-        if let Some(ms) = next_run_ms(s, fleet.generated_ms) {
-            next_run.sample("", l, "", seconds(ms));
+        if let Some(ms) = next_run_ms(s, now_ms) {
+            self.next_run.sample("", l, "", seconds(ms));
         }
         if s.row.interval_seconds > 0 {
-            period.sample("", l, "", s.row.interval_seconds);
+            self.period.sample("", l, "", s.row.interval_seconds);
         }
     }
 
+    fn write_to(self, out: &mut String) {
+        for family in self.into_array() {
+            family.write_to(out);
+        }
+    }
+
+    fn into_array(self) -> [Family; 12] {
+        [
+            self.runs,
+            self.last_run,
+            self.last_success,
+            self.duration,
+            self.failures,
+            self.state,
+            self.breaker,
+            self.paused,
+            self.skips,
+            self.errors,
+            self.next_run,
+            self.period,
+        ]
+    }
+}
+
+/// The exposition text of `fleet`, as one document: each family once,
+/// with the samples of every service (what `syncfleet metrics` prints).
+pub fn render(fleet: &Fleet) -> String {
     let mut out = String::with_capacity(fleet.services.len() * 40 * 200 + 1024);
-    for family in [
-        build,
-        generated,
-        runs,
-        last_run,
-        last_success,
-        duration,
-        failures,
-        state,
-        breaker,
-        paused,
-        skips,
-        errors,
-        next_run,
-        period,
-    ] {
+    for family in fleet_families(fleet.generated_ms) {
+        family.write_to(&mut out);
+    }
+    let mut families = ServiceFamilies::new();
+    for s in &fleet.services {
+        families.add(s, fleet.generated_ms);
+    }
+    families.write_to(&mut out);
+    out
+}
+
+/// The text of one service's file at `now_ms`: its series in every family.
+pub fn render_service(s: &ServiceMetrics, now_ms: i64) -> String {
+    let mut families = ServiceFamilies::new();
+    families.add(s, now_ms);
+    let mut out = String::with_capacity(8 * 1024);
+    families.write_to(&mut out);
+    out
+}
+
+/// The fleet file's first line names the layout of the service files
+/// (family names, HELP, TYPE, label names) and the version: node_exporter
+/// drops a family whose HELP differs between two files, so a writer that
+/// finds another layout rewrites every file, not only its service's.
+const LAYOUT_PREFIX: &str = "# syncfleet metrics layout ";
+
+/// The layout line this build writes: a hash (FNV-1a, stable across
+/// builds) of every family's header and of one sample service's file.
+fn layout_line() -> String {
+    let row = ListRow {
+        service_id: "layout".into(),
+        name: None,
+        workspace_root: String::new(),
+        platform: String::new(),
+        interval_seconds: 1,
+        calendar: None,
+        profile: String::new(),
+        tags: Vec::new(),
+        installed: true,
+        uninstalled_at_ms: None,
+        max_transient_failures: None,
+        cooldown_seconds: None,
+        updated_at_iso: None,
+        status: Default::default(),
+    };
+    let sample = ServiceMetrics {
+        row,
+        state: SchedulerState::Idle,
+        totals: RunTotals {
+            last_run_ms: Some(1),
+            last_success_ms: Some(1),
+            ..RunTotals::default()
+        },
+        errors: vec![("TIMEOUT".into(), 1)],
+        skips: Vec::new(),
+    };
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut text = format!(
+        "{}\n{}",
+        env!("CARGO_PKG_VERSION"),
+        render_service(&sample, 0)
+    );
+    for family in ServiceFamilies::new().into_array() {
+        text.push_str(&format!(
+            "{} {} {}\n",
+            family.name, family.kind, family.help
+        ));
+    }
+    for byte in text.bytes() {
+        hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{LAYOUT_PREFIX}{hash:016x}")
+}
+
+/// The text of the fleet file: the layout line, then the fleet-wide series.
+pub fn render_fleet_file(generated_ms: i64) -> String {
+    let mut out = layout_line();
+    out.push('\n');
+    for family in fleet_families(generated_ms) {
         family.write_to(&mut out);
     }
     out
 }
 
+/// The file name of a service's series.
+pub fn service_file_name(service_id: &str) -> String {
+    format!("{SERVICE_FILE_PREFIX}{service_id}.prom")
+}
+
 /// Write `text` to `path` atomically (temp file in the same directory,
 /// then rename: node_exporter never reads half a file), mode 0644; the
-/// directory is created (0755) when missing.
+/// directory is created (0755) when missing. No fsync: the files are
+/// derived, and a lost write is repaired by the next one (a whole-fleet
+/// pass compares every file with what it should hold).
 pub fn write_file(path: &Path, text: &str) -> std::io::Result<()> {
     let dir = crate::fsutil::parent_dir(path);
     if !dir.exists() {
@@ -384,7 +519,14 @@ pub fn write_file(path: &Path, text: &str) -> std::io::Result<()> {
         }
         builder.create(&dir)?;
     }
-    crate::fsutil::write_atomic_mode(path, text.as_bytes(), FILE_MODE)
+    crate::fsutil::write_atomic_mode_unsynced(path, text.as_bytes(), FILE_MODE)
+}
+
+fn remove_if_present(path: &Path) -> Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io("remove", path, e)),
+        _ => Ok(()),
+    }
 }
 
 /// The exposition of the fleet now, from `reg`.
@@ -392,29 +534,152 @@ pub fn exposition(ctx: &Context, reg: &Registry) -> Result<String> {
     collect(reg, ctx.now_ms(), &crate::process::pid_alive).map(|f| render(&f))
 }
 
-/// How long a writer waits for another one to finish its file.
-const WRITER_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
-
-/// Render the fleet and write the file; returns its path. Writers take
-/// turns (a lock in the data directory), each reading the registry once it
-/// has its turn: two runs ending together could otherwise rename their
-/// files in the opposite order and leave the older view in place.
-pub fn refresh(ctx: &Context) -> Result<PathBuf> {
-    rewrite(ctx).map(|(path, _)| path)
+/// What a write covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// Every service: files that differ from what they should hold are
+    /// rewritten, stale ones removed (O(fleet) reads, writes only changes).
+    Fleet,
+    /// One service's file (rewritten, or removed when it is not installed)
+    /// and the fleet file: O(1 service), what a run does.
+    Service(String),
 }
 
-/// `refresh`, also returning the text written.
+/// How long a writer waits for another one to finish its files.
+const WRITER_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Update the metrics directory for `scope`; returns the directory.
+/// Writers take turns (a lock in the data directory), each reading the
+/// registry once it has its turn: two runs ending together could otherwise
+/// rename their files in the opposite order and leave the older view in
+/// place. A one-service write becomes a fleet pass when the fleet file is
+/// missing or of another layout (first write, upgrade, the old single
+/// file still there).
+pub fn refresh(ctx: &Context, scope: &Scope) -> Result<PathBuf> {
+    let _turn = take_turn(ctx)?;
+    let dir = dir_of(ctx);
+    match scope {
+        Scope::Service(id) if layout_is_current(&dir) => {
+            let reg = ctx.registry()?;
+            write_service_file(reg, &dir, id, ctx.now_ms(), &crate::process::pid_alive)?;
+            write_fleet_file(&dir, ctx.now_ms())?;
+        }
+        _ => {
+            let reg = ctx.registry()?;
+            write_fleet_files(reg, &dir, ctx.now_ms(), &crate::process::pid_alive)?;
+        }
+    }
+    Ok(dir)
+}
+
+/// A fleet pass, also returning the whole exposition (`syncfleet metrics`).
 pub fn rewrite(ctx: &Context) -> Result<(PathBuf, String)> {
-    let _turn = crate::lock::acquire_within(
+    let _turn = take_turn(ctx)?;
+    let dir = dir_of(ctx);
+    let fleet = write_fleet_files(
+        ctx.registry()?,
+        &dir,
+        ctx.now_ms(),
+        &crate::process::pid_alive,
+    )?;
+    Ok((dir, render(&fleet)))
+}
+
+fn take_turn(ctx: &Context) -> Result<crate::lock::LockGuard> {
+    crate::lock::acquire_within(
         &ctx.data_dir.locks_dir().join("metrics.lock"),
         WRITER_WAIT,
         "the metrics file",
         ctx.clock(),
-    )?;
-    let text = exposition(ctx, ctx.registry()?)?;
-    let path = file_path(ctx);
-    write_file(&path, &text).map_err(|e| Error::io("write", &path, e))?;
-    Ok((path, text))
+    )
+}
+
+fn layout_is_current(dir: &Path) -> bool {
+    let current = std::fs::read_to_string(dir.join(FLEET_FILE))
+        .is_ok_and(|text| text.lines().next() == Some(layout_line().as_str()));
+    current && !dir.join(LEGACY_FILE).exists()
+}
+
+pub fn write_fleet_file(dir: &Path, now_ms: i64) -> Result<()> {
+    let path = dir.join(FLEET_FILE);
+    write_file(&path, &render_fleet_file(now_ms)).map_err(|e| Error::io("write", &path, e))
+}
+
+/// One service's file from its registry rows (four indexed reads), or
+/// its removal when the service is not installed.
+pub fn write_service_file(
+    reg: &Registry,
+    dir: &Path,
+    id: &str,
+    now_ms: i64,
+    pid_alive: &dyn Fn(u32) -> bool,
+) -> Result<()> {
+    let path = dir.join(service_file_name(id));
+    let Some(row) = reg.list_row(id)?.filter(|row| row.installed) else {
+        return remove_if_present(&path);
+    };
+    let state = policy::scheduler_state(
+        &row.status,
+        row.installed,
+        &policy_of_row(&row),
+        now_ms,
+        pid_alive,
+    );
+    let service = ServiceMetrics {
+        state,
+        totals: reg.run_totals_of(id)?,
+        errors: reg.error_totals_of(id)?,
+        skips: reg.skip_totals_of(id)?,
+        row,
+    };
+    write_file(&path, &render_service(&service, now_ms)).map_err(|e| Error::io("write", &path, e))
+}
+
+/// Every file: the old single file removed first (its series would be
+/// served twice), each service's file written when it differs, stale
+/// service files removed, the fleet file (with the layout line) last.
+pub fn write_fleet_files(
+    reg: &Registry,
+    dir: &Path,
+    now_ms: i64,
+    pid_alive: &dyn Fn(u32) -> bool,
+) -> Result<Fleet> {
+    let fleet = collect(reg, now_ms, pid_alive)?;
+    remove_if_present(&dir.join(LEGACY_FILE))?;
+    let mut wanted = std::collections::HashSet::with_capacity(fleet.services.len());
+    for s in &fleet.services {
+        let name = service_file_name(&s.row.service_id);
+        let path = dir.join(&name);
+        let text = render_service(s, now_ms);
+        if std::fs::read(&path).ok().as_deref() != Some(text.as_bytes()) {
+            write_file(&path, &text).map_err(|e| Error::io("write", &path, e))?;
+        }
+        wanted.insert(name);
+    }
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with(SERVICE_FILE_PREFIX)
+                && name.ends_with(".prom")
+                && !wanted.contains(&name)
+            {
+                remove_if_present(&entry.path())?;
+            }
+        }
+    }
+    write_fleet_file(dir, fleet.generated_ms)?;
+    Ok(fleet)
+}
+
+/// What a command's write covers: a run, its service; any other change
+/// (admin commands, which may touch any number of services), the fleet.
+pub fn scope_of(command: &Command) -> Scope {
+    match command {
+        Command::Run(args) if crate::identity::is_valid_service_id(&args.service_id) => {
+            Scope::Service(args.service_id.clone())
+        }
+        _ => Scope::Fleet,
+    }
 }
 
 /// Whether `command` may change what the file says: runs and admin
@@ -439,9 +704,9 @@ pub fn after_command(ctx: &Context, command: &Command) {
     if !changes_fleet(command) || !ctx.data_dir.registry_path().exists() {
         return;
     }
-    if let Err(e) = refresh(ctx) {
+    if let Err(e) = refresh(ctx, &scope_of(command)) {
         let warning = format!(
-            "the metrics file was not rewritten: {}{}",
+            "the metrics files were not rewritten: {}{}",
             e.message,
             e.suggestion
                 .as_deref()
@@ -642,5 +907,51 @@ mod tests {
         let types: Vec<&str> = text.lines().filter(|l| l.starts_with("# TYPE")).collect();
         assert_eq!(types.len(), 13, "no next run while paused: {types:?}");
         assert!(types.contains(&"# TYPE syncfleet_service_run_duration_seconds histogram"));
+    }
+
+    #[test]
+    fn the_files_hold_the_samples_of_the_one_exposition_between_them() {
+        let mut tagged = row("b");
+        tagged.tags = vec!["t".into()];
+        let services: Vec<ServiceMetrics> = [row("a"), tagged]
+            .into_iter()
+            .map(|row| ServiceMetrics {
+                row,
+                state: SchedulerState::Idle,
+                totals: RunTotals::default(),
+                errors: vec![("TIMEOUT".into(), 2)],
+                skips: Vec::new(),
+            })
+            .collect();
+        let samples = |text: &str| {
+            let mut lines: Vec<String> = text
+                .lines()
+                .filter(|l| !l.starts_with('#'))
+                .map(String::from)
+                .collect();
+            lines.sort();
+            lines
+        };
+        let mut files = render_fleet_file(5_000);
+        assert!(files.starts_with(LAYOUT_PREFIX), "{files}");
+        for s in &services {
+            let text = render_service(s, 5_000);
+            let mut helps: Vec<&str> = text.lines().filter(|l| l.starts_with("# HELP")).collect();
+            let all = helps.len();
+            helps.dedup();
+            assert_eq!(all, helps.len(), "each family once");
+            assert!(
+                all >= 9,
+                "every family of a service that has not run yet: {all}"
+            );
+            files.push_str(&text);
+        }
+        let one = render(&Fleet {
+            generated_ms: 5_000,
+            services,
+        });
+        assert_eq!(samples(&one), samples(&files));
+        assert_eq!(layout_line(), layout_line(), "stable");
+        assert_eq!(service_file_name("ab-1"), "syncfleet-svc-ab-1.prom");
     }
 }

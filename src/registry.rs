@@ -979,7 +979,29 @@ impl Registry {
             select_list(&[LIST_COLUMNS, STATUS_COLUMNS])
         );
         let args = filter_sql(filter, &mut sql);
-        self.rows("list services", &sql, params_from_iter(args.iter()), |r| {
+        self.rows(
+            "list services",
+            &sql,
+            params_from_iter(args.iter()),
+            Registry::list_row_from,
+        )
+    }
+
+    /// `list_rows` for one service, installed or not.
+    pub fn list_row(&self, id: &str) -> Result<Option<ListRow>> {
+        self.row(
+            "read service",
+            &format!(
+                "SELECT {} FROM services WHERE service_id = ?1",
+                select_list(&[LIST_COLUMNS, STATUS_COLUMNS])
+            ),
+            [id],
+            Registry::list_row_from,
+        )
+    }
+
+    fn list_row_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<ListRow> {
+        {
             let text = |i: usize| -> rusqlite::Result<Option<String>> { r.get(i) };
             Ok(ListRow {
                 service_id: r.get(col!(service_id in LIST_COLUMNS))?,
@@ -1002,7 +1024,7 @@ impl Registry {
                     .and_then(|json| serde_json::from_str(&json).ok()),
                 status: Registry::cached_status(r, LIST_COLUMNS.len())?,
             })
-        })
+        }
     }
 
     /// Ids of the installed services.
@@ -1365,15 +1387,31 @@ impl Registry {
     /// Every service's run totals, by service id: one indexed read of one
     /// row per service, whatever the history holds.
     pub fn run_totals(&self) -> Result<std::collections::HashMap<String, RunTotals>> {
+        self.run_totals_where("", [])
+    }
+
+    /// One service's run totals (zero when it never ran): one row read.
+    pub fn run_totals_of(&self, id: &str) -> Result<RunTotals> {
+        let mut all = self.run_totals_where("WHERE service_id = ?1", [id])?;
+        Ok(all.remove(id).unwrap_or_default())
+    }
+
+    fn run_totals_where<P: rusqlite::Params>(
+        &self,
+        condition: &str,
+        params: P,
+    ) -> Result<std::collections::HashMap<String, RunTotals>> {
         const BUCKETS: [&str; 7] = [
             "le_1", "le_5", "le_15", "le_60", "le_300", "le_900", "le_3600",
         ];
         let rows = self.rows(
             "read run totals",
-            "SELECT service_id, success, degraded, failed, crashed, last_run_ms, last_success_ms,
-                le_1, le_5, le_15, le_60, le_300, le_900, le_3600, timed, duration_sum_ms
-             FROM run_totals",
-            [],
+            &format!(
+                "SELECT service_id, success, degraded, failed, crashed, last_run_ms, last_success_ms,
+                    le_1, le_5, le_15, le_60, le_300, le_900, le_3600, timed, duration_sum_ms
+                 FROM run_totals {condition}"
+            ),
+            params,
             |r| {
                 let count = |name: &str| r.get::<_, i64>(name).map(|v| v.max(0) as u64);
                 let mut duration_buckets = [0; 7];
@@ -1416,8 +1454,39 @@ impl Registry {
         )
     }
 
+    /// `error_totals` of one service.
+    pub fn error_totals_of(&self, id: &str) -> Result<Vec<(String, u64)>> {
+        let mut all = self.labelled_totals_where(
+            "read error totals",
+            "SELECT service_id, error_code AS label, n FROM error_totals
+             WHERE service_id = ?1 ORDER BY error_code",
+            [id],
+        )?;
+        Ok(all.remove(id).unwrap_or_default())
+    }
+
+    /// `skip_totals` of one service.
+    pub fn skip_totals_of(&self, id: &str) -> Result<Vec<(String, u64)>> {
+        let mut all = self.labelled_totals_where(
+            "read skip totals",
+            "SELECT service_id, reason AS label, n FROM skip_totals
+             WHERE service_id = ?1 ORDER BY reason",
+            [id],
+        )?;
+        Ok(all.remove(id).unwrap_or_default())
+    }
+
     fn labelled_totals(&self, what: &str, sql: &str) -> Result<LabelledTotals> {
-        let rows = self.rows(what, sql, [], |r| {
+        self.labelled_totals_where(what, sql, [])
+    }
+
+    fn labelled_totals_where<P: rusqlite::Params>(
+        &self,
+        what: &str,
+        sql: &str,
+        params: P,
+    ) -> Result<LabelledTotals> {
+        let rows = self.rows(what, sql, params, |r| {
             Ok((
                 r.get::<_, String>("service_id")?,
                 r.get::<_, String>("label")?,

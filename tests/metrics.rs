@@ -1,7 +1,9 @@
-//! The Prometheus metrics file and `syncfleet metrics`, through the real
-//! binary: the exact exposition of a small fleet, the file following runs
-//! and admin changes, a failed write that never fails a run, and the real
-//! `promtool` on the output and on the shipped alert rules.
+//! The Prometheus metrics files and `syncfleet metrics`, through the real
+//! binary: the exact exposition of a small fleet, the files following runs
+//! (a run rewrites only its own service's file) and admin changes, the
+//! migration from the single file, a failed write that never fails a run,
+//! and the real `promtool` on the output, on each file and on the shipped
+//! alert rules.
 mod common;
 
 use common::{TestEnv, stage, stages, tool_available, write_executable};
@@ -11,8 +13,43 @@ use std::process::{Command, Stdio};
 const TOKEN: &str = "Zq8vW3xY7kPm4Rt";
 const NOW: &str = "2026-03-01T12:00:00Z";
 
-fn metrics_file(env: &TestEnv) -> PathBuf {
-    env.data_dir().join("metrics/syncfleet.prom")
+fn metrics_dir(env: &TestEnv) -> PathBuf {
+    env.data_dir().join("metrics")
+}
+
+/// The files of a metrics directory, by name (sorted), with their text.
+fn files_in(dir: &Path) -> Vec<(String, String)> {
+    let mut files: Vec<(String, String)> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            let name = e.file_name().to_string_lossy().into_owned();
+            (name, std::fs::read_to_string(e.path()).unwrap())
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// The samples of a text, sorted: what node_exporter merges across files.
+fn samples(text: &str) -> Vec<String> {
+    let mut lines: Vec<String> = text
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(String::from)
+        .collect();
+    lines.sort();
+    lines
+}
+
+/// Every file of the directory, concatenated in name order.
+fn all_text(dir: &Path) -> String {
+    files_in(dir).into_iter().map(|(_, text)| text).collect()
+}
+
+fn inode(path: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).unwrap().ino()
 }
 
 fn mode_of(path: &Path) -> u32 {
@@ -60,7 +97,9 @@ fn small_fleet(env: &mut TestEnv) -> Vec<String> {
 
 /// The exposition with what varies from machine to machine replaced: the
 /// temp root, the id hashed from it, the version, and the sums of run
-/// durations.
+/// durations. The hashed id sorts before or after the named services
+/// depending on the temp root, so its samples are moved first in each
+/// family (a stable move: the order within a service stays).
 fn normalized(env: &TestEnv, text: &str, hashed_id: &str) -> String {
     let sums = varying_values_out(text);
     let replaced = sums
@@ -70,32 +109,25 @@ fn normalized(env: &TestEnv, text: &str, hashed_id: &str) -> String {
             &format!("version=\"{}\"", env!("CARGO_PKG_VERSION")),
             "version=\"[VERSION]\"",
         );
-    samples_sorted_within_families(&replaced)
-}
-
-/// The hashed id moves with the temp root, and with it the service's place
-/// among the others (services are in id order): each family's samples
-/// sorted, so that the snapshot does not depend on it.
-fn samples_sorted_within_families(text: &str) -> String {
-    let mut out = String::new();
-    let mut samples: Vec<&str> = Vec::new();
-    let flush = |samples: &mut Vec<&str>, out: &mut String| {
-        samples.sort();
-        for s in samples.drain(..) {
-            out.push_str(s);
+    let mut out = String::with_capacity(replaced.len());
+    let mut family: Vec<&str> = Vec::new();
+    let flush = |family: &mut Vec<&str>, out: &mut String| {
+        family.sort_by_key(|line| !line.contains("service_id=\"[ID]\""));
+        for line in family.drain(..) {
+            out.push_str(line);
             out.push('\n');
         }
     };
-    for line in text.lines() {
+    for line in replaced.lines() {
         if line.starts_with('#') {
-            flush(&mut samples, &mut out);
+            flush(&mut family, &mut out);
             out.push_str(line);
             out.push('\n');
         } else {
-            samples.push(line);
+            family.push(line);
         }
     }
-    flush(&mut samples, &mut out);
+    flush(&mut family, &mut out);
     out
 }
 
@@ -124,8 +156,27 @@ fn the_exposition_of_a_small_fleet_is_exact_escaped_and_tokenless() {
     let mut env = TestEnv::new();
     let ids = small_fleet(&mut env);
     let printed = env.run(&["metrics"]).ok().stdout;
-    let file = std::fs::read_to_string(metrics_file(&env)).unwrap();
-    assert_eq!(printed, file, "the command prints what the file holds");
+    let dir = metrics_dir(&env);
+    let files = files_in(&dir);
+    let names: Vec<&str> = files.iter().map(|(name, _)| name.as_str()).collect();
+    let mut expected = vec!["syncfleet-fleet.prom".to_string()];
+    expected.extend(ids.iter().map(|id| format!("syncfleet-svc-{id}.prom")));
+    expected.sort();
+    assert_eq!(names, expected, "one file per service, one for the fleet");
+    assert_eq!(
+        samples(&printed),
+        samples(&all_text(&dir)),
+        "the command prints what the files hold between them"
+    );
+    for (name, text) in &files[1..] {
+        let id = &name["syncfleet-svc-".len()..name.len() - ".prom".len()];
+        for line in samples(text) {
+            assert!(
+                line.contains(&format!("service_id=\"{id}\"")),
+                "{name}: {line}"
+            );
+        }
+    }
     for i in 0..=TOKEN.len() - 6 {
         assert!(!printed.contains(&TOKEN[i..i + 6]), "a piece of the token");
     }
@@ -137,11 +188,10 @@ fn the_exposition_of_a_small_fleet_is_exact_escaped_and_tokenless() {
     let robot = env.json(&["metrics"]);
     assert_eq!(robot["ok"], true);
     assert_eq!(robot["data"]["exposition"], printed.as_str());
-    assert_eq!(
-        robot["data"]["path"],
-        metrics_file(&env).display().to_string()
-    );
-    assert_eq!(mode_of(&metrics_file(&env)), 0o644);
+    assert_eq!(robot["data"]["path"], dir.display().to_string());
+    for (name, _) in &files {
+        assert_eq!(mode_of(&dir.join(name)), 0o644, "{name}");
+    }
     for (path, bytes) in env.all_files() {
         let text = String::from_utf8_lossy(&bytes);
         assert!(!text.contains(TOKEN) || path.ends_with("env"), "{path:?}");
@@ -154,8 +204,8 @@ fn the_file_follows_runs_and_admin_changes_in_the_metrics_dir() {
     let dir = env.path("textfile/collector");
     env.set_env("SYNCFLEET_METRICS_DIR", &dir.display().to_string());
     let ws = env.workspace("one", &stages(&[stage("pull", &["ok"], "")]), "");
-    let file = dir.join("syncfleet.prom");
-    let read = || std::fs::read_to_string(&file).unwrap();
+    let fleet_file = dir.join("syncfleet-fleet.prom");
+    let read = || all_text(&dir);
     let series = |text: &str, prefix: &str| -> String {
         text.lines()
             .filter(|l| l.starts_with(prefix))
@@ -168,10 +218,22 @@ fn the_file_follows_runs_and_admin_changes_in_the_metrics_dir() {
     assert_ne!(env.run_in(&ws, &["pause"]).code, 0);
     assert!(!dir.exists());
 
+    // The single file of earlier versions goes on the first write; files
+    // not named syncfleet-* are never touched.
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("syncfleet.prom"), "syncfleet_old 1\n").unwrap();
+    std::fs::write(dir.join("other.prom"), "other 1\n").unwrap();
     let id = env.install_in(&ws, &[]);
-    assert_eq!(mode_of(&dir), 0o755, "node_exporter must reach the file");
-    assert_eq!(mode_of(&file), 0o644);
-    assert!(!env.data_dir().join("metrics").exists(), "only one file");
+    assert_eq!(mode_of(&dir), 0o755, "node_exporter must reach the files");
+    let own = dir.join(format!("syncfleet-svc-{id}.prom"));
+    assert_eq!(mode_of(&fleet_file), 0o644);
+    assert_eq!(mode_of(&own), 0o644);
+    assert!(!dir.join("syncfleet.prom").exists(), "the old file is gone");
+    std::fs::remove_file(dir.join("other.prom")).unwrap();
+    assert!(
+        !env.data_dir().join("metrics").exists(),
+        "only one directory"
+    );
     assert_eq!(series(&read(), "syncfleet_service_runs_total{"), "0 0 0 0");
 
     env.run_service(&id);
@@ -201,7 +263,81 @@ fn the_file_follows_runs_and_admin_changes_in_the_metrics_dir() {
         .unwrap()
         .map(|e| e.unwrap().file_name())
         .collect();
-    assert_eq!(leftovers, ["syncfleet.prom"], "no temporary file left");
+    assert_eq!(
+        leftovers,
+        ["syncfleet-fleet.prom"],
+        "no temporary file left"
+    );
+}
+
+#[test]
+fn a_run_rewrites_only_its_own_service_file() {
+    let env = TestEnv::new();
+    let a = env.workspace("a", &stages(&[stage("pull", &["ok"], "")]), "");
+    let b = env.workspace("b", &stages(&[stage("pull", &["ok"], "")]), "");
+    let id_a = env.install_in(&a, &[]);
+    let id_b = env.install_in(&b, &[]);
+    let dir = metrics_dir(&env);
+    let file_a = dir.join(format!("syncfleet-svc-{id_a}.prom"));
+    let file_b = dir.join(format!("syncfleet-svc-{id_b}.prom"));
+    let fleet_file = dir.join("syncfleet-fleet.prom");
+    let (ino_a, ino_b, ino_fleet) = (inode(&file_a), inode(&file_b), inode(&fleet_file));
+    let before_b = std::fs::read_to_string(&file_b).unwrap();
+
+    env.run_service(&id_a);
+    assert_ne!(inode(&file_a), ino_a, "a's file was replaced");
+    assert_ne!(inode(&fleet_file), ino_fleet, "the fleet file too");
+    assert_eq!(inode(&file_b), ino_b, "b's file was left alone");
+    assert_eq!(std::fs::read_to_string(&file_b).unwrap(), before_b);
+    let text_a = std::fs::read_to_string(&file_a).unwrap();
+    assert!(
+        text_a.contains(&format!(
+            "syncfleet_service_runs_total{{service_id=\"{id_a}\""
+        )) && text_a.contains("outcome=\"success\"} 1"),
+        "{text_a}"
+    );
+
+    // An admin change rewrites only the files that changed, and removes
+    // the file of a service that is no longer installed.
+    let stale = dir.join("syncfleet-svc-gone.prom");
+    std::fs::write(&stale, "").unwrap();
+    let ino_a = inode(&file_a);
+    env.run_in(&b, &["pause"]).ok();
+    assert_eq!(inode(&file_a), ino_a, "a did not change");
+    assert!(
+        std::fs::read_to_string(&file_b)
+            .unwrap()
+            .contains("kind=\"manual\"} 1")
+    );
+    assert!(!stale.exists(), "a stale service file is removed");
+
+    // A fleet file of another layout (another version wrote it) makes the
+    // next run rewrite every file: node_exporter drops a family whose
+    // HELP differs between files.
+    let fleet_text = std::fs::read_to_string(&fleet_file).unwrap();
+    let (first, rest) = fleet_text.split_once('\n').unwrap();
+    assert!(first.starts_with("# syncfleet metrics layout "), "{first}");
+    std::fs::write(
+        &fleet_file,
+        format!("# syncfleet metrics layout old\n{rest}"),
+    )
+    .unwrap();
+    std::fs::write(&file_b, "# HELP syncfleet_service_paused old\n").unwrap();
+    env.run_service(&id_a);
+    assert!(
+        std::fs::read_to_string(&file_b)
+            .unwrap()
+            .contains("kind=\"manual\"} 1")
+    );
+    assert_eq!(
+        std::fs::read_to_string(&fleet_file).unwrap().lines().next(),
+        Some(first)
+    );
+
+    // Uninstalling removes the service's file.
+    env.run_in(&a, &["uninstall", "--yes"]).ok();
+    assert!(!file_a.exists());
+    assert!(file_b.exists());
 }
 
 #[test]
@@ -220,13 +356,15 @@ fn a_metrics_file_that_cannot_be_written_is_a_warning_never_a_failed_run() {
     assert_eq!(r.json()["data"]["outcome"], "success", "{}", r.stdout);
     let log = std::fs::read_to_string(env.service_dir(&id).join("logs/service.log")).unwrap();
     assert!(
-        log.contains("warning: the metrics file was not rewritten"),
+        log.contains("warning: the metrics files were not rewritten"),
         "{log}"
     );
     // An admin command says so on stderr and still succeeds.
     let paused = env.run_in(&ws, &["pause"]).ok();
     assert!(
-        paused.stderr.contains("the metrics file was not rewritten"),
+        paused
+            .stderr
+            .contains("the metrics files were not rewritten"),
         "{}",
         paused.stderr
     );
@@ -273,6 +411,12 @@ fn promtool_accepts_the_real_output() {
         "syncfleet_service_runs_count",
     );
     assert!(!promtool_check_metrics(&broken).0);
+    // Each file on its own passes too (node_exporter parses them one by one).
+    let dir = metrics_dir(&env);
+    for (name, text) in files_in(&dir) {
+        let (ok, said) = promtool_check_metrics(&text);
+        assert!(ok, "promtool check metrics {name}: {said}\n{text}");
+    }
     // An empty fleet is a valid file too.
     let empty = TestEnv::new();
     let (ok, said) = promtool_check_metrics(&empty.run(&["metrics"]).ok().stdout);

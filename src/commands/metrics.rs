@@ -1,6 +1,7 @@
 //! `syncfleet metrics`: the fleet's Prometheus text exposition on stdout,
-//! the same text the metrics file holds (see `crate::metrics`). It also
-//! rewrites the file, so that `path` holds exactly what was printed.
+//! one document with each family once: the series the files of the
+//! metrics directory hold between them (see `crate::metrics`). It also
+//! brings every file up to date, so that `path` holds what was printed.
 
 use crate::cli::MetricsArgs;
 use crate::context::Context;
@@ -12,10 +13,11 @@ use serde::Serialize;
 pub struct MetricsReport {
     /// The text exposition (Prometheus format 0.0.4).
     pub exposition: String,
-    /// The metrics file.
+    /// The metrics directory (`syncfleet-fleet.prom` and one
+    /// `syncfleet-svc-<id>.prom` per installed service).
     pub path: String,
-    /// Whether the file was rewritten with this text (a failure is a
-    /// warning on stderr).
+    /// Whether the files were brought up to date with this text (a failure
+    /// is a warning on stderr).
     pub written: bool,
 }
 
@@ -31,9 +33,9 @@ pub fn run(ctx: &Context, _args: &MetricsArgs) -> Result<MetricsReport> {
     let (path, exposition, written) = match crate::metrics::rewrite(ctx) {
         Ok((path, text)) => (path, text, true),
         Err(e) => {
-            tracing::warn!("the metrics file was not rewritten: {}", e.message);
+            tracing::warn!("the metrics files were not rewritten: {}", e.message);
             let text = crate::metrics::exposition(ctx, reg)?;
-            (crate::metrics::file_path(ctx), text, false)
+            (crate::metrics::dir_of(ctx), text, false)
         }
     };
     Ok(MetricsReport {

@@ -466,11 +466,12 @@ switch_suite() {
 }
 
 
-# The metrics file served by a real node_exporter: a service on the user
-# manager runs on its schedule, the run rewrites the file in the textfile
-# directory (SYNCFLEET_METRICS_DIR, given to the manager the way the README
-# says), and node_exporter, running as another user (nobody), serves its
-# series; an admin change (pause) shows up the same way.
+# The metrics files served by a real node_exporter: a service on the user
+# manager runs on its schedule, the run rewrites its own file in the
+# textfile directory (SYNCFLEET_METRICS_DIR, given to the manager the way
+# the README says), and node_exporter, running as another user (nobody),
+# merges the families of the fleet file and of both services' files with
+# no gathering error; an admin change (pause) shows up the same way.
 metrics_suite() {
     set +e
     local ne=/usr/bin/prometheus-node-exporter
@@ -486,10 +487,17 @@ metrics_suite() {
     ws=$(make_simple_workspace metrics mx)
     out=$(sf_in "$ws" install --interval 1m)
     [[ $(jq -r .ok <<<"$out") == true ]] || { result metrics install FAIL "$out"; return; }
-    if [[ $(stat -c %a "$textfile") == 755 && $(stat -c %a "$textfile/syncfleet.prom") == 644 ]]; then
-        result metrics file-modes PASS "install created $textfile (0755) and syncfleet.prom (0644)"
+    # A second service, installed with a long interval: its own file
+    # carries the same families, which node_exporter must merge.
+    local ws2
+    ws2=$(make_simple_workspace metrics2 my)
+    out=$(sf_in "$ws2" install --interval 24h)
+    [[ $(jq -r .ok <<<"$out") == true ]] || { result metrics install FAIL "$out"; return; }
+    local files=("$textfile/syncfleet-fleet.prom" "$textfile/syncfleet-svc-mx.prom" "$textfile/syncfleet-svc-my.prom")
+    if [[ $(stat -c %a "$textfile") == 755 && $(stat -c %a "${files[@]}" | sort -u) == 644 ]]; then
+        result metrics file-modes PASS "install created $textfile (0755), the fleet file and one file per service (0644)"
     else
-        result metrics file-modes FAIL "$(stat -c '%a %n' "$textfile" "$textfile/syncfleet.prom" 2>&1)"
+        result metrics file-modes FAIL "$(stat -c '%a %n' "$textfile" "${files[@]}" 2>&1)"
     fi
     port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
     setpriv --reuid=nobody --regid=nogroup --clear-groups "$ne" --collector.disable-defaults \
@@ -522,10 +530,16 @@ metrics_suite() {
     else
         result metrics scheduled-run-served FAIL "runs $(runs_of mx); scrape: $(grep -E "runs_total.*$mx|textfile" "$scraped" | head -c 600)"
     fi
-    if grep -Eq '^node_textfile_scrape_error 0$' "$scraped" && served syncfleet_service_last_success_timestamp_seconds '[0-9.e+]*' "$mx"; then
-        result metrics textfile-clean PASS "node_textfile_scrape_error 0; last success timestamp served"
+    # node_exporter logs (and does not count in scrape_error) a family it
+    # refuses across files, such as one whose HELP differs between them.
+    if grep -Eq '^node_textfile_scrape_error 0$' "$scraped" &&
+        served syncfleet_service_last_success_timestamp_seconds '[0-9.e+]*' "$mx" &&
+        served syncfleet_service_runs_total 0 'service_id="my"' 'outcome="success"' &&
+        [[ $(grep -c '^node_textfile_mtime_seconds{file=".*/syncfleet-' "$scraped") == 3 ]] &&
+        ! grep -q 'error gathering' "$STATE/node-exporter.log"; then
+        result metrics textfile-clean PASS "node_textfile_scrape_error 0, no gathering error; 3 files merged: mx's last success and my's runs_total served"
     else
-        result metrics textfile-clean FAIL "$(grep -E 'textfile|last_success' "$scraped" | head -c 600)"
+        result metrics textfile-clean FAIL "$(grep -E 'textfile|last_success|service_id="my"' "$scraped" | head -c 600); $(grep 'error gathering' "$STATE/node-exporter.log" | head -c 400)"
     fi
     out=$(sf_in "$ws" pause --reason e2e)
     if wait_until 20 0.5 serves syncfleet_service_paused 1 "$mx" 'kind="manual"'; then
@@ -534,6 +548,7 @@ metrics_suite() {
         result metrics admin-change-served FAIL "$out; $(grep -E "paused.*$mx" "$scraped" | head -c 600)"
     fi
     sf_in "$ws" uninstall >/dev/null
+    sf_in "$ws2" uninstall >/dev/null
     "$SD" as-user "$STATE/sd" -- systemctl --user unset-environment SYNCFLEET_METRICS_DIR
     stop_proc "$NE_PID" "$NE_START" 5 prometheus-node-exporter
     if proc_gone "$NE_PID" "$NE_START"; then
