@@ -937,12 +937,16 @@ _syncfleet() {
             return 0
             ;;
         syncfleet__subcmd__metrics)
-            opts="-J -q -v -h -V --json --robot --data-dir --config --color --quiet --verbose --help --version"
+            opts="-J -q -v -h -V --dir --json --robot --data-dir --config --color --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --data-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -303,6 +303,7 @@ complete -c syncfleet -n "__fish_syncfleet_using_subcommand reindex" -s q -l qui
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand reindex" -s v -l verbose -d 'Log more to stderr (-v info, -vv debug)'
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand reindex" -s h -l help -d 'Print help'
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand reindex" -s V -l version -d 'Print version'
+complete -c syncfleet -n "__fish_syncfleet_using_subcommand metrics" -l dir -d 'Keep the fleet\'s metrics in DIR from now on (node_exporter\'s textfile directory), for every command and scheduled run; \'\' goes back to the data directory\'s metrics/ (SYNCFLEET_METRICS_DIR still wins)' -r
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand metrics" -l data-dir -d 'Data directory (default: $XDG_DATA_HOME/syncfleet or ~/.local/share/syncfleet)' -r -F
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand metrics" -l config -d 'Workspace config file (default: syncfleet.json found upward from the current directory)' -r -F
 complete -c syncfleet -n "__fish_syncfleet_using_subcommand metrics" -l color -d 'When to use colour in human output' -r -f -a "auto\t''

@@ -361,7 +361,11 @@ pub struct PruneArgs {
 pub struct ReindexArgs {}
 
 #[derive(Debug, Clone, Args)]
-pub struct MetricsArgs {}
+pub struct MetricsArgs {
+    /// Keep the fleet's metrics in DIR from now on (node_exporter's textfile directory), for every command and scheduled run; '' goes back to the data directory's metrics/ (SYNCFLEET_METRICS_DIR still wins)
+    #[arg(long, value_name = "DIR", value_parser = clap::value_parser!(std::ffi::OsString))]
+    pub dir: Option<std::ffi::OsString>,
+}
 
 #[derive(Debug, Clone, Args)]
 pub struct CalendarArgs {

@@ -29,7 +29,7 @@ const ENVIRONMENT: &[(&str, &str)] = &[
     ),
     (
         "SYNCFLEET_METRICS_DIR",
-        "Where the Prometheus metrics files (syncfleet-fleet.prom and one syncfleet-svc-<id>.prom per service) are written, e.g. node_exporter's textfile directory; default $SYNCFLEET_DATA_DIR/metrics. Scheduled runs see it only when the scheduler's environment has it.",
+        "Where the Prometheus metrics files (syncfleet-fleet.prom and one syncfleet-svc-<id>.prom per service) are written, e.g. node_exporter's textfile directory; it overrides, for one process, the directory `syncfleet metrics --dir` keeps for the fleet (default $SYNCFLEET_DATA_DIR/metrics).",
     ),
     (
         "SYNCFLEET_NOW",

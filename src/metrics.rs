@@ -55,10 +55,50 @@ pub fn metrics_dir(data_dir: &DataDir, configured: Option<&Path>) -> PathBuf {
     }
 }
 
-/// The directory this process writes.
+/// The file in the data directory that keeps `syncfleet metrics --dir`:
+/// every process of the fleet (scheduled runs included, whatever their
+/// scheduler's environment) reads the directory from it.
+const SETTING_FILE: &str = "metrics-dir";
+
+/// The directory this process writes: `SYNCFLEET_METRICS_DIR`, else the
+/// one `metrics --dir` set, else `metrics/` in the data directory.
 pub fn dir_of(ctx: &Context) -> PathBuf {
-    let configured = std::env::var_os(METRICS_DIR_VAR).map(PathBuf::from);
+    let configured = std::env::var_os(METRICS_DIR_VAR)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| saved_dir(&ctx.data_dir));
     metrics_dir(&ctx.data_dir, configured.as_deref())
+}
+
+/// The directory `metrics --dir` saved, if any.
+fn saved_dir(data_dir: &DataDir) -> Option<PathBuf> {
+    let text = std::fs::read_to_string(data_dir.root().join(SETTING_FILE)).ok()?;
+    let line = text.lines().next()?.trim();
+    (!line.is_empty()).then(|| PathBuf::from(line))
+}
+
+/// `metrics --dir DIR`: keep DIR (absolute) as the fleet's metrics
+/// directory; an empty DIR goes back to the default. Files of the old
+/// directory are left for the caller to remove.
+pub fn save_dir(data_dir: &DataDir, dir: &Path) -> Result<()> {
+    let path = data_dir.root().join(SETTING_FILE);
+    if dir.as_os_str().is_empty() {
+        return remove_if_present(&path);
+    }
+    let absolute = crate::paths::absolute(dir);
+    let text = absolute
+        .to_str()
+        .filter(|t| !t.contains('\n'))
+        .ok_or_else(|| {
+            Error::invalid_argument(format!(
+                "--dir {} is not a path syncfleet can keep (not UTF-8, or a newline in it)",
+                dir.display()
+            ))
+        })?;
+    std::fs::create_dir_all(data_dir.root())
+        .map_err(|e| Error::io("create", data_dir.root(), e))?;
+    crate::fsutil::write_atomic(&path, format!("{text}\n").as_bytes())
+        .map_err(|e| Error::io("write", &path, e))
 }
 
 /// One service's series, as read from the registry.
@@ -520,6 +560,24 @@ pub fn write_file(path: &Path, text: &str) -> std::io::Result<()> {
         builder.create(&dir)?;
     }
     crate::fsutil::write_atomic_mode_unsynced(path, text.as_bytes(), FILE_MODE)
+}
+
+/// Every file syncfleet writes in `dir` (when the fleet's metrics move
+/// elsewhere); other files are left alone.
+pub fn remove_files(dir: &Path) -> Result<()> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(());
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let ours = name == FLEET_FILE
+            || name == LEGACY_FILE
+            || (name.starts_with(SERVICE_FILE_PREFIX) && name.ends_with(".prom"));
+        if ours {
+            remove_if_present(&entry.path())?;
+        }
+    }
+    Ok(())
 }
 
 fn remove_if_present(path: &Path) -> Result<()> {

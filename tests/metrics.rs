@@ -341,6 +341,43 @@ fn a_run_rewrites_only_its_own_service_file() {
 }
 
 #[test]
+fn metrics_dir_is_kept_for_every_later_command_and_scheduled_run() {
+    let env = TestEnv::new();
+    let ws = env.workspace("a", &stages(&[stage("pull", &["ok"], "")]), "");
+    let id = env.install_in(&ws, &[]);
+    let default_dir = metrics_dir(&env);
+    let textfile = env.path("textfile");
+    assert!(default_dir.join("syncfleet-fleet.prom").exists());
+
+    let moved = env.json(&["metrics", "--dir", textfile.to_str().unwrap()]);
+    assert_eq!(moved["ok"], true, "{moved}");
+    assert_eq!(moved["data"]["path"], textfile.display().to_string());
+    assert!(textfile.join("syncfleet-fleet.prom").exists());
+    assert!(textfile.join(format!("syncfleet-svc-{id}.prom")).exists());
+    assert!(
+        files_in(&default_dir).is_empty(),
+        "the old directory keeps none of the files: {:?}",
+        files_in(&default_dir)
+    );
+    // A scheduled run, with no SYNCFLEET_METRICS_DIR in its environment,
+    // writes where `--dir` said.
+    env.run_service(&id);
+    let text = std::fs::read_to_string(textfile.join(format!("syncfleet-svc-{id}.prom"))).unwrap();
+    assert!(text.contains("outcome=\"success\"} 1"), "{text}");
+    assert!(files_in(&default_dir).is_empty());
+
+    // '' goes back to the data directory.
+    let back = env.json(&["metrics", "--dir", ""]);
+    assert_eq!(back["data"]["path"], default_dir.display().to_string());
+    assert!(
+        default_dir
+            .join(format!("syncfleet-svc-{id}.prom"))
+            .exists()
+    );
+    assert!(files_in(&textfile).is_empty(), "{:?}", files_in(&textfile));
+}
+
+#[test]
 fn a_metrics_file_that_cannot_be_written_is_a_warning_never_a_failed_run() {
     let mut env = TestEnv::new();
     let blocker = env.path("not-a-dir");

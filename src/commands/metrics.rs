@@ -28,8 +28,16 @@ impl Render for MetricsReport {
     }
 }
 
-pub fn run(ctx: &Context, _args: &MetricsArgs) -> Result<MetricsReport> {
+pub fn run(ctx: &Context, args: &MetricsArgs) -> Result<MetricsReport> {
     let reg = crate::index::open_for_reading(ctx)?;
+    if let Some(dir) = &args.dir {
+        // Moved: the files follow, and the old directory keeps none of them.
+        let before = crate::metrics::dir_of(ctx);
+        crate::metrics::save_dir(&ctx.data_dir, std::path::Path::new(dir))?;
+        if crate::metrics::dir_of(ctx) != before {
+            crate::metrics::remove_files(&before)?;
+        }
+    }
     let (path, exposition, written) = match crate::metrics::rewrite(ctx) {
         Ok((path, text)) => (path, text, true),
         Err(e) => {

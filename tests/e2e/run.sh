@@ -62,7 +62,6 @@ cleanup() {
         for t in demo fa fb fc fd sw mx ca cp; do
             "$SD" as-user "$STATE/sd" -- systemctl --user disable --now "syncfleet-$t.timer" >/dev/null 2>&1
         done
-        "$SD" as-user "$STATE/sd" -- systemctl --user unset-environment SYNCFLEET_METRICS_DIR >/dev/null 2>&1
         "$SD" stop "$STATE/sd"
     fi
     [[ -n $NE_PID ]] && stop_proc "$NE_PID" "$NE_START" 5 prometheus-node-exporter
@@ -468,8 +467,9 @@ switch_suite() {
 
 # The metrics files served by a real node_exporter: a service on the user
 # manager runs on its schedule, the run rewrites its own file in the
-# textfile directory (SYNCFLEET_METRICS_DIR, given to the manager the way
-# the README says), and node_exporter, running as another user (nobody),
+# textfile directory (kept with `metrics --dir`, the README's way: the
+# manager's environment has no SYNCFLEET_METRICS_DIR), and node_exporter,
+# running as another user (nobody),
 # merges the families of the fleet file and of both services' files with
 # no gathering error; an admin change (pause) shows up the same way.
 metrics_suite() {
@@ -482,9 +482,9 @@ metrics_suite() {
     export SYNCFLEET_DATA_DIR="$ROOT/metrics/data" SYNCFLEET_E2E_SHORT_INTERVALS=1
     local ws out port textfile=$STATE/metrics/textfile scraped=$STATE/metrics.scrape
     install -d -o "$U" -g "$(id -g "$U")" -m 0755 "$STATE/metrics"
-    export SYNCFLEET_METRICS_DIR=$textfile
-    "$SD" as-user "$STATE/sd" -- systemctl --user set-environment "SYNCFLEET_METRICS_DIR=$textfile"
     ws=$(make_simple_workspace metrics mx)
+    out=$(sf_in "$ws" metrics --dir "$textfile")
+    [[ $(jq -r .data.path <<<"$out") == "$textfile" ]] || { result metrics dir FAIL "$out"; return; }
     out=$(sf_in "$ws" install --interval 1m)
     [[ $(jq -r .ok <<<"$out") == true ]] || { result metrics install FAIL "$out"; return; }
     # A second service, installed with a long interval: its own file
@@ -549,7 +549,6 @@ metrics_suite() {
     fi
     sf_in "$ws" uninstall >/dev/null
     sf_in "$ws2" uninstall >/dev/null
-    "$SD" as-user "$STATE/sd" -- systemctl --user unset-environment SYNCFLEET_METRICS_DIR
     stop_proc "$NE_PID" "$NE_START" 5 prometheus-node-exporter
     if proc_gone "$NE_PID" "$NE_START"; then
         result metrics node-exporter-stopped PASS "killed by PID $NE_PID"
@@ -736,8 +735,8 @@ fi
 if [[ $SD_UP == 1 ]] && want persistent; then
     (persistent_suite) >"$STATE/persistent.out" 2>&1
 fi
-# Last: it gives the user manager SYNCFLEET_METRICS_DIR, which every
-# service's runs on it would then write to.
+# Last: its own data directory and metrics directory, after the suites
+# that restart the user manager.
 if [[ $SD_UP == 1 ]] && want metrics; then
     (metrics_suite) >"$STATE/metrics.out" 2>&1
 elif want metrics; then
