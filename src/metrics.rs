@@ -342,12 +342,12 @@ impl ServiceFamilies {
             next_run: Family::new(
                 "syncfleet_service_next_run_timestamp_seconds",
                 "gauge",
-                "The earliest time the next scheduled run can start (interval services that have run and are not paused).",
+                "When the next scheduled run is due, as list and top estimate it (absent while paused or running, and for an interval timer that has not run yet).",
             ),
             period: Family::new(
                 "syncfleet_service_schedule_period_seconds",
                 "gauge",
-                "The service's schedule interval.",
+                "How long a healthy service can go between runs: its interval, or its calendar's longest gap between slots (a weekday schedule's weekend).",
             ),
         }
     }
@@ -420,8 +420,15 @@ impl ServiceFamilies {
         if let Some(ms) = next_run_ms(s, now_ms) {
             self.next_run.sample("", l, "", seconds(ms));
         }
-        if s.row.interval_seconds > 0 {
-            self.period.sample("", l, "", s.row.interval_seconds);
+        let period = match &s.row.calendar {
+            Some(calendar) => chrono::DateTime::from_timestamp_millis(now_ms)
+                .map_or(s.row.interval_seconds, |now| {
+                    calendar.longest_gap_seconds(now)
+                }),
+            None => s.row.interval_seconds,
+        };
+        if period > 0 {
+            self.period.sample("", l, "", period);
         }
     }
 

@@ -716,9 +716,6 @@ impl<'a> PolicyRun<'a> {
     /// failure. An unmet condition is a counted skip, never a failure, so
     /// it leaves the streak, the backoff and the breaker as they are.
     fn conditions_gate(&self) -> Result<Option<RunReport>> {
-        if self.ignore_conditions {
-            return Ok(None);
-        }
         let path = std::path::Path::new(&self.manifest.config_path);
         let Ok(config) = WorkspaceConfig::load(path) else {
             return Ok(None);
@@ -726,12 +723,21 @@ impl<'a> PolicyRun<'a> {
         if config.conditions.is_empty() {
             return Ok(None);
         }
+        let log = || ServiceLog::open(&self.ctx.data_dir.service_log_path(self.id), Vec::new());
+        if self.ignore_conditions {
+            // Bypassed by a person: the log says so, so that a run at a
+            // quiet hour or on battery is explained afterwards.
+            log().line(&format!(
+                "{} conditions not checked (trigger --ignore-conditions)",
+                self.ctx.now_iso()
+            ));
+            return Ok(None);
+        }
         let verdict = crate::conditions::check(
             &config.conditions,
             self.ctx.now_ms(),
             service_zone(&self.manifest),
         );
-        let log = || ServiceLog::open(&self.ctx.data_dir.service_log_path(self.id), Vec::new());
         for note in &verdict.notes {
             log().line(&format!("{} {note}", self.ctx.now_iso()));
         }

@@ -173,6 +173,26 @@ impl CalendarSchedule {
         Some(last)
     }
 
+    /// The longest gap between consecutive slots over the next 64 (a
+    /// weekday schedule's weekend, a monthly one's longest month), in
+    /// seconds: how long a healthy service can go without a run, which is
+    /// what a missed-run alert must wait for.
+    pub fn longest_gap_seconds(&self, from: DateTime<Utc>) -> u64 {
+        let Ok(calendars) = self.calendars() else {
+            return 86_400;
+        };
+        let mut longest = 0;
+        let mut last = next_of(&calendars, from);
+        for _ in 0..64 {
+            let (Some(a), Some(b)) = (last, last.and_then(|t| next_of(&calendars, t))) else {
+                break;
+            };
+            longest = longest.max((b - a).num_seconds().max(0) as u64);
+            last = Some(b);
+        }
+        if longest == 0 { 86_400 } else { longest }
+    }
+
     /// The smallest gap between slots, in seconds: what backoff caps,
     /// overdue checks and the spread window measure against.
     pub fn period_seconds(&self, from: DateTime<Utc>) -> u64 {
@@ -568,6 +588,23 @@ mod tests {
             timer.expected_next_run_ms(&status, SchedulerState::Idle, Some(5_000), now),
             Some(now + 5_000 + 600_000)
         );
+    }
+
+    #[test]
+    fn the_longest_gap_spans_a_weekend() {
+        let weekdays = CalendarSchedule {
+            at: vec!["Mon..Fri *-*-* 09:30:00".into()],
+            timezone: Some("UTC".into()),
+            catch_up: CatchUp::Latest,
+        };
+        let from = at("2026-12-02T00:00:00Z");
+        assert_eq!(weekdays.period_seconds(from), 86_400);
+        assert_eq!(weekdays.longest_gap_seconds(from), 3 * 86_400);
+        let quarter = CalendarSchedule {
+            at: vec!["*-*-* *:00/15:00".into()],
+            ..weekdays
+        };
+        assert_eq!(quarter.longest_gap_seconds(from), 900);
     }
 
     #[test]

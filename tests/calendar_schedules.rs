@@ -172,6 +172,20 @@ fn cron_runs_calendar_lines_at_the_service_offset_and_refuses_seconds() {
 }
 
 #[test]
+fn switching_a_cron_calendar_to_an_interval_reports_the_cron_slots() {
+    let env = env_at(NOW);
+    let ws = workspace(&env);
+    env.install_in(&ws, &["--scheduler", "cron", "--at", "*:0/20"]);
+    let v = env.json_in(&ws, &["install", "--interval", "20m"]);
+    assert_eq!(v["ok"], true, "{v}");
+    let first = v["data"]["first_run"].as_str().unwrap();
+    assert!(
+        first.starts_with("at the next time the schedule `") && first.contains("-59/20 * * * *"),
+        "cron keeps fixed slots, not an interval after the previous run: {v}"
+    );
+}
+
+#[test]
 fn a_boot_time_catch_up_runs_only_when_a_slot_was_missed() {
     let mut env = env_at(NOW);
     let ws = workspace(&env);

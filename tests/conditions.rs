@@ -262,6 +262,11 @@ fn trigger_names_the_blocking_condition_and_can_ignore_it_sync_never_checks() {
     let forced = env.json_in(&ws, &["trigger", "--ignore-conditions"]);
     assert_eq!(forced["data"]["action"], "sync_completed", "{forced}");
     assert_eq!(forced["data"]["trigger"], "trigger");
+    let log = std::fs::read_to_string(env.service_dir(&id).join("logs/service.log")).unwrap();
+    assert!(
+        log.contains("conditions not checked (trigger --ignore-conditions)"),
+        "the bypass is in the service log: {log}"
+    );
     let sync = env.json_in(&ws, &["sync"]);
     assert_eq!(sync["data"]["outcome"], "success", "{sync}");
     assert_eq!(runs_recorded(&env, &id), 2);

@@ -398,3 +398,26 @@ fn unreachable_user_manager_blocks_install_with_an_actionable_error() {
     );
     assert!(!env.unit_dir().exists());
 }
+
+#[test]
+fn uninstall_removes_the_timer_stamp_of_a_persistent_calendar() {
+    let env = TestEnv::new();
+    let ws = simple_workspace(&env, "stamped");
+    let id = env.install_in(&ws, &["--at", "daily"]);
+    // What the user manager writes for a `Persistent=` timer that fired.
+    let stamps = env.path("share").join("systemd/timers");
+    std::fs::create_dir_all(&stamps).unwrap();
+    let stamp = stamps.join(format!("stamp-syncfleet-{id}.timer"));
+    std::fs::write(&stamp, "").unwrap();
+    let un = env.json_in(&ws, &["uninstall"]);
+    assert_eq!(un["ok"], true, "{un}");
+    assert!(
+        !stamp.exists(),
+        "a later timer of this name would catch up from it"
+    );
+    assert!(
+        un.to_string()
+            .contains(&format!("stamp-syncfleet-{id}.timer")),
+        "listed among the removed files: {un}"
+    );
+}

@@ -139,3 +139,20 @@ fn every_error_code_is_in_each_exit_status_table() {
     }
     assert!(pages > 1, "no pages in {}", dir.display());
 }
+
+/// The README's exit-code table names every code with its status, so a
+/// code added to `error_codes!` is documented there too.
+#[test]
+fn the_readme_lists_every_exit_status() {
+    use syncfleet::error::ErrorCode;
+    let readme =
+        std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+            .unwrap();
+    for &code in ErrorCode::ALL {
+        let row = format!("| {} | {}", code.exit_code(), code.as_str());
+        assert!(
+            readme.lines().any(|l| l.starts_with(&row)),
+            "README.md has no exit-code row starting {row:?}"
+        );
+    }
+}

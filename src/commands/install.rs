@@ -675,7 +675,14 @@ impl InstallReport {
             first_run_iso: None,
             first_run: if spec.calendar.is_some() {
                 String::new()
-            } else if plan.is_update {
+            } else if plan.is_update
+                && m.platform == "systemd"
+                && !plan
+                    .changes
+                    .iter()
+                    .any(|c| c.what == "interval" || c.what == "schedule")
+            {
+                // The timer keeps counting from the last run.
                 format!(
                     "on the schedule it already has: every {} after the previous run ends",
                     format_interval(spec.interval_seconds)

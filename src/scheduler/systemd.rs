@@ -96,6 +96,10 @@ fn show_blocks(out: &str) -> HashMap<&str, &str> {
 
 pub struct Systemd {
     unit_dir: PathBuf,
+    /// Where the user manager keeps a `Persistent=` timer's last trigger
+    /// (`stamp-<timer>`): left behind, a later timer of the same name would
+    /// catch up from it.
+    stamp_dir: PathBuf,
 }
 
 pub fn unit_name(service_id: &str, suffix: &str) -> String {
@@ -134,6 +138,7 @@ impl Systemd {
     pub fn new(env: &Env) -> Systemd {
         Systemd {
             unit_dir: env.xdg_config_home().join("systemd/user"),
+            stamp_dir: env.xdg_data_home().join("systemd/timers"),
         }
     }
 
@@ -609,9 +614,13 @@ impl Scheduler for Systemd {
             out.schedules.push(self.schedule_label(service_id));
             super::remove_artifact_files(self, service_id, &mut out)?;
         }
-        let link = self.wants_link(service_id);
-        if crate::fsutil::remove_if_exists(&link).map_err(|e| Error::io("remove", &link, e))? {
-            out.files.push(link.display().to_string());
+        let stamp = self
+            .stamp_dir
+            .join(format!("stamp-{}", unit_name(service_id, "timer")));
+        for path in [self.wants_link(service_id), stamp] {
+            if crate::fsutil::remove_if_exists(&path).map_err(|e| Error::io("remove", &path, e))? {
+                out.files.push(path.display().to_string());
+            }
         }
         Ok(out)
     }
@@ -649,6 +658,7 @@ NextElapseUSecRealtime=\n";
     fn systemd() -> Systemd {
         Systemd {
             unit_dir: "/home/u/.config/systemd/user".into(),
+            stamp_dir: "/home/u/.local/share/systemd/timers".into(),
         }
     }
 
