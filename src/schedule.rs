@@ -272,13 +272,7 @@ pub fn computed_next_run_ms(
     last_run_end_ms: Option<i64>,
     now_ms: i64,
 ) -> Option<i64> {
-    let service = ScheduledService {
-        service_id: &m.service_id,
-        platform: &m.platform,
-        interval_seconds: m.interval_seconds,
-        calendar: m.calendar.as_ref(),
-    };
-    service.next_run_ms(last_run_end_ms, now_ms)
+    ScheduledService::of(m).next_run_ms(last_run_end_ms, now_ms)
 }
 
 /// What a service's next run is computed from (a manifest, or a registry
@@ -288,6 +282,18 @@ pub struct ScheduledService<'a> {
     pub platform: &'a str,
     pub interval_seconds: u64,
     pub calendar: Option<&'a CalendarSchedule>,
+}
+
+impl<'a> ScheduledService<'a> {
+    /// What a manifest schedules.
+    pub fn of(m: &'a Manifest) -> ScheduledService<'a> {
+        ScheduledService {
+            service_id: &m.service_id,
+            platform: &m.platform,
+            interval_seconds: m.interval_seconds,
+            calendar: m.calendar.as_ref(),
+        }
+    }
 }
 
 impl ScheduledService<'_> {

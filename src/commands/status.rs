@@ -316,9 +316,8 @@ fn backoff_info(state: SchedulerState, status: &StatusFile, now_ms: i64) -> Opti
 }
 
 /// The next firing, whether it is estimated, and its instant: as the
-/// scheduler reports it, else computed from the schedule (a calendar's
-/// next slot; idle or degraded, an interval after the last run ended, as
-/// timers fire).
+/// scheduler reports it, else as `list` and `top` estimate it
+/// (`ScheduledService::expected_next_run_ms`).
 fn next_run(
     manifest: Option<&Manifest>,
     platform_state: Option<&PlatformState>,
@@ -326,23 +325,16 @@ fn next_run(
     state: SchedulerState,
     now_ms: i64,
 ) -> (Option<String>, bool, Option<i64>) {
-    if let Some(next) = platform_state.and_then(|s| s.next_run.clone()) {
-        return (
-            Some(next),
-            false,
-            platform_state.and_then(|s| s.next_run_ms),
-        );
+    // The scheduler's instant reads as every other time does (RFC 3339).
+    if let Some(ms) = platform_state.and_then(|s| s.next_run_ms) {
+        return (Some(iso_ms(ms)), false, Some(ms));
     }
-    let last_end = status
-        .last_run
-        .as_ref()
-        .map(|last| last.timestamp_ms + (last.duration_seconds * 1000.0) as i64);
-    let estimate = match (manifest, state) {
-        (Some(m), SchedulerState::Idle | SchedulerState::Degraded) => {
-            crate::schedule::computed_next_run_ms(m, last_end, now_ms)
-        }
-        _ => None,
-    };
+    if let Some(next) = platform_state.and_then(|s| s.next_run.clone()) {
+        return (Some(next), false, None);
+    }
+    let estimate = manifest.and_then(|m| {
+        crate::schedule::ScheduledService::of(m).expected_next_run_ms(status, state, None, now_ms)
+    });
     (estimate.map(iso_ms), estimate.is_some(), estimate)
 }
 
