@@ -139,10 +139,27 @@ mod tests {
         v["schema_version"] = 1.into();
         v.as_object_mut().unwrap().remove("calendar");
         std::fs::write(&path, serde_json::to_string(&v).unwrap()).unwrap();
+        let old = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
         let loaded = Manifest::read(&path).unwrap().unwrap();
         assert_eq!(loaded.calendar, None);
         assert_eq!(loaded.interval_seconds, 900);
         assert_eq!(loaded.schema_version, 2);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            text.contains("\"schema_version\": 2"),
+            "written back: {text}"
+        );
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().modified().unwrap(),
+            old,
+            "the write-back keeps the mtime, so list does not take it for a hand edit"
+        );
     }
 
     #[test]

@@ -64,7 +64,21 @@ pub fn read_versioned<T: Versioned>(path: &Path) -> Result<Option<T>> {
         .map_err(|e| Error::corrupt_state(path, format!("unexpected content ({e})")))?;
     if migrated {
         // Best effort: a read-only data dir must not make the read fail.
-        if let Err(e) = write_json(path, &value) {
+        // The write-back keeps the file's mtime: only the schema changed,
+        // and `list` takes a manifest newer than its stamp for one edited
+        // by hand (to be read again on every listing).
+        let modified = std::fs::metadata(path).and_then(|m| m.modified()).ok();
+        let written = write_json(path, &value).and_then(|()| {
+            let Some(modified) = modified else {
+                return Ok(());
+            };
+            std::fs::File::options()
+                .write(true)
+                .open(path)
+                .and_then(|f| f.set_modified(modified))
+                .map_err(|e| Error::io("keep the mtime of", path, e))
+        });
+        if let Err(e) = written {
             tracing::warn!(path = %path.display(), error = %e.message, "could not write migrated file back");
         }
     }
