@@ -558,8 +558,10 @@ metrics_suite() {
 }
 
 # --- calendar suites: --at on the real schedulers ----------------------------------
-# minute_in N: the minute of the hour N minutes from now (two digits).
+# minute_in N / hour_in N: the minute of the hour, and the hour, N minutes
+# from now (two digits, UTC).
 minute_in() { date -u -d "+$1 min" +%M; }
+hour_in() { date -u -d "+$1 min" +%H; }
 # first_run_minute DATA ID: the minute of the service's first recorded run
 first_run_minute() { head -n 1 "$1/services/$2/runs.jsonl" | jq -r '.timestamp_iso[14:16]'; }
 
@@ -568,12 +570,15 @@ first_run_minute() { head -n 1 "$1/services/$2/runs.jsonl" | jq -r '.timestamp_i
 # and on cron (a five-field line). The machine runs in UTC here.
 calendar_suite() {
     set +e
-    local data="$ROOT/calendar/data" ws out at minute first_iso=''
+    local data="$ROOT/calendar/data" ws out at minute hour first_iso=''
     export SYNCFLEET_DATA_DIR=$data TZ=UTC
     mkdir -p "$ROOT/calendar"
-    # At least a minute ahead, so that a firing before it is seen.
+    # At least a minute ahead, so that a firing before it is seen; within
+    # its hour, so that the range does not cover the minutes before it when
+    # the target is :00 or :01 (`*:00..59` would fire at once).
     minute=$(minute_in 2)
-    at="*-*-* *:$minute..59:00"
+    hour=$(hour_in 2)
+    at="*-*-* $hour:$minute..59:00"
     ws=$(make_simple_workspace calendar ca)
     out=$(sf_in "$ws" install --at "$at")
     if [[ $(jq -r .ok <<<"$out") != true ]]; then
@@ -610,7 +615,7 @@ calendar_suite() {
         result calendar systemd-fires-at-minute FAIL "expected minute :$minute, first run in :${sd_minute:-none}; $(tail -c 300 "$data/services/ca/logs/scheduler-stderr.log" 2>/dev/null)"
     fi
     if [[ $cron_minute == "$minute" ]]; then
-        result calendar cron-fires-at-minute PASS "the crontab line $(crontab -u "$U" -l | grep -m1 -- "-59 \* \* \* " | cut -d' ' -f1-5) fired in minute :$minute"
+        result calendar cron-fires-at-minute PASS "the crontab line $(crontab -u "$U" -l | grep -m1 -- "-59 $((10#$hour)) \* \* \* " | cut -d' ' -f1-5) fired in minute :$minute"
     else
         result calendar cron-fires-at-minute FAIL "expected minute :$minute, first run in :${cron_minute:-none}; crontab: $(crontab -u "$U" -l 2>&1 | grep -v '^#' | head -c 300)"
     fi
