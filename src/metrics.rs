@@ -121,13 +121,15 @@ pub struct Fleet {
     pub services: Vec<ServiceMetrics>,
 }
 
-/// The policy a row's cached state is read with (as `list` does).
-fn policy_of_row(row: &ListRow) -> Policy {
-    Policy::with_defaults(
+/// A row's scheduler state, read from its cached status with its policy
+/// (as `list` does).
+fn state_of_row(row: &ListRow, now_ms: i64, pid_alive: &dyn Fn(u32) -> bool) -> SchedulerState {
+    let policy = Policy::with_defaults(
         row.interval_seconds,
         row.max_transient_failures,
         row.cooldown_seconds,
-    )
+    );
+    policy::scheduler_state(&row.status, row.installed, &policy, now_ms, pid_alive)
 }
 
 /// Read the fleet from the registry: four queries, whatever its size.
@@ -139,13 +141,7 @@ pub fn collect(reg: &Registry, now_ms: i64, pid_alive: &dyn Fn(u32) -> bool) -> 
     let services = rows
         .into_iter()
         .map(|row| {
-            let state = policy::scheduler_state(
-                &row.status,
-                row.installed,
-                &policy_of_row(&row),
-                now_ms,
-                pid_alive,
-            );
+            let state = state_of_row(&row, now_ms, pid_alive);
             let id = row.service_id.as_str();
             ServiceMetrics {
                 state,
@@ -683,13 +679,7 @@ pub fn write_service_file(
     let Some(row) = reg.list_row(id)?.filter(|row| row.installed) else {
         return remove_if_present(&path);
     };
-    let state = policy::scheduler_state(
-        &row.status,
-        row.installed,
-        &policy_of_row(&row),
-        now_ms,
-        pid_alive,
-    );
+    let state = state_of_row(&row, now_ms, pid_alive);
     let service = ServiceMetrics {
         state,
         totals: reg.run_totals_of(id)?,
