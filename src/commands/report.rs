@@ -12,7 +12,7 @@ use crate::context::Context;
 use crate::duration::format_elapsed;
 use crate::error::{Error, Result};
 use crate::output::{Render, TextTable, Ui, csv_row, iso_ms, json_text, table};
-use crate::registry::ReportRow;
+use crate::registry::{Registry, ReportRow};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -616,6 +616,11 @@ pub fn run(ctx: &Context, args: &ReportArgs) -> Result<Report> {
         return Err(Error::invalid_argument("--since must be before --until"));
     }
     let reg = crate::index::open_for_reading(ctx)?;
+    reg.snapshot(|reg| report_from(reg, args, since, until))
+}
+
+/// The report over `[since, until)`, read from one registry snapshot.
+fn report_from(reg: &Registry, args: &ReportArgs, since: i64, until: i64) -> Result<Report> {
     // The services asked about (each shown even without runs), else the
     // tag's or the fleet's: installed ones always, uninstalled ones when
     // they ran in the window.
