@@ -16,4 +16,19 @@ fn main() {
         .max()
         .expect("at least one migration named V<n>__<name>.sql");
     println!("cargo:rustc-env=SYNCFLEET_LATEST_MIGRATION={latest}");
+
+    // Every scheduled run and every command is a new process, so start-up
+    // is part of a run's overhead. As a position-independent executable the
+    // binary carries 52,000 relative relocations (the time zone tables'
+    // abbreviations alone are 20,000), which the loader applies on every
+    // start by writing to 350 pages: 0.9 ms and 360 page faults of a 2.7 ms
+    // `--version`. Linked as a fixed-address executable it has none. The
+    // cost is ASLR for syncfleet's own image (its libraries keep theirs),
+    // for a tool that runs as its user on that user's own files. Only the
+    // binaries: tests and proc macros link as before.
+    let os = std::env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
+    let env = std::env::var("CARGO_CFG_TARGET_ENV").unwrap_or_default();
+    if os == "linux" && env == "gnu" {
+        println!("cargo:rustc-link-arg-bins=-no-pie");
+    }
 }
