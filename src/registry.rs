@@ -461,13 +461,37 @@ fn run_error_code(run: &RunRecord) -> Option<&str> {
     })
 }
 
+/// The newest migration's version, read from the file names by build.rs
+/// (a test checks it against refinery's own reading of them).
 fn latest_version() -> i64 {
-    embedded::migrations::runner()
-        .get_migrations()
-        .iter()
-        .map(|m| i64::from(m.version()))
-        .max()
-        .unwrap_or(0)
+    const LATEST: &str = env!("SYNCFLEET_LATEST_MIGRATION");
+    LATEST.parse().expect("build.rs passes a number")
+}
+
+/// Keep the WAL and its index (`-wal`, `-shm`) when the last connection
+/// closes (SQLITE_FCNTL_PERSIST_WAL). Closing still checkpoints the WAL
+/// into the database and fsyncs both, as before; only the two files stay.
+/// Without this, every command (each `run` the scheduler starts) created
+/// both files, fsynced the directory for the new WAL, and deleted both on
+/// exit: three fsyncs' worth of I/O and two deletions (each a synchronous
+/// discard on a filesystem mounted with `discard`) per process, for
+/// nothing any reader needs. A failure only costs that time: a warning.
+fn keep_wal_file(conn: &Connection) {
+    let mut on: std::os::raw::c_int = 1;
+    // SAFETY: `handle()` is this open connection's; the file control reads
+    // and writes one c_int through the pointer, which outlives the call.
+    #[allow(unsafe_code)]
+    let rc = unsafe {
+        rusqlite::ffi::sqlite3_file_control(
+            conn.handle(),
+            c"main".as_ptr(),
+            rusqlite::ffi::SQLITE_FCNTL_PERSIST_WAL,
+            (&raw mut on).cast(),
+        )
+    };
+    if rc != rusqlite::ffi::SQLITE_OK {
+        tracing::debug!(rc, "the registry's WAL will be deleted on close");
+    }
 }
 
 impl Registry {
@@ -528,6 +552,9 @@ impl Registry {
             .map_err(|e| err("busy_timeout", e))?;
         conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")
             .map_err(|e| err("pragmas", e))?;
+        if wal {
+            keep_wal_file(&conn);
+        }
         // The fast path, taken by every open but the first: the schema is
         // current, so no lock and no refinery bookkeeping.
         let applied: Option<i64> = conn
@@ -1677,6 +1704,36 @@ mod tests {
         let again = Registry::open(&path).unwrap();
         assert!(!again.was_created());
         assert!(again.quick_check().unwrap().is_empty());
+    }
+
+    #[test]
+    fn the_latest_version_is_the_newest_embedded_migration() {
+        let newest = embedded::migrations::runner()
+            .get_migrations()
+            .iter()
+            .map(|m| i64::from(m.version()))
+            .max();
+        assert_eq!(Some(latest_version()), newest);
+    }
+
+    #[test]
+    fn the_wal_outlives_the_connection_so_the_next_one_neither_creates_nor_deletes_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("registry.db");
+        let wal = dir.path().join("registry.db-wal");
+        let reg = Registry::open(&path).unwrap();
+        reg.ensure_service("aaa").unwrap();
+        drop(reg);
+        assert!(wal.exists(), "kept after the last connection closed");
+        let reg = Registry::open(&path).unwrap();
+        assert_eq!(reg.service_ids().unwrap(), ["aaa"], "checkpointed on close");
+        drop(reg);
+        // The data is in the database file itself: it reads the same
+        // without the WAL (a copy of registry.db alone is complete).
+        std::fs::remove_file(&wal).unwrap();
+        let _ = std::fs::remove_file(dir.path().join("registry.db-shm"));
+        let reg = Registry::open(&path).unwrap();
+        assert_eq!(reg.service_ids().unwrap(), ["aaa"]);
     }
 
     #[test]
