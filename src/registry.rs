@@ -473,6 +473,32 @@ fn latest_version() -> i64 {
         .expect("build.rs writes an integer")
 }
 
+/// Keep the WAL and its index (`-wal`, `-shm`) when the last connection
+/// closes (SQLITE_FCNTL_PERSIST_WAL). Closing still checkpoints the WAL
+/// into the database and fsyncs both, as before; only the two files stay.
+/// Without this, every command (each `run` the scheduler starts) created
+/// both files, fsynced the directory for the new WAL, and deleted both on
+/// exit: three fsyncs' worth of I/O and two deletions (each a synchronous
+/// discard on a filesystem mounted with `discard`) per process, for
+/// nothing any reader needs. A failure only costs that time: a warning.
+fn keep_wal_file(conn: &Connection) {
+    let mut on: std::os::raw::c_int = 1;
+    // SAFETY: `handle()` is this open connection's; the file control reads
+    // and writes one c_int through the pointer, which outlives the call.
+    #[allow(unsafe_code)]
+    let rc = unsafe {
+        rusqlite::ffi::sqlite3_file_control(
+            conn.handle(),
+            c"main".as_ptr(),
+            rusqlite::ffi::SQLITE_FCNTL_PERSIST_WAL,
+            (&raw mut on).cast(),
+        )
+    };
+    if rc != rusqlite::ffi::SQLITE_OK {
+        tracing::debug!(rc, "the registry's WAL will be deleted on close");
+    }
+}
+
 impl Registry {
     /// Open (creating it and its directory when missing), set the pragmas,
     /// and apply pending migrations.
@@ -538,6 +564,14 @@ impl Registry {
         // service, and spent a fifth of its time re-preparing.
         conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)
             .map_err(|e| err("query planner stability", e))?;
+        if wal {
+            keep_wal_file(&conn);
+            // Emptied (not deleted) by the checkpoint of the last close:
+            // the next process then recovers nothing from it, and stale
+            // frames never outlive a clean close.
+            conn.execute_batch("PRAGMA journal_size_limit = 0")
+                .map_err(|e| err("journal_size_limit", e))?;
+        }
         // The fast path, taken by every open but the first: the schema is
         // current, so no lock and no refinery bookkeeping.
         let applied: Option<i64> = conn
@@ -1734,6 +1768,30 @@ mod tests {
         let again = Registry::open(&path).unwrap();
         assert!(!again.was_created());
         assert!(again.quick_check().unwrap().is_empty());
+    }
+
+    #[test]
+    fn the_wal_outlives_the_connection_empty_so_the_next_one_neither_creates_nor_deletes_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("registry.db");
+        let wal = dir.path().join("registry.db-wal");
+        let reg = Registry::open(&path).unwrap();
+        reg.ensure_service("aaa").unwrap();
+        drop(reg);
+        assert_eq!(
+            std::fs::metadata(&wal).map(|m| m.len()).ok(),
+            Some(0),
+            "kept after the last connection closed, and emptied"
+        );
+        let reg = Registry::open(&path).unwrap();
+        assert_eq!(reg.service_ids().unwrap(), ["aaa"], "checkpointed on close");
+        drop(reg);
+        // The data is in the database file itself: it reads the same
+        // without the WAL (a copy of registry.db alone is complete).
+        std::fs::remove_file(&wal).unwrap();
+        let _ = std::fs::remove_file(dir.path().join("registry.db-shm"));
+        let reg = Registry::open(&path).unwrap();
+        assert_eq!(reg.service_ids().unwrap(), ["aaa"]);
     }
 
     #[test]

@@ -643,6 +643,9 @@ struct PolicyRun<'a> {
     ignore_conditions: bool,
     manifest: Manifest,
     policy: Policy,
+    /// The workspace config, read once per run (by the first step that
+    /// needs it: the conditions gate, else the pipeline).
+    workspace: std::cell::OnceCell<Result<WorkspaceConfig>>,
 }
 
 /// A run marked in flight in status.json (the `begin` step).
@@ -688,7 +691,14 @@ impl<'a> PolicyRun<'a> {
             ignore_conditions,
             policy: policy_of(&manifest),
             manifest,
+            workspace: std::cell::OnceCell::new(),
         })
+    }
+
+    /// The workspace config at its first use in this run.
+    fn workspace(&self) -> &Result<WorkspaceConfig> {
+        self.workspace
+            .get_or_init(|| WorkspaceConfig::load(std::path::Path::new(&self.manifest.config_path)))
     }
 
     fn gate_of(&self, status: &StatusFile) -> Gate {
@@ -716,8 +726,7 @@ impl<'a> PolicyRun<'a> {
     /// failure. An unmet condition is a counted skip, never a failure, so
     /// it leaves the streak, the backoff and the breaker as they are.
     fn conditions_gate(&self) -> Result<Option<RunReport>> {
-        let path = std::path::Path::new(&self.manifest.config_path);
-        let Ok(config) = WorkspaceConfig::load(path) else {
+        let Ok(config) = self.workspace() else {
             return Ok(None);
         };
         if config.conditions.is_empty() {
@@ -840,12 +849,13 @@ impl<'a> PolicyRun<'a> {
         }))
     }
 
-    /// Pipeline: the config and the token are read now, so that a broken
-    /// config or a missing token is a classified, permanent failure of the
-    /// run rather than an error of the command.
+    /// Pipeline: the config (as the conditions gate read it) and the
+    /// token are resolved now, so that a broken config or a missing token
+    /// is a classified, permanent failure of the run rather than an error
+    /// of the command.
     fn pipeline(&self, begun: &Begun, rng: &mut dyn JitterRng) -> Ran {
         let (ctx, id, start) = (self.ctx, self.id, &begun.start);
-        let workspace = WorkspaceConfig::load(std::path::Path::new(&self.manifest.config_path));
+        let workspace = self.workspace().clone();
         let token = resolve_token(ctx, id, self.manifest.token_env_var.as_deref());
         let log = open_run_log(ctx, id, token.as_ref().ok().and_then(Option::as_ref));
         log.line(&start.started_line(if begun.probe {
@@ -922,8 +932,7 @@ impl<'a> PolicyRun<'a> {
     /// A skipped run's `/log` ping, when the workspace's `ping.on_skip`
     /// asks for one; the report passes through.
     fn ping_skip(&self, report: RunReport) -> RunReport {
-        let path = std::path::Path::new(&self.manifest.config_path);
-        let Some(ping) = WorkspaceConfig::load(path).ok().and_then(|c| c.ping) else {
+        let Some(ping) = self.workspace().as_ref().ok().and_then(|c| c.ping.clone()) else {
             return report;
         };
         let text = format!(
