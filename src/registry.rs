@@ -2260,13 +2260,13 @@ mod tests {
             Outcome::Crashed,
         ];
         let durations = [
-            0.0, 0.999, 1.0, 1.001, 5.0, 14.5, 60.0, 300.0, 900.0, 3600.0, 3600.5, 99_999.0,
+            0.0, 0.999, 1.0, 1.001, 5.0, 14.5, 15.0, 60.0, 300.0, 900.0, 3600.0, 3600.5, 99_999.0,
         ];
         let mut runs: Vec<RunRecord> = (0..40)
             .map(|i: i64| {
-                let ts = 1_000 * ((i * 7 + seed) % 40);
+                let ts = 1_000 * ((i * 7 + seed) % 40) + 100_000 * seed;
                 let mut r = run_of(id, ts, outcomes[((i + seed) % 4) as usize]);
-                r.duration_seconds = durations[(i % 12) as usize];
+                r.duration_seconds = durations[(i % 13) as usize];
                 r.error_code = match i % 5 {
                     0 | 1 => None,
                     2 => Some("TIMEOUT".into()),
@@ -2298,7 +2298,8 @@ mod tests {
             Ok(())
         };
         // Before the load: totals of runs since pruned, which stay
-        // (counters never go down), and skips, which a load never adds.
+        // (counters never go down; their latest times are later than the
+        // loaded runs'), and skips, which a load never adds.
         let history = |reg: &Registry| {
             load(reg, 11).unwrap();
             let mut status = StatusFile::default();
