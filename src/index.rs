@@ -318,13 +318,9 @@ fn fill(reg: &Registry, data_dir: &DataDir, now_ms: i64, full: bool) -> Result<F
         }
         reg.set_filled(&crate::output::iso_ms(now_ms))
     };
-    // Into an empty registry (a new or rebuilt one): a bulk load, which
-    // builds the time index once at the end.
-    if reg.count_runs(None)? == 0 {
-        reg.without_time_index(import)?;
-    } else {
-        reg.write(import)?;
-    }
+    // Into an empty registry (a new or rebuilt one) this is a bulk load:
+    // indexes and totals are built once at the end, not row by row.
+    reg.bulk_load(import)?;
     remove_markers(markers.iter().map(|(_, path)| path));
     report.installed = reg
         .services(&crate::registry::ServiceFilter::default())?

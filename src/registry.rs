@@ -727,19 +727,116 @@ impl Registry {
         )
     }
 
-    /// Run `f` (a bulk load) in one transaction without the runs' time
-    /// index, then build the index once: one sort instead of a random
-    /// b-tree insert per run. A failure rolls the index back with the rest.
-    pub fn without_time_index<T>(&self, f: impl FnOnce(&Registry) -> Result<T>) -> Result<T> {
+    /// Run `f` (a bulk load into an empty `runs`) in one transaction
+    /// without what costs a random b-tree write per run: the time index
+    /// and the metrics totals' trigger (an UPDATE of `run_totals` and of
+    /// `error_totals` per run). The index is built once at the end (one
+    /// sort) and the totals of the loaded runs added in one grouped pass
+    /// each, exactly what the trigger would have added; then the trigger
+    /// is created again from its own SQL, read back from `sqlite_master`
+    /// (its definition stays in the migration that made it). A failure
+    /// rolls everything back, index and trigger included. With runs
+    /// already there, `f` runs as a plain write: their totals are counted
+    /// and cannot be told apart from the new ones'.
+    ///
+    /// The rows checked: `insert_runs` writes its service row before its
+    /// runs and a stage only with its new run, and takes trigger and
+    /// outcome from their enums, so the per-row foreign key lookups and
+    /// CHECK lists (an ephemeral table built per row) are switched off for
+    /// the load. Both switches are this connection's alone; foreign keys
+    /// can only be switched outside a transaction, so a load nested in
+    /// another write keeps them.
+    pub fn bulk_load<T>(&self, f: impl FnOnce(&Registry) -> Result<T>) -> Result<T> {
+        if self.conn.is_autocommit() && self.count_runs(None)? == 0 {
+            self.batch(
+                "bulk load pragmas",
+                "PRAGMA foreign_keys = OFF; PRAGMA ignore_check_constraints = ON",
+            )?;
+            let out = self.load_into_empty_runs(f);
+            let restored = self.batch(
+                "bulk load pragmas",
+                "PRAGMA foreign_keys = ON; PRAGMA ignore_check_constraints = OFF",
+            );
+            return out.and_then(|out| restored.map(|_| out));
+        }
+        self.load_into_empty_runs(f)
+    }
+
+    fn load_into_empty_runs<T>(&self, f: impl FnOnce(&Registry) -> Result<T>) -> Result<T> {
         self.write(|reg| {
+            if reg.count_runs(None)? > 0 {
+                return f(reg);
+            }
+            let triggers = reg.rows(
+                "read triggers",
+                "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'runs'
+                 ORDER BY name",
+                [],
+                |r| Ok((r.get::<_, String>("name")?, r.get::<_, String>("sql")?)),
+            )?;
+            for (name, _) in &triggers {
+                reg.batch("drop trigger", &format!("DROP TRIGGER \"{name}\""))?;
+            }
             reg.batch("drop time index", "DROP INDEX IF EXISTS runs_by_time")?;
             let out = f(reg)?;
             reg.batch(
                 "create time index",
                 "CREATE INDEX runs_by_time ON runs (started_at_ms)",
             )?;
+            reg.add_loaded_runs_to_totals()?;
+            for (_, sql) in &triggers {
+                reg.batch("create trigger", sql)?;
+            }
             Ok(out)
         })
+    }
+
+    /// What `runs_count_for_metrics` (migration V4) adds for each run, for
+    /// every run in `runs` at once: counts add up, the latest times are
+    /// the greater of the kept and the loaded one.
+    fn add_loaded_runs_to_totals(&self) -> Result<()> {
+        self.batch(
+            "count loaded runs",
+            "INSERT INTO run_totals (service_id, success, degraded, failed, crashed, last_run_ms,
+                last_success_ms, le_1, le_5, le_15, le_60, le_300, le_900, le_3600, timed,
+                duration_sum_ms)
+             SELECT service_id,
+                SUM(outcome = 'success'), SUM(outcome = 'degraded'), SUM(outcome = 'failed'),
+                SUM(outcome = 'crashed'), MAX(started_at_ms),
+                MAX(CASE WHEN outcome IN ('success', 'degraded') THEN started_at_ms END),
+                SUM(outcome <> 'crashed' AND duration_ms <= 1000),
+                SUM(outcome <> 'crashed' AND duration_ms <= 5000),
+                SUM(outcome <> 'crashed' AND duration_ms <= 15000),
+                SUM(outcome <> 'crashed' AND duration_ms <= 60000),
+                SUM(outcome <> 'crashed' AND duration_ms <= 300000),
+                SUM(outcome <> 'crashed' AND duration_ms <= 900000),
+                SUM(outcome <> 'crashed' AND duration_ms <= 3600000),
+                SUM(outcome <> 'crashed'),
+                SUM(CASE WHEN outcome <> 'crashed' THEN duration_ms ELSE 0 END)
+             FROM runs WHERE true GROUP BY service_id
+             ON CONFLICT (service_id) DO UPDATE SET
+                success = success + excluded.success,
+                degraded = degraded + excluded.degraded,
+                failed = failed + excluded.failed,
+                crashed = crashed + excluded.crashed,
+                last_run_ms = COALESCE(MAX(last_run_ms, excluded.last_run_ms),
+                    last_run_ms, excluded.last_run_ms),
+                last_success_ms = COALESCE(MAX(last_success_ms, excluded.last_success_ms),
+                    last_success_ms, excluded.last_success_ms),
+                le_1 = le_1 + excluded.le_1,
+                le_5 = le_5 + excluded.le_5,
+                le_15 = le_15 + excluded.le_15,
+                le_60 = le_60 + excluded.le_60,
+                le_300 = le_300 + excluded.le_300,
+                le_900 = le_900 + excluded.le_900,
+                le_3600 = le_3600 + excluded.le_3600,
+                timed = timed + excluded.timed,
+                duration_sum_ms = duration_sum_ms + excluded.duration_sum_ms;
+             INSERT INTO error_totals (service_id, error_code, n)
+             SELECT service_id, error_code, COUNT(*) FROM runs
+             WHERE error_code IS NOT NULL GROUP BY service_id, error_code
+             ON CONFLICT (service_id, error_code) DO UPDATE SET n = n + excluded.n;",
+        )
     }
 
     /// `PRAGMA quick_check`: empty when the file is sound.
@@ -2203,30 +2300,155 @@ mod tests {
         assert_eq!(reg.installed_tags().unwrap(), ["b", "x"]);
     }
 
+    fn schema_names(reg: &Registry) -> Vec<String> {
+        reg.rows(
+            "schema",
+            "SELECT type || ':' || name FROM sqlite_master
+             WHERE type IN ('index', 'trigger') AND sql IS NOT NULL ORDER BY 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap()
+    }
+
     #[test]
-    fn a_bulk_load_builds_the_time_index_after_and_a_failed_one_keeps_it() {
+    fn a_bulk_load_rebuilds_what_it_dropped_and_a_failed_one_keeps_it() {
         let reg = Registry::open_in_memory().unwrap();
-        let has_index = |reg: &Registry| {
-            reg.row(
-                "index",
-                "SELECT 1 FROM sqlite_master WHERE name = 'runs_by_time'",
-                [],
-                |_| Ok(()),
-            )
-            .unwrap()
-            .is_some()
+        let schema = schema_names(&reg);
+        assert!(schema.contains(&"index:runs_by_time".to_string()));
+        assert!(schema.contains(&"trigger:runs_count_for_metrics".to_string()));
+        let pragma = |reg: &Registry, name: &str| -> i64 {
+            reg.row("pragma", &format!("PRAGMA {name}"), [], |r| r.get(0))
+                .unwrap()
+                .unwrap()
         };
-        reg.without_time_index(|reg| {
-            assert!(!has_index(reg), "no index during the load");
+        reg.bulk_load(|reg| {
+            let during = schema_names(reg);
+            assert!(!during.contains(&"index:runs_by_time".to_string()));
+            assert!(!during.contains(&"trigger:runs_count_for_metrics".to_string()));
+            assert_eq!(pragma(reg, "foreign_keys"), 0);
             reg.insert_runs("s", &[run_of("s", 5, Outcome::Success)])
         })
         .unwrap();
-        assert!(has_index(&reg));
+        assert_eq!(schema_names(&reg), schema);
+        assert_eq!(pragma(&reg, "foreign_keys"), 1);
+        assert_eq!(pragma(&reg, "ignore_check_constraints"), 0);
+        reg.prune("s", 10, 0).unwrap();
         let failed: Result<()> =
-            reg.without_time_index(|_| Err(Error::new(ErrorCode::InternalError, "load failed")));
+            reg.bulk_load(|_| Err(Error::new(ErrorCode::InternalError, "load failed")));
         assert!(failed.is_err());
-        assert!(has_index(&reg), "the rollback restores the index");
-        assert_eq!(reg.count_runs(None).unwrap(), 1);
+        assert_eq!(schema_names(&reg), schema, "the rollback restores them");
+        assert_eq!(pragma(&reg, "foreign_keys"), 1);
+        assert_eq!(reg.count_runs(None).unwrap(), 0);
+        assert_eq!(reg.run_totals_of("s").unwrap().success, 1);
+    }
+
+    /// Every row of the metrics totals, every column, in order.
+    fn totals_dump(reg: &Registry) -> Vec<Vec<rusqlite::types::Value>> {
+        let mut out = Vec::new();
+        for table in ["run_totals", "error_totals", "skip_totals"] {
+            let mut stmt = reg
+                .conn
+                .prepare(&format!("SELECT '{table}', * FROM {table} ORDER BY 2, 3"))
+                .unwrap();
+            let width = stmt.column_count();
+            let rows = stmt
+                .query_map([], |r| {
+                    (0..width)
+                        .map(|i| r.get::<_, rusqlite::types::Value>(i))
+                        .collect::<rusqlite::Result<Vec<_>>>()
+                })
+                .unwrap();
+            out.extend(rows.map(|r| r.unwrap()));
+        }
+        out
+    }
+
+    /// Runs of every kind the totals tell apart: each outcome, durations
+    /// on and around every bucket bound, error codes or none, stages,
+    /// times out of order, a run id repeated in its service and in another.
+    fn varied_runs(id: &str, seed: i64) -> Vec<RunRecord> {
+        let outcomes = [
+            Outcome::Success,
+            Outcome::Degraded,
+            Outcome::Failed,
+            Outcome::Crashed,
+        ];
+        let durations = [
+            0.0, 0.999, 1.0, 1.001, 5.0, 14.5, 15.0, 60.0, 300.0, 900.0, 3600.0, 3600.5, 99_999.0,
+        ];
+        let mut runs: Vec<RunRecord> = (0..40)
+            .map(|i: i64| {
+                let ts = 1_000 * ((i * 7 + seed) % 40) + 100_000 * seed;
+                let mut r = run_of(id, ts, outcomes[((i + seed) % 4) as usize]);
+                r.duration_seconds = durations[(i % 13) as usize];
+                r.error_code = match i % 5 {
+                    0 | 1 => None,
+                    2 => Some("TIMEOUT".into()),
+                    _ => Some(format!("E{}", i % 3)),
+                };
+                r
+            })
+            .collect();
+        let mut again = runs[3].clone();
+        again.timestamp_ms += 500;
+        runs.push(again);
+        let mut stolen = run_of(id, 77_000, Outcome::Failed);
+        stolen.run_id = "shared-id".into();
+        runs.push(stolen);
+        runs
+    }
+
+    #[test]
+    fn a_bulk_load_counts_the_totals_the_triggers_count() {
+        let services = ["a", "b", "only-failures"];
+        let load = |reg: &Registry, seed: i64| -> Result<()> {
+            for (n, id) in services.iter().enumerate() {
+                let mut runs = varied_runs(id, seed + n as i64);
+                if *id == "only-failures" {
+                    runs.retain(|r| r.outcome == Outcome::Failed);
+                }
+                reg.insert_runs(id, &runs)?;
+            }
+            Ok(())
+        };
+        // Before the load: totals of runs since pruned, which stay
+        // (counters never go down; their latest times are later than the
+        // loaded runs'), and skips, which a load never adds.
+        let history = |reg: &Registry| {
+            load(reg, 11).unwrap();
+            let mut status = StatusFile::default();
+            reg.update_status("a", &status, Some(1)).unwrap();
+            status.skipped.locked = 3;
+            reg.update_status("a", &status, Some(2)).unwrap();
+            for id in services {
+                reg.prune(id, i64::MAX, 0).unwrap();
+            }
+        };
+        let by_triggers = Registry::open_in_memory().unwrap();
+        history(&by_triggers);
+        by_triggers.write(|reg| load(reg, 0)).unwrap();
+        let bulk = Registry::open_in_memory().unwrap();
+        history(&bulk);
+        bulk.bulk_load(|reg| load(reg, 0)).unwrap();
+        assert!(!totals_dump(&bulk).is_empty());
+        assert_eq!(totals_dump(&bulk), totals_dump(&by_triggers));
+        assert_eq!(
+            bulk.count_runs(None).unwrap(),
+            by_triggers.count_runs(None).unwrap()
+        );
+        // From nothing, as `reindex` into a new registry loads.
+        let fresh_by_triggers = Registry::open_in_memory().unwrap();
+        fresh_by_triggers.write(|reg| load(reg, 5)).unwrap();
+        let fresh_bulk = Registry::open_in_memory().unwrap();
+        fresh_bulk.bulk_load(|reg| load(reg, 5)).unwrap();
+        assert_eq!(totals_dump(&fresh_bulk), totals_dump(&fresh_by_triggers));
+        // And the trigger counts the next run again after a bulk load.
+        for reg in [&bulk, &by_triggers] {
+            reg.insert_runs("a", &[run_of("a", 999_000, Outcome::Success)])
+                .unwrap();
+        }
+        assert_eq!(totals_dump(&bulk), totals_dump(&by_triggers));
     }
 
     #[test]
