@@ -163,6 +163,13 @@ pub fn runs_appended(ctx: &Context, id: &str) {
 /// After install wrote the manifest.
 pub fn installed(ctx: &Context, manifest: &Manifest) {
     best_effort(ctx, &manifest.service_id, "install", |reg| {
+        // A registry this process created is filled now, while the data
+        // directory holds little more than this service: otherwise the
+        // first reader after a fleet's first (batch) install re-imports
+        // every service install has just indexed.
+        if reg.was_created() && !reg.is_filled()? {
+            return fill(reg, &ctx.data_dir, ctx.now_ms(), false).map(|_| ());
+        }
         reg.upsert_manifest(manifest)
     });
 }

@@ -888,3 +888,32 @@ fn list_says_how_long_ago_by_the_clock() {
     let table = env.run(&["list"]).ok().stdout;
     assert!(table.contains("3h ago"), "{table}");
 }
+
+#[test]
+fn a_fleets_first_batch_install_leaves_the_registry_filled_for_its_first_reader() {
+    let env = TestEnv::new();
+    let dirs: Vec<PathBuf> = (0..3)
+        .map(|i| env.ws(&format!("batch{i}"), &[], &["true"]))
+        .collect();
+    let ids = env.install_all(&dirs);
+    // Read the registry directly: marked filled by install, and holding
+    // every service of the batch, so no reader has to import the fleet.
+    let conn = rusqlite::Connection::open(env.data_dir().join("registry.db")).unwrap();
+    let filled: Option<String> = conn
+        .query_row("SELECT value FROM meta WHERE key = 'filled'", [], |r| {
+            r.get(0)
+        })
+        .ok();
+    assert!(filled.is_some(), "install left the new registry unfilled");
+    let mut indexed: Vec<String> = conn
+        .prepare("SELECT service_id FROM services WHERE installed = 1 ORDER BY service_id")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    indexed.sort();
+    let mut expected = ids.clone();
+    expected.sort();
+    assert_eq!(indexed, expected);
+}
