@@ -39,9 +39,68 @@ pub struct ListedService {
     pub consecutive_failures: u32,
 }
 
+/// The services listed: rows, for people; for programs, their JSON array,
+/// written row by row straight from the registry's statement, so that
+/// 100,000 services are never all held as rows (nor twice, as rows and
+/// as text).
+#[derive(Debug)]
+pub enum Listed {
+    Rows(Vec<ListedService>),
+    Json {
+        text: Box<serde_json::value::RawValue>,
+        count: usize,
+    },
+}
+
+impl Listed {
+    fn len(&self) -> usize {
+        match self {
+            Listed::Rows(rows) => rows.len(),
+            Listed::Json { count, .. } => *count,
+        }
+    }
+
+    /// The JSON array of `services`, made as they come.
+    fn json(services: impl Iterator<Item = ListedService>) -> Result<Listed> {
+        let count = std::cell::Cell::new(0);
+        let once = SerializeOnce(std::cell::RefCell::new(Some(
+            services.inspect(|_| count.set(count.get() + 1)),
+        )));
+        let text = serde_json::value::to_raw_value(&once).map_err(|e| {
+            Error::new(
+                crate::error::ErrorCode::InternalError,
+                format!("could not write the list as JSON: {e}"),
+            )
+        })?;
+        Ok(Listed::Json {
+            text,
+            count: count.get(),
+        })
+    }
+}
+
+impl Serialize for Listed {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        match self {
+            Listed::Rows(rows) => rows.serialize(s),
+            Listed::Json { text, .. } => text.serialize(s),
+        }
+    }
+}
+
+/// An iterator serialized as a sequence as it is drained (once: `Serialize`
+/// takes `&self`, and the rows come from a statement that cannot rewind).
+struct SerializeOnce<I>(std::cell::RefCell<Option<I>>);
+
+impl<I: Iterator<Item = ListedService>> Serialize for SerializeOnce<I> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.borrow_mut().take().into_iter().flatten())
+    }
+}
+
 #[derive(Debug, Serialize)]
 pub struct ListReport {
-    pub services: Vec<ListedService>,
+    pub services: Listed,
     /// `registry`, or `files` when it fell back to the manifests.
     pub source: &'static str,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -61,35 +120,52 @@ pub struct ListReport {
 /// cannot read what every other command says. One `stat` per service,
 /// relative to the open services directory: the registry stays the fast
 /// path.
-fn changed_manifest_warnings(ctx: &Context, rows: &[crate::registry::ListRow]) -> Vec<String> {
-    // install writes the manifest moments after it stamps it.
-    const SLACK: std::time::Duration = std::time::Duration::from_secs(2);
-    let services = crate::fsutil::DirMtimes::open(&ctx.data_dir.services_dir());
-    rows.iter()
-        .filter(|r| r.installed)
-        .filter(|r| {
-            let Some(written) = services.modified(&format!("{}/manifest.json", r.service_id))
-            else {
-                return false;
-            };
-            let known = r
-                .updated_at_iso
-                .as_deref()
-                .and_then(|iso| chrono::DateTime::parse_from_rfc3339(iso).ok())
-                .map(std::time::SystemTime::from);
-            known.is_none_or(|known| written > known + SLACK)
-        })
-        .filter_map(|r| {
-            crate::service::read_manifest(ctx, &r.service_id)
-                .err()
-                .map(|e| {
-                    format!(
-                        "service {}: {} {}",
-                        r.service_id,
-                        e.message,
-                        e.suggestion.as_deref().unwrap_or_default()
-                    )
-                })
+struct ManifestStamps {
+    services: crate::fsutil::DirMtimes,
+}
+
+impl ManifestStamps {
+    fn open(ctx: &Context) -> ManifestStamps {
+        ManifestStamps {
+            services: crate::fsutil::DirMtimes::open(&ctx.data_dir.services_dir()),
+        }
+    }
+
+    /// The manifest of `row` was written after the registry read it.
+    fn changed(&self, row: &ListRow) -> bool {
+        // install writes the manifest moments after it stamps it.
+        const SLACK: std::time::Duration = std::time::Duration::from_secs(2);
+        if !row.installed {
+            return false;
+        }
+        let Some(written) = self
+            .services
+            .modified(&format!("{}/manifest.json", row.service_id))
+        else {
+            return false;
+        };
+        let known = row
+            .updated_at_iso
+            .as_deref()
+            .and_then(|iso| chrono::DateTime::parse_from_rfc3339(iso).ok())
+            .map(std::time::SystemTime::from);
+        known.is_none_or(|known| written > known + SLACK)
+    }
+}
+
+/// What reading the `changed` manifests again says of those that cannot
+/// be read.
+fn changed_manifest_warnings(ctx: &Context, changed: &[String]) -> Vec<String> {
+    changed
+        .iter()
+        .filter_map(|id| {
+            crate::service::read_manifest(ctx, id).err().map(|e| {
+                format!(
+                    "service {id}: {} {}",
+                    e.message,
+                    e.suggestion.as_deref().unwrap_or_default()
+                )
+            })
         })
         .collect()
 }
@@ -171,17 +247,22 @@ fn row(s: &ListedService) -> [String; 12] {
 impl Render for ListReport {
     fn human(&self, ui: &Ui) -> String {
         crate::output::warn_all(&self.warnings);
+        let services = match &self.services {
+            Listed::Rows(rows) => rows,
+            // Made for robot mode only: the text is the JSON already.
+            Listed::Json { text, .. } => return format!("{}\n", text.get()),
+        };
         match self.format.unwrap_or(FormatArg::Table) {
-            FormatArg::Json => json_text(&self.services),
+            FormatArg::Json => json_text(services),
             FormatArg::Csv => {
                 let mut out = csv_row(&HEADER);
-                for s in &self.services {
+                for s in services {
                     out.push_str(&csv_row(&row(s)));
                 }
                 out
             }
             FormatArg::Table => {
-                if self.services.is_empty() {
+                if services.is_empty() {
                     return match &self.unmatched {
                         Some(why) => format!("{why}\n"),
                         None => {
@@ -190,7 +271,7 @@ impl Render for ListReport {
                     };
                 }
                 let mut t = table(HEADER.to_vec());
-                for s in &self.services {
+                for s in services {
                     let mut r = row(s);
                     let relative = |iso: &Option<String>| {
                         iso.as_deref()
@@ -211,7 +292,7 @@ impl Render for ListReport {
                 );
                 format!(
                     "{}\n{t}\n",
-                    ui.bold(&format!("{} services:", self.services.len()))
+                    ui.bold(&format!("{} services:", services.len()))
                 )
             }
         }
@@ -328,19 +409,20 @@ fn profile_name(p: ProfileArg) -> &'static str {
 
 pub fn run(ctx: &Context, args: &ListArgs) -> Result<ListReport> {
     let state = args.state.as_deref().map(parse_state).transpose()?;
+    let now = ctx.now_ms();
     let filter = ServiceFilter {
         include_uninstalled: args.all,
         tag: args.tag.clone(),
         profile: args.profile.map(|p| profile_name(p).to_string()),
         platform: args.platform.clone(),
+        state: state.map(|s| (s, now)),
     };
-    let now = ctx.now_ms();
     let mut warnings = Vec::new();
     let from_registry = if args.from_files {
         None
     } else {
-        match crate::index::open_for_reading(ctx).and_then(|reg| reg.list_rows(&filter)) {
-            Ok(entries) => Some(entries),
+        match list_from_registry(ctx, &filter, state, ctx.ui.robot) {
+            Ok(found) => Some(found),
             Err(e) => {
                 warnings.push(format!(
                     "the registry is unusable ({}); listed from the manifests instead. Fix: syncfleet reindex (see syncfleet doctor)",
@@ -350,20 +432,20 @@ pub fn run(ctx: &Context, args: &ListArgs) -> Result<ListReport> {
             }
         }
     };
-    let (source, mut services) = match from_registry {
-        Some(entries) => {
-            warnings.extend(changed_manifest_warnings(ctx, &entries));
-            (
-                "registry",
-                entries.into_iter().map(|e| from_row(e, now)).collect(),
-            )
+    let (source, services) = match from_registry {
+        Some((services, changed)) => {
+            warnings.extend(changed_manifest_warnings(ctx, &changed));
+            ("registry", services)
         }
-        None => ("files", list_from_files(ctx, &filter, &mut warnings)),
+        None => {
+            let mut services = list_from_files(ctx, &filter, &mut warnings);
+            if let Some(state) = state {
+                services.retain(|s| s.scheduler_state == state);
+            }
+            ("files", Listed::Rows(services))
+        }
     };
-    if let Some(state) = state {
-        services.retain(|s| s.scheduler_state == state);
-    }
-    let unmatched = if services.is_empty() {
+    let unmatched = if services.len() == 0 {
         unmatched_filter(ctx, args)
     } else {
         None
@@ -376,6 +458,47 @@ pub fn run(ctx: &Context, args: &ListArgs) -> Result<ListReport> {
         now_ms: now,
         unmatched,
     })
+}
+
+/// The services from the registry, every filter applied in SQL (a state
+/// that depends on whether a run's process is alive is checked here, for
+/// the few rows with a run in flight), as JSON text for `json` (robot
+/// mode), with the ids of the manifests written since the registry read
+/// them.
+fn list_from_registry(
+    ctx: &Context,
+    filter: &ServiceFilter,
+    state: Option<SchedulerState>,
+    json: bool,
+) -> Result<(Listed, Vec<String>)> {
+    let reg = crate::index::open_for_reading(ctx)?;
+    let now = ctx.now_ms();
+    let stamps = ManifestStamps::open(ctx);
+    let mut changed = Vec::new();
+    let listed = reg.with_list_rows(filter, |rows| {
+        let mut failed = None;
+        let services = rows
+            .map_while(|row| row.map_err(|e| failed = Some(e)).ok())
+            .map(|row| {
+                let edited = stamps.changed(&row).then(|| row.service_id.clone());
+                (edited, from_row(row, now))
+            })
+            .filter(|(_, s)| state.is_none_or(|state| s.scheduler_state == state))
+            .map(|(edited, s)| {
+                changed.extend(edited);
+                s
+            });
+        let listed = if json {
+            Listed::json(services)?
+        } else {
+            Listed::Rows(services.collect())
+        };
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(listed),
+        }
+    })??;
+    Ok((listed, changed))
 }
 
 /// `--state`: one of the scheduler states.
