@@ -176,6 +176,47 @@ fn batch_install_reloads_once_reports_each_and_goes_on_past_failures() {
 }
 
 #[test]
+fn list_state_tells_a_live_run_from_a_dead_one_by_its_pid() {
+    let env = TestEnv::new();
+    let dirs = [
+        env.ws("a", &[], &["true"]),
+        env.ws("b", &[], &["true"]),
+        env.ws("c", &[], &["true"]),
+    ];
+    let mut ids = env.install_all(&dirs);
+    ids.sort();
+    // A run in flight for a minute: in a live process (this test's) for
+    // ids[0], in one that is gone for ids[1]. The registry learns of them
+    // as it would of any status file changed behind its back.
+    let mut gone = std::process::Command::new("true").spawn().unwrap();
+    let gone_pid = gone.id();
+    gone.wait().unwrap();
+    let started = chrono::Utc::now().timestamp_millis() - 60_000;
+    for (id, pid) in [(&ids[0], std::process::id()), (&ids[1], gone_pid)] {
+        std::fs::write(
+            env.data_dir().join("services").join(id).join("status.json"),
+            serde_json::json!({"schema_version": 2, "updated_at_iso": "",
+                               "current_run": {"started_at_ms": started, "pid": pid}})
+            .to_string(),
+        )
+        .unwrap();
+    }
+    env.ok(&["reindex"]);
+    let listed = |state: &str| ids_of(&env.ok(&["list", "--state", state]));
+    assert_eq!(listed("running"), [ids[0].clone()]);
+    assert_eq!(listed("running_stale"), [ids[1].clone()]);
+    assert_eq!(listed("idle"), [ids[2].clone()]);
+    assert!(listed("backoff").is_empty());
+    let states: Vec<Value> = env.ok(&["list"])["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["scheduler_state"].clone())
+        .collect();
+    assert_eq!(states, ["running", "running_stale", "idle"]);
+}
+
+#[test]
 fn list_formats_filters_and_fallback_to_manifests() {
     let env = TestEnv::new();
     let dirs = [

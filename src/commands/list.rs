@@ -131,22 +131,15 @@ impl ManifestStamps {
         }
     }
 
-    /// The manifest of `row` was written after the registry read it.
-    fn changed(&self, row: &ListRow) -> bool {
+    /// The manifest of service `id`, which the registry read as stamped
+    /// `updated_at_iso`, was written after that.
+    fn changed(&self, id: &str, updated_at_iso: Option<&str>) -> bool {
         // install writes the manifest moments after it stamps it.
         const SLACK: std::time::Duration = std::time::Duration::from_secs(2);
-        if !row.installed {
-            return false;
-        }
-        let Some(written) = self
-            .services
-            .modified(&format!("{}/manifest.json", row.service_id))
-        else {
+        let Some(written) = self.services.modified(&format!("{id}/manifest.json")) else {
             return false;
         };
-        let known = row
-            .updated_at_iso
-            .as_deref()
+        let known = updated_at_iso
             .and_then(|iso| chrono::DateTime::parse_from_rfc3339(iso).ok())
             .map(std::time::SystemTime::from);
         known.is_none_or(|known| written > known + SLACK)
@@ -474,31 +467,55 @@ fn list_from_registry(
     let reg = crate::index::open_for_reading(ctx)?;
     let now = ctx.now_ms();
     let stamps = ManifestStamps::open(ctx);
-    let mut changed = Vec::new();
-    let listed = reg.with_list_rows(filter, |rows| {
-        let mut failed = None;
-        let services = rows
-            .map_while(|row| row.map_err(|e| failed = Some(e)).ok())
-            .map(|row| {
-                let edited = stamps.changed(&row).then(|| row.service_id.clone());
-                (edited, from_row(row, now))
-            })
-            .filter(|(_, s)| state.is_none_or(|state| s.scheduler_state == state))
-            .map(|(edited, s)| {
-                changed.extend(edited);
-                s
-            });
-        let listed = if json {
-            Listed::json(services)?
-        } else {
-            Listed::Rows(services.collect())
-        };
-        match failed {
-            Some(e) => Err(e),
-            None => Ok(listed),
-        }
-    })??;
-    Ok((listed, changed))
+    // (id, stamp) of installed services, a batch at a time: one message
+    // per row would cost more in wake-ups than the stats it hands over.
+    const BATCH: usize = 4096;
+    let (stamped, stamps_to_check) = std::sync::mpsc::channel::<Vec<(String, Option<String>)>>();
+    std::thread::scope(|scope| {
+        // A stat per manifest is as much work as the rest of a listing:
+        // on a thread of its own, beside the rows' JSON.
+        let checker = scope.spawn(move || {
+            stamps_to_check
+                .into_iter()
+                .flatten()
+                .filter(|(id, iso)| stamps.changed(id, iso.as_deref()))
+                .map(|(id, _)| id)
+                .collect::<Vec<String>>()
+        });
+        let listed = reg.with_list_rows(filter, |rows| {
+            let mut failed = None;
+            let mut batch = Vec::with_capacity(BATCH);
+            let services = rows
+                .map_while(|row| row.map_err(|e| failed = Some(e)).ok())
+                .inspect(|row| {
+                    if row.installed {
+                        batch.push((row.service_id.clone(), row.updated_at_iso.clone()));
+                    }
+                    if batch.len() == BATCH {
+                        // The receiver lives until the sender is dropped.
+                        let _ =
+                            stamped.send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)));
+                    }
+                })
+                .map(|row| from_row(row, now))
+                .filter(|s| state.is_none_or(|state| s.scheduler_state == state));
+            let listed = if json {
+                Listed::json(services)?
+            } else {
+                Listed::Rows(services.collect())
+            };
+            let _ = stamped.send(batch);
+            match failed {
+                Some(e) => Err(e),
+                None => Ok(listed),
+            }
+        });
+        drop(stamped);
+        let changed = checker
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        Ok((listed??, changed))
+    })
 }
 
 /// `--state`: one of the scheduler states.
