@@ -217,6 +217,58 @@ fn list_state_tells_a_live_run_from_a_dead_one_by_its_pid() {
 }
 
 #[test]
+fn robot_list_falls_back_before_its_first_byte_and_never_prints_half_a_result_as_whole() {
+    let env = TestEnv::new();
+    let dirs = [env.ws("a", &[], &["true"]), env.ws("b", &[], &["true"])];
+    let mut ids = env.install_all(&dirs);
+    ids.sort();
+    // Whatever install left for the registry to import, imported (it
+    // would rewrite the rows made unreadable below).
+    assert_eq!(ids_of(&env.ok(&["list"])), ids);
+    let unreadable = |id: &str| {
+        let conn = rusqlite::Connection::open(env.data_dir().join("registry.db")).unwrap();
+        let changed = conn
+            .execute(
+                "UPDATE services SET interval_seconds = 'often' WHERE service_id = ?1",
+                [id],
+            )
+            .unwrap();
+        assert_eq!(changed, 1);
+    };
+    // The last row unreadable: the services before it are already out.
+    unreadable(&ids[1]);
+    let cut = env.run(&["--robot", "list"]);
+    assert_ne!(cut.code, 0, "{}", cut.stdout);
+    assert!(cut.stdout.contains(ids[0].as_str()), "{}", cut.stdout);
+    assert!(
+        serde_json::from_str::<Value>(&cut.stdout).is_err(),
+        "{}",
+        cut.stdout
+    );
+    assert!(cut.stderr.contains("error:"), "{}", cut.stderr);
+    // People get the whole list from the manifests, with a warning.
+    let human = env.run(&["list"]);
+    assert_eq!(human.code, 0, "{}", human.stderr);
+    assert!(
+        human.stderr.contains("syncfleet reindex"),
+        "{}",
+        human.stderr
+    );
+    // The first row unreadable: nothing was printed yet, so robot mode
+    // falls back to the manifests too.
+    unreadable(&ids[0]);
+    let fallback = env.ok(&["list"]);
+    assert_eq!(fallback["source"], "files");
+    assert_eq!(ids_of(&fallback), ids);
+    assert!(
+        fallback["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("syncfleet reindex")
+    );
+}
+
+#[test]
 fn list_formats_filters_and_fallback_to_manifests() {
     let env = TestEnv::new();
     let dirs = [

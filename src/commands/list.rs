@@ -39,68 +39,9 @@ pub struct ListedService {
     pub consecutive_failures: u32,
 }
 
-/// The services listed: rows, for people; for programs, their JSON array,
-/// written row by row straight from the registry's statement, so that
-/// 100,000 services are never all held as rows (nor twice, as rows and
-/// as text).
-#[derive(Debug)]
-pub enum Listed {
-    Rows(Vec<ListedService>),
-    Json {
-        text: Box<serde_json::value::RawValue>,
-        count: usize,
-    },
-}
-
-impl Listed {
-    fn len(&self) -> usize {
-        match self {
-            Listed::Rows(rows) => rows.len(),
-            Listed::Json { count, .. } => *count,
-        }
-    }
-
-    /// The JSON array of `services`, made as they come.
-    fn json(services: impl Iterator<Item = ListedService>) -> Result<Listed> {
-        let count = std::cell::Cell::new(0);
-        let once = SerializeOnce(std::cell::RefCell::new(Some(
-            services.inspect(|_| count.set(count.get() + 1)),
-        )));
-        let text = serde_json::value::to_raw_value(&once).map_err(|e| {
-            Error::new(
-                crate::error::ErrorCode::InternalError,
-                format!("could not write the list as JSON: {e}"),
-            )
-        })?;
-        Ok(Listed::Json {
-            text,
-            count: count.get(),
-        })
-    }
-}
-
-impl Serialize for Listed {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        match self {
-            Listed::Rows(rows) => rows.serialize(s),
-            Listed::Json { text, .. } => text.serialize(s),
-        }
-    }
-}
-
-/// An iterator serialized as a sequence as it is drained (once: `Serialize`
-/// takes `&self`, and the rows come from a statement that cannot rewind).
-struct SerializeOnce<I>(std::cell::RefCell<Option<I>>);
-
-impl<I: Iterator<Item = ListedService>> Serialize for SerializeOnce<I> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        s.collect_seq(self.0.borrow_mut().take().into_iter().flatten())
-    }
-}
-
 #[derive(Debug, Serialize)]
 pub struct ListReport {
-    pub services: Listed,
+    pub services: Vec<ListedService>,
     /// `registry`, or `files` when it fell back to the manifests.
     pub source: &'static str,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -240,11 +181,7 @@ fn row(s: &ListedService) -> [String; 12] {
 impl Render for ListReport {
     fn human(&self, ui: &Ui) -> String {
         crate::output::warn_all(&self.warnings);
-        let services = match &self.services {
-            Listed::Rows(rows) => rows,
-            // Made for robot mode only: the text is the JSON already.
-            Listed::Json { text, .. } => return format!("{}\n", text.get()),
-        };
+        let services = &self.services;
         match self.format.unwrap_or(FormatArg::Table) {
             FormatArg::Json => json_text(services),
             FormatArg::Csv => {
@@ -400,21 +337,100 @@ fn profile_name(p: ProfileArg) -> &'static str {
     }
 }
 
-pub fn run(ctx: &Context, args: &ListArgs) -> Result<ListReport> {
+/// `--state`, and the filter of the arguments for the registry.
+fn filter_of(args: &ListArgs, now_ms: i64) -> Result<(Option<SchedulerState>, ServiceFilter)> {
     let state = args.state.as_deref().map(parse_state).transpose()?;
-    let now = ctx.now_ms();
     let filter = ServiceFilter {
         include_uninstalled: args.all,
         tag: args.tag.clone(),
         profile: args.profile.map(|p| profile_name(p).to_string()),
         platform: args.platform.clone(),
-        state: state.map(|s| (s, now)),
+        state: state.map(|s| (s, now_ms)),
     };
+    Ok((state, filter))
+}
+
+/// Run and print `list`. In robot mode the services from the registry go
+/// to stdout as they are read, never all held (100,000 services are 32 MB
+/// of JSON); the rest, and any failure before the first byte, goes
+/// through `run` and `emit`.
+pub fn emit(ctx: &Context, args: &ListArgs, started: std::time::Instant) -> std::process::ExitCode {
+    let ui = ctx.ui;
+    if ui.robot && !args.from_files {
+        // A failure here printed nothing: `run` meets it again, and falls
+        // back to the manifests or reports it.
+        if let Ok(code) =
+            crate::output::emit_streamed(&ui, started, |out| write_robot(ctx, args, out))
+        {
+            return code;
+        }
+    }
+    match run(ctx, args) {
+        Ok(report) => crate::output::emit(&ui, started, &report),
+        Err(error) => crate::output::emit_error(&ui, started, &error),
+    }
+}
+
+/// The robot `data` of a listing from the registry, written to `out` as
+/// `ListReport` serializes (`robot_writes_are_the_report_serialized` holds
+/// them together).
+fn write_robot(ctx: &Context, args: &ListArgs, out: &mut dyn std::io::Write) -> Result<()> {
+    let (state, filter) = filter_of(args, ctx.now_ms())?;
+    let json_failed = |e: std::io::Error| {
+        Error::new(
+            crate::error::ErrorCode::IoError,
+            format!("could not write the list: {e}"),
+        )
+    };
+    let ((), changed) = list_from_registry(ctx, &filter, state, |services| {
+        write_robot_services(out, services).map_err(json_failed)
+    })?;
+    write_robot_tail(out, &changed_manifest_warnings(ctx, &changed)).map_err(json_failed)
+}
+
+/// `ListReport` up to the end of its services.
+fn write_robot_services(
+    out: &mut dyn std::io::Write,
+    services: &mut dyn Iterator<Item = ListedService>,
+) -> std::io::Result<()> {
+    // Serialized into a buffer a few services at a time, then written at
+    // once: serde_json's many small writes cost more through a `dyn
+    // Write` than in a `Vec`.
+    const CHUNK: usize = 1 << 16;
+    let mut chunk = Vec::with_capacity(CHUNK + 4096);
+    chunk.extend_from_slice(br#"{"services":["#);
+    for (i, service) in services.enumerate() {
+        if i > 0 {
+            chunk.push(b',');
+        }
+        serde_json::to_writer(&mut chunk, &service)?;
+        if chunk.len() >= CHUNK {
+            out.write_all(&chunk)?;
+            chunk.clear();
+        }
+    }
+    chunk.push(b']');
+    out.write_all(&chunk)
+}
+
+/// What follows the services in `ListReport` from the registry.
+fn write_robot_tail(out: &mut dyn std::io::Write, warnings: &[String]) -> std::io::Result<()> {
+    out.write_all(br#","source":"registry""#)?;
+    if !warnings.is_empty() {
+        out.write_all(br#","warnings":"#)?;
+        serde_json::to_writer(&mut *out, warnings)?;
+    }
+    out.write_all(b"}")
+}
+
+pub fn run(ctx: &Context, args: &ListArgs) -> Result<ListReport> {
+    let now = ctx.now_ms();
+    let (state, filter) = filter_of(args, now)?;
     let mut warnings = Vec::new();
     let from_registry = if args.from_files {
         None
     } else {
-        match list_from_registry(ctx, &filter, state, ctx.ui.robot) {
+        match list_from_registry(ctx, &filter, state, |services| Ok(services.collect())) {
             Ok(found) => Some(found),
             Err(e) => {
                 warnings.push(format!(
@@ -435,10 +451,10 @@ pub fn run(ctx: &Context, args: &ListArgs) -> Result<ListReport> {
             if let Some(state) = state {
                 services.retain(|s| s.scheduler_state == state);
             }
-            ("files", Listed::Rows(services))
+            ("files", services)
         }
     };
-    let unmatched = if services.len() == 0 {
+    let unmatched = if services.is_empty() {
         unmatched_filter(ctx, args)
     } else {
         None
@@ -455,15 +471,16 @@ pub fn run(ctx: &Context, args: &ListArgs) -> Result<ListReport> {
 
 /// The services from the registry, every filter applied in SQL (a state
 /// that depends on whether a run's process is alive is checked here, for
-/// the few rows with a run in flight), as JSON text for `json` (robot
-/// mode), with the ids of the manifests written since the registry read
-/// them.
-fn list_from_registry(
+/// the few rows with a run in flight), handed to `read` as they come,
+/// with the ids of the manifests written since the registry read them.
+/// The first row is read before `read` is called: a registry that fails
+/// at once fails here, before `read` has written anything.
+fn list_from_registry<T>(
     ctx: &Context,
     filter: &ServiceFilter,
     state: Option<SchedulerState>,
-    json: bool,
-) -> Result<(Listed, Vec<String>)> {
+    read: impl FnOnce(&mut dyn Iterator<Item = ListedService>) -> Result<T>,
+) -> Result<(T, Vec<String>)> {
     let reg = crate::index::open_for_reading(ctx)?;
     let now = ctx.now_ms();
     let stamps = ManifestStamps::open(ctx);
@@ -483,10 +500,10 @@ fn list_from_registry(
                 .collect::<Vec<String>>()
         });
         let listed = reg.with_list_rows(filter, |rows| {
-            let mut failed = None;
+            let failed = std::cell::Cell::new(None);
             let mut batch = Vec::with_capacity(BATCH);
-            let services = rows
-                .map_while(|row| row.map_err(|e| failed = Some(e)).ok())
+            let mut services = rows
+                .map_while(|row| row.map_err(|e| failed.set(Some(e))).ok())
                 .inspect(|row| {
                     if row.installed {
                         batch.push((row.service_id.clone(), row.updated_at_iso.clone()));
@@ -498,14 +515,16 @@ fn list_from_registry(
                     }
                 })
                 .map(|row| from_row(row, now))
-                .filter(|s| state.is_none_or(|state| s.scheduler_state == state));
-            let listed = if json {
-                Listed::json(services)?
-            } else {
-                Listed::Rows(services.collect())
-            };
+                .filter(|s| state.is_none_or(|state| s.scheduler_state == state))
+                .peekable();
+            services.peek();
+            if let Some(e) = failed.take() {
+                return Err(e);
+            }
+            let listed = read(&mut services)?;
+            drop(services);
             let _ = stamped.send(batch);
-            match failed {
+            match failed.take() {
                 Some(e) => Err(e),
                 None => Ok(listed),
             }
@@ -565,6 +584,54 @@ fn list_from_files(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn service(i: usize) -> ListedService {
+        ListedService {
+            service_id: format!("s{i:05}"),
+            name: i.is_multiple_of(2).then(|| format!("name \"{i}\" \u{e9}")),
+            workspace_root: format!("/w/{i}"),
+            platform: "linux".into(),
+            interval_seconds: 60,
+            profile: "fast".into(),
+            tags: vec!["a".into(), format!("t{i}")],
+            installed: !i.is_multiple_of(3),
+            uninstalled_at_iso: i.is_multiple_of(3).then(|| iso_ms(i as i64)),
+            scheduler_state: SchedulerState::Idle,
+            last_run_iso: None,
+            last_outcome: Some("success".into()),
+            next_run_iso: None,
+            consecutive_failures: i as u32,
+        }
+    }
+
+    #[test]
+    fn robot_writes_are_the_report_serialized() {
+        // 0, 1, and more services than one chunk holds; with and without
+        // warnings.
+        for (count, warnings) in [
+            (0, vec![]),
+            (1, vec!["w \"1\"".to_string()]),
+            (1000, vec![]),
+        ] {
+            let services: Vec<ListedService> = (0..count).map(service).collect();
+            let mut written = Vec::new();
+            write_robot_services(&mut written, &mut services.clone().into_iter()).unwrap();
+            write_robot_tail(&mut written, &warnings).unwrap();
+            let report = ListReport {
+                services,
+                source: "registry",
+                warnings,
+                format: None,
+                now_ms: 0,
+                unmatched: None,
+            };
+            assert_eq!(
+                String::from_utf8(written).unwrap(),
+                serde_json::to_string(&report).unwrap(),
+                "{count} services"
+            );
+        }
+    }
 
     #[test]
     fn csv_quotes_only_what_needs_it() {
