@@ -31,7 +31,7 @@ pub struct ListedService {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_run_iso: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub last_outcome: Option<String>,
+    pub last_outcome: Option<&'static str>,
     /// The next run computed from the schedule, the service's offset and
     /// its last run (list never asks the scheduler).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -172,7 +172,7 @@ fn row(s: &ListedService) -> [String; 12] {
         },
         s.last_run_iso.clone().unwrap_or_default(),
         s.next_run_iso.clone().unwrap_or_default(),
-        s.last_outcome.clone().unwrap_or_default(),
+        s.last_outcome.unwrap_or_default().to_string(),
         s.consecutive_failures.to_string(),
         s.tags.join(" "),
     ]
@@ -233,13 +233,12 @@ fn state_of(status: &StatusFile, installed: bool, policy: &Policy, now_ms: i64) 
     policy::scheduler_state(status, installed, policy, now_ms, &pid_alive)
 }
 
-fn from_row(e: ListRow, now_ms: i64) -> ListedService {
+fn from_row(mut e: ListRow, now_ms: i64) -> ListedService {
     let policy = Policy::with_defaults(
         e.interval_seconds,
         e.max_transient_failures,
         e.cooldown_seconds,
     );
-    let last = e.status.last_run.as_ref();
     let state = state_of(&e.status, e.installed, &policy, now_ms);
     let service = crate::schedule::ScheduledService {
         service_id: &e.service_id,
@@ -247,13 +246,16 @@ fn from_row(e: ListRow, now_ms: i64) -> ListedService {
         interval_seconds: e.interval_seconds,
         calendar: e.calendar.as_ref(),
     };
+    let next_run_iso = service
+        .expected_next_run_ms(&e.status, state, None, now_ms)
+        .map(iso_ms);
+    // Taken, not copied: nothing reads the row's last run after this.
+    let last = e.status.last_run.take();
     ListedService {
-        next_run_iso: service
-            .expected_next_run_ms(&e.status, state, None, now_ms)
-            .map(iso_ms),
+        next_run_iso,
         scheduler_state: state,
-        last_run_iso: last.map(|r| r.timestamp_iso.clone()),
-        last_outcome: last.map(|r| r.outcome.as_str().to_string()),
+        last_outcome: last.as_ref().map(|r| r.outcome.as_str()),
+        last_run_iso: last.map(|r| r.timestamp_iso),
         consecutive_failures: e.status.consecutive_failures,
         service_id: e.service_id,
         name: e.name,
@@ -294,7 +296,7 @@ pub fn from_files(ctx: &Context, m: &Manifest) -> ListedService {
         .map(iso_ms),
         scheduler_state: state,
         last_run_iso: last.map(|r| r.timestamp_iso.clone()),
-        last_outcome: last.map(|r| r.outcome.as_str().to_string()),
+        last_outcome: last.map(|r| r.outcome.as_str()),
         consecutive_failures: status.consecutive_failures,
     }
 }
@@ -311,7 +313,7 @@ fn uninstalled_from_files(ctx: &Context) -> Vec<ListedService> {
             let last = status.last_run.as_ref();
             ListedService {
                 last_run_iso: last.map(|r| r.timestamp_iso.clone()),
-                last_outcome: last.map(|r| r.outcome.as_str().to_string()),
+                last_outcome: last.map(|r| r.outcome.as_str()),
                 consecutive_failures: status.consecutive_failures,
                 service_id: id,
                 name: None,
@@ -598,7 +600,7 @@ mod tests {
             uninstalled_at_iso: i.is_multiple_of(3).then(|| iso_ms(i as i64)),
             scheduler_state: SchedulerState::Idle,
             last_run_iso: None,
-            last_outcome: Some("success".into()),
+            last_outcome: Some("success"),
             next_run_iso: None,
             consecutive_failures: i as u32,
         }
