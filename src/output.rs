@@ -227,6 +227,92 @@ pub fn emit<T: Render>(ui: &Ui, started: Instant, value: &T) -> ExitCode {
     printed(ui, started, print_stdout(&text), value.exit_code())
 }
 
+/// The envelope of a result up to its `data`, as `Success` serializes.
+const ROBOT_HEAD: &[u8] = br#"{"ok":true,"data":"#;
+
+/// stdout for a robot result too large to hold as text: locked,
+/// buffered, the envelope's head (as `emit` writes it) put before the
+/// first byte of data, the first write error kept for `emit_streamed`.
+pub struct RobotStream {
+    out: std::io::BufWriter<std::io::StdoutLock<'static>>,
+    begun: bool,
+    failed: Option<std::io::Error>,
+}
+
+impl Write for RobotStream {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let written = if self.begun {
+            self.out.write(buf)
+        } else {
+            self.begun = true;
+            self.out
+                .write_all(ROBOT_HEAD)
+                .and_then(|_| self.out.write(buf))
+        };
+        written.inspect_err(|e| {
+            if self.failed.is_none() {
+                self.failed = Some(std::io::Error::new(e.kind(), e.to_string()));
+            }
+        })
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
+}
+
+/// `emit` in robot mode for a result written as it is made:
+/// `write_data` writes the `data` value (JSON, as serde_json would write
+/// the result) to stdout, then the envelope is closed. An error before
+/// `write_data` wrote anything comes back to the caller (nothing was
+/// printed; it may still fall back or `emit_error` it). One after is too
+/// late for the envelope: what was written stays, unterminated, so that
+/// no parser takes it for a whole result, and the error goes to stderr
+/// with its exit status.
+pub fn emit_streamed(
+    ui: &Ui,
+    started: Instant,
+    write_data: impl FnOnce(&mut RobotStream) -> Result<(), Error>,
+) -> Result<ExitCode, Error> {
+    let mut stream = RobotStream {
+        out: std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock()),
+        begun: false,
+        failed: None,
+    };
+    let result = write_data(&mut stream);
+    let written = match (stream.failed.take(), result) {
+        (Some(e), _) => Err(e),
+        (None, Err(e)) if !stream.begun => return Err(e),
+        (None, Err(e)) => {
+            let _ = stream.flush();
+            let _ = std::io::stderr().write_all(human_error(&ui.for_stderr(), &e).as_bytes());
+            return Ok(ExitCode::from(e.exit_code()));
+        }
+        (None, Ok(())) => {
+            let meta = Meta {
+                elapsed_ms: started.elapsed().as_millis(),
+            };
+            let head = if stream.begun { &[][..] } else { ROBOT_HEAD };
+            stream
+                .out
+                .write_all(head)
+                .and_then(|_| stream.out.write_all(b",\"meta\":"))
+                .and_then(|_| serde_json::to_writer(&mut stream.out, &meta).map_err(Into::into))
+                .and_then(|_| stream.out.write_all(b"}\n"))
+                .and_then(|_| stream.out.flush())
+        }
+    };
+    Ok(printed(
+        ui,
+        started,
+        match written {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+            written => written,
+        },
+        0,
+    ))
+}
+
 pub fn emit_error(ui: &Ui, started: Instant, error: &Error) -> ExitCode {
     if ui.robot {
         let doc = Failure {

@@ -4,10 +4,12 @@
 //! of truth (see `index` for how the two are kept in step).
 
 use crate::error::{Error, ErrorCode, Result};
+use crate::policy::SchedulerState;
 use crate::store::manifest::Manifest;
 use crate::store::status::{
     CurrentRun, Outcome, PauseKind, RunRecord, SkipCounts, StageResult, StatusFile, Trigger,
 };
+use rusqlite::types::Value as SqlValue;
 use rusqlite::{
     CachedStatement, Connection, OpenFlags, OptionalExtension, Params, Row, Transaction,
     TransactionBehavior, config::DbConfig, params, params_from_iter,
@@ -250,6 +252,10 @@ pub struct ServiceFilter {
     pub tag: Option<String>,
     pub profile: Option<String>,
     pub platform: Option<String>,
+    /// Only the services that may be in this state at this instant (Unix
+    /// ms): see `state_sql`. The caller still checks the pid of a run in
+    /// flight, which SQL cannot.
+    pub state: Option<(SchedulerState, i64)>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -392,26 +398,86 @@ fn check_registry_path(path: &Path) -> Result<()> {
     .with_actions([action]))
 }
 
+/// `policy::scheduler_state` over the cached status columns of
+/// `services`, at the instant bound to parameter `?{now}`, as one SQL
+/// expression: the clock-only part of it. A run in flight reads
+/// `running` until it is older than STALE_RUN_MS, as if its process were
+/// alive: whether it is tells `running` from `running_stale`, and only the
+/// caller can ask. The test `state_sql_is_scheduler_state_with_every_pid_alive`
+/// holds the two definitions together over a table of cases.
+fn state_sql(now: usize) -> String {
+    use crate::store::manifest::DEFAULT_CIRCUIT_BREAKER_COOLDOWN_SECONDS as COOLDOWN;
+    // StatusFile::pause_kind: the recorded kind, else read from the reason
+    // (files of schema 1). An unknown recorded kind reads as none.
+    let pause_kind = "CASE WHEN pause_kind IN ('manual', 'permanent', 'circuit_breaker') \
+         THEN pause_kind \
+         WHEN substr(paused_reason, 1, 15) = 'CIRCUIT_BREAKER' THEN 'circuit_breaker' \
+         WHEN last_error_code IS NOT NULL THEN 'permanent' ELSE 'manual' END";
+    let stale = crate::policy::STALE_RUN_MS;
+    format!(
+        "CASE WHEN installed = 0 THEN 'not_installed' \
+         WHEN current_run_pid IS NOT NULL AND current_run_started_ms IS NOT NULL THEN \
+           CASE WHEN ?{now} - current_run_started_ms > {stale} THEN 'running_stale' \
+           ELSE 'running' END \
+         WHEN paused_reason IS NOT NULL THEN \
+           CASE WHEN ({pause_kind}) = 'circuit_breaker' AND cb_paused_at_ms IS NOT NULL \
+             AND ?{now} >= cb_paused_at_ms + COALESCE(cooldown_seconds, {COOLDOWN}) * 1000 \
+           THEN 'half_open' ELSE 'paused' END \
+         WHEN consecutive_failures != 0 AND next_retry_at_ms IS NOT NULL \
+           AND ?{now} < next_retry_at_ms THEN 'backoff' \
+         WHEN last_run_ms IS NOT NULL AND last_outcome = 'degraded' THEN 'degraded' \
+         ELSE 'idle' END"
+    )
+}
+
+/// The states `state_sql` may read for a service in `state`: a run in
+/// flight whose process is gone is `running_stale`, though SQL reads it
+/// `running`.
+fn state_sql_readings(state: SchedulerState) -> &'static [SchedulerState] {
+    match state {
+        SchedulerState::RunningStale => &[SchedulerState::RunningStale, SchedulerState::Running],
+        SchedulerState::NotInstalled => &[SchedulerState::NotInstalled],
+        SchedulerState::Idle => &[SchedulerState::Idle],
+        SchedulerState::Running => &[SchedulerState::Running],
+        SchedulerState::Degraded => &[SchedulerState::Degraded],
+        SchedulerState::Backoff => &[SchedulerState::Backoff],
+        SchedulerState::HalfOpen => &[SchedulerState::HalfOpen],
+        SchedulerState::Paused => &[SchedulerState::Paused],
+    }
+}
+
 /// The service filter as SQL conditions (appended, with ORDER BY) and
 /// their parameters.
-fn filter_sql(filter: &ServiceFilter, sql: &mut String) -> Vec<String> {
-    let mut args: Vec<String> = Vec::new();
+fn filter_sql(filter: &ServiceFilter, sql: &mut String) -> Vec<SqlValue> {
+    let mut args: Vec<SqlValue> = Vec::new();
     if !filter.include_uninstalled {
         sql.push_str(" AND installed = 1");
     }
+    if let Some((state, now_ms)) = filter.state {
+        args.push(SqlValue::Integer(now_ms));
+        let readings: Vec<String> = state_sql_readings(state)
+            .iter()
+            .map(|s| format!("'{}'", s.as_str()))
+            .collect();
+        sql.push_str(&format!(
+            " AND ({}) IN ({})",
+            state_sql(args.len()),
+            readings.join(", ")
+        ));
+    }
     if let Some(tag) = &filter.tag {
-        args.push(tag.clone());
+        args.push(tag.clone().into());
         sql.push_str(&format!(
             " AND EXISTS (SELECT 1 FROM json_each(services.tags) WHERE value = ?{})",
             args.len()
         ));
     }
     if let Some(p) = &filter.profile {
-        args.push(p.clone());
+        args.push(p.clone().into());
         sql.push_str(&format!(" AND profile = ?{}", args.len()));
     }
     if let Some(p) = &filter.platform {
-        args.push(p.clone());
+        args.push(p.clone().into());
         sql.push_str(&format!(" AND platform = ?{}", args.len()));
     }
     sql.push_str(" ORDER BY service_id");
@@ -1139,17 +1205,30 @@ impl Registry {
     /// What `list` shows, for the services matching the filter: only the
     /// columns it needs, because list must stay fast for 10,000 services.
     pub fn list_rows(&self, filter: &ServiceFilter) -> Result<Vec<ListRow>> {
+        self.with_list_rows(filter, |rows| rows.collect())?
+    }
+
+    /// `list_rows` one at a time, none kept: `read` gets them in order
+    /// straight from the statement (an error ends them), for a fleet too
+    /// large to hold in memory at once.
+    pub fn with_list_rows<T>(
+        &self,
+        filter: &ServiceFilter,
+        read: impl FnOnce(&mut dyn Iterator<Item = Result<ListRow>>) -> T,
+    ) -> Result<T> {
+        let what = "list services";
         let mut sql = format!(
             "SELECT {} FROM services WHERE 1 = 1",
             select_list(&[LIST_COLUMNS, STATUS_COLUMNS])
         );
         let args = filter_sql(filter, &mut sql);
-        self.rows(
-            "list services",
-            &sql,
-            params_from_iter(args.iter()),
-            Registry::list_row_from,
-        )
+        let mut stmt = self.statement(what, &sql)?;
+        let rows = stmt
+            .query_map(params_from_iter(args.iter()), Registry::list_row_from)
+            .map_err(|e| self.err(what, e))?;
+        Ok(read(
+            &mut rows.map(|row| row.map_err(|e| self.err(what, e))),
+        ))
     }
 
     /// `list_rows` for one service, installed or not.
@@ -2237,6 +2316,227 @@ mod tests {
         assert_eq!(row.tags, ["t"]);
         assert_eq!(row.interval_seconds, 900);
         assert_eq!(entry.tags, ["t"]);
+    }
+
+    /// The services of `state_sql_is_scheduler_state_with_every_pid_alive`:
+    /// every branch of `policy::scheduler_state` and its boundaries, each
+    /// a service whose cached status is that case.
+    fn state_cases(reg: &Registry, t0: i64) -> Vec<String> {
+        let paused = |reason: &str, kind: Option<PauseKind>| StatusFile {
+            paused_reason: Some(reason.into()),
+            pause_kind: kind,
+            paused_at_ms: Some(t0),
+            circuit_breaker_paused_at_ms: Some(t0),
+            ..StatusFile::default()
+        };
+        let mut degraded = StatusFile::default();
+        degraded.record_run(run_of("x", t0 - 10, Outcome::Degraded));
+        let mut succeeded = StatusFile::default();
+        succeeded.record_run(run_of("x", t0 - 10, Outcome::Success));
+        let running = StatusFile {
+            current_run: Some(CurrentRun {
+                started_at_ms: t0,
+                pid: 42,
+                run_id: None,
+                trigger: None,
+            }),
+            ..degraded.clone()
+        };
+        let backoff = StatusFile {
+            consecutive_failures: 2,
+            next_retry_at_ms: Some(t0 + 5_000),
+            ..degraded.clone()
+        };
+        let cases: Vec<(&str, bool, StatusFile)> = vec![
+            ("uninstalled", false, running.clone()),
+            ("fresh", true, StatusFile::default()),
+            ("degraded", true, degraded.clone()),
+            ("succeeded", true, succeeded),
+            ("running", true, running.clone()),
+            (
+                "running-paused",
+                true,
+                StatusFile {
+                    paused_reason: Some("MANUAL".into()),
+                    ..running.clone()
+                },
+            ),
+            ("manual", true, paused("MANUAL", Some(PauseKind::Manual))),
+            (
+                "permanent",
+                true,
+                paused("AUTH_FAILED", Some(PauseKind::Permanent)),
+            ),
+            (
+                "breaker",
+                true,
+                paused(
+                    "CIRCUIT_BREAKER: 10 failures",
+                    Some(PauseKind::CircuitBreaker),
+                ),
+            ),
+            // Schema 1 recorded no kind: the reason tells it, case and all.
+            ("breaker-v1", true, paused("CIRCUIT_BREAKER: 10", None)),
+            (
+                "breaker-v1-lower",
+                true,
+                paused("circuit_breaker: 10", None),
+            ),
+            (
+                "permanent-v1",
+                true,
+                StatusFile {
+                    last_error_code: Some("AUTH_FAILED".into()),
+                    ..paused("AUTH_FAILED", None)
+                },
+            ),
+            (
+                "breaker-no-time",
+                true,
+                StatusFile {
+                    circuit_breaker_paused_at_ms: None,
+                    ..paused("CIRCUIT_BREAKER: 10", Some(PauseKind::CircuitBreaker))
+                },
+            ),
+            (
+                "breaker-default-cooldown",
+                true,
+                paused("CIRCUIT_BREAKER", None),
+            ),
+            (
+                "breaker-unknown-kind",
+                true,
+                paused("CIRCUIT_BREAKER", None),
+            ),
+            ("backoff", true, backoff.clone()),
+            (
+                "retry-without-failures",
+                true,
+                StatusFile {
+                    consecutive_failures: 0,
+                    ..backoff.clone()
+                },
+            ),
+            (
+                "backoff-paused",
+                true,
+                StatusFile {
+                    paused_reason: Some("MANUAL".into()),
+                    ..backoff
+                },
+            ),
+        ];
+        for (id, installed, status) in &cases {
+            let mut m = sample_manifest(id);
+            m.circuit_breaker_cooldown_seconds = 60;
+            reg.upsert_manifest(&m).unwrap();
+            reg.update_status(id, status, None).unwrap();
+            if !installed {
+                reg.mark_uninstalled(id, Some(t0)).unwrap();
+            }
+        }
+        // What no manifest writes, but an older or hand-made row may hold.
+        reg.execute(
+            "test",
+            "UPDATE services SET cooldown_seconds = NULL WHERE service_id = 'breaker-default-cooldown'",
+            [],
+        )
+        .unwrap();
+        reg.execute(
+            "test",
+            "UPDATE services SET pause_kind = 'snoozed' WHERE service_id = 'breaker-unknown-kind'",
+            [],
+        )
+        .unwrap();
+        cases.iter().map(|(id, ..)| id.to_string()).collect()
+    }
+
+    #[test]
+    fn state_sql_is_scheduler_state_with_every_pid_alive() {
+        use crate::policy::{Policy, STALE_RUN_MS, scheduler_state};
+        use crate::store::manifest::DEFAULT_CIRCUIT_BREAKER_COOLDOWN_SECONDS as DEFAULT;
+        let reg = Registry::open_in_memory().unwrap();
+        let t0 = 1_000_000_000;
+        let ids = state_cases(&reg, t0);
+        let every = ServiceFilter {
+            include_uninstalled: true,
+            ..ServiceFilter::default()
+        };
+        let rows = reg.list_rows(&every).unwrap();
+        assert_eq!(rows.len(), ids.len());
+        let rust = |row: &ListRow, now: i64, alive: bool| {
+            let policy = Policy::with_defaults(
+                row.interval_seconds,
+                row.max_transient_failures,
+                row.cooldown_seconds,
+            );
+            scheduler_state(&row.status, row.installed, &policy, now, &|_| alive)
+        };
+        let mut seen = std::collections::BTreeSet::new();
+        // Each boundary, one ms either side.
+        let instants = [
+            0,
+            5_000,
+            60_000,
+            DEFAULT as i64 * 1000,
+            STALE_RUN_MS,
+            STALE_RUN_MS + 1,
+        ]
+        .into_iter()
+        .flat_map(|d| [t0 + d - 1, t0 + d, t0 + d + 1]);
+        for now in instants {
+            let sql: std::collections::HashMap<String, String> = reg
+                .rows(
+                    "test",
+                    &format!("SELECT service_id, {} FROM services", state_sql(1)),
+                    [now],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .unwrap()
+                .into_iter()
+                .collect();
+            for row in &rows {
+                let alive = rust(row, now, true);
+                seen.insert(alive.as_str());
+                seen.insert(rust(row, now, false).as_str());
+                assert_eq!(
+                    sql[&row.service_id],
+                    alive.as_str(),
+                    "{} at t0{:+}",
+                    row.service_id,
+                    now - t0
+                );
+            }
+            // The filter lists every service in the state asked for, and
+            // no other whose process is alive.
+            for state in SchedulerState::ALL {
+                let listed: Vec<String> = reg
+                    .list_rows(&ServiceFilter {
+                        state: Some((state, now)),
+                        ..every.clone()
+                    })
+                    .unwrap()
+                    .into_iter()
+                    .map(|r| r.service_id)
+                    .collect();
+                for row in &rows {
+                    let id = &row.service_id;
+                    if rust(row, now, false) == state || rust(row, now, true) == state {
+                        assert!(listed.contains(id), "{id} {state:?} at t0{:+}", now - t0);
+                    }
+                    if listed.contains(id) {
+                        assert!(
+                            state_sql_readings(state).contains(&rust(row, now, true)),
+                            "{id} listed as {state:?} at t0{:+}",
+                            now - t0
+                        );
+                    }
+                }
+            }
+        }
+        let all: std::collections::BTreeSet<_> =
+            SchedulerState::ALL.iter().map(|s| s.as_str()).collect();
+        assert_eq!(seen, all, "the cases reach every state");
     }
 
     #[test]

@@ -176,6 +176,99 @@ fn batch_install_reloads_once_reports_each_and_goes_on_past_failures() {
 }
 
 #[test]
+fn list_state_tells_a_live_run_from_a_dead_one_by_its_pid() {
+    let env = TestEnv::new();
+    let dirs = [
+        env.ws("a", &[], &["true"]),
+        env.ws("b", &[], &["true"]),
+        env.ws("c", &[], &["true"]),
+    ];
+    let mut ids = env.install_all(&dirs);
+    ids.sort();
+    // A run in flight for a minute: in a live process (this test's) for
+    // ids[0], in one that is gone for ids[1]. The registry learns of them
+    // as it would of any status file changed behind its back.
+    let mut gone = std::process::Command::new("true").spawn().unwrap();
+    let gone_pid = gone.id();
+    gone.wait().unwrap();
+    let started = chrono::Utc::now().timestamp_millis() - 60_000;
+    for (id, pid) in [(&ids[0], std::process::id()), (&ids[1], gone_pid)] {
+        std::fs::write(
+            env.data_dir().join("services").join(id).join("status.json"),
+            serde_json::json!({"schema_version": 2, "updated_at_iso": "",
+                               "current_run": {"started_at_ms": started, "pid": pid}})
+            .to_string(),
+        )
+        .unwrap();
+    }
+    env.ok(&["reindex"]);
+    let listed = |state: &str| ids_of(&env.ok(&["list", "--state", state]));
+    assert_eq!(listed("running"), [ids[0].clone()]);
+    assert_eq!(listed("running_stale"), [ids[1].clone()]);
+    assert_eq!(listed("idle"), [ids[2].clone()]);
+    assert!(listed("backoff").is_empty());
+    let states: Vec<Value> = env.ok(&["list"])["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["scheduler_state"].clone())
+        .collect();
+    assert_eq!(states, ["running", "running_stale", "idle"]);
+}
+
+#[test]
+fn robot_list_falls_back_before_its_first_byte_and_never_prints_half_a_result_as_whole() {
+    let env = TestEnv::new();
+    let dirs = [env.ws("a", &[], &["true"]), env.ws("b", &[], &["true"])];
+    let mut ids = env.install_all(&dirs);
+    ids.sort();
+    // Whatever install left for the registry to import, imported (it
+    // would rewrite the rows made unreadable below).
+    assert_eq!(ids_of(&env.ok(&["list"])), ids);
+    let unreadable = |id: &str| {
+        let conn = rusqlite::Connection::open(env.data_dir().join("registry.db")).unwrap();
+        let changed = conn
+            .execute(
+                "UPDATE services SET interval_seconds = 'often' WHERE service_id = ?1",
+                [id],
+            )
+            .unwrap();
+        assert_eq!(changed, 1);
+    };
+    // The last row unreadable: the services before it are already out.
+    unreadable(&ids[1]);
+    let cut = env.run(&["--robot", "list"]);
+    assert_ne!(cut.code, 0, "{}", cut.stdout);
+    assert!(cut.stdout.contains(ids[0].as_str()), "{}", cut.stdout);
+    assert!(
+        serde_json::from_str::<Value>(&cut.stdout).is_err(),
+        "{}",
+        cut.stdout
+    );
+    assert!(cut.stderr.contains("error:"), "{}", cut.stderr);
+    // People get the whole list from the manifests, with a warning.
+    let human = env.run(&["list"]);
+    assert_eq!(human.code, 0, "{}", human.stderr);
+    assert!(
+        human.stderr.contains("syncfleet reindex"),
+        "{}",
+        human.stderr
+    );
+    // The first row unreadable: nothing was printed yet, so robot mode
+    // falls back to the manifests too.
+    unreadable(&ids[0]);
+    let fallback = env.ok(&["list"]);
+    assert_eq!(fallback["source"], "files");
+    assert_eq!(ids_of(&fallback), ids);
+    assert!(
+        fallback["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("syncfleet reindex")
+    );
+}
+
+#[test]
 fn list_formats_filters_and_fallback_to_manifests() {
     let env = TestEnv::new();
     let dirs = [

@@ -31,7 +31,7 @@ pub struct ListedService {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_run_iso: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub last_outcome: Option<String>,
+    pub last_outcome: Option<&'static str>,
     /// The next run computed from the schedule, the service's offset and
     /// its last run (list never asks the scheduler).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -61,35 +61,45 @@ pub struct ListReport {
 /// cannot read what every other command says. One `stat` per service,
 /// relative to the open services directory: the registry stays the fast
 /// path.
-fn changed_manifest_warnings(ctx: &Context, rows: &[crate::registry::ListRow]) -> Vec<String> {
-    // install writes the manifest moments after it stamps it.
-    const SLACK: std::time::Duration = std::time::Duration::from_secs(2);
-    let services = crate::fsutil::DirMtimes::open(&ctx.data_dir.services_dir());
-    rows.iter()
-        .filter(|r| r.installed)
-        .filter(|r| {
-            let Some(written) = services.modified(&format!("{}/manifest.json", r.service_id))
-            else {
-                return false;
-            };
-            let known = r
-                .updated_at_iso
-                .as_deref()
-                .and_then(|iso| chrono::DateTime::parse_from_rfc3339(iso).ok())
-                .map(std::time::SystemTime::from);
-            known.is_none_or(|known| written > known + SLACK)
-        })
-        .filter_map(|r| {
-            crate::service::read_manifest(ctx, &r.service_id)
-                .err()
-                .map(|e| {
-                    format!(
-                        "service {}: {} {}",
-                        r.service_id,
-                        e.message,
-                        e.suggestion.as_deref().unwrap_or_default()
-                    )
-                })
+struct ManifestStamps {
+    services: crate::fsutil::DirMtimes,
+}
+
+impl ManifestStamps {
+    fn open(ctx: &Context) -> ManifestStamps {
+        ManifestStamps {
+            services: crate::fsutil::DirMtimes::open(&ctx.data_dir.services_dir()),
+        }
+    }
+
+    /// The manifest of service `id`, which the registry read as stamped
+    /// `updated_at_iso`, was written after that.
+    fn changed(&self, id: &str, updated_at_iso: Option<&str>) -> bool {
+        // install writes the manifest moments after it stamps it.
+        const SLACK: std::time::Duration = std::time::Duration::from_secs(2);
+        let Some(written) = self.services.modified(&format!("{id}/manifest.json")) else {
+            return false;
+        };
+        let known = updated_at_iso
+            .and_then(|iso| chrono::DateTime::parse_from_rfc3339(iso).ok())
+            .map(std::time::SystemTime::from);
+        known.is_none_or(|known| written > known + SLACK)
+    }
+}
+
+/// What reading the `changed` manifests again says of those that cannot
+/// be read.
+fn changed_manifest_warnings(ctx: &Context, changed: &[String]) -> Vec<String> {
+    changed
+        .iter()
+        .filter_map(|id| {
+            crate::service::read_manifest(ctx, id).err().map(|e| {
+                format!(
+                    "service {id}: {} {}",
+                    e.message,
+                    e.suggestion.as_deref().unwrap_or_default()
+                )
+            })
         })
         .collect()
 }
@@ -162,7 +172,7 @@ fn row(s: &ListedService) -> [String; 12] {
         },
         s.last_run_iso.clone().unwrap_or_default(),
         s.next_run_iso.clone().unwrap_or_default(),
-        s.last_outcome.clone().unwrap_or_default(),
+        s.last_outcome.unwrap_or_default().to_string(),
         s.consecutive_failures.to_string(),
         s.tags.join(" "),
     ]
@@ -171,17 +181,18 @@ fn row(s: &ListedService) -> [String; 12] {
 impl Render for ListReport {
     fn human(&self, ui: &Ui) -> String {
         crate::output::warn_all(&self.warnings);
+        let services = &self.services;
         match self.format.unwrap_or(FormatArg::Table) {
-            FormatArg::Json => json_text(&self.services),
+            FormatArg::Json => json_text(services),
             FormatArg::Csv => {
                 let mut out = csv_row(&HEADER);
-                for s in &self.services {
+                for s in services {
                     out.push_str(&csv_row(&row(s)));
                 }
                 out
             }
             FormatArg::Table => {
-                if self.services.is_empty() {
+                if services.is_empty() {
                     return match &self.unmatched {
                         Some(why) => format!("{why}\n"),
                         None => {
@@ -190,7 +201,7 @@ impl Render for ListReport {
                     };
                 }
                 let mut t = table(HEADER.to_vec());
-                for s in &self.services {
+                for s in services {
                     let mut r = row(s);
                     let relative = |iso: &Option<String>| {
                         iso.as_deref()
@@ -211,7 +222,7 @@ impl Render for ListReport {
                 );
                 format!(
                     "{}\n{t}\n",
-                    ui.bold(&format!("{} services:", self.services.len()))
+                    ui.bold(&format!("{} services:", services.len()))
                 )
             }
         }
@@ -222,13 +233,12 @@ fn state_of(status: &StatusFile, installed: bool, policy: &Policy, now_ms: i64) 
     policy::scheduler_state(status, installed, policy, now_ms, &pid_alive)
 }
 
-fn from_row(e: ListRow, now_ms: i64) -> ListedService {
+fn from_row(mut e: ListRow, now_ms: i64) -> ListedService {
     let policy = Policy::with_defaults(
         e.interval_seconds,
         e.max_transient_failures,
         e.cooldown_seconds,
     );
-    let last = e.status.last_run.as_ref();
     let state = state_of(&e.status, e.installed, &policy, now_ms);
     let service = crate::schedule::ScheduledService {
         service_id: &e.service_id,
@@ -236,13 +246,16 @@ fn from_row(e: ListRow, now_ms: i64) -> ListedService {
         interval_seconds: e.interval_seconds,
         calendar: e.calendar.as_ref(),
     };
+    let next_run_iso = service
+        .expected_next_run_ms(&e.status, state, None, now_ms)
+        .map(iso_ms);
+    // Taken, not copied: nothing reads the row's last run after this.
+    let last = e.status.last_run.take();
     ListedService {
-        next_run_iso: service
-            .expected_next_run_ms(&e.status, state, None, now_ms)
-            .map(iso_ms),
+        next_run_iso,
         scheduler_state: state,
-        last_run_iso: last.map(|r| r.timestamp_iso.clone()),
-        last_outcome: last.map(|r| r.outcome.as_str().to_string()),
+        last_outcome: last.as_ref().map(|r| r.outcome.as_str()),
+        last_run_iso: last.map(|r| r.timestamp_iso),
         consecutive_failures: e.status.consecutive_failures,
         service_id: e.service_id,
         name: e.name,
@@ -283,7 +296,7 @@ pub fn from_files(ctx: &Context, m: &Manifest) -> ListedService {
         .map(iso_ms),
         scheduler_state: state,
         last_run_iso: last.map(|r| r.timestamp_iso.clone()),
-        last_outcome: last.map(|r| r.outcome.as_str().to_string()),
+        last_outcome: last.map(|r| r.outcome.as_str()),
         consecutive_failures: status.consecutive_failures,
     }
 }
@@ -300,7 +313,7 @@ fn uninstalled_from_files(ctx: &Context) -> Vec<ListedService> {
             let last = status.last_run.as_ref();
             ListedService {
                 last_run_iso: last.map(|r| r.timestamp_iso.clone()),
-                last_outcome: last.map(|r| r.outcome.as_str().to_string()),
+                last_outcome: last.map(|r| r.outcome.as_str()),
                 consecutive_failures: status.consecutive_failures,
                 service_id: id,
                 name: None,
@@ -326,21 +339,101 @@ fn profile_name(p: ProfileArg) -> &'static str {
     }
 }
 
-pub fn run(ctx: &Context, args: &ListArgs) -> Result<ListReport> {
+/// `--state`, and the filter of the arguments for the registry.
+fn filter_of(args: &ListArgs, now_ms: i64) -> Result<(Option<SchedulerState>, ServiceFilter)> {
     let state = args.state.as_deref().map(parse_state).transpose()?;
     let filter = ServiceFilter {
         include_uninstalled: args.all,
         tag: args.tag.clone(),
         profile: args.profile.map(|p| profile_name(p).to_string()),
         platform: args.platform.clone(),
+        state: state.map(|s| (s, now_ms)),
     };
+    Ok((state, filter))
+}
+
+/// Run and print `list`. In robot mode the services from the registry go
+/// to stdout as they are read, never all held (100,000 services are 32 MB
+/// of JSON); the rest, and any failure before the first byte, goes
+/// through `run` and `emit`.
+pub fn emit(ctx: &Context, args: &ListArgs, started: std::time::Instant) -> std::process::ExitCode {
+    let ui = ctx.ui;
+    if ui.robot && !args.from_files {
+        // A failure here printed nothing: `run` meets it again, and falls
+        // back to the manifests or reports it.
+        if let Ok(code) =
+            crate::output::emit_streamed(&ui, started, |out| write_robot(ctx, args, out))
+        {
+            return code;
+        }
+    }
+    match run(ctx, args) {
+        Ok(report) => crate::output::emit(&ui, started, &report),
+        Err(error) => crate::output::emit_error(&ui, started, &error),
+    }
+}
+
+/// The robot `data` of a listing from the registry, written to `out` as
+/// `ListReport` serializes (`robot_writes_are_the_report_serialized` holds
+/// them together).
+fn write_robot(ctx: &Context, args: &ListArgs, out: &mut dyn std::io::Write) -> Result<()> {
+    let (state, filter) = filter_of(args, ctx.now_ms())?;
+    let json_failed = |e: std::io::Error| {
+        Error::new(
+            crate::error::ErrorCode::IoError,
+            format!("could not write the list: {e}"),
+        )
+    };
+    let ((), changed) = list_from_registry(ctx, &filter, state, |services| {
+        write_robot_services(out, services).map_err(json_failed)
+    })?;
+    write_robot_tail(out, &changed_manifest_warnings(ctx, &changed)).map_err(json_failed)
+}
+
+/// `ListReport` up to the end of its services.
+fn write_robot_services(
+    out: &mut dyn std::io::Write,
+    services: &mut dyn Iterator<Item = ListedService>,
+) -> std::io::Result<()> {
+    // Serialized into a buffer a few services at a time, then written at
+    // once: serde_json's many small writes cost more through a `dyn
+    // Write` than in a `Vec`.
+    const CHUNK: usize = 1 << 16;
+    let mut chunk = Vec::with_capacity(CHUNK + 4096);
+    chunk.extend_from_slice(br#"{"services":["#);
+    for (i, service) in services.enumerate() {
+        if i > 0 {
+            chunk.push(b',');
+        }
+        serde_json::to_writer(&mut chunk, &service)?;
+        if chunk.len() >= CHUNK {
+            out.write_all(&chunk)?;
+            chunk.clear();
+        }
+    }
+    chunk.push(b']');
+    out.write_all(&chunk)
+}
+
+/// What follows the services in `ListReport` from the registry.
+fn write_robot_tail(out: &mut dyn std::io::Write, warnings: &[String]) -> std::io::Result<()> {
+    out.write_all(br#","source":"registry""#)?;
+    if !warnings.is_empty() {
+        out.write_all(br#","warnings":"#)?;
+        serde_json::to_writer(&mut *out, warnings)?;
+    }
+    out.write_all(b"}")
+}
+
+pub fn run(ctx: &Context, args: &ListArgs) -> Result<ListReport> {
     let now = ctx.now_ms();
+    let (state, filter) = filter_of(args, now)?;
     let mut warnings = Vec::new();
     let from_registry = if args.from_files {
         None
     } else {
-        match crate::index::open_for_reading(ctx).and_then(|reg| reg.list_rows(&filter)) {
-            Ok(entries) => Some(entries),
+        match list_from_registry(ctx, &filter, state, |services| Ok(services.collect())) {
+            Ok(found) => Some(found),
             Err(e) => {
                 warnings.push(format!(
                     "the registry is unusable ({}); listed from the manifests instead. Fix: syncfleet reindex (see syncfleet doctor)",
@@ -350,19 +443,19 @@ pub fn run(ctx: &Context, args: &ListArgs) -> Result<ListReport> {
             }
         }
     };
-    let (source, mut services) = match from_registry {
-        Some(entries) => {
-            warnings.extend(changed_manifest_warnings(ctx, &entries));
-            (
-                "registry",
-                entries.into_iter().map(|e| from_row(e, now)).collect(),
-            )
+    let (source, services) = match from_registry {
+        Some((services, changed)) => {
+            warnings.extend(changed_manifest_warnings(ctx, &changed));
+            ("registry", services)
         }
-        None => ("files", list_from_files(ctx, &filter, &mut warnings)),
+        None => {
+            let mut services = list_from_files(ctx, &filter, &mut warnings);
+            if let Some(state) = state {
+                services.retain(|s| s.scheduler_state == state);
+            }
+            ("files", services)
+        }
     };
-    if let Some(state) = state {
-        services.retain(|s| s.scheduler_state == state);
-    }
     let unmatched = if services.is_empty() {
         unmatched_filter(ctx, args)
     } else {
@@ -375,6 +468,74 @@ pub fn run(ctx: &Context, args: &ListArgs) -> Result<ListReport> {
         format: Some(args.format),
         now_ms: now,
         unmatched,
+    })
+}
+
+/// The services from the registry, every filter applied in SQL (a state
+/// that depends on whether a run's process is alive is checked here, for
+/// the few rows with a run in flight), handed to `read` as they come,
+/// with the ids of the manifests written since the registry read them.
+/// The first row is read before `read` is called: a registry that fails
+/// at once fails here, before `read` has written anything.
+fn list_from_registry<T>(
+    ctx: &Context,
+    filter: &ServiceFilter,
+    state: Option<SchedulerState>,
+    read: impl FnOnce(&mut dyn Iterator<Item = ListedService>) -> Result<T>,
+) -> Result<(T, Vec<String>)> {
+    let reg = crate::index::open_for_reading(ctx)?;
+    let now = ctx.now_ms();
+    let stamps = ManifestStamps::open(ctx);
+    // (id, stamp) of installed services, a batch at a time: one message
+    // per row would cost more in wake-ups than the stats it hands over.
+    const BATCH: usize = 4096;
+    let (stamped, stamps_to_check) = std::sync::mpsc::channel::<Vec<(String, Option<String>)>>();
+    std::thread::scope(|scope| {
+        // A stat per manifest is as much work as the rest of a listing:
+        // on a thread of its own, beside the rows' JSON.
+        let checker = scope.spawn(move || {
+            stamps_to_check
+                .into_iter()
+                .flatten()
+                .filter(|(id, iso)| stamps.changed(id, iso.as_deref()))
+                .map(|(id, _)| id)
+                .collect::<Vec<String>>()
+        });
+        let listed = reg.with_list_rows(filter, |rows| {
+            let failed = std::cell::Cell::new(None);
+            let mut batch = Vec::with_capacity(BATCH);
+            let mut services = rows
+                .map_while(|row| row.map_err(|e| failed.set(Some(e))).ok())
+                .inspect(|row| {
+                    if row.installed {
+                        batch.push((row.service_id.clone(), row.updated_at_iso.clone()));
+                    }
+                    if batch.len() == BATCH {
+                        // The receiver lives until the sender is dropped.
+                        let _ =
+                            stamped.send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)));
+                    }
+                })
+                .map(|row| from_row(row, now))
+                .filter(|s| state.is_none_or(|state| s.scheduler_state == state))
+                .peekable();
+            services.peek();
+            if let Some(e) = failed.take() {
+                return Err(e);
+            }
+            let listed = read(&mut services)?;
+            drop(services);
+            let _ = stamped.send(batch);
+            match failed.take() {
+                Some(e) => Err(e),
+                None => Ok(listed),
+            }
+        });
+        drop(stamped);
+        let changed = checker
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        Ok((listed??, changed))
     })
 }
 
@@ -425,6 +586,54 @@ fn list_from_files(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn service(i: usize) -> ListedService {
+        ListedService {
+            service_id: format!("s{i:05}"),
+            name: i.is_multiple_of(2).then(|| format!("name \"{i}\" \u{e9}")),
+            workspace_root: format!("/w/{i}"),
+            platform: "linux".into(),
+            interval_seconds: 60,
+            profile: "fast".into(),
+            tags: vec!["a".into(), format!("t{i}")],
+            installed: !i.is_multiple_of(3),
+            uninstalled_at_iso: i.is_multiple_of(3).then(|| iso_ms(i as i64)),
+            scheduler_state: SchedulerState::Idle,
+            last_run_iso: None,
+            last_outcome: Some("success"),
+            next_run_iso: None,
+            consecutive_failures: i as u32,
+        }
+    }
+
+    #[test]
+    fn robot_writes_are_the_report_serialized() {
+        // 0, 1, and more services than one chunk holds; with and without
+        // warnings.
+        for (count, warnings) in [
+            (0, vec![]),
+            (1, vec!["w \"1\"".to_string()]),
+            (1000, vec![]),
+        ] {
+            let services: Vec<ListedService> = (0..count).map(service).collect();
+            let mut written = Vec::new();
+            write_robot_services(&mut written, &mut services.clone().into_iter()).unwrap();
+            write_robot_tail(&mut written, &warnings).unwrap();
+            let report = ListReport {
+                services,
+                source: "registry",
+                warnings,
+                format: None,
+                now_ms: 0,
+                unmatched: None,
+            };
+            assert_eq!(
+                String::from_utf8(written).unwrap(),
+                serde_json::to_string(&report).unwrap(),
+                "{count} services"
+            );
+        }
+    }
 
     #[test]
     fn csv_quotes_only_what_needs_it() {
