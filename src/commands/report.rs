@@ -468,14 +468,14 @@ impl Report {
         ));
         let mut out = if f.runs == 0 {
             format!(
-                "{title}\nFleet: no runs over {} services\n",
-                self.services.len()
+                "{title}\nFleet: no runs over {}\n",
+                counted(self.services.len(), "service")
             )
         } else {
             format!(
-                "{title}\nFleet: {} runs over {} services: {} success, {} degraded, {} failed{}{}\n       p50 {}, p95 {}; longest failure streak {}; mean time to recover {}\n",
-                f.runs,
-                self.services.len(),
+                "{title}\nFleet: {} over {}: {} success, {} degraded, {} failed{}{}\n       p50 {}, p95 {}; longest failure streak {}; mean time to recover {}\n",
+                counted(f.runs as usize, "run"),
+                counted(self.services.len(), "service"),
                 pct(f.success_rate),
                 pct(f.degraded_rate),
                 pct(f.failure_rate),
@@ -605,6 +605,11 @@ impl Report {
         }
         format!("{t}\n")
     }
+}
+
+/// "1 run", "2 runs": a count with its noun.
+fn counted(n: usize, noun: &str) -> String {
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
 }
 
 pub fn run(ctx: &Context, args: &ReportArgs) -> Result<Report> {
