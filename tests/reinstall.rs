@@ -399,6 +399,9 @@ fn an_empty_list_names_the_filter_and_the_known_tags() {
     env.json_in(&ws, &["install"]);
     let out = env.run(&["list", "--tag", "nope"]).ok().stdout;
     assert_eq!(out, "No services match --tag nope (known tags: red).\n");
+    // Tags are no reason when no tag was asked for.
+    let out = env.run(&["list", "--state", "paused"]).ok().stdout;
+    assert_eq!(out, "No services match --state paused.\n");
 }
 
 #[test]

@@ -104,8 +104,8 @@ fn changed_manifest_warnings(ctx: &Context, changed: &[String]) -> Vec<String> {
         .collect()
 }
 
-/// For an empty list: the filters given, and the tags that exist (an
-/// unknown tag is the likeliest reason).
+/// For an empty list: the filters given, and with `--tag` the tags that
+/// exist (an unknown tag is the likeliest reason).
 fn unmatched_filter(ctx: &Context, args: &ListArgs) -> Option<String> {
     let mut given = Vec::new();
     if let Some(t) = &args.tag {
@@ -123,6 +123,10 @@ fn unmatched_filter(ctx: &Context, args: &ListArgs) -> Option<String> {
     if given.is_empty() {
         return None;
     }
+    let given = given.join(" ");
+    if args.tag.is_none() {
+        return Some(format!("No services match {given}."));
+    }
     // From the registry (one query, not a read of every manifest), else
     // from the manifests.
     let mut tags: Vec<String> = match ctx.registry().and_then(|reg| reg.installed_tags()) {
@@ -139,7 +143,7 @@ fn unmatched_filter(ctx: &Context, args: &ListArgs) -> Option<String> {
     } else {
         format!("known tags: {}", tags.join(", "))
     };
-    Some(format!("No services match {} ({known}).", given.join(" ")))
+    Some(format!("No services match {given} ({known})."))
 }
 
 const HEADER: [&str; 12] = [
