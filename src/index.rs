@@ -96,6 +96,9 @@ pub struct Imported {
 /// Runs read and inserted at a time by an import.
 const IMPORT_CHUNK: usize = 10_000;
 
+/// How many services `fill` reads ahead of the one it writes.
+const READ_AHEAD: usize = 4;
+
 /// Import the service's runs.jsonl past the registry's marker. Cheap when
 /// nothing is new (one stat, one indexed read). Bad lines are skipped and
 /// counted (with a warning that names the fix), never an error.
@@ -125,25 +128,38 @@ pub fn import_runs(reg: &Registry, data_dir: &DataDir, id: &str) -> Result<Impor
                 break;
             }
         }
-        if skipped.total() > 0 {
-            tracing::warn!(
-                service = id,
-                "{} has {} unreadable lines ({}), skipped; `syncfleet doctor` reports them, `syncfleet repair --service {id}` moves the corrupt ones aside",
-                path.display(),
-                skipped.total(),
-                skipped.describe()
-            );
-        }
-        reg.set_runs_offset(id, offset)?;
-        tracing::debug!(service = id, runs = new, to = offset, "imported runs into the registry");
-        Ok(Imported {
-            runs: new,
-            skipped,
-        })
+        imported(reg, data_dir, id, new, skipped, offset)
     })
 }
 
-/// After a status write: the cached state, skip events, and any new runs.
+/// The end of an import: warn of unreadable lines, record the offset.
+fn imported(
+    reg: &Registry,
+    data_dir: &DataDir,
+    id: &str,
+    new: usize,
+    skipped: runs::Skipped,
+    offset: u64,
+) -> Result<Imported> {
+    if skipped.total() > 0 {
+        tracing::warn!(
+            service = id,
+            "{} has {} unreadable lines ({}), skipped; `syncfleet doctor` reports them, `syncfleet repair --service {id}` moves the corrupt ones aside",
+            data_dir.runs_path(id).display(),
+            skipped.total(),
+            skipped.describe()
+        );
+    }
+    reg.set_runs_offset(id, offset)?;
+    tracing::debug!(
+        service = id,
+        runs = new,
+        to = offset,
+        "imported runs into the registry"
+    );
+    Ok(Imported { runs: new, skipped })
+}
+
 pub fn status_written(ctx: &Context, id: &str, status: &StatusFile) {
     best_effort(ctx, id, "status", |reg| {
         reg.write(|reg| {
@@ -201,8 +217,53 @@ pub fn refresh_service(
     now_ms: i64,
     full: bool,
 ) -> Result<Imported> {
+    // The files are read under the write lock, as `fill` reads them: a
+    // run that writes newer ones waits, then updates the registry after us.
     reg.write(|reg| {
-        match Manifest::read(&data_dir.manifest_path(id)) {
+        let files = ServiceFiles::read(data_dir, id, false);
+        apply_files(reg, data_dir, files, now_ms, full)
+    })
+}
+
+/// A service's files as read before its registry write: `fill` reads the
+/// next services on another thread while this one is written (reading
+/// and parsing were a third of a reindex).
+struct ServiceFiles {
+    id: String,
+    manifest: Result<Option<Manifest>>,
+    status: Option<StatusFile>,
+    /// runs.jsonl from its start, when it was read ahead and fit in one
+    /// chunk: (runs, unreadable lines, the offset after the last whole line).
+    runs_from_start: Option<(Vec<crate::store::status::RunRecord>, runs::Skipped, u64)>,
+}
+
+impl ServiceFiles {
+    fn read(data_dir: &DataDir, id: &str, runs_ahead: bool) -> ServiceFiles {
+        let runs_from_start = runs_ahead
+            .then(|| runs::read_chunk(&data_dir.runs_path(id), 0, IMPORT_CHUNK).ok())
+            .flatten()
+            // A longer history is imported in chunks as it is read.
+            .filter(|(records, _, _)| records.len() < IMPORT_CHUNK);
+        ServiceFiles {
+            id: id.to_string(),
+            manifest: Manifest::read(&data_dir.manifest_path(id)),
+            status: StatusFile::read(&data_dir.status_path(id)).ok().flatten(),
+            runs_from_start,
+        }
+    }
+}
+
+/// Bring the registry's row and runs of one service up to its files.
+fn apply_files(
+    reg: &Registry,
+    data_dir: &DataDir,
+    files: ServiceFiles,
+    now_ms: i64,
+    full: bool,
+) -> Result<Imported> {
+    let id = files.id.as_str();
+    reg.write(|reg| {
+        match files.manifest {
             Ok(Some(m)) => reg.upsert_manifest(&m)?,
             // Uninstalled since the registry last looked; or a service that
             // only ever ran `sync` (known for its history alone).
@@ -218,13 +279,21 @@ pub fn refresh_service(
                 e.suggestion.as_deref().unwrap_or_default()
             ),
         }
-        if let Ok(Some(status)) = StatusFile::read(&data_dir.status_path(id)) {
-            reg.update_status(id, &status, None)?;
+        if let Some(status) = &files.status {
+            reg.update_status(id, status, None)?;
         }
         if full {
             reg.set_runs_offset(id, 0)?;
         }
-        import_runs(reg, data_dir, id)
+        // Runs read ahead from the start are what an import would read
+        // only when the registry has none of them yet.
+        match files.runs_from_start {
+            Some((records, skipped, end)) if reg.runs_offset(id)?.unwrap_or(0) == 0 => {
+                let new = reg.insert_runs(id, &records)?;
+                imported(reg, data_dir, id, new, skipped, end)
+            }
+            _ => import_runs(reg, data_dir, id),
+        }
     })
 }
 
@@ -306,17 +375,33 @@ fn fill(reg: &Registry, data_dir: &DataDir, now_ms: i64, full: bool) -> Result<F
         ..FillReport::default()
     };
     let import = |reg: &Registry| {
-        for id in &ids {
-            let done = refresh_service(reg, data_dir, id, now_ms, full)?;
-            report.runs_imported += done.runs;
-            if done.skipped.total() > 0 {
-                report.lines_skipped += done.skipped.total();
-                report.bad_lines.push(BadLines {
-                    service_id: id.clone(),
-                    skipped: done.skipped,
-                });
+        std::thread::scope(|scope| {
+            // The next services' files are read and parsed on another
+            // thread while this one's are written: a few services ahead
+            // (each at most one chunk of runs), so memory stays bounded.
+            let (ahead, read) = std::sync::mpsc::sync_channel::<ServiceFiles>(READ_AHEAD);
+            let ids = &ids;
+            scope.spawn(move || {
+                for id in ids {
+                    if ahead.send(ServiceFiles::read(data_dir, id, true)).is_err() {
+                        break; // the import stopped on an error
+                    }
+                }
+            });
+            for files in read {
+                let id = files.id.clone();
+                let done = apply_files(reg, data_dir, files, now_ms, full)?;
+                report.runs_imported += done.runs;
+                if done.skipped.total() > 0 {
+                    report.lines_skipped += done.skipped.total();
+                    report.bad_lines.push(BadLines {
+                        service_id: id,
+                        skipped: done.skipped,
+                    });
+                }
             }
-        }
+            Ok::<(), crate::error::Error>(())
+        })?;
         let on_disk: std::collections::HashSet<&String> = ids.iter().collect();
         for id in reg.service_ids()? {
             if !on_disk.contains(&id) {
