@@ -160,6 +160,7 @@ fn imported(
     Ok(Imported { runs: new, skipped })
 }
 
+/// After a status write: the cached state, skip events, and any new runs.
 pub fn status_written(ctx: &Context, id: &str, status: &StatusFile) {
     best_effort(ctx, id, "status", |reg| {
         reg.write(|reg| {

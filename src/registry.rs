@@ -1699,23 +1699,27 @@ impl Registry {
 
     /// `error_totals` of one service.
     pub fn error_totals_of(&self, id: &str) -> Result<Vec<(String, u64)>> {
-        let mut all = self.labelled_totals_where(
+        self.labelled_totals_of(
             "read error totals",
             "SELECT service_id, error_code AS label, n FROM error_totals
              WHERE service_id = ?1 ORDER BY error_code",
-            [id],
-        )?;
-        Ok(all.remove(id).unwrap_or_default())
+            id,
+        )
     }
 
     /// `skip_totals` of one service.
     pub fn skip_totals_of(&self, id: &str) -> Result<Vec<(String, u64)>> {
-        let mut all = self.labelled_totals_where(
+        self.labelled_totals_of(
             "read skip totals",
             "SELECT service_id, reason AS label, n FROM skip_totals
              WHERE service_id = ?1 ORDER BY reason",
-            [id],
-        )?;
+            id,
+        )
+    }
+
+    /// One service's labelled totals (`sql` binds its id as ?1).
+    fn labelled_totals_of(&self, what: &str, sql: &str, id: &str) -> Result<Vec<(String, u64)>> {
+        let mut all = self.labelled_totals_where(what, sql, [id])?;
         Ok(all.remove(id).unwrap_or_default())
     }
 
